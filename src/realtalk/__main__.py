@@ -1,0 +1,7 @@
+"""``python -m realtalk``."""
+
+import sys
+
+from realtalk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,226 @@
+"""Configuration: a TOML file plus environment variables, resolved into ``Settings``.
+
+Precedence (highest first): command-line flags (applied by the CLI), ``REALTALK_*``
+environment variables, the config file, built-in defaults. The API key comes only
+from the environment (``OPENAI_API_KEY``), never from a file we might print.
+
+File location: ``--config PATH``, else ``$XDG_CONFIG_HOME/realtalk/config.toml``
+(``~/.config/realtalk/config.toml``). A missing default file is fine; a missing
+explicit file, bad TOML, an unknown key or a wrong type is a :class:`ConfigError`
+naming the file, the key and the expected type.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import msgspec
+
+from realtalk._errors import ConfigError
+from realtalk.protocol import Mode, OutputModality, Version
+
+__all__ = ["DEFAULT_API_BASE_URL", "Settings", "default_config_path", "load_settings"]
+
+DEFAULT_API_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_REALTIME_MODEL = "gpt-realtime-1.5"
+DEFAULT_AGENT_MODEL = "gpt-5-codex"
+
+Transport = Literal["webrtc", "websocket"]
+
+
+class _RealtimeFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    version: Version | None = None
+    mode: Mode | None = None
+    voice: str | None = None
+    model: str | None = None
+    ws_base_url: str | None = None
+    backend_prompt: str | None = None
+    startup_context: str | None = None
+    output_modality: OutputModality | None = None
+    transport: Transport | None = None
+    sideband_max_retries: int | None = None
+    sideband_retry_base_ms: int | None = None
+
+
+class _AgentFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    command: list[str] | None = None
+    input: Literal["arg", "stdin"] | None = None
+    timeout_s: float | None = None
+    model: str | None = None
+    enable_shell: bool | None = None
+    workspace: str | None = None
+
+
+class _ConfigFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    base_url: str | None = None
+    realtime: _RealtimeFile = msgspec.field(default_factory=_RealtimeFile)
+    agent: _AgentFile = msgspec.field(default_factory=_AgentFile)
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Resolved settings. ``repr`` never shows the API key."""
+
+    api_key: str | None = None
+    base_url: str = DEFAULT_API_BASE_URL
+    realtime_ws_base_url: str | None = None
+    version: Version = Version.V2
+    mode: Mode = Mode.CONVERSATIONAL
+    voice: str | None = None
+    model: str = DEFAULT_REALTIME_MODEL
+    backend_prompt: str | None = None
+    startup_context: str | None = None
+    output_modality: OutputModality = OutputModality.AUDIO
+    transport: Transport = "webrtc"
+    sideband_max_retries: int = 4
+    sideband_retry_base_ms: int = 200
+    agent_command: tuple[str, ...] | None = None
+    agent_input: Literal["arg", "stdin"] = "arg"
+    agent_timeout_s: float = 600.0
+    agent_model: str = DEFAULT_AGENT_MODEL
+    agent_enable_shell: bool = True
+    workspace: str | None = None
+    config_path: str | None = None
+
+    def __repr__(self) -> str:
+        shown = msgspec.structs.asdict(self)
+        shown["api_key"] = "***" if self.api_key else None
+        return f"Settings({shown})"
+
+    __str__ = __repr__
+
+    @property
+    def ws_base_url(self) -> str:
+        """Base URL of the realtime WebSocket (override or the API base)."""
+        return self.realtime_ws_base_url or self.base_url
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(xdg) / "realtalk" / "config.toml"
+
+
+def _read_file(path: Path, *, explicit: bool) -> _ConfigFile:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        if not explicit:
+            return _ConfigFile()
+        raise ConfigError(f"config file {path} does not exist; check --config") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    try:
+        return msgspec.convert(data, _ConfigFile)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"config file {path}: {_describe_validation(exc)}") from exc
+
+
+def _describe_validation(exc: msgspec.ValidationError) -> str:
+    # msgspec says e.g. "Expected `str`, got `int` - at `$.realtime.voice`";
+    # rephrase it as "key realtime.voice: expected `str`, got `int`".
+    text = str(exc)
+    if " - at `$." in text:
+        message, _, where = text.rpartition(" - at `$.")
+        key = where.rstrip("`")
+        return f"key {key}: {message[0].lower()}{message[1:]}"
+    if text.startswith("Object contains unknown field"):
+        return f"unknown key: {text.split('`')[1] if '`' in text else text}"
+    return text
+
+
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value if value else None
+
+
+_E = TypeVar("_E", Version, Mode, OutputModality)
+
+
+def _enum_env(env: Mapping[str, str], name: str, kind: type[_E]) -> _E | None:
+    value = _env(env, name)
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError as exc:
+        allowed = ", ".join(m.value for m in kind)
+        raise ConfigError(
+            f"environment variable {name}={value!r}: expected one of {allowed}"
+        ) from exc
+
+
+def _int_env(env: Mapping[str, str], name: str) -> int | None:
+    value = _env(env, name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name}={value!r}: expected an integer") from exc
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings from the config file and the environment."""
+    env = os.environ if environ is None else environ
+    explicit = config_path is not None
+    path = Path(config_path) if config_path is not None else default_config_path(env)
+    file = _read_file(path, explicit=explicit)
+    rt, agent = file.realtime, file.agent
+
+    transport = _env(env, "REALTALK_TRANSPORT") or rt.transport or "webrtc"
+    if transport not in ("webrtc", "websocket"):
+        raise ConfigError(
+            f"environment variable REALTALK_TRANSPORT={transport!r}: expected webrtc or websocket"
+        )
+    agent_cmd_env = _env(env, "REALTALK_AGENT_CMD")
+    agent_command = shlex.split(agent_cmd_env) if agent_cmd_env else agent.command
+    agent_input = _env(env, "REALTALK_AGENT_INPUT") or agent.input or "arg"
+    if agent_input not in ("arg", "stdin"):
+        raise ConfigError(
+            f"environment variable REALTALK_AGENT_INPUT={agent_input!r}: expected arg or stdin"
+        )
+
+    def pick_text(env_name: str, file_value: str | None) -> str | None:
+        # Prompt overrides may legitimately be "" (disables the startup context),
+        # so presence, not truthiness, decides for these.
+        if env_name in env:
+            return env[env_name]
+        return file_value
+
+    return Settings(
+        api_key=_env(env, "OPENAI_API_KEY"),
+        base_url=_env(env, "OPENAI_BASE_URL") or file.base_url or DEFAULT_API_BASE_URL,
+        realtime_ws_base_url=_env(env, "REALTALK_WS_BASE_URL") or rt.ws_base_url,
+        version=_enum_env(env, "REALTALK_VERSION", Version) or rt.version or Version.V2,
+        mode=_enum_env(env, "REALTALK_MODE", Mode) or rt.mode or Mode.CONVERSATIONAL,
+        voice=_env(env, "REALTALK_VOICE") or rt.voice,
+        model=_env(env, "REALTALK_MODEL") or rt.model or DEFAULT_REALTIME_MODEL,
+        backend_prompt=pick_text("REALTALK_BACKEND_PROMPT", rt.backend_prompt),
+        startup_context=pick_text("REALTALK_STARTUP_CONTEXT", rt.startup_context),
+        output_modality=_enum_env(env, "REALTALK_OUTPUT_MODALITY", OutputModality)
+        or rt.output_modality
+        or OutputModality.AUDIO,
+        transport="websocket" if transport == "websocket" else "webrtc",
+        sideband_max_retries=_int_env(env, "REALTALK_SIDEBAND_MAX_RETRIES")
+        or (rt.sideband_max_retries if rt.sideband_max_retries is not None else 4),
+        sideband_retry_base_ms=rt.sideband_retry_base_ms or 200,
+        agent_command=tuple(agent_command) if agent_command else None,
+        agent_input="stdin" if agent_input == "stdin" else "arg",
+        agent_timeout_s=agent.timeout_s or 600.0,
+        agent_model=_env(env, "REALTALK_AGENT_MODEL") or agent.model or DEFAULT_AGENT_MODEL,
+        agent_enable_shell=agent.enable_shell if agent.enable_shell is not None else True,
+        workspace=agent.workspace,
+        config_path=str(path),
+    )

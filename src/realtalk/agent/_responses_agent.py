@@ -1,0 +1,242 @@
+"""The built-in background agent: a Responses API tool loop over :class:`ModelClient`.
+
+Behaviour:
+
+* **Thread.** The agent keeps one list of items for its whole life. A task (turn)
+  appends the user text, sends the thread, executes the function calls the model
+  makes (``shell``, ``read_file``), appends their outputs and asks again, until a
+  response has no function calls. Each turn uses a fresh model client session.
+* **Events.** Each assistant message of a completed response becomes one
+  :class:`AssistantMessage` (after ``response.completed``, so a retried request
+  never produces duplicates); the end of a turn is :class:`TaskComplete`; a failure
+  is :class:`TaskFailed` with a short message. The event queue holds
+  ``events_maxsize`` events; when it is full the turn waits (back-pressure).
+* **Steering.** ``submit`` while busy queues the text; it is appended to the thread
+  as a user message right before the running turn's next request (a turn that was
+  about to end makes one more request for it). At most ``max_pending`` texts wait;
+  beyond that a text is merged into the last waiting one, so nothing is lost.
+* **Ordering.** A new turn starts only after the previous one has emitted its final
+  event, so events of two turns never interleave.
+* **Ownership.** The agent owns ``client``: :meth:`aclose` cancels the running turn
+  and closes the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Final
+
+from realtalk._errors import AgentError, ConfigError, RealtalkError
+from realtalk.agent._interface import AgentEvent, AssistantMessage, TaskComplete, TaskFailed
+from realtalk.agent._model_client import ModelClient
+from realtalk.agent._model_session import ModelClientSession, Prompt
+from realtalk.agent._tools import ToolRunner
+from realtalk.protocol._responses_wire import (
+    FunctionCall,
+    Item,
+    as_function_call,
+    function_call_output,
+    history_item,
+    message_text,
+    user_message,
+)
+
+__all__ = ["ResponsesAgent"]
+
+logger = logging.getLogger(__name__)
+
+_END: Final = object()
+_MAX_FAILURE_CHARS: Final = 200
+
+
+class ResponsesAgent:
+    """Background agent that thinks through the Responses API and runs tools."""
+
+    def __init__(
+        self,
+        client: ModelClient,
+        *,
+        workspace: Path,
+        model: str,
+        instructions: str,
+        enable_shell: bool = True,
+        shell_timeout_s: float = 60.0,
+        output_cap_bytes: int = 16 * 1024,
+        max_requests_per_turn: int = 32,
+        max_pending: int = 16,
+        events_maxsize: int = 64,
+    ) -> None:
+        """Configure the agent; nothing runs until :meth:`submit`.
+
+        Args:
+            client: The model client (owned by the agent from now on).
+            workspace: Directory for ``shell`` and the root ``read_file`` is confined to.
+            model: Model slug sent with every request.
+            instructions: System instructions sent with every request.
+            enable_shell: False: ``shell`` is not advertised and calls to it fail.
+            shell_timeout_s: Longest run of one command (the model may ask for less).
+            output_cap_bytes: Most bytes of tool output given back to the model.
+            max_requests_per_turn: Model requests one turn may make before it fails.
+            max_pending: Most steering texts waiting for the next request.
+            events_maxsize: Capacity of the event queue.
+
+        Raises:
+            ConfigError: A value is out of range or the workspace is not a directory.
+        """
+        if not workspace.is_dir():
+            raise ConfigError(f"agent workspace {str(workspace)!r} is not a directory")
+        if max_requests_per_turn <= 0 or max_pending <= 0 or events_maxsize <= 0:
+            raise ConfigError("max_requests_per_turn, max_pending, events_maxsize must be positive")
+        self._client = client
+        self._model = model
+        self._instructions = instructions
+        self._tools = ToolRunner(
+            workspace=workspace,
+            enable_shell=enable_shell,
+            shell_timeout_s=shell_timeout_s,
+            output_cap_bytes=output_cap_bytes,
+        )
+        self._max_requests = max_requests_per_turn
+        self._max_pending = max_pending
+        self._history: list[Item] = []
+        self._steers: deque[str] = deque()
+        self._events: asyncio.Queue[AgentEvent | object] = asyncio.Queue(maxsize=events_maxsize)
+        self._turns: set[asyncio.Task[None]] = set()
+        self._last_turn: asyncio.Task[None] | None = None
+        self._busy = False
+        self._closing = False
+
+    @property
+    def busy(self) -> bool:
+        """True from ``submit`` until the turn's final event is decided."""
+        return self._busy
+
+    @property
+    def history(self) -> list[Item]:
+        """A copy of the thread's items."""
+        return list(self._history)
+
+    async def start(self) -> None:
+        """Warm the model connection (call at session start; never raises)."""
+        await self._client.pre_establish_connection()
+
+    async def submit(self, text: str) -> None:
+        """Start a turn with ``text`` if idle, else steer the running turn with it.
+
+        Raises:
+            AgentError: The agent is closed.
+        """
+        if self._closing:
+            raise AgentError("the background agent is closed; start a new conversation")
+        if self._busy:
+            if len(self._steers) >= self._max_pending:
+                self._steers[-1] = f"{self._steers[-1]}\n\n{text}"
+            else:
+                self._steers.append(text)
+            logger.info("background agent busy; text will steer the running turn")
+            return
+        self._busy = True
+        task = asyncio.create_task(
+            self._run_turn(text, self._last_turn), name="realtalk-responses-agent-turn"
+        )
+        self._last_turn = task
+        self._turns.add(task)
+        task.add_done_callback(self._turns.discard)
+
+    async def events(self) -> AsyncIterator[AgentEvent]:
+        """The agent's events (single consumer); ends after :meth:`aclose`."""
+        while True:
+            if self._closing and self._events.empty():
+                return
+            item = await self._events.get()
+            if item is _END:
+                return
+            assert isinstance(item, AssistantMessage | TaskComplete | TaskFailed)
+            yield item
+
+    async def aclose(self) -> None:
+        """Cancel the running turn, close the model client, end :meth:`events`. Idempotent."""
+        if self._closing:
+            return
+        self._closing = True
+        self._steers.clear()
+        for task in list(self._turns):
+            task.cancel()
+        await asyncio.gather(*self._turns, return_exceptions=True)
+        self._busy = False
+        await self._client.aclose()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._events.put_nowait(_END)
+
+    # -- the turn --------------------------------------------------------------------
+
+    async def _run_turn(self, text: str, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait({previous})
+        self._history.append(user_message(text))
+        failure: str | None = None
+        try:
+            async with self._client.new_session() as session:
+                await self._loop(session)
+        except RealtalkError as exc:
+            failure = _short(str(exc))
+        except Exception as exc:
+            logger.exception("background agent turn crashed")
+            failure = _short(f"internal error ({type(exc).__name__})")
+        if failure is not None:
+            logger.warning("background agent turn failed", extra={"reason": failure})
+            self._finish()
+            await self._emit(TaskFailed(f"The background agent failed: {failure}"))
+        else:
+            await self._emit(TaskComplete())
+
+    async def _loop(self, session: ModelClientSession) -> None:
+        for _ in range(self._max_requests):
+            self._take_steers()
+            prompt = Prompt(
+                model=self._model,
+                instructions=self._instructions,
+                input=list(self._history),
+                tools=self._tools.specs(),
+            )
+            result = await session.complete(prompt)
+            calls: list[FunctionCall] = []
+            for item in result.items:
+                self._history.append(history_item(item))
+                reply = message_text(item, role="assistant")
+                if reply:
+                    await self._emit(AssistantMessage(reply))
+                call = as_function_call(item)
+                if call is not None:
+                    calls.append(call)
+            for call in calls:
+                logger.info("background agent runs a tool", extra={"tool": call.name})
+                output = await self._tools.run(call)
+                self._history.append(function_call_output(call.call_id, output))
+            if not calls and not self._steers:
+                # Decided with no await since the check, so a later submit starts a new turn.
+                self._finish()
+                return
+        raise AgentError(f"the task needed more than {self._max_requests} model requests")
+
+    def _take_steers(self) -> None:
+        while self._steers:
+            self._history.append(user_message(self._steers.popleft()))
+
+    def _finish(self) -> None:
+        """Mark the agent idle; texts that arrived too late stay in the thread."""
+        self._take_steers()
+        self._busy = False
+
+    async def _emit(self, event: AgentEvent) -> None:
+        await self._events.put(event)  # waits while full: back-pressure on the reader
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_FAILURE_CHARS else text[: _MAX_FAILURE_CHARS - 1] + "…"

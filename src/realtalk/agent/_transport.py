@@ -1,0 +1,325 @@
+"""I/O for one Responses request: WebSocket connect + stream, and HTTP POST + SSE.
+
+These functions do one attempt each and convert every lower-layer failure into a
+realtalk error; retries, fallback and connection reuse are the model client's job.
+:func:`is_retryable` and :func:`is_upgrade_required` classify the errors for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import aiohttp
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from realtalk import tls
+from realtalk._errors import (
+    AgentError,
+    ConfigError,
+    ConnectError,
+    HandshakeError,
+    ProtocolError,
+    RealtalkError,
+    TransportClosedError,
+    TransportError,
+)
+from realtalk.protocol._responses_stream import (
+    ErrorEvent,
+    ResponseCompleted,
+    ResponseFailed,
+    ResponseIncomplete,
+    ResponsesEvent,
+    SseParser,
+    decode_event,
+)
+from realtalk.protocol._responses_wire import (
+    ERR_BINARY_FRAME,
+    ERR_CLOSED_BY_SERVER,
+    ERR_IDLE_TIMEOUT,
+    ERR_STREAM_CLOSED,
+    TURN_STATE_HEADER,
+)
+
+__all__ = [
+    "ModelResponseError",
+    "TurnStateCell",
+    "connect_websocket",
+    "http_stream",
+    "is_retryable",
+    "is_upgrade_required",
+    "ws_stream",
+]
+
+logger = logging.getLogger(__name__)
+
+_ERROR_BODY_LIMIT: Final = 2048
+_CLOSE_TIMEOUT_S: Final = 2.0
+# Failures of these codes will not go away by asking again.
+_FATAL_RESPONSE_CODES: Final = frozenset(
+    {"context_length_exceeded", "insufficient_quota", "invalid_prompt", "usage_not_included"}
+)
+
+
+class _RedactingLogger(logging.LoggerAdapter[logging.Logger]):
+    """websockets' client logger minus credentials: it logs handshake headers at DEBUG."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if len(args) == 2 and str(args[0]).lower() == "authorization":
+            args = (args[0], "[redacted]")
+        super().log(level, msg, *args, **kwargs)
+
+
+_WS_LOGGER: Final = _RedactingLogger(logging.getLogger("websockets.client"))
+
+
+class ModelResponseError(AgentError):
+    """The model server reported a failed or incomplete response."""
+
+    def __init__(self, message: str, *, code: str | None = None, retryable: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+class TurnStateCell:
+    """Write-once holder of the sticky routing token (``x-codex-turn-state``) of one turn."""
+
+    def __init__(self) -> None:
+        self._value: str | None = None
+
+    @property
+    def value(self) -> str | None:
+        """The captured token, or None."""
+        return self._value
+
+    def set_once(self, value: str | None) -> bool:
+        """Store ``value`` unless a token is already held (first value wins)."""
+        if self._value is not None or not value:
+            return False
+        self._value = value
+        return True
+
+
+def is_upgrade_required(exc: BaseException) -> bool:
+    """True for HTTP 426 on the WebSocket upgrade: switch to HTTP at once."""
+    return isinstance(exc, HandshakeError) and exc.status == 426
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether asking again (after a backoff) may succeed."""
+    if isinstance(exc, ModelResponseError):
+        return exc.retryable
+    if isinstance(exc, HandshakeError):
+        return exc.status in (408, 409, 429) or exc.status >= 500
+    if isinstance(exc, ConfigError):
+        return False
+    return isinstance(exc, TransportError | ProtocolError)
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or url
+    except ValueError:
+        return url
+
+
+def _connect_failure(exc: BaseException, url: str) -> ConnectError:
+    host = _host(url)
+    hint = tls.describe_tls_failure(exc, host=host)
+    if hint is not None:
+        return ConnectError(hint)
+    return ConnectError(
+        f"could not connect to the model server at {host}: {exc or type(exc).__name__}; "
+        "check the base URL and the network"
+    )
+
+
+async def connect_websocket(
+    url: str,
+    headers: Mapping[str, str],
+    cell: TurnStateCell | None,
+    *,
+    connect_timeout_s: float,
+    max_message_bytes: int,
+) -> ClientConnection:
+    """Open the Responses WebSocket; capture the turn-state header into ``cell``.
+
+    Raises:
+        HandshakeError: The server answered the upgrade with an HTTP error.
+        ConnectError: Network, TLS or timeout failure.
+    """
+    try:
+        ws = await connect(
+            url,
+            additional_headers=dict(headers),
+            compression=None,
+            ssl=tls.ssl_for_url(url),
+            open_timeout=connect_timeout_s,
+            close_timeout=_CLOSE_TIMEOUT_S,
+            max_size=max_message_bytes,
+            user_agent_header="realtalk",
+            logger=_WS_LOGGER,
+        )
+    except websockets.InvalidStatus as exc:
+        status = exc.response.status_code
+        body = exc.response.body.decode("utf-8", errors="replace")[:_ERROR_BODY_LIMIT]
+        raise HandshakeError(
+            f"the model server refused the websocket upgrade with HTTP {status}",
+            status=status,
+            body=body,
+        ) from exc
+    except TimeoutError as exc:
+        raise ConnectError(
+            f"timed out after {connect_timeout_s:g}s connecting to the model server at "
+            f"{_host(url)}; check the base URL and the network"
+        ) from exc
+    except RealtalkError:
+        raise
+    except (OSError, websockets.WebSocketException) as exc:
+        raise _connect_failure(exc, url) from exc
+    if cell is not None and ws.response is not None:
+        cell.set_once(ws.response.headers.get(TURN_STATE_HEADER))
+    return ws
+
+
+def _check_event(event: ResponsesEvent) -> None:
+    """Raise for events that end the request with an error."""
+    if isinstance(event, ResponseFailed):
+        error = event.response.error
+        code = error.code if error is not None else None
+        message = error.message if error is not None and error.message else "no details"
+        raise ModelResponseError(
+            f"the model response failed: {message}",
+            code=code,
+            retryable=code not in _FATAL_RESPONSE_CODES,
+        )
+    if isinstance(event, ResponseIncomplete):
+        reason = (event.response.incomplete_details or {}).get("reason", "unknown reason")
+        raise ModelResponseError(f"the model response was incomplete: {reason}", retryable=False)
+    if isinstance(event, ErrorEvent):
+        detail = (event.error or {}).get("message", "no details")
+        status = event.status
+        raise ModelResponseError(
+            f"the model server reported an error: {detail}",
+            code=(event.error or {}).get("code"),
+            retryable=status is None or status == 429 or status >= 500,
+        )
+
+
+async def ws_stream(
+    ws: ClientConnection, frame: bytes, *, idle_timeout_s: float
+) -> AsyncGenerator[ResponsesEvent, None]:
+    """Send one request frame and yield its events through ``response.completed``.
+
+    Raises:
+        TransportClosedError: The socket closed before ``response.completed``.
+        ProtocolError: A binary frame arrived.
+        TransportError: Nothing was sent or received within the idle timeout.
+        ModelResponseError: The response failed.
+    """
+    try:
+        async with asyncio.timeout(idle_timeout_s):
+            await ws.send(frame, text=True)
+    except TimeoutError as exc:
+        raise TransportError("idle timeout sending to websocket") from exc
+    except websockets.ConnectionClosed as exc:
+        raise TransportClosedError(_closed_text(exc)) from exc
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout_s):
+                message = await ws.recv()
+        except TimeoutError as exc:
+            raise TransportError(ERR_IDLE_TIMEOUT) from exc
+        except websockets.ConnectionClosed as exc:
+            raise TransportClosedError(_closed_text(exc)) from exc
+        if isinstance(message, bytes):
+            raise ProtocolError(ERR_BINARY_FRAME)
+        event = decode_event(message)
+        if event is None:
+            logger.debug("ignoring unknown or malformed responses event")
+            continue
+        _check_event(event)
+        yield event
+        if isinstance(event, ResponseCompleted):
+            return
+
+
+def _closed_text(exc: websockets.ConnectionClosed) -> str:
+    return ERR_CLOSED_BY_SERVER if exc.rcvd is not None else ERR_STREAM_CLOSED
+
+
+async def http_stream(
+    http: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    cell: TurnStateCell,
+    *,
+    connect_timeout_s: float,
+    idle_timeout_s: float,
+) -> AsyncGenerator[ResponsesEvent, None]:
+    """POST one request and yield its SSE events through ``response.completed``.
+
+    Raises:
+        HandshakeError: The server answered with an HTTP error status.
+        ConnectError: The request could not be sent.
+        TransportClosedError: The stream ended before ``response.completed``.
+        TransportError: Nothing arrived within the idle timeout.
+        ModelResponseError: The response failed.
+    """
+    try:
+        async with asyncio.timeout(connect_timeout_s):
+            # No context (plain http) means aiohttp's default, which does no TLS here.
+            ssl_context = tls.ssl_for_url(url)
+            resp = await http.post(url, data=body, headers=dict(headers), ssl=ssl_context or True)
+    except TimeoutError as exc:
+        raise ConnectError(
+            f"timed out after {connect_timeout_s:g}s waiting for the model server at "
+            f"{_host(url)}; check the base URL and the network"
+        ) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise _connect_failure(exc, url) from exc
+    try:
+        cell.set_once(resp.headers.get(TURN_STATE_HEADER))
+        if resp.status != 200:
+            raw = await _read_some(resp, idle_timeout_s)
+            raise HandshakeError(
+                f"the model server answered HTTP {resp.status}",
+                status=resp.status,
+                body=raw.decode("utf-8", errors="replace"),
+            )
+        parser = SseParser()
+        while True:
+            try:
+                async with asyncio.timeout(idle_timeout_s):
+                    chunk = await resp.content.readany()
+            except TimeoutError as exc:
+                raise TransportError("idle timeout waiting for the event stream") from exc
+            except (aiohttp.ClientError, OSError) as exc:
+                raise TransportClosedError(ERR_STREAM_CLOSED) from exc
+            if not chunk:
+                raise TransportClosedError(ERR_STREAM_CLOSED)
+            for message in parser.feed(chunk):
+                event = decode_event(message.data)
+                if event is None:
+                    logger.debug("ignoring unknown or malformed responses event")
+                    continue
+                _check_event(event)
+                yield event
+                if isinstance(event, ResponseCompleted):
+                    return
+    finally:
+        resp.release()
+
+
+async def _read_some(resp: aiohttp.ClientResponse, timeout_s: float) -> bytes:
+    try:
+        async with asyncio.timeout(min(timeout_s, 5.0)):
+            return await resp.content.read(_ERROR_BODY_LIMIT)
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        return b""

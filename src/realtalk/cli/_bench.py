@@ -1,0 +1,248 @@
+"""``realtalk bench``: benchmarks that print one JSON object each.
+
+All traffic stays on loopback. Where a figure is compared with a baseline, both
+are measured in the same run, since this machine's timings are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import math
+import os
+import resource
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import msgspec
+
+from realtalk._config import Settings
+
+__all__ = ["add_bench_arguments", "percentile", "run_bench", "spawn_emulator"]
+
+BenchFn = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", required=True)
+    relay = sub.add_parser("relay", help="S sessions streaming audio both ways")
+    relay.add_argument("--sessions", type=int, default=100)
+    relay.add_argument("--seconds", type=float, default=5.0)
+    parse = sub.add_parser("parse", help="server events parsed and dispatched per second")
+    parse.add_argument("--events", type=int, default=300_000)
+    for name, helptext in (
+        ("handoff", "agent final message to response.create, audio gaps while a task runs"),
+        ("startup", "WebRTC start: SDP answer before the sideband, vs a sequential baseline"),
+        ("preconnect", "Responses turn start to first request, with and without preconnect"),
+        ("app-server", "realtime threads over one app-server WebSocket listener"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--json", action="store_true")
+        if name == "startup":
+            p.add_argument("--starts", type=int, default=20)
+            p.add_argument("--call-latency-ms", type=int, default=300)
+            p.add_argument("--sideband-latency-ms", type=int, default=400)
+        if name == "preconnect":
+            p.add_argument("--turns", type=int, default=10)
+            p.add_argument("--handshake-latency-ms", type=int, default=300)
+        if name == "app-server":
+            p.add_argument("--threads", type=int, default=100)
+            p.add_argument("--seconds", type=float, default=5.0)
+    for p in (relay, parse):
+        p.add_argument("--json", action="store_true", help="print JSON (the only format)")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100.0 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0  # pragma: no cover - Linux only
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextlib.asynccontextmanager
+async def spawn_emulator(*flags: str) -> AsyncIterator[str]:
+    """Run ``realtalk emulator`` in a separate process; yields its base URL."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtalk",
+        "emulator",
+        "--port",
+        "0",
+        *flags,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                if not line:
+                    raise RuntimeError("emulator exited before READY")
+                if line.startswith("READY "):
+                    yield line.split()[1]
+                    break
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                async with asyncio.timeout(10):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def _bench_relay(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.conversation import ConversationManager, Realtime, Started, StartParams
+    from realtalk.conversation import WebSocketTransport as Ws
+    from realtalk.protocol import AudioFrame, AudioOut
+
+    sessions, seconds = args.sessions, args.seconds
+    frame = AudioFrame(base64.b64encode(bytes(960)).decode("ascii"))
+    async with spawn_emulator("--echo-audio") as base:
+        settings = Settings(
+            api_key="bench", base_url=base, startup_context="", transport="websocket"
+        )
+        rss0 = _rss_kb()
+        managers = [ConversationManager(settings) for _ in range(sessions)]
+        arrivals: list[list[float]] = [[] for _ in range(sessions)]
+        started = 0
+        all_started = asyncio.Event()
+        measuring = False
+
+        async def consume(i: int, mgr: ConversationManager) -> None:
+            nonlocal started
+            times = arrivals[i]
+            async for event in mgr.subscribe():
+                if isinstance(event, Started):
+                    started += 1
+                    if started == sessions:
+                        all_started.set()
+                elif (
+                    measuring
+                    and isinstance(event, Realtime)
+                    and isinstance(event.payload, AudioOut)
+                ):
+                    times.append(time.perf_counter())
+
+        async with asyncio.TaskGroup() as tg:
+            consumers = [tg.create_task(consume(i, m)) for i, m in enumerate(managers)]
+            for m in managers:
+                await m.start(StartParams(transport=Ws()))
+            async with asyncio.timeout(60):
+                await all_started.wait()
+            rss1 = _rss_kb()
+            measuring = True
+            cpu0, t0 = _cpu_s(), time.perf_counter()
+            tick = 0
+            while time.perf_counter() - t0 < seconds:
+                for m in managers:
+                    await m.audio_in(frame)
+                tick += 1
+                delay = t0 + tick * 0.02 - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await asyncio.sleep(0.1)  # let the last echoes land (not synchronisation)
+            wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+            measuring = False
+            for m in managers:
+                await m.aclose()
+            for c in consumers:
+                c.cancel()
+    gaps = [(b - a) * 1000.0 for times in arrivals for a, b in zip(times, times[1:], strict=False)]
+    delivered = sum(len(t) for t in arrivals)
+    return {
+        "sessions": sessions,
+        "seconds": seconds,
+        "frames_per_s": round(delivered / wall, 1),
+        "p50_ms": round(percentile(gaps, 50), 2),
+        "p99_ms": round(percentile(gaps, 99), 2),
+        "cpu_percent": round(cpu / wall * 100.0, 1),
+        "rss_kb_per_session": round((rss1 - rss0) / sessions, 1),
+    }
+
+
+def _parse_corpus() -> list[bytes]:
+    audio = base64.b64encode(os.urandom(960)).decode("ascii")
+    enc = msgspec.json.encode
+    delta = enc(
+        {
+            "type": "response.output_audio.delta",
+            "event_id": "evt_1",
+            "response_id": "resp_1",
+            "item_id": "item_1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": audio,
+        }
+    )
+    transcript = enc(
+        {
+            "type": "response.output_audio_transcript.delta",
+            "event_id": "evt_2",
+            "response_id": "resp_1",
+            "item_id": "item_1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": "hello ",
+        }
+    )
+    created = enc({"type": "response.created", "event_id": "e", "response": {"id": "resp_1"}})
+    done = enc({"type": "response.done", "event_id": "e", "response": {"id": "resp_1"}})
+    return [delta] * 16 + [transcript] * 3 + [created, done]
+
+
+async def _bench_parse(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.protocol import ServerEventParser, TranscriptAccumulator, Version
+
+    corpus = _parse_corpus()
+    parser = ServerEventParser(Version.V2)
+    transcript = TranscriptAccumulator()
+    count = args.events
+    frames = (corpus * (count // len(corpus) + 1))[:count]
+    for frame in frames[:1000]:  # warm-up
+        parser.parse(frame)
+    dispatched = 0
+    t0 = time.perf_counter()
+    for frame in frames:
+        event = parser.parse(frame)
+        if event is not None:
+            transcript.observe(event)
+            dispatched += 1
+    elapsed = time.perf_counter() - t0
+    return {"events_per_s": round(dispatched / elapsed)}
+
+
+def _registry() -> dict[str, BenchFn]:
+    return {"relay": _bench_relay, "parse": _bench_parse}
+
+
+async def run_bench(args: argparse.Namespace) -> int:
+    fn = _registry().get(args.bench)
+    if fn is None:
+        print(f"realtalk: error: benchmark {args.bench!r} is not available yet", file=sys.stderr)
+        return 1
+    result = await fn(args)
+    print(msgspec.json.encode(result).decode())
+    return 0

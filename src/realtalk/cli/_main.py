@@ -1,0 +1,105 @@
+"""``realtalk`` command line: demo, talk, emulator, app-server, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from realtalk._errors import RealtalkError
+from realtalk.tls import describe_tls_failure
+
+__all__ = ["build_parser", "main"]
+
+
+def _add_conversation_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="config file (default: $XDG_CONFIG_HOME/realtalk/config.toml)")
+    p.add_argument("--base-url", help="API base URL, e.g. https://api.openai.com/v1")
+    p.add_argument("--ws-base-url", help="realtime WebSocket base URL override")
+    p.add_argument("--version", choices=["v1", "v2"], help="realtime protocol version (default v2)")
+    p.add_argument("--mode", choices=["conversational", "transcription"])
+    p.add_argument("--voice", help="output voice (see the version's voice list)")
+    p.add_argument("--model", help="realtime model (default gpt-realtime-1.5)")
+    p.add_argument("--output-modality", choices=["audio", "text"])
+    p.add_argument("--transport", choices=["webrtc", "websocket"], help="default webrtc")
+    p.add_argument("--agent-cmd", help='background agent command, e.g. "my-agent exec"')
+    p.add_argument("--events-jsonl", metavar="PATH", help="write every wire message as JSON lines")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a turn")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from realtalk.cli._bench import add_bench_arguments
+    from realtalk.emulator import add_emulator_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="realtalk", description="Talk to a coding agent through a realtime speech model."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run a short scripted conversation offline")
+    _add_conversation_arguments(demo)
+
+    talk = sub.add_parser("talk", help="talk to the model (type lines, or stream a WAV file)")
+    _add_conversation_arguments(talk)
+    talk.add_argument("--text", help="say this once, wait for the answer, exit")
+    talk.add_argument("--audio-in", metavar="FILE.wav", help="stream a WAV file at real-time pace")
+    talk.add_argument("--audio-out", metavar="FILE.wav", help="write the model's audio")
+
+    emulator = sub.add_parser("emulator", help="run the offline OpenAI Realtime/Responses emulator")
+    add_emulator_arguments(emulator)
+
+    bench = sub.add_parser("bench", help="benchmarks; each prints one JSON object")
+    add_bench_arguments(bench)
+    return parser
+
+
+def _configure_logging(*, verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "emulator":
+        from realtalk.emulator import run_emulator_from_args
+
+        return await run_emulator_from_args(args)
+    if args.command == "talk":
+        from realtalk.cli._talk import run_talk
+
+        return await run_talk(args)
+    if args.command == "demo":
+        from realtalk.cli._demo import run_demo
+
+        return await run_demo(args)
+    if args.command == "bench":
+        from realtalk.cli._bench import run_bench
+
+        return await run_bench(args)
+    raise AssertionError(args.command)  # pragma: no cover - argparse enforces choices
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``realtalk`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(verbose=bool(getattr(args, "verbose", False)))
+    try:
+        return asyncio.run(_dispatch(args))
+    except KeyboardInterrupt:
+        return 130
+    except RealtalkError as exc:
+        print(f"realtalk: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        message = describe_tls_failure(exc) or str(exc)
+        print(f"realtalk: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

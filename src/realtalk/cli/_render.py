@@ -1,0 +1,101 @@
+"""Terminal rendering of conversation events (rich), safe against control characters."""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Console
+from rich.text import Text
+
+from realtalk.conversation import AgentActivity, Closed, ConversationEvent, Realtime, Started
+from realtalk.protocol import (
+    ErrorEvent,
+    HandoffRequested,
+    InputTranscriptDone,
+    OutputTranscriptDelta,
+    OutputTranscriptDone,
+)
+
+__all__ = ["Renderer", "safe_text"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe_text(text: str) -> str:
+    """Escape control characters from the server before they reach a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class Renderer:
+    """Prints the conversation as it streams: user and assistant turns, handoffs."""
+
+    def __init__(self, console: Console | None = None, *, verbose: bool = False) -> None:
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self._verbose = verbose
+        self._streaming = False
+
+    def _end_stream(self) -> None:
+        if self._streaming:
+            self.console.print()
+            self._streaming = False
+
+    def info(self, message: str) -> None:
+        self._end_stream()
+        self.console.print(Text(safe_text(message), style="dim"))
+
+    def error(self, message: str) -> None:
+        self._end_stream()
+        self.console.print(Text(safe_text(message), style="bold red"))
+
+    def user(self, text: str) -> None:
+        self._end_stream()
+        self.console.print(Text("you> ", style="bold cyan") + Text(safe_text(text)))
+
+    def show(self, event: ConversationEvent) -> None:
+        if isinstance(event, Started):
+            self.info(
+                f"connected (realtime {event.version.value}, session {event.realtime_session_id})"
+            )
+        elif isinstance(event, Closed):
+            self.info(f"conversation closed ({event.reason})")
+        elif isinstance(event, AgentActivity):
+            self._agent(event)
+        elif isinstance(event, Realtime):
+            self._realtime(event)
+
+    def _agent(self, event: AgentActivity) -> None:
+        self._end_stream()
+        if event.kind == "submitted":
+            self.console.print(
+                Text("handoff> ", style="bold magenta") + Text(safe_text(event.text))
+            )
+        elif event.kind == "message":
+            self.console.print(Text("agent> ", style="bold green") + Text(safe_text(event.text)))
+        elif event.kind == "failed":
+            self.console.print(
+                Text("agent failed> ", style="bold red") + Text(safe_text(event.text))
+            )
+        elif self._verbose:
+            self.info("agent task complete")
+
+    def _realtime(self, event: Realtime) -> None:
+        payload = event.payload
+        if isinstance(payload, OutputTranscriptDelta):
+            if not self._streaming:
+                self.console.print(Text("assistant> ", style="bold yellow"), end="")
+                self._streaming = True
+            self.console.print(Text(safe_text(payload.delta)), end="")
+        elif isinstance(payload, OutputTranscriptDone):
+            if not self._streaming and payload.text:
+                self.console.print(
+                    Text("assistant> ", style="bold yellow") + Text(safe_text(payload.text))
+                )
+            self._end_stream()
+        elif isinstance(payload, InputTranscriptDone):
+            self._end_stream()
+            self.console.print(Text("you (voice)> ", style="cyan") + Text(safe_text(payload.text)))
+        elif isinstance(payload, HandoffRequested):
+            if self._verbose:
+                self.info(f"background_agent call {payload.handoff_id}")
+        elif isinstance(payload, ErrorEvent):
+            self.error(f"error: {payload.message}")

@@ -1,0 +1,270 @@
+"""The CLI's conversation runtime, shared by ``talk`` and ``demo``.
+
+It resolves settings, starts the in-process emulator when there is no API key
+and no base URL, builds the background agent, runs the conversation manager and
+renders events. ``wait_idle`` tells when a turn (including a delegation and its
+spoken result) is over, so one-shot commands know when to exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import wave
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import msgspec
+
+from realtalk._config import Settings
+from realtalk._errors import ConfigError, RealtalkError
+from realtalk.agent import BackgroundAgent, CommandAgent
+from realtalk.cli._jsonl import EventLog
+from realtalk.cli._render import Renderer
+from realtalk.conversation import (
+    AgentActivity,
+    Closed,
+    ConversationEvent,
+    ConversationManager,
+    Realtime,
+    Started,
+    StartParams,
+    Subscription,
+    WebSocketTransport,
+)
+from realtalk.emulator import Emulator, EmulatorOptions
+from realtalk.protocol import (
+    AudioOut,
+    ErrorEvent,
+    HandoffRequested,
+    ResponseCancelled,
+    ResponseCreated,
+    ResponseDone,
+)
+
+__all__ = ["TalkRuntime", "TurnTracker"]
+
+logger = logging.getLogger(__name__)
+
+OFFLINE_API_KEY = "offline-emulator-key"
+
+
+class TurnTracker:
+    """Decides when the conversation is idle again after the person said something.
+
+    Idle = a response finished since the input, no response is active, the agent
+    is not working, and if the agent produced output, its spoken result is done.
+    """
+
+    def __init__(self) -> None:
+        self.idle = asyncio.Event()
+        self.closed: Closed | None = None
+        self.errors: list[str] = []
+        self._response_active = False
+        self._saw_done = False
+        self._agent_busy = False
+        self._await_speech = False
+        self._agent_messages = 0
+
+    def expect_turn(self) -> None:
+        self.idle.clear()
+        self._saw_done = False
+
+    def observe(self, event: ConversationEvent) -> None:
+        if isinstance(event, Closed):
+            self.closed = event
+            self.idle.set()
+            return
+        if isinstance(event, AgentActivity):
+            if event.kind == "submitted":
+                self._agent_busy = True
+                self._agent_messages = 0
+            elif event.kind == "message":
+                self._agent_messages += 1
+            else:
+                self._agent_busy = False
+                self._await_speech = self._agent_messages > 0 or event.kind == "failed"
+        elif isinstance(event, Realtime):
+            payload = event.payload
+            if isinstance(payload, ResponseCreated):
+                self._response_active = True
+            elif isinstance(payload, ResponseDone | ResponseCancelled):
+                self._response_active = False
+                self._saw_done = True
+                if not self._agent_busy:
+                    self._await_speech = False
+            elif isinstance(payload, HandoffRequested):
+                self._agent_busy = True
+            elif isinstance(payload, ErrorEvent):
+                self.errors.append(payload.message)
+        if (
+            self._saw_done
+            and not self._response_active
+            and not self._agent_busy
+            and not self._await_speech
+        ):
+            self.idle.set()
+
+
+class TalkRuntime:
+    """Everything one ``talk``/``demo`` run owns; ``async with`` starts and stops it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        renderer: Renderer,
+        offline: bool,
+        events_jsonl: str | None = None,
+        audio_out: str | None = None,
+        fast_emulator_audio: bool = False,
+        agent: BackgroundAgent | None = None,
+    ) -> None:
+        self.settings = settings
+        self.renderer = renderer
+        self.offline = offline
+        self._events_jsonl = events_jsonl
+        self._audio_out_path = audio_out
+        self._fast = fast_emulator_audio
+        self._agent = agent
+        self.emulator: Emulator | None = None
+        self.manager: ConversationManager | None = None
+        self.tracker = TurnTracker()
+        self._log: EventLog | None = None
+        self._sub: Subscription | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._audio: wave.Wave_write | None = None
+        self.started = asyncio.Event()
+
+    async def __aenter__(self) -> TalkRuntime:
+        try:
+            await self._open()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _open(self) -> None:
+        settings = self.settings
+        if self.offline:
+            self.emulator = Emulator(EmulatorOptions(audio_realtime=not self._fast))
+            base = await self.emulator.start()
+            self.renderer.info(f"no API key or base URL: using the offline emulator at {base}")
+            settings = msgspec.structs.replace(
+                settings, base_url=base, realtime_ws_base_url=None, api_key=OFFLINE_API_KEY
+            )
+            self.settings = settings
+        if self._events_jsonl:
+            try:
+                self._log = EventLog(self._events_jsonl)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot write --events-jsonl {self._events_jsonl}: {exc}"
+                ) from exc
+        if self._audio_out_path:
+            try:
+                self._audio = wave.open(self._audio_out_path, "wb")  # noqa: SIM115
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot write --audio-out {self._audio_out_path}: {exc}"
+                ) from exc
+            self._audio.setnchannels(1)
+            self._audio.setsampwidth(2)
+            self._audio.setframerate(24000)
+        agent = self._agent if self._agent is not None else build_agent(settings)
+        self._agent = agent
+        self.manager = ConversationManager(settings, agent=agent, tap=self._log)
+        self._sub = self.manager.subscribe()
+        self._pump = asyncio.ensure_future(self._pump_events(self._sub))
+
+    async def _pump_events(self, sub: Subscription) -> None:
+        import base64
+
+        async for event in sub:
+            if isinstance(event, Started):
+                self.started.set()
+            if (
+                self._audio is not None
+                and isinstance(event, Realtime)
+                and isinstance(event.payload, AudioOut)
+            ):
+                self._audio.writeframes(base64.b64decode(event.payload.frame.data))
+            self.renderer.show(event)
+            self.tracker.observe(event)
+
+    async def start(self, *, transport: Literal["websocket", "webrtc"] = "websocket") -> None:
+        assert self.manager is not None
+        self.tracker.expect_turn()
+        del transport  # WebRTC start is wired by the WebRTC transport.
+        await self.manager.start(StartParams(transport=WebSocketTransport()))
+        started = asyncio.ensure_future(self.started.wait())
+        closed = asyncio.ensure_future(self.tracker.idle.wait())
+        try:
+            await asyncio.wait({started, closed}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (started, closed):
+                t.cancel()
+            await asyncio.gather(started, closed, return_exceptions=True)
+        if not self.started.is_set():
+            message = self.tracker.errors[-1] if self.tracker.errors else "no answer from server"
+            raise RealtalkError(f"could not start the conversation: {message}")
+
+    async def say(self, text: str, *, timeout: float) -> None:
+        """Send a typed line, ask for a response and wait until the turn is over."""
+        assert self.manager is not None
+        self.renderer.user(text)
+        self.tracker.expect_turn()
+        await self.manager.text_in(text)
+        await self.manager.request_response()
+        await self.wait_idle(timeout)
+
+    async def wait_idle(self, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await self.tracker.idle.wait()
+        except TimeoutError as exc:
+            raise RealtalkError(
+                f"timed out after {timeout:g}s waiting for the assistant to finish"
+            ) from exc
+        if self.tracker.closed is not None and self.tracker.closed.reason == "error":
+            message = self.tracker.errors[-1] if self.tracker.errors else "unknown error"
+            raise RealtalkError(f"the conversation ended with an error: {message}")
+
+    async def aclose(self) -> None:
+        if self.manager is not None:
+            with contextlib.suppress(RealtalkError):
+                await self.manager.aclose()
+        if self._pump is not None:
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+        if self._agent is not None:
+            await self._agent.aclose()
+        if self.emulator is not None:
+            await self.emulator.aclose()
+        if self._log is not None:
+            self._log.close()
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+
+
+def build_agent(settings: Settings) -> BackgroundAgent | None:
+    """The configured background agent: a command when set, else none yet."""
+    if settings.agent_command:
+        return CommandAgent(
+            list(settings.agent_command),
+            input_mode=settings.agent_input,
+            timeout=settings.agent_timeout_s,
+            cwd=Path(settings.workspace) if settings.workspace else None,
+        )
+    return None

@@ -1,0 +1,111 @@
+"""``realtalk talk``: type lines (or stream a WAV) and hear the model answer."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import shlex
+import sys
+import time
+
+import msgspec
+
+from realtalk._config import Settings, load_settings
+from realtalk._errors import ConfigError
+from realtalk.cli._render import Renderer
+from realtalk.cli._session import TalkRuntime
+from realtalk.protocol import AudioFrame, Mode, OutputModality, Version
+
+__all__ = ["resolve_cli_settings", "run_talk"]
+
+FRAME_MS = 20
+FRAME_BYTES = 24000 * 2 * FRAME_MS // 1000
+
+
+def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
+    """Settings with command-line overrides applied, and whether to run offline."""
+    settings = load_settings(getattr(args, "config", None))
+    overrides: dict[str, object] = {}
+    if getattr(args, "base_url", None):
+        overrides["base_url"] = args.base_url
+    if getattr(args, "ws_base_url", None):
+        overrides["realtime_ws_base_url"] = args.ws_base_url
+    if getattr(args, "version", None):
+        overrides["version"] = Version(args.version)
+    if getattr(args, "mode", None):
+        overrides["mode"] = Mode(args.mode)
+    if getattr(args, "voice", None):
+        overrides["voice"] = args.voice
+    if getattr(args, "model", None):
+        overrides["model"] = args.model
+    if getattr(args, "output_modality", None):
+        overrides["output_modality"] = OutputModality(args.output_modality)
+    if getattr(args, "transport", None):
+        overrides["transport"] = args.transport
+    if getattr(args, "agent_cmd", None):
+        argv = shlex.split(args.agent_cmd)
+        if not argv:
+            raise ConfigError("--agent-cmd is empty")
+        overrides["agent_command"] = tuple(argv)
+    settings = msgspec.structs.replace(settings, **overrides)
+    base_given = bool(getattr(args, "base_url", None) or os.environ.get("OPENAI_BASE_URL"))
+    offline = settings.api_key is None and not base_given and not settings.realtime_ws_base_url
+    return settings, offline
+
+
+async def _stream_wav(runtime: TalkRuntime, path: str) -> None:
+    from realtalk.transports import read_wav_pcm24k
+
+    try:
+        pcm = read_wav_pcm24k(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read --audio-in {path}: {exc}") from exc
+    assert runtime.manager is not None
+    # Trailing silence lets server VAD end the turn.
+    pcm += bytes(24000 * 2)
+    runtime.renderer.info(f"streaming {path} ({len(pcm) / 48000:.1f}s at real-time pace)")
+    runtime.tracker.expect_turn()
+    start = time.monotonic()
+    for i in range(0, len(pcm), FRAME_BYTES):
+        chunk = pcm[i : i + FRAME_BYTES]
+        await runtime.manager.audio_in(AudioFrame(base64.b64encode(chunk).decode("ascii")))
+        # Pace to real time: the next frame is due at start + n * 20 ms.
+        due = start + (i // FRAME_BYTES + 1) * FRAME_MS / 1000.0
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+async def _interactive(runtime: TalkRuntime, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    runtime.renderer.info("type a line and press enter; an empty line or Ctrl-D quits")
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line or not line.strip():
+            return
+        await runtime.say(line.rstrip("\n"), timeout=timeout)
+
+
+async def run_talk(args: argparse.Namespace) -> int:
+    settings, offline = resolve_cli_settings(args)
+    renderer = Renderer(verbose=args.verbose)
+    async with TalkRuntime(
+        settings,
+        renderer=renderer,
+        offline=offline,
+        events_jsonl=args.events_jsonl,
+        audio_out=args.audio_out,
+    ) as runtime:
+        await runtime.start(transport=runtime.settings.transport)
+        if args.audio_in:
+            await _stream_wav(runtime, args.audio_in)
+            await runtime.wait_idle(args.timeout)
+        if args.text:
+            await runtime.say(args.text, timeout=args.timeout)
+        if not args.audio_in and not args.text:
+            await _interactive(runtime, args.timeout)
+        assert runtime.manager is not None
+        await runtime.manager.close()
+    return 0

@@ -1,0 +1,443 @@
+"""The conversation manager: start / replace / close, inputs, events out.
+
+At most one conversation runs per manager (reference 1.1). ``start`` never raises
+for conversation failures: preflight, connect and call-creation errors become a
+single ``Realtime(ErrorEvent)`` with no ``Started``/``Closed`` (reference 7).
+Inputs while idle raise :class:`ConversationNotRunningError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from realtalk._config import Settings
+from realtalk._errors import ConfigError, ConversationNotRunningError, RealtalkError
+from realtalk._logging import StepTimer
+from realtalk.agent import AssistantMessage, BackgroundAgent, TaskComplete, TaskFailed
+from realtalk.conversation._context import build_startup_context
+from realtalk.conversation._runtime import ConversationRuntime, backoff_delay
+from realtalk.conversation._types import (
+    AgentActivity,
+    Closed,
+    CloseReason,
+    ConversationEvent,
+    Realtime,
+    SdpAnswer,
+    Started,
+    StartParams,
+    WebRtcTransport,
+)
+from realtalk.protocol import (
+    DEFAULT_BACKEND_PROMPT,
+    AudioFrame,
+    ErrorEvent,
+    HandoffRequested,
+    RequestCreate,
+    ServerEventParser,
+    SessionConfig,
+    Version,
+    build_instructions,
+    call_session_json,
+    delegation_text,
+    realtime_headers,
+    realtime_ws_url,
+    resolve_backend_prompt,
+    resolve_voice,
+    session_update,
+    validate_preflight,
+)
+from realtalk.transports import RealtimeConnection, WireTap, connect_realtime, create_call
+
+__all__ = ["ConversationManager", "Subscription"]
+
+logger = logging.getLogger("realtalk.conversation")
+
+SUBSCRIPTION_QUEUE_SIZE = 1024
+
+
+class Subscription:
+    """A bounded stream of conversation events for one consumer.
+
+    Overflow policy: back-pressure. A subscriber that stops reading eventually
+    stalls the conversation, so consumers must read or ``close()`` it.
+    """
+
+    def __init__(self, owner: ConversationManager) -> None:
+        self._owner = owner
+        self._queue: asyncio.Queue[ConversationEvent | None] = asyncio.Queue(
+            SUBSCRIPTION_QUEUE_SIZE
+        )
+        self._closed = False
+
+    async def _put(self, event: ConversationEvent) -> None:
+        if not self._closed:
+            await self._queue.put(event)
+
+    async def get(self) -> ConversationEvent:
+        """Next event; raises ``StopAsyncIteration`` once closed."""
+        item = await self._queue.get()
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
+    def __aiter__(self) -> AsyncIterator[ConversationEvent]:
+        return self
+
+    async def __anext__(self) -> ConversationEvent:
+        return await self.get()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._owner._subscribers.discard(self)
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+
+class ConversationManager:
+    """Runs realtime conversations for one thread, one at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        agent: BackgroundAgent | None = None,
+        tap: WireTap | None = None,
+        thread_id: str | None = None,
+        workspace: Path | None = None,
+        sequential_sideband: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.agent = agent
+        self.thread_id = thread_id or f"thread_{uuid.uuid4().hex[:12]}"
+        self._tap = tap
+        self._workspace = workspace
+        self._sequential_sideband = sequential_sideband
+        self._state: ConversationRuntime | None = None
+        self._subscribers: set[Subscription] = set()
+        self._lock = asyncio.Lock()
+        self._agent_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # ---------------------------------------------------------------- events
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self)
+        self._subscribers.add(sub)
+        return sub
+
+    async def _emit(self, event: ConversationEvent) -> None:
+        for sub in list(self._subscribers):
+            await sub._put(event)
+
+    @property
+    def running(self) -> bool:
+        return self._state is not None and self._state.active
+
+    @property
+    def running_version(self) -> Version | None:
+        return self._state.version if self.running and self._state is not None else None
+
+    # ---------------------------------------------------------------- start
+
+    def _prepare(self, params: StartParams) -> SessionConfig:
+        s = self.settings
+        version = params.version or s.version
+        voice = resolve_voice(version, params.voice, s.voice)
+        request_prompt = params.prompt
+        prompt = resolve_backend_prompt(s.backend_prompt, request_prompt, DEFAULT_BACKEND_PROMPT)
+        context = (
+            s.startup_context
+            if s.startup_context is not None
+            else build_startup_context(self._workspace)
+        )
+        config = SessionConfig(
+            instructions=build_instructions(prompt, context),
+            model=params.model or s.model,
+            version=version,
+            mode=params.mode or s.mode,
+            output_modality=params.output_modality or s.output_modality,
+            voice=voice,
+            session_id=params.realtime_session_id or self.thread_id,
+        )
+        validate_preflight(config)
+        return config
+
+    async def start(self, params: StartParams | None = None) -> None:
+        """Start a conversation, replacing any running one. Outcomes arrive as events."""
+        params = params or StartParams()
+        timer = StepTimer(logger, "realtime start")
+        async with self._lock:
+            try:
+                config = self._prepare(params)
+            except RealtalkError as exc:
+                logger.error("failed to prepare realtime conversation: %s", exc)
+                await self._emit(Realtime(ErrorEvent(str(exc))))
+                return
+            timer.step("prepared", version=config.version.value)
+            logger.info("starting realtime conversation")
+            await self._stop_current(emit_closed=False)
+            if isinstance(params.transport, WebRtcTransport):
+                await self._start_webrtc(config, params.transport.sdp, timer)
+            elif self.settings.transport == "webrtc" and params.transport is None:
+                # Without an offer there is no WebRTC peer to answer: the
+                # library default for a bare start is the WebSocket transport.
+                await self._start_websocket(config, timer)
+            else:
+                await self._start_websocket(config, timer)
+
+    def _headers(self, config: SessionConfig, *, require_key: bool) -> dict[str, str]:
+        key = self.settings.api_key
+        if require_key and not key:
+            raise ConfigError("realtime conversation requires API key auth")
+        assert config.session_id is not None
+        return realtime_headers(config.version, api_key=key, session_id=config.session_id)
+
+    async def _start_websocket(self, config: SessionConfig, timer: StepTimer) -> None:
+        try:
+            headers = self._headers(config, require_key=True)
+            url = realtime_ws_url(
+                self.settings.ws_base_url,
+                version=config.version,
+                mode=config.mode,
+                model=config.model,
+            )
+            conn = await connect_realtime(
+                url, headers, ServerEventParser(config.version), tap=self._tap
+            )
+            timer.step("websocket connected")
+            try:
+                await conn.send(session_update(config))
+            except RealtalkError:
+                conn.abort()
+                raise
+        except RealtalkError as exc:
+            logger.error("failed to start realtime conversation: %s", exc)
+            await self._emit(Realtime(ErrorEvent(str(exc))))
+            return
+        timer.step("session.update sent")
+        assert config.session_id is not None
+        runtime = ConversationRuntime(config.version, session_id=config.session_id)
+        runtime.conn = conn
+        runtime.start_io(None)
+        self._install(runtime)
+        logger.info("realtime conversation started")
+        await self._emit(Started(config.session_id, config.version))
+        timer.step("started emitted")
+        self._spawn_fanout(runtime)
+
+    async def _start_webrtc(self, config: SessionConfig, offer: str, timer: StepTimer) -> None:
+        try:
+            headers = self._headers(config, require_key=False)
+            call = await create_call(
+                self.settings.base_url,
+                offer_sdp=offer,
+                session_json=call_session_json(config),
+                headers=headers,
+            )
+        except RealtalkError as exc:
+            logger.error("failed to start realtime conversation: %s", exc)
+            await self._emit(Realtime(ErrorEvent(str(exc))))
+            return
+        timer.step("call created", call_id=call.call_id)
+        assert config.session_id is not None
+        runtime = ConversationRuntime(config.version, session_id=config.session_id)
+        sideband_url = realtime_ws_url(
+            self.settings.ws_base_url,
+            version=config.version,
+            mode=config.mode,
+            model=None,
+            call_id=call.call_id,
+        )
+
+        async def join() -> RealtimeConnection:
+            conn = await self._join_sideband(sideband_url, headers, config, call.call_id)
+            timer.step("sideband connected", call_id=call.call_id)
+            return conn
+
+        if self._sequential_sideband:
+            # Pre-#20715 behaviour, kept only as the benchmark baseline.
+            try:
+                runtime.conn = await join()
+            except RealtalkError as exc:
+                await self._emit(Realtime(ErrorEvent(str(exc))))
+                return
+            runtime.start_io(None)
+        else:
+            runtime.start_io(join)
+        self._install(runtime)
+        logger.info("realtime conversation started")
+        await self._emit(Started(config.session_id, config.version))
+        await self._emit(SdpAnswer(call.answer_sdp))
+        timer.step("started and sdp emitted")
+        self._spawn_fanout(runtime)
+
+    async def _join_sideband(
+        self, url: str, headers: dict[str, str], config: SessionConfig, call_id: str
+    ) -> RealtimeConnection:
+        attempts = self.settings.sideband_max_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                conn = await connect_realtime(
+                    url, headers, ServerEventParser(config.version), tap=self._tap
+                )
+            except RealtalkError as exc:
+                if attempt >= attempts:
+                    logger.warning("failed to connect realtime sideband: %s", exc)
+                    raise
+                delay = backoff_delay(attempt, self.settings.sideband_retry_base_ms)
+                logger.warning(
+                    "realtime sideband websocket connect failed; retrying: %s",
+                    exc,
+                    extra={"attempt": attempt, "call_id": call_id, "delay_ms": delay * 1000},
+                )
+                await asyncio.sleep(delay)
+                continue
+            try:
+                await conn.send(session_update(config))
+            except RealtalkError:
+                conn.abort()
+                raise
+            return conn
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _install(self, runtime: ConversationRuntime) -> None:
+        self._state = runtime
+        self._ensure_agent_pump()
+
+    # ---------------------------------------------------------------- fanout
+
+    def _spawn_fanout(self, runtime: ConversationRuntime) -> None:
+        if self._state is not runtime:  # replaced while starting
+            return
+        runtime.spawn(self._fanout(runtime), "fanout")
+
+    async def _fanout(self, runtime: ConversationRuntime) -> None:
+        end: CloseReason = "transport_closed"
+        while runtime.active:
+            event = await runtime.next_fanout_item()
+            if event is None or not runtime.active:
+                break
+            if isinstance(event, ErrorEvent):
+                end = "error"
+            elif isinstance(event, HandoffRequested):
+                await self._route_handoff(runtime, event)
+                if not runtime.active:
+                    break
+            await self._emit(Realtime(event))
+        if not runtime.active:
+            return
+        if end == "transport_closed":
+            logger.info("realtime conversation transport closed")
+        if self._state is runtime:
+            self._state = None
+        await runtime.stop(send_close=True)
+        await self._emit(Closed(end))
+
+    async def _route_handoff(self, runtime: ConversationRuntime, event: HandoffRequested) -> None:
+        text = delegation_text(event)
+        if text is None:
+            return
+        logger.debug("[realtime-text] appending realtime conversation text output")
+        await self._emit(AgentActivity("submitted", text))
+        if self.agent is None:
+            logger.warning("handoff requested but no background agent is configured")
+            await self._agent_failed(runtime, "no background agent is configured")
+            return
+        try:
+            await self.agent.submit(text)
+        except RealtalkError as exc:
+            logger.warning("background agent rejected the handoff: %s", exc)
+            await self._agent_failed(runtime, str(exc))
+
+    async def _agent_failed(self, runtime: ConversationRuntime | None, message: str) -> None:
+        # A failure is spoken back (short error), never swallowed.
+        await self._emit(AgentActivity("failed", message))
+        if runtime is not None:
+            await self._queue_handoff(runtime, runtime.handoff.agent_failed(message))
+
+    async def _queue_handoff(self, runtime: ConversationRuntime, item: object) -> None:
+        if item:
+            await runtime.put_until_stopped(runtime.handoff_out, item)
+
+    # ---------------------------------------------------------------- agent
+
+    def _ensure_agent_pump(self) -> None:
+        if self.agent is None or self._agent_task is not None:
+            return
+        self._agent_task = asyncio.ensure_future(self._agent_pump(self.agent))
+        self._agent_task.set_name(f"realtalk-agent-pump-{self.thread_id}")
+
+    async def _agent_pump(self, agent: BackgroundAgent) -> None:
+        async for event in agent.events():
+            runtime = self._state if self.running else None
+            if isinstance(event, AssistantMessage):
+                await self._emit(AgentActivity("message", event.text))
+                if runtime is not None:
+                    await self._queue_handoff(runtime, runtime.handoff.agent_output(event.text))
+            elif isinstance(event, TaskComplete):
+                await self._emit(AgentActivity("complete"))
+                if runtime is not None:
+                    await self._queue_handoff(runtime, runtime.handoff.agent_complete())
+            elif isinstance(event, TaskFailed):
+                await self._agent_failed(runtime, event.message)
+
+    # ---------------------------------------------------------------- inputs
+
+    def _require_running(self) -> ConversationRuntime:
+        state = self._state
+        if state is None or not state.active:
+            raise ConversationNotRunningError()
+        return state
+
+    async def audio_in(self, frame: AudioFrame) -> None:
+        """Queue one audio frame (dropped with a warning when the queue is full)."""
+        self._require_running().offer_audio(frame)
+
+    async def text_in(self, text: str) -> None:
+        """Queue user text (awaits while the text queue is full)."""
+        state = self._require_running()
+        if not await state.put_until_stopped(state.text, text):
+            raise ConversationNotRunningError()
+
+    async def request_response(self) -> None:
+        """Ask the model to respond (after the text queued so far).
+
+        Typed text alone is append-only (reference 4.5); a client that wants an
+        answer to it calls this. On v2 it goes through the response.create queue,
+        so it never collides with an active response.
+        """
+        state = self._require_running()
+        if not await state.put_until_stopped(state.text, RequestCreate("user request")):
+            raise ConversationNotRunningError()
+
+    # ---------------------------------------------------------------- close
+
+    async def _stop_current(self, *, emit_closed: bool) -> None:
+        state, self._state = self._state, None
+        if state is not None:
+            await state.stop(send_close=emit_closed)
+
+    async def close(self) -> None:
+        """Stop the running conversation (if any) and emit ``Closed{requested}``."""
+        async with self._lock:
+            await self._stop_current(emit_closed=True)
+        await self._emit(Closed("requested"))
+
+    async def aclose(self) -> None:
+        """Shut down without emitting events; closes subscriptions. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._stop_current(emit_closed=True)
+        if self._agent_task is not None:
+            self._agent_task.cancel()
+            await asyncio.gather(self._agent_task, return_exceptions=True)
+        for sub in list(self._subscribers):
+            sub.close()

@@ -1,0 +1,118 @@
+"""``realtalk emulator``: argument parsing and the serve-until-signal loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from realtalk.emulator._options import EmulatorOptions
+from realtalk.emulator._server import Emulator
+
+__all__ = ["add_arguments", "run_from_args"]
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a value >= 0, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's options to ``parser``."""
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=_non_negative, default=0, help="listen port; 0 picks a free one (default)"
+    )
+    parser.add_argument(
+        "--handshake-latency-ms",
+        type=_non_negative,
+        default=0,
+        metavar="MS",
+        help="delay every WebSocket accept by MS milliseconds",
+    )
+    for knob, what in (
+        ("close-after-events", "close each realtime socket"),
+        ("error-after-events", "send an error event"),
+        ("binary-after-events", "send a binary frame"),
+        ("malformed-after-events", "send a malformed JSON text frame"),
+    ):
+        parser.add_argument(
+            f"--{knob}",
+            type=_non_negative,
+            default=None,
+            metavar="N",
+            help=f"fault: {what} after N server events",
+        )
+    parser.add_argument(
+        "--echo-audio",
+        action="store_true",
+        help="benchmark mode: answer each audio append with one equal-size output delta",
+    )
+    parser.add_argument(
+        "--fast-audio",
+        action="store_true",
+        help="send output audio as fast as possible instead of in real time",
+    )
+    parser.add_argument(
+        "--tls", action="store_true", help="serve https/wss with a throwaway CA (path printed)"
+    )
+    parser.add_argument(
+        "--speech-transcript",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="transcript of the next audio turn (repeat to cycle through several)",
+    )
+    parser.add_argument(
+        "--auto-respond-text",
+        action="store_true",
+        help="answer user text items without waiting for response.create",
+    )
+
+
+def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
+    return EmulatorOptions(
+        host=args.host,
+        port=args.port,
+        handshake_latency_ms=args.handshake_latency_ms,
+        close_after_events=args.close_after_events,
+        error_after_events=args.error_after_events,
+        binary_after_events=args.binary_after_events,
+        malformed_after_events=args.malformed_after_events,
+        echo_audio=args.echo_audio,
+        audio_realtime=not args.fast_audio,
+        tls=args.tls,
+        speech_transcripts=tuple(args.speech_transcript),
+        auto_respond_to_text=args.auto_respond_text,
+        record=False,  # nobody reads the records of a CLI emulator; keep memory flat
+    )
+
+
+async def run_from_args(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; prints ``READY <base-url>`` (and ``CA <path>``)."""
+    options = options_from_args(args)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        async with Emulator(options) as emulator:
+            print(f"READY {emulator.base_url}", flush=True)
+            if emulator.ca_path is not None:
+                print(f"CA {emulator.ca_path}", flush=True)
+            await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    print("emulator stopped", file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,189 @@
+"""Thin glue between one aiohttp WebSocket and a :class:`ScriptedModel`.
+
+Owns the socket's send lock, the fault knobs (counted per socket) and the read
+loop. Client frames are decoded with msgspec into plain dicts; nothing here knows
+the realtime protocol beyond ``type``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import Any, Final
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from realtalk.emulator._model import ScriptedModel
+from realtalk.emulator._options import EmulatorOptions
+from realtalk.emulator._record import RealtimeSessionRecord
+from realtalk.emulator._wire import SessionMode, error_event
+
+__all__ = ["RealtimeConnection"]
+
+logger = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+_ENCODER: Final = msgspec.json.Encoder()
+_DECODER: Final = msgspec.json.Decoder()
+MALFORMED_FRAME: Final = b'{"type": "response.output_audio.delta", "delta": '
+BINARY_FRAME: Final = b"\x00\x01emulator-fault-binary-frame"
+_CLOSE_TIMEOUT_S: Final = 2.0
+
+
+class RealtimeConnection:
+    """One accepted realtime socket driving (or attached to) a model."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        record: RealtimeSessionRecord,
+        model: ScriptedModel,
+        options: EmulatorOptions,
+        *,
+        transport: asyncio.Transport | None = None,
+    ) -> None:
+        self._ws = ws
+        self._transport = transport  # aborted when a graceful close cannot happen in time
+        self._record = record
+        self._model = model
+        self._lock = asyncio.Lock()
+        self._sent = 0
+        self._fired: set[str] = set()
+        self._inject_ids = itertools.count(1)
+        self._faults = [
+            ("malformed", options.malformed_after_events),
+            ("binary", options.binary_after_events),
+            ("error", options.error_after_events),
+            ("close", options.close_after_events),
+        ]
+        self._has_faults = any(n is not None for _name, n in self._faults)
+        record.bind(self)
+
+    @property
+    def mode(self) -> SessionMode:
+        return self._model.mode
+
+    async def send_event(self, event: JsonDict) -> None:
+        """Model sink: send one server event; dropped silently once the socket closed."""
+        async with self._lock:
+            if not await self._send_locked(event):
+                return
+            if self._has_faults:
+                await self._fire_faults()
+
+    async def inject(self, event: JsonDict) -> None:
+        if "event_id" not in event:
+            event = {**event, "event_id": f"event_glue{next(self._inject_ids):04d}"}
+        await self.send_event(event)
+
+    async def _send_locked(self, event: JsonDict) -> bool:
+        if self._ws.closed:
+            return False
+        try:
+            await self._ws.send_frame(_ENCODER.encode(event), WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError) as exc:
+            logger.debug("emulator dropped an event on a closing socket", extra={"error": str(exc)})
+            return False
+        self._sent += 1
+        self._record.note_sent(event)
+        return True
+
+    async def _fire_faults(self) -> None:
+        for name, after in self._faults:
+            if after is None or name in self._fired or self._sent < after:
+                continue
+            self._fired.add(name)
+            logger.info("emulator fault fired", extra={"fault": name, "after_events": after})
+            if self._ws.closed:
+                return
+            try:
+                if name == "malformed":
+                    await self._ws.send_frame(MALFORMED_FRAME, WSMsgType.TEXT)
+                elif name == "binary":
+                    await self._ws.send_bytes(BINARY_FRAME)
+                elif name == "error":
+                    event = error_event(
+                        f"Emulator fault injection: error after {after} events.",
+                        error_type="server_error",
+                        code="emulator_fault",
+                    )
+                    event["event_id"] = f"event_fault{after:04d}"
+                    await self._send_locked(event)
+                else:
+                    await self._close_ws(1000, b"emulator fault: close_after_events")
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def _close_ws(self, code: int, message: bytes = b"") -> None:
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                await self._ws.close(code=code, message=message)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            logger.debug("emulator socket close did not complete cleanly")
+            if self._transport is not None:
+                self._transport.abort()
+
+    async def close(self, code: int = 1000) -> None:
+        """Server-initiated close (idempotent, bounded in time).
+
+        A sender stuck on a client that stopped reading holds the lock; after the
+        timeout the TCP connection is aborted instead of waiting for it.
+        """
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                await self._lock.acquire()
+        except TimeoutError:
+            logger.debug("emulator socket is stuck sending; aborting the connection")
+            if self._transport is not None:
+                self._transport.abort()
+            return
+        try:
+            await self._close_ws(code)
+        finally:
+            self._lock.release()
+
+    async def serve(self, *, start_model: bool) -> None:
+        """Run until the socket closes: greet, then feed every client message to the model."""
+        self._model.add_sink(self.send_event)
+        try:
+            if self._has_faults:
+                async with self._lock:
+                    await self._fire_faults()
+            if start_model:
+                await self._model.start()
+            async for message in self._ws:
+                if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    await self._on_frame(message.type, message.data)
+                elif message.type is WSMsgType.ERROR:
+                    logger.debug(
+                        "emulator socket error", extra={"error": str(self._ws.exception())}
+                    )
+                    break
+        finally:
+            self._model.remove_sink(self.send_event)
+            self._record.close_code = self._ws.close_code
+
+    async def _on_frame(self, kind: WSMsgType, data: Any) -> None:
+        if kind is WSMsgType.BINARY:
+            await self.inject(
+                error_event("Binary frames are not supported; send JSON text frames.")
+            )
+            return
+        try:
+            message = _DECODER.decode(data)
+        except msgspec.DecodeError as exc:
+            await self.inject(
+                error_event(f"Invalid JSON in client message: {exc}", code="invalid_json")
+            )
+            return
+        if not isinstance(message, dict):
+            await self.inject(
+                error_event(
+                    "Client messages must be JSON objects with a 'type'.", code="invalid_json"
+                )
+            )
+            return
+        self._record.note_received(message)
+        await self._model.handle_client_event(message)

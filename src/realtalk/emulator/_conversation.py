@@ -1,0 +1,122 @@
+"""The emulated conversation: items, the latest client input and backend messages (pure)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from realtalk.emulator._script import BACKEND_PREFIX, InputKind, LastInput
+from realtalk.emulator._wire import IdFactory
+
+__all__ = ["Conversation", "ItemError"]
+
+JsonDict = dict[str, Any]
+_ITEM_TYPES = ("message", "function_call", "function_call_output")
+
+
+class ItemError(NamedTuple):
+    """A client request the conversation rejects (becomes an ``error`` event)."""
+
+    message: str
+    code: str
+    param: str
+
+
+class Conversation:
+    """Ordered items plus what the next response should react to."""
+
+    def __init__(self, ids: IdFactory) -> None:
+        self._ids = ids
+        self.items: dict[str, JsonDict] = {}
+        self.last_input = LastInput(InputKind.NONE)
+        self.backend_since_handoff: str | None = None
+
+    def last_item_id(self) -> str | None:
+        return next(reversed(self.items), None)
+
+    def take_last_input(self) -> LastInput:
+        """The input the next response answers; resets it to ``NONE``."""
+        last, self.last_input = self.last_input, LastInput(InputKind.NONE)
+        return last
+
+    def handoff_called(self) -> None:
+        """The model called ``background_agent``: older backend messages no longer count."""
+        self.backend_since_handoff = None
+
+    def add_audio_item(self, item: JsonDict, transcript: str, *, track_input: bool) -> None:
+        self.items[item["id"]] = item
+        if track_input:
+            self.last_input = LastInput(InputKind.USER_TEXT, transcript, item["id"])
+
+    def add_client_item(self, item: Any) -> list[JsonDict] | ItemError:
+        """Store a ``conversation.item.create`` item; returns its added/done acks."""
+        if not isinstance(item, dict):
+            return ItemError(
+                "Missing required parameter: 'item'.", "missing_required_parameter", "item"
+            )
+        item_type = item.get("type")
+        if item_type not in _ITEM_TYPES:
+            return ItemError(
+                f"Invalid value: '{item_type}'. Supported values are: 'message', "
+                "'function_call', and 'function_call_output'.",
+                "invalid_value",
+                "item.type",
+            )
+        given_id = item.get("id")
+        item_id = given_id if isinstance(given_id, str) and given_id else self._ids.next("item")
+        stored = {**item, "id": item_id, "object": "realtime.item", "status": "completed"}
+        previous = self.last_item_id()
+        self.items[item_id] = stored
+        if item_type == "function_call_output":
+            self.last_input = LastInput(InputKind.TOOL_OUTPUT, str(item.get("output", "")), item_id)
+        elif item_type == "message" and item.get("role") != "assistant":
+            text = "".join(
+                part["text"]
+                for part in item.get("content") or []
+                if isinstance(part, dict) and isinstance(part.get("text"), str)
+            )
+            if text.startswith(BACKEND_PREFIX):
+                self.backend_since_handoff = text.removeprefix(BACKEND_PREFIX)
+                self.last_input = LastInput(
+                    InputKind.BACKEND_TEXT, self.backend_since_handoff, item_id
+                )
+            else:
+                self.last_input = LastInput(InputKind.USER_TEXT, text, item_id)
+        return [
+            {"type": "conversation.item.added", "previous_item_id": previous, "item": stored},
+            {"type": "conversation.item.done", "previous_item_id": previous, "item": stored},
+        ]
+
+    def truncate(self, event: JsonDict) -> JsonDict | ItemError:
+        """Ack a ``conversation.item.truncate`` (the emulator keeps no audio to cut)."""
+        item_id = event.get("item_id")
+        index = event.get("content_index")
+        end_ms = event.get("audio_end_ms")
+        if not (isinstance(item_id, str) and isinstance(index, int) and isinstance(end_ms, int)):
+            return ItemError(
+                "Missing required parameters: 'item_id', 'content_index' and 'audio_end_ms'.",
+                "missing_required_parameter",
+                "item_id",
+            )
+        return {
+            "type": "conversation.item.truncated",
+            "item_id": item_id,
+            "content_index": index,
+            "audio_end_ms": end_ms,
+        }
+
+    def delete(self, item_id: Any) -> JsonDict | ItemError:
+        if not isinstance(item_id, str) or self.items.pop(item_id, None) is None:
+            return ItemError(
+                f"Item with item_id not found: {item_id}", "item_delete_invalid_item_id", "item_id"
+            )
+        return {"type": "conversation.item.deleted", "item_id": item_id}
+
+    def retrieve(self, item_id: Any) -> JsonDict | ItemError:
+        item = self.items.get(item_id) if isinstance(item_id, str) else None
+        if item is None:
+            return ItemError(
+                f"Item with item_id not found: {item_id}",
+                "item_retrieve_invalid_item_id",
+                "item_id",
+            )
+        return {"type": "conversation.item.retrieved", "item": item}

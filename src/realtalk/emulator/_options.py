@@ -1,0 +1,71 @@
+"""Emulator configuration."""
+
+from __future__ import annotations
+
+import msgspec
+
+from realtalk._errors import ConfigError
+
+__all__ = ["EmulatorOptions"]
+
+_COUNT_KNOBS = (
+    "close_after_events",
+    "error_after_events",
+    "binary_after_events",
+    "malformed_after_events",
+)
+
+
+class EmulatorOptions(msgspec.Struct, kw_only=True, frozen=True):
+    """How the emulator listens and behaves.
+
+    Fault knobs count the server events sent on each realtime socket and fire once,
+    right after the N-th event (N=0: right after the WebSocket accept, before any
+    event). When several fire at the same count the order is malformed, binary,
+    error, close.
+
+    Attributes:
+        host: Listen address.
+        port: Listen port; 0 picks a free one.
+        handshake_latency_ms: Delay before the WebSocket upgrade is accepted (101).
+        close_after_events: Close the socket (code 1000) after N server events.
+        error_after_events: Send an ``error`` event (``server_error``) after N events.
+        binary_after_events: Send one binary frame after N events.
+        malformed_after_events: Send one text frame that is not valid JSON after N
+            events, then carry on.
+        echo_audio: Benchmark mode: answer every ``input_audio_buffer.append`` with one
+            output audio delta carrying the same audio; no VAD.
+        audio_realtime: Pace output audio at real time (20 ms chunks); False sends it
+            as fast as the socket allows (tests).
+        tls: Serve https/wss with a fresh trustme CA (see ``Emulator.ca_path``).
+        speech_transcripts: Transcripts for committed audio turns, used in turn
+            (k mod len); empty means ``(speech X.Xs)``.
+        auto_respond_to_text: Answer every user text item without waiting for
+            ``response.create`` (clients whose text input is append-only).
+        record: Keep every client message and server event in the session records;
+            False keeps only counters (long benchmarks).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    handshake_latency_ms: int = 0
+    close_after_events: int | None = None
+    error_after_events: int | None = None
+    binary_after_events: int | None = None
+    malformed_after_events: int | None = None
+    echo_audio: bool = False
+    audio_realtime: bool = True
+    tls: bool = False
+    speech_transcripts: tuple[str, ...] = ()
+    auto_respond_to_text: bool = False
+    record: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"emulator port must be 0..65535, got {self.port}")
+        if self.handshake_latency_ms < 0:
+            raise ConfigError(f"handshake_latency_ms must be >= 0, got {self.handshake_latency_ms}")
+        for name in _COUNT_KNOBS:
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{name} must be >= 0 or unset, got {value}")

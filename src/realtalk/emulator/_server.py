@@ -1,0 +1,276 @@
+"""The emulator's aiohttp application: realtime WebSocket routes, TLS, lifecycle.
+
+Other emulator modules add their routes to :attr:`Emulator.app` before
+:meth:`Emulator.start` (e.g. ``POST /v1/realtime/calls``, ``/v1/responses``). A
+WebRTC call plugs in by creating a model with :meth:`Emulator.new_model` and
+registering it with :meth:`Emulator.register_call`; a sideband socket
+(``/v1/realtime?call_id=...``) then attaches to that model instead of getting its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+import ssl
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+import trustme
+from aiohttp import web
+
+from realtalk._errors import ConfigError
+from realtalk.emulator._connection import RealtimeConnection
+from realtalk.emulator._model import ScriptedModel
+from realtalk.emulator._options import EmulatorOptions
+from realtalk.emulator._record import RealtimeSessionRecord
+from realtalk.emulator._speech import AudioSink
+from realtalk.emulator._wire import SessionMode, SessionVersion
+
+__all__ = ["Emulator"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
+_WS_CLOSE_TIMEOUT_S: Final = 2.0
+_SHUTDOWN_TIMEOUT_S: Final = 5.0
+
+
+def _format_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class Emulator:
+    """Offline OpenAI-compatible realtime server (see the package docs)."""
+
+    def __init__(self, options: EmulatorOptions | None = None) -> None:
+        self.options = options or EmulatorOptions()
+        self.app = web.Application()
+        self.app.router.add_get("/v1/realtime", self._handle_realtime)
+        self.app.router.add_get("/realtime", self._handle_realtime)
+        self.sessions: list[RealtimeSessionRecord] = []
+        self._sessions_changed = asyncio.Event()
+        self._calls: dict[str, ScriptedModel] = {}
+        self._connections: set[RealtimeConnection] = set()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._tmpdir: str | None = None
+        self._ca_path: str | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ URLs
+
+    def _require_port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the emulator is not started; await start() first")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http(s)://host:port/v1`` once started."""
+        scheme = "https" if self.options.tls else "http"
+        return f"{scheme}://{_format_host(self.options.host)}:{self._require_port()}/v1"
+
+    @property
+    def ws_base_url(self) -> str:
+        """``ws(s)://host:port/v1`` once started."""
+        scheme = "wss" if self.options.tls else "ws"
+        return f"{scheme}://{_format_host(self.options.host)}:{self._require_port()}/v1"
+
+    @property
+    def ca_path(self) -> str | None:
+        """PEM file of the CA that signed the server certificate (``tls=True``)."""
+        return self._ca_path
+
+    # --------------------------------------------------------------- plug-ins
+
+    def new_model(
+        self,
+        *,
+        version: SessionVersion = "v2",
+        mode: SessionMode = "conversational",
+        model: str | None = None,
+        audio_sink: AudioSink | None = None,
+    ) -> ScriptedModel:
+        """A scripted model configured from this emulator's options."""
+        return ScriptedModel(
+            version=version,
+            mode=mode,
+            model=model,
+            realtime_audio=self.options.audio_realtime,
+            echo_audio=self.options.echo_audio,
+            speech_transcripts=self.options.speech_transcripts,
+            auto_respond_to_text=self.options.auto_respond_to_text,
+            audio_sink=audio_sink,
+        )
+
+    def register_call(self, call_id: str, model: ScriptedModel) -> None:
+        """Let sideband sockets with ``?call_id=<call_id>`` attach to ``model``."""
+        self._calls[call_id] = model
+
+    def unregister_call(self, call_id: str) -> None:
+        self._calls.pop(call_id, None)
+
+    # -------------------------------------------------------------- lifecycle
+
+    def _tls_context(self) -> ssl.SSLContext:
+        ca = trustme.CA()
+        cert = ca.issue_cert("localhost", "127.0.0.1", "::1")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        self._tmpdir = tempfile.mkdtemp(prefix="realtalk-emulator-")
+        ca_file = Path(self._tmpdir) / "ca.pem"
+        ca.cert_pem.write_to_path(str(ca_file))
+        self._ca_path = str(ca_file)
+        return context
+
+    def _listen_socket(self) -> socket.socket:
+        host, port = self.options.host, self.options.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.setblocking(False)  # noqa: FBT003 (stdlib signature)
+        except OSError as exc:
+            sock.close()
+            raise ConfigError(
+                f"emulator cannot listen on {host}:{port}: {exc}; pick another --host/--port"
+            ) from exc
+        return sock
+
+    async def start(self) -> str:
+        """Start listening; returns :attr:`base_url`."""
+        if self._closed:
+            raise RuntimeError("the emulator was closed; create a new one")
+        if self._runner is not None:
+            return self.base_url
+        ssl_context = self._tls_context() if self.options.tls else None
+        sock = self._listen_socket()
+        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.SockSite(runner, sock, ssl_context=ssl_context)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(f"emulator failed to start serving: {exc}") from exc
+        self._runner = runner
+        self._port = int(sock.getsockname()[1])
+        logger.info("emulator listening", extra={"base_url": self.base_url})
+        return self.base_url
+
+    async def aclose(self) -> None:
+        """Close every socket and stop the server; idempotent, bounded in time."""
+        if self._closed:
+            return
+        self._closed = True
+        self._calls.clear()
+        connections = list(self._connections)
+        if connections:
+            await asyncio.gather(*(c.close(1001) for c in connections), return_exceptions=True)
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            try:
+                async with asyncio.timeout(_SHUTDOWN_TIMEOUT_S):
+                    await runner.cleanup()
+            except TimeoutError:
+                logger.warning("emulator shutdown timed out; some handlers were abandoned")
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def wait_for_sessions(self, n: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until at least ``n`` realtime sockets were accepted."""
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.sessions) < n:
+                    await self._sessions_changed.wait()
+        except TimeoutError:
+            raise TimeoutError(
+                f"only {len(self.sessions)} of {n} realtime sessions within {timeout}s"
+            ) from None
+
+    def _session_added(self, record: RealtimeSessionRecord) -> None:
+        self.sessions.append(record)
+        changed, self._sessions_changed = self._sessions_changed, asyncio.Event()
+        changed.set()
+
+    # ---------------------------------------------------------------- handler
+
+    async def _handle_realtime(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        call_id = query.get("call_id")
+        attached: ScriptedModel | None = None
+        if call_id is not None:
+            attached = self._calls.get(call_id)
+            if attached is None:
+                error = {
+                    "type": "invalid_request_error",
+                    "code": "call_not_found",
+                    "message": f"No realtime call with id '{call_id}'.",
+                    "param": "call_id",
+                }
+                return web.json_response({"error": error}, status=404)
+        if self._closed:
+            raise web.HTTPServiceUnavailable(text="emulator is shutting down")
+        if self.options.handshake_latency_ms:
+            await asyncio.sleep(self.options.handshake_latency_ms / 1000)
+        intent = query.get("intent")
+        if attached is not None:
+            model = attached
+        else:
+            model = self.new_model(
+                version="v1" if intent == "quicksilver" else "v2",
+                mode="transcription" if intent == "transcription" else "conversational",
+                model=query.get("model"),
+            )
+        ws = web.WebSocketResponse(
+            compress=False,
+            timeout=_WS_CLOSE_TIMEOUT_S,
+            max_msg_size=_MAX_MESSAGE_BYTES,
+            decode_text=False,
+        )
+        await ws.prepare(request)
+        record = RealtimeSessionRecord(
+            path_qs=request.path_qs,
+            headers=dict(request.headers),
+            version=model.version,
+            call_id=call_id,
+            record=self.options.record,
+        )
+        connection = RealtimeConnection(
+            ws, record, model, self.options, transport=request.transport
+        )
+        self._connections.add(connection)
+        self._session_added(record)
+        logger.info(
+            "emulator realtime session accepted",
+            extra={"path": request.path, "version": model.version, "call_id": call_id},
+        )
+        try:
+            await connection.serve(start_model=attached is None)
+        finally:
+            if attached is None:
+                await model.aclose()
+            with contextlib.suppress(Exception):
+                await connection.close()
+            self._connections.discard(connection)
+            record.note_closed()
+        return ws

@@ -1,0 +1,171 @@
+"""Typed, normalised realtime events and the small enums shared by every layer.
+
+The wire codecs (``_codec``) turn v1 and v2 server frames into these events; the
+conversation manager, the app-server and the CLI only ever see these. They are
+``msgspec`` structs in one tagged union (tag field ``kind``), so they encode to
+JSON for event dumps and JSON-RPC without a second representation.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "AudioFrame",
+    "AudioOut",
+    "ConversationItemAdded",
+    "ConversationItemDone",
+    "ErrorEvent",
+    "HandoffRequested",
+    "InputAudioSpeechStarted",
+    "InputTranscriptDelta",
+    "InputTranscriptDone",
+    "Mode",
+    "NoopRequested",
+    "OutputModality",
+    "OutputTranscriptDelta",
+    "OutputTranscriptDone",
+    "RealtimeEvent",
+    "ResponseCancelled",
+    "ResponseCreated",
+    "ResponseDone",
+    "SessionUpdated",
+    "TranscriptEntry",
+    "Version",
+]
+
+
+class Version(enum.StrEnum):
+    """Realtime wire protocol version."""
+
+    V1 = "v1"
+    V2 = "v2"
+
+
+class Mode(enum.StrEnum):
+    """Session mode. v1 treats ``transcription`` as ``conversational``."""
+
+    CONVERSATIONAL = "conversational"
+    TRANSCRIPTION = "transcription"
+
+
+class OutputModality(enum.StrEnum):
+    """What the model answers with. ``text`` requires v2."""
+
+    AUDIO = "audio"
+    TEXT = "text"
+
+
+class AudioFrame(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One chunk of PCM16 audio, base64 encoded."""
+
+    data: str
+    sample_rate: int = 24000
+    num_channels: int = 1
+    samples_per_channel: int | None = None
+    item_id: str | None = None
+
+
+class TranscriptEntry(msgspec.Struct, frozen=True):
+    """One line of the active transcript (``role`` is ``user`` or ``assistant``)."""
+
+    role: str
+    text: str
+
+
+class _Event(msgspec.Struct, frozen=True, tag_field="kind"):
+    pass
+
+
+class SessionUpdated(_Event, frozen=True, tag="session_updated"):
+    realtime_session_id: str
+    instructions: str | None = None
+
+
+class InputAudioSpeechStarted(_Event, frozen=True, tag="input_audio_speech_started"):
+    item_id: str | None = None
+
+
+class InputTranscriptDelta(_Event, frozen=True, tag="input_transcript_delta"):
+    delta: str
+
+
+class InputTranscriptDone(_Event, frozen=True, tag="input_transcript_done"):
+    text: str
+
+
+class OutputTranscriptDelta(_Event, frozen=True, tag="output_transcript_delta"):
+    delta: str
+
+
+class OutputTranscriptDone(_Event, frozen=True, tag="output_transcript_done"):
+    text: str
+
+
+class AudioOut(_Event, frozen=True, tag="audio_out"):
+    frame: AudioFrame
+
+
+class ResponseCreated(_Event, frozen=True, tag="response_created"):
+    response_id: str | None = None
+
+
+class ResponseCancelled(_Event, frozen=True, tag="response_cancelled"):
+    response_id: str | None = None
+
+
+class ResponseDone(_Event, frozen=True, tag="response_done"):
+    response_id: str | None = None
+
+
+class ConversationItemAdded(_Event, frozen=True, tag="conversation_item_added"):
+    item: dict[str, Any]
+
+
+class ConversationItemDone(_Event, frozen=True, tag="conversation_item_done"):
+    item_id: str
+
+
+class HandoffRequested(_Event, frozen=True, tag="handoff_requested"):
+    handoff_id: str
+    item_id: str
+    input_transcript: str
+    active_transcript: tuple[TranscriptEntry, ...] = ()
+
+
+class NoopRequested(_Event, frozen=True, tag="noop_requested"):
+    call_id: str
+    item_id: str
+
+
+class ErrorEvent(_Event, frozen=True, tag="error"):
+    """A server ``error`` event, a transport failure or a local failure.
+
+    ``code`` is the server's ``error.code`` when there was one (for example
+    ``conversation_already_has_active_response``).
+    """
+
+    message: str
+    code: str | None = None
+
+
+RealtimeEvent = (
+    SessionUpdated
+    | InputAudioSpeechStarted
+    | InputTranscriptDelta
+    | InputTranscriptDone
+    | OutputTranscriptDelta
+    | OutputTranscriptDone
+    | AudioOut
+    | ResponseCreated
+    | ResponseCancelled
+    | ResponseDone
+    | ConversationItemAdded
+    | ConversationItemDone
+    | HandoffRequested
+    | NoopRequested
+    | ErrorEvent
+)

@@ -1,0 +1,356 @@
+"""Handoff to the background agent: delegation text and per-conversation handoff state.
+
+Pure code (no I/O, no asyncio). :class:`HandoffState` decides *what to send*; the
+caller sends the returned :data:`HandoffAction` values in order and feeds every
+:class:`RequestCreate` into the ``response.create`` queue (v2 only).
+
+The handoff life cycle is the table :data:`HANDOFF_TRANSITIONS`, keyed by
+``(version, phase, input)``::
+
+    IDLE --requested--> ACTIVE --output--> ACTIVE_WITH_OUTPUT --complete--> IDLE
+                          |                                   (v2: completion ack)
+                          +--complete--> IDLE (nothing was said: nothing is sent)
+
+A second ``background_agent`` call while a handoff is active is a steering request
+in v2 (acknowledged, the active id is kept) and replaces the active id in v1.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from typing import Any, Final
+
+from realtalk.protocol._events import HandoffRequested, NoopRequested, TranscriptEntry, Version
+
+__all__ = [
+    "AGENT_FINAL_MESSAGE_LABEL",
+    "BACKEND_PREFIX",
+    "COMPLETION_ACK",
+    "HANDOFF_OUTPUT_LIMIT",
+    "HANDOFF_TRANSITIONS",
+    "STEERING_ACK",
+    "HandoffAction",
+    "HandoffEffect",
+    "HandoffInput",
+    "HandoffPhase",
+    "HandoffState",
+    "ProgressUpdate",
+    "RequestCreate",
+    "SendMessage",
+    "delegation_text",
+    "handoff_request_text",
+    "truncate_output",
+    "wrap_delegation",
+]
+
+logger = logging.getLogger(__name__)
+
+STEERING_ACK: Final = "This was sent to steer the previous background agent task."
+COMPLETION_ACK: Final = (
+    "Background agent finished. Use the preceding [BACKEND] messages as the result."
+)
+AGENT_FINAL_MESSAGE_LABEL: Final = '"Agent Final Message":\n\n'
+BACKEND_PREFIX: Final = "[BACKEND] "
+HANDOFF_OUTPUT_LIMIT: Final = 4000
+"""Most characters one forwarded agent message may have on the wire (~1,000 tokens)."""
+
+_FAILURE_TEMPLATE: Final = "The background agent failed: {message}"
+
+
+# --- delegation text (reference 4.2) -----------------------------------------------------
+
+
+def _escape_xml(text: str) -> str:
+    # Order matters: `&` first so the entities added below are not escaped again.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _transcript_lines(entries: tuple[TranscriptEntry, ...]) -> str:
+    return "\n".join(f"{entry.role}: {entry.text}" for entry in entries)
+
+
+def handoff_request_text(event: HandoffRequested) -> str | None:
+    """The user's request: the input transcript, else the transcript lines, else None.
+
+    A whitespace-only input transcript counts as empty.
+    """
+    if event.input_transcript.strip():
+        return event.input_transcript
+    lines = _transcript_lines(event.active_transcript)
+    return lines if lines.strip() else None
+
+
+def wrap_delegation(text: str, transcript_delta: str | None = None) -> str:
+    """Wrap ``text`` (and the transcript delta, if non-empty) in ``<realtime_delegation>``."""
+    parts = ["<realtime_delegation>", f"  <input>{_escape_xml(text)}</input>"]
+    if transcript_delta:
+        parts.append(f"  <transcript_delta>{_escape_xml(transcript_delta)}</transcript_delta>")
+    parts.append("</realtime_delegation>")
+    return "\n".join(parts)
+
+
+def delegation_text(event: HandoffRequested) -> str | None:
+    """The text routed to the background agent for ``event``; None if there is nothing to say."""
+    text = handoff_request_text(event)
+    if text is None:
+        return None
+    return wrap_delegation(text, _transcript_lines(event.active_transcript))
+
+
+# --- output truncation -------------------------------------------------------------------
+
+
+def _truncation_marker(dropped_chars: int) -> str:
+    tokens = -(-dropped_chars // 4)  # ceil: ~4 characters per token
+    return f"\n[... {tokens} tokens truncated ...]"
+
+
+def truncate_output(text: str, limit: int = HANDOFF_OUTPUT_LIMIT) -> str:
+    """Keep the head of ``text`` so the result, marker included, has at most ``limit`` chars."""
+    if len(text) <= limit:
+        return text
+    # Size the head with the longest marker possible, then render the real (shorter) one.
+    head_len = max(0, limit - len(_truncation_marker(len(text))))
+    return text[:head_len] + _truncation_marker(len(text) - head_len)
+
+
+# --- actions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    """Send this client message (a JSON object of reference 2.3) to the realtime server."""
+
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCreate:
+    """Ask the model to respond: feed into ``ResponseCreateQueue.request_create(reason)``."""
+
+    reason: str
+
+
+HandoffAction = SendMessage | RequestCreate
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    """One agent message on its way to the input task (already prefixed and truncated)."""
+
+    handoff_id: str
+    text: str
+
+
+def _message_item(text: str) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        },
+    }
+
+
+def _function_call_output(call_id: str, output: str) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.create",
+        "item": {"type": "function_call_output", "call_id": call_id, "output": output},
+    }
+
+
+def _handoff_append(handoff_id: str, output_text: str) -> dict[str, Any]:
+    return {
+        "type": "conversation.handoff.append",
+        "handoff_id": handoff_id,
+        "output_text": output_text,
+    }
+
+
+# --- the handoff table -------------------------------------------------------------------
+
+
+class HandoffPhase(enum.Enum):
+    IDLE = "idle"
+    ACTIVE = "active"
+    ACTIVE_WITH_OUTPUT = "active_with_output"
+
+
+class HandoffInput(enum.Enum):
+    REQUESTED = "requested"  # a handoff request (v1 event / v2 background_agent call)
+    OUTPUT = "output"  # the agent produced an assistant message
+    COMPLETE = "complete"  # the agent's task ended (complete or failed)
+
+
+class HandoffEffect(enum.Enum):
+    ACTIVATE = "activate"  # remember the request's id as the active handoff
+    STEER_ACK = "steer_ack"  # v2: acknowledge the new call as steering, keep the old id
+    EMIT_PROGRESS = "emit_progress"  # forward the message as progress
+    DROP = "drop"  # no active handoff: the message goes nowhere
+    COMPLETION_ACK = "completion_ack"  # v2: close the call with the completion text
+    CLEAR = "clear"  # forget the handoff; nothing is sent
+
+
+def _build_table() -> dict[
+    tuple[Version, HandoffPhase, HandoffInput], tuple[HandoffPhase, HandoffEffect]
+]:
+    idle, active, with_output = (
+        HandoffPhase.IDLE,
+        HandoffPhase.ACTIVE,
+        HandoffPhase.ACTIVE_WITH_OUTPUT,
+    )
+    req, out, done = HandoffInput.REQUESTED, HandoffInput.OUTPUT, HandoffInput.COMPLETE
+    e = HandoffEffect
+    table: dict[tuple[Version, HandoffPhase, HandoffInput], tuple[HandoffPhase, HandoffEffect]] = {}
+    for version in Version:
+        # A second request: v1 overwrites the id; v2 treats it as steering.
+        again = e.ACTIVATE if version is Version.V1 else e.STEER_ACK
+        # Completion after output: only v2 closes the function call (v1 has no call to close).
+        finish = e.CLEAR if version is Version.V1 else e.COMPLETION_ACK
+        table |= {
+            (version, idle, req): (active, e.ACTIVATE),
+            (version, active, req): (active, again),
+            (version, with_output, req): (with_output, again),
+            (version, idle, out): (idle, e.DROP),
+            (version, active, out): (with_output, e.EMIT_PROGRESS),
+            (version, with_output, out): (with_output, e.EMIT_PROGRESS),
+            (version, idle, done): (idle, e.CLEAR),
+            (version, active, done): (idle, e.CLEAR),  # empty-output rule: say nothing
+            (version, with_output, done): (idle, finish),
+        }
+    return table
+
+
+HANDOFF_TRANSITIONS: Final = _build_table()
+"""``(version, phase, input) -> (next phase, effect)``; every key is defined."""
+
+
+class HandoffState:
+    """The handoff state of one conversation (active handoff id and last output).
+
+    Agent events must be applied in the order the agent produced them (one FIFO from
+    the agent to the input task): a :class:`ProgressUpdate` is checked against the
+    active id when :meth:`progress_actions` runs, so calling :meth:`agent_complete`
+    before the progress of the same handoff was applied would drop that progress.
+    """
+
+    def __init__(self, version: Version) -> None:
+        self._version = version
+        self._phase = HandoffPhase.IDLE
+        self._active_id: str | None = None
+        self._last_output: str | None = None
+
+    @property
+    def version(self) -> Version:
+        return self._version
+
+    @property
+    def phase(self) -> HandoffPhase:
+        return self._phase
+
+    @property
+    def active_handoff_id(self) -> str | None:
+        return self._active_id
+
+    @property
+    def last_output_text(self) -> str | None:
+        return self._last_output
+
+    def clear(self) -> None:
+        """Forget the active handoff and its last output (sends nothing)."""
+        self._phase = HandoffPhase.IDLE
+        self._active_id = None
+        self._last_output = None
+
+    def _step(self, handoff_input: HandoffInput) -> HandoffEffect:
+        self._phase, effect = HANDOFF_TRANSITIONS[(self._version, self._phase, handoff_input)]
+        return effect
+
+    # -- realtime side (input task) --
+
+    def on_handoff_requested(self, event: HandoffRequested) -> list[HandoffAction]:
+        """Record a handoff request; v2 steering requests are acknowledged at once."""
+        effect = self._step(HandoffInput.REQUESTED)
+        if effect is HandoffEffect.ACTIVATE:
+            self._active_id = event.handoff_id
+            return []
+        logger.info(
+            "background agent call steers the active handoff",
+            extra={"handoff_id": self._active_id, "call_id": event.handoff_id},
+        )
+        return [
+            SendMessage(_function_call_output(event.handoff_id, STEERING_ACK)),
+            RequestCreate("handoff steering"),
+        ]
+
+    def on_noop(self, event: NoopRequested) -> list[HandoffAction]:
+        """Close a ``remain_silent`` call with an empty output; no response is requested."""
+        return [SendMessage(_function_call_output(event.call_id, ""))]
+
+    # -- agent side --
+
+    def agent_output(self, text: str) -> ProgressUpdate | None:
+        """Turn one assistant message into a progress update (None: nothing to forward)."""
+        if not text.strip():
+            logger.debug("empty background agent message dropped")
+            return None
+        effect = self._step(HandoffInput.OUTPUT)
+        if effect is HandoffEffect.DROP or self._active_id is None:
+            logger.debug("background agent message dropped: no active handoff")
+            return None
+        if self._version is Version.V2:
+            if not text.startswith(BACKEND_PREFIX):
+                text = BACKEND_PREFIX + text
+            text = truncate_output(text)
+        else:
+            # v1 adds the label on the wire; keep the whole output_text within the limit.
+            text = truncate_output(text, HANDOFF_OUTPUT_LIMIT - len(AGENT_FINAL_MESSAGE_LABEL))
+        self._last_output = text
+        return ProgressUpdate(self._active_id, text)
+
+    def progress_actions(self, update: ProgressUpdate) -> list[HandoffAction]:
+        """What the input task sends for ``update`` (v2 drops updates of a stale handoff)."""
+        if self._version is Version.V1:
+            return [
+                SendMessage(
+                    _handoff_append(update.handoff_id, AGENT_FINAL_MESSAGE_LABEL + update.text)
+                )
+            ]
+        if update.handoff_id != self._active_id:
+            logger.debug(
+                "stale handoff progress dropped",
+                extra={"handoff_id": update.handoff_id, "active_handoff_id": self._active_id},
+            )
+            return []
+        return [SendMessage(_message_item(update.text))]
+
+    def agent_message(self, text: str) -> list[HandoffAction]:
+        """:meth:`agent_output` and :meth:`progress_actions` in one step."""
+        update = self.agent_output(text)
+        return [] if update is None else self.progress_actions(update)
+
+    def agent_complete(self) -> list[HandoffAction]:
+        """The agent's task ended: v2 closes the call if anything was said; then clear."""
+        active_id = self._active_id
+        effect = self._step(HandoffInput.COMPLETE)
+        self._active_id = None
+        self._last_output = None
+        if effect is HandoffEffect.COMPLETION_ACK and active_id is not None:
+            return [
+                SendMessage(_function_call_output(active_id, COMPLETION_ACK)),
+                RequestCreate("handoff"),
+            ]
+        return []
+
+    def agent_failed(self, message: str) -> list[HandoffAction]:
+        """The agent's task failed: say so (as an agent message), then complete."""
+        if self._active_id is None:
+            logger.warning(
+                "background agent failed with no active handoff",
+                extra={"agent_error": message},
+            )
+        text = _FAILURE_TEMPLATE.format(message=message.strip() or "unknown error")
+        return [*self.agent_message(text), *self.agent_complete()]

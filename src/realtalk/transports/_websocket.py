@@ -1,0 +1,214 @@
+"""Realtime WebSocket transport: a thin full-duplex adapter around ``websockets``.
+
+The protocol work (parsing, transcript accumulation) happens in
+``realtalk.protocol``; this module only moves frames. ``websockets`` runs its own
+reader task per connection, answers pings and queues inbound frames, so a
+``send`` never waits for a ``next_event`` and vice versa (the reference's pump
+task is not needed here). Concurrent ``send`` calls are serialised by
+``websockets`` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
+from realtalk.protocol import (
+    ErrorEvent,
+    RealtimeEvent,
+    ServerEventParser,
+    TranscriptAccumulator,
+)
+from realtalk.tls import describe_tls_failure, ssl_for_url
+
+__all__ = ["RealtimeConnection", "WireTap", "connect_realtime"]
+
+logger = logging.getLogger(__name__)
+wire_logger = logging.getLogger("realtalk.wire")
+
+WireTap = Callable[[str, bytes], None]
+"""Called with ``("out" | "in", raw JSON bytes)`` for every text frame."""
+
+_CLOSED_MESSAGE = "realtime websocket connection is closed"
+_encoder = msgspec.json.Encoder()
+
+
+def _redact_url(url: str) -> str:
+    # URLs carry no credentials in realtalk, but strip userinfo defensively.
+    if "@" in url.split("?", 1)[0]:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+class RealtimeConnection:
+    """An open realtime WebSocket: ``send`` messages, read typed events."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        parser: ServerEventParser,
+        *,
+        url: str,
+        tap: WireTap | None = None,
+    ) -> None:
+        self._ws = ws
+        self._parser = parser
+        self._transcript = TranscriptAccumulator()
+        self._tap = tap
+        self._ended = False
+        self._closed = False
+        self.url = url
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._ended
+
+    @property
+    def response_headers(self) -> Mapping[str, str]:
+        response = self._ws.response
+        return {} if response is None else dict(response.headers)
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        """Send one client message as a compact JSON text frame.
+
+        Raises:
+            TransportClosedError: the connection is closed.
+        """
+        if self._closed:
+            raise TransportClosedError(_CLOSED_MESSAGE)
+        data = _encoder.encode(message)
+        if self._tap is not None:
+            self._tap("out", data)
+        try:
+            await self._ws.send(data, text=True)
+        except ConnectionClosed as exc:
+            raise TransportClosedError(f"{_CLOSED_MESSAGE}: {exc}") from exc
+
+    async def next_event(self) -> RealtimeEvent | None:
+        """Return the next parsed server event, or ``None`` once the stream ended.
+
+        Unparseable or unknown text frames are skipped. A binary frame yields an
+        :class:`ErrorEvent`. After the first ``None`` every call returns ``None``.
+        """
+        while not self._ended:
+            try:
+                frame = await self._ws.recv()
+            except ConnectionClosed as exc:
+                self._ended = True
+                rcvd = exc.rcvd
+                logger.info(
+                    "realtime websocket event stream ended: code=%s reason=%s",
+                    rcvd.code if rcvd else None,
+                    rcvd.reason if rcvd else "",
+                )
+                return None
+            if isinstance(frame, bytes):
+                logger.error("unexpected binary realtime websocket event")
+                return self._parser.parse_binary(frame)
+            if self._tap is not None:
+                self._tap("in", frame.encode())
+            event = self._parser.parse(frame)
+            if event is None:
+                continue
+            if isinstance(event, ErrorEvent):
+                logger.error("realtime stream error event received")
+            return self._transcript.observe(event)
+        return None
+
+    async def aclose(self) -> None:
+        """Close the socket (close frame, bounded wait). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            async with asyncio.timeout(2.0):
+                await self._ws.close()
+        except (TimeoutError, OSError, ConnectionClosed):
+            self._ws.transport.abort()
+
+    def abort(self) -> None:
+        """Drop the socket without a close frame (used when a conversation is replaced)."""
+        self._closed = True
+        self._ws.transport.abort()
+
+
+async def connect_realtime(
+    url: str,
+    headers: Mapping[str, str],
+    parser: ServerEventParser,
+    *,
+    open_timeout: float = 15.0,
+    compression: str | None = None,
+    tap: WireTap | None = None,
+) -> RealtimeConnection:
+    """Open a realtime WebSocket. Errors are mapped to realtalk's tree.
+
+    Raises:
+        ConfigError: the URL is not a valid ws/wss URL.
+        HandshakeError: the server answered the upgrade with an HTTP error.
+        ConnectError: the server could not be reached (refused, DNS, TLS, timeout).
+    """
+    shown = _redact_url(url)
+    logger.info("connecting realtime websocket: %s", shown)
+    try:
+        ws = await websockets.connect(
+            url,
+            additional_headers=dict(headers),
+            ssl=ssl_for_url(url),
+            open_timeout=open_timeout,
+            compression=compression,
+            max_size=16 * 1024 * 1024,
+            ping_interval=20.0,
+            ping_timeout=20.0,
+            user_agent_header="realtalk/0.1",
+        )
+    except InvalidURI as exc:
+        raise ConfigError(f"invalid realtime URL {shown}: {exc}") from exc
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        body = bytes(exc.response.body or b"").decode("utf-8", "replace")[:500]
+        raise HandshakeError(
+            f"realtime server refused the connection to {shown} with HTTP {status}"
+            + (f": {_error_message(body)}" if body else ""),
+            status=status,
+            body=body,
+        ) from exc
+    except (InvalidHandshake, ConnectionClosed) as exc:
+        raise ConnectError(f"realtime websocket handshake with {shown} failed: {exc}") from exc
+    except TimeoutError as exc:
+        raise ConnectError(
+            f"timed out after {open_timeout:g}s connecting to {shown}; check the base URL "
+            "and your network"
+        ) from exc
+    except OSError as exc:
+        tls = describe_tls_failure(exc, host=urlsplit(url).hostname)
+        if tls is not None:
+            raise ConnectError(tls) from exc
+        raise ConnectError(
+            f"could not connect to realtime server at {shown}: {exc.strerror or exc}; "
+            "check the base URL and that the server is running"
+        ) from exc
+    logger.info("realtime websocket connected", extra={"ws_url": shown})
+    return RealtimeConnection(ws, parser, url=shown, tap=tap)
+
+
+def _error_message(body: str) -> str:
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return body.strip()
+    if isinstance(decoded, dict):
+        err = decoded.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return str(err["message"])
+    return body.strip()

@@ -1,0 +1,72 @@
+"""Helpers for the Responses client and agent tests: a bare emulator app on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+
+from realtalk.agent._model_client import ModelClient, ModelClientOptions
+from realtalk.agent._model_session import Prompt
+from realtalk.emulator._responses import ResponsesEmulator, ResponsesOptions
+from realtalk.protocol._responses_wire import Item, user_message
+
+API_KEY = "sk-test-secret-key"
+WAIT_S = 5.0
+
+
+@asynccontextmanager
+async def serve_app(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 (free port); yield the ``http://host:port`` origin."""
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def responses_server(
+    options: ResponsesOptions | None = None,
+) -> AsyncIterator[tuple[ResponsesEmulator, str]]:
+    """A standalone :class:`ResponsesEmulator`; yields it and the API base URL (``/v1``)."""
+    emulator = ResponsesEmulator(options)
+    app = web.Application()
+    emulator.install(app)
+    async with serve_app(app) as origin:
+        yield emulator, f"{origin}/v1"
+
+
+def client_options(**overrides: Any) -> ModelClientOptions:
+    """Options with fast retries and short (but safe) timeouts."""
+    values: dict[str, Any] = {
+        "retry_base_delay_s": 0.001,
+        "connect_timeout_s": 5.0,
+        "idle_timeout_s": 10.0,
+    }
+    values.update(overrides)
+    return ModelClientOptions(**values)
+
+
+@asynccontextmanager
+async def model_client(base_url: str, **overrides: Any) -> AsyncIterator[ModelClient]:
+    """A :class:`ModelClient` closed on exit."""
+    client = ModelClient(
+        base_url, api_key=API_KEY, session_id="sess-1", options=client_options(**overrides)
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def prompt(items: Sequence[Item] | str) -> Prompt:
+    """A prompt for ``items`` (a string becomes one user message)."""
+    input_items = [user_message(items)] if isinstance(items, str) else list(items)
+    return Prompt(model="test-model", instructions="be brief", input=input_items)

@@ -1,0 +1,425 @@
+"""Delegation text (reference 4.2, tests 9.4) and the handoff state (4.3, 4.4)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from realtalk.protocol._events import HandoffRequested, NoopRequested, TranscriptEntry, Version
+from realtalk.protocol._handoff import (
+    AGENT_FINAL_MESSAGE_LABEL,
+    COMPLETION_ACK,
+    HANDOFF_OUTPUT_LIMIT,
+    HANDOFF_TRANSITIONS,
+    STEERING_ACK,
+    HandoffEffect,
+    HandoffInput,
+    HandoffPhase,
+    HandoffState,
+    ProgressUpdate,
+    RequestCreate,
+    SendMessage,
+    delegation_text,
+    handoff_request_text,
+    truncate_output,
+    wrap_delegation,
+)
+
+HELLO = (TranscriptEntry("user", "hello"), TranscriptEntry("assistant", "hi there"))
+
+
+def handoff(
+    input_transcript: str = "",
+    active_transcript: tuple[TranscriptEntry, ...] = (),
+    handoff_id: str = "handoff_1",
+) -> HandoffRequested:
+    return HandoffRequested(
+        handoff_id=handoff_id,
+        item_id="item_1",
+        input_transcript=input_transcript,
+        active_transcript=active_transcript,
+    )
+
+
+def function_call_output(call_id: str, output: str) -> SendMessage:
+    return SendMessage(
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": call_id, "output": output},
+        }
+    )
+
+
+def backend_item(text: str) -> SendMessage:
+    return SendMessage(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        }
+    )
+
+
+def handoff_append(handoff_id: str, output_text: str) -> SendMessage:
+    return SendMessage(
+        {
+            "type": "conversation.handoff.append",
+            "handoff_id": handoff_id,
+            "output_text": output_text,
+        }
+    )
+
+
+# --- constants -------------------------------------------------------------------------
+
+
+def test_wire_constants_are_byte_exact() -> None:
+    assert STEERING_ACK == "This was sent to steer the previous background agent task."
+    assert COMPLETION_ACK == (
+        "Background agent finished. Use the preceding [BACKEND] messages as the result."
+    )
+    assert AGENT_FINAL_MESSAGE_LABEL == '"Agent Final Message":\n\n'
+
+
+# --- input selection and delegation text (9.4) -----------------------------------------
+
+
+def test_prefers_handoff_input_transcript_over_active_transcript() -> None:
+    assert handoff_request_text(handoff("ignored", HELLO)) == "ignored"
+
+
+def test_extracts_text_from_handoff_request_active_transcript_if_input_missing() -> None:
+    event = handoff("", (TranscriptEntry("user", "hello"),))
+    assert handoff_request_text(event) == "user: hello"
+
+
+def test_extracts_text_from_handoff_request_input_transcript_if_messages_missing() -> None:
+    assert handoff_request_text(handoff("ignored")) == "ignored"
+
+
+def test_ignores_empty_handoff_request_input_transcript() -> None:
+    assert handoff_request_text(handoff("")) is None
+    assert delegation_text(handoff("")) is None
+
+
+def test_whitespace_only_input_counts_as_empty() -> None:
+    assert handoff_request_text(handoff("  \n", HELLO)) == "user: hello\nassistant: hi there"
+    assert delegation_text(handoff(" \t")) is None
+
+
+def test_wraps_handoff_with_transcript_delta() -> None:
+    assert delegation_text(handoff("delegate this", HELLO)) == (
+        "<realtime_delegation>\n  <input>delegate this</input>\n"
+        "  <transcript_delta>user: hello\nassistant: hi there</transcript_delta>\n"
+        "</realtime_delegation>"
+    )
+
+
+def test_wraps_handoff_without_transcript_delta() -> None:
+    assert delegation_text(handoff("delegate this")) == (
+        "<realtime_delegation>\n  <input>delegate this</input>\n</realtime_delegation>"
+    )
+
+
+def test_wraps_handoff_from_transcript_when_input_missing() -> None:
+    event = handoff("", (TranscriptEntry("user", "a<b"),))
+    assert delegation_text(event) == (
+        "<realtime_delegation>\n  <input>user: a&lt;b</input>\n"
+        "  <transcript_delta>user: a&lt;b</transcript_delta>\n</realtime_delegation>"
+    )
+
+
+def test_wraps_realtime_delegation_input() -> None:
+    assert wrap_delegation("hello") == (
+        "<realtime_delegation>\n  <input>hello</input>\n</realtime_delegation>"
+    )
+
+
+def test_wraps_realtime_delegation_input_with_xml_escaping() -> None:
+    assert wrap_delegation("use a < b && c > d", "saw <that>") == (
+        "<realtime_delegation>\n  <input>use a &lt; b &amp;&amp; c &gt; d</input>\n"
+        "  <transcript_delta>saw &lt;that&gt;</transcript_delta>\n</realtime_delegation>"
+    )
+
+
+def test_wraps_realtime_delegation_input_with_xml_escaping_without_transcript() -> None:
+    assert wrap_delegation("use a < b && c > d", None) == (
+        "<realtime_delegation>\n  <input>use a &lt; b &amp;&amp; c &gt; d</input>\n"
+        "</realtime_delegation>"
+    )
+
+
+def test_xml_escaping_order_and_quotes_untouched() -> None:
+    text = wrap_delegation("&lt; \"q\" 'a'")
+    assert "<input>&amp;lt; \"q\" 'a'</input>" in text
+
+
+# --- truncation --------------------------------------------------------------------------
+
+
+def test_truncate_output_keeps_short_text() -> None:
+    text = "x" * HANDOFF_OUTPUT_LIMIT
+    assert truncate_output(text) == text
+
+
+@pytest.mark.parametrize("length", [HANDOFF_OUTPUT_LIMIT + 1, 5_000, 123_456])
+def test_truncate_output_keeps_head_within_limit(length: int) -> None:
+    text = "HEAD" + "y" * (length - 4)
+    out = truncate_output(text)
+    assert len(out) <= HANDOFF_OUTPUT_LIMIT
+    assert out.startswith("HEAD")
+    assert "tokens truncated" in out
+    assert len(out) > HANDOFF_OUTPUT_LIMIT - 40  # the head is as long as the marker allows
+
+
+# --- the table ---------------------------------------------------------------------------
+
+
+def test_handoff_table_is_exhaustive() -> None:
+    keys = set(itertools.product(Version, HandoffPhase, HandoffInput))
+    assert set(HANDOFF_TRANSITIONS) == keys
+
+
+E = HandoffEffect
+P = HandoffPhase
+EXPECTED: dict[tuple[HandoffPhase, HandoffInput], tuple[HandoffPhase, HandoffEffect, HandoffEffect]]
+# (phase, input) -> (next phase, v1 effect, v2 effect)
+EXPECTED = {
+    (P.IDLE, HandoffInput.REQUESTED): (P.ACTIVE, E.ACTIVATE, E.ACTIVATE),
+    (P.ACTIVE, HandoffInput.REQUESTED): (P.ACTIVE, E.ACTIVATE, E.STEER_ACK),
+    (P.ACTIVE_WITH_OUTPUT, HandoffInput.REQUESTED): (
+        P.ACTIVE_WITH_OUTPUT,
+        E.ACTIVATE,
+        E.STEER_ACK,
+    ),
+    (P.IDLE, HandoffInput.OUTPUT): (P.IDLE, E.DROP, E.DROP),
+    (P.ACTIVE, HandoffInput.OUTPUT): (P.ACTIVE_WITH_OUTPUT, E.EMIT_PROGRESS, E.EMIT_PROGRESS),
+    (P.ACTIVE_WITH_OUTPUT, HandoffInput.OUTPUT): (
+        P.ACTIVE_WITH_OUTPUT,
+        E.EMIT_PROGRESS,
+        E.EMIT_PROGRESS,
+    ),
+    (P.IDLE, HandoffInput.COMPLETE): (P.IDLE, E.CLEAR, E.CLEAR),
+    (P.ACTIVE, HandoffInput.COMPLETE): (P.IDLE, E.CLEAR, E.CLEAR),
+    (P.ACTIVE_WITH_OUTPUT, HandoffInput.COMPLETE): (P.IDLE, E.CLEAR, E.COMPLETION_ACK),
+}
+
+
+@pytest.mark.parametrize(("key", "expected"), list(EXPECTED.items()))
+def test_handoff_table_row(
+    key: tuple[HandoffPhase, HandoffInput],
+    expected: tuple[HandoffPhase, HandoffEffect, HandoffEffect],
+) -> None:
+    phase, handoff_input = key
+    next_phase, v1_effect, v2_effect = expected
+    assert HANDOFF_TRANSITIONS[(Version.V1, phase, handoff_input)] == (next_phase, v1_effect)
+    assert HANDOFF_TRANSITIONS[(Version.V2, phase, handoff_input)] == (next_phase, v2_effect)
+
+
+def test_expected_rows_cover_the_table() -> None:
+    assert len(EXPECTED) * len(Version) == len(HANDOFF_TRANSITIONS)
+
+
+# --- v2 behaviour ------------------------------------------------------------------------
+
+
+def test_v2_first_request_activates_without_sending() -> None:
+    state = HandoffState(Version.V2)
+    assert state.on_handoff_requested(handoff("do it", handoff_id="call_1")) == []
+    assert state.active_handoff_id == "call_1"
+    assert state.phase is HandoffPhase.ACTIVE
+
+
+def test_v2_second_request_is_steering_ack_for_new_call_and_keeps_active_id() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("do it", handoff_id="call_1"))
+    actions = state.on_handoff_requested(handoff("also this", handoff_id="call_2"))
+    assert actions == [
+        function_call_output("call_2", STEERING_ACK),
+        RequestCreate("handoff steering"),
+    ]
+    assert state.active_handoff_id == "call_1"
+
+
+def test_noop_sends_empty_function_output_without_create() -> None:
+    state = HandoffState(Version.V2)
+    actions = state.on_noop(NoopRequested(call_id="call_9", item_id="item_9"))
+    assert actions == [function_call_output("call_9", "")]
+    assert state.phase is HandoffPhase.IDLE
+
+
+def test_v2_output_is_backend_prefixed_progress_then_completion_ack() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("do it", handoff_id="call_1"))
+    update = state.agent_output("working on it")
+    assert update == ProgressUpdate("call_1", "[BACKEND] working on it")
+    assert state.last_output_text == "[BACKEND] working on it"
+    assert state.progress_actions(update) == [backend_item("[BACKEND] working on it")]
+    assert state.agent_message("done: 3 files") == [backend_item("[BACKEND] done: 3 files")]
+    assert state.agent_complete() == [
+        function_call_output("call_1", COMPLETION_ACK),
+        RequestCreate("handoff"),
+    ]
+    assert state.active_handoff_id is None
+    assert state.last_output_text is None
+    assert state.phase is HandoffPhase.IDLE
+
+
+def test_v2_prefix_not_doubled() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("x"))
+    update = state.agent_output("[BACKEND] already")
+    assert update is not None
+    assert update.text == "[BACKEND] already"
+
+
+def test_v2_complete_without_output_sends_nothing() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("do it", handoff_id="call_1"))
+    assert state.agent_complete() == []
+    assert state.active_handoff_id is None
+
+
+def test_output_without_active_handoff_is_dropped() -> None:
+    for version in Version:
+        state = HandoffState(version)
+        assert state.agent_output("nobody asked") is None
+        assert state.agent_message("nobody asked") == []
+        assert state.agent_complete() == []
+
+
+def test_empty_output_is_dropped_and_does_not_count_as_output() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("x"))
+    assert state.agent_output("  \n") is None
+    assert state.phase is HandoffPhase.ACTIVE
+    assert state.agent_complete() == []
+
+
+def test_v2_stale_progress_after_new_handoff_is_dropped() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("first", handoff_id="call_1"))
+    stale = state.agent_output("late result of the first task")
+    assert stale is not None
+    state.agent_complete()
+    state.on_handoff_requested(handoff("second", handoff_id="call_2"))
+    assert state.progress_actions(stale) == []
+    fresh = state.agent_output("second result")
+    assert fresh is not None
+    assert state.progress_actions(fresh) == [backend_item("[BACKEND] second result")]
+
+
+def test_v2_progress_truncated_with_visible_marker() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("x", handoff_id="call_1"))
+    actions = state.agent_message("HEAD" + "z" * 10_000)
+    assert len(actions) == 1
+    action = actions[0]
+    assert isinstance(action, SendMessage)
+    text = action.message["item"]["content"][0]["text"]
+    assert text.startswith("[BACKEND] HEAD")
+    assert "tokens truncated" in text
+    assert len(text) <= HANDOFF_OUTPUT_LIMIT
+
+
+def test_v2_failure_is_spoken_then_completed() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("x", handoff_id="call_1"))
+    assert state.agent_failed("exit status 2") == [
+        backend_item("[BACKEND] The background agent failed: exit status 2"),
+        function_call_output("call_1", COMPLETION_ACK),
+        RequestCreate("handoff"),
+    ]
+    assert state.active_handoff_id is None
+
+
+def test_failure_without_active_handoff_sends_nothing() -> None:
+    state = HandoffState(Version.V2)
+    assert state.agent_failed("boom") == []
+
+
+def test_each_message_is_sent_exactly_once() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("x", handoff_id="call_1"))
+    sent: list[Any] = []
+    for text in ["one", "two", "three"]:
+        sent.extend(state.agent_message(text))
+    sent.extend(state.agent_complete())
+    texts = [
+        a.message["item"]["content"][0]["text"]
+        for a in sent
+        if isinstance(a, SendMessage) and a.message["item"]["type"] == "message"
+    ]
+    assert texts == ["[BACKEND] one", "[BACKEND] two", "[BACKEND] three"]
+    acks = [
+        a for a in sent if isinstance(a, SendMessage) and a.message["item"]["type"] != "message"
+    ]
+    assert acks == [function_call_output("call_1", COMPLETION_ACK)]
+
+
+# --- v1 behaviour ------------------------------------------------------------------------
+
+
+def test_v1_request_overwrites_active_id() -> None:
+    state = HandoffState(Version.V1)
+    assert state.on_handoff_requested(handoff("a", handoff_id="h1")) == []
+    assert state.on_handoff_requested(handoff("b", handoff_id="h2")) == []
+    assert state.active_handoff_id == "h2"
+
+
+def test_v1_progress_is_labelled_handoff_append_and_complete_sends_nothing() -> None:
+    state = HandoffState(Version.V1)
+    state.on_handoff_requested(handoff("a", handoff_id="h1"))
+    assert state.agent_message("result text") == [
+        handoff_append("h1", '"Agent Final Message":\n\nresult text')
+    ]
+    assert state.agent_message("more") == [handoff_append("h1", '"Agent Final Message":\n\nmore')]
+    assert state.agent_complete() == []
+    assert state.active_handoff_id is None
+
+
+def test_v1_progress_of_previous_handoff_still_goes_out() -> None:
+    # v1 has no stale check (reference 4.4): the update keeps its own handoff id.
+    state = HandoffState(Version.V1)
+    state.on_handoff_requested(handoff("a", handoff_id="h1"))
+    update = state.agent_output("old")
+    assert update is not None
+    state.on_handoff_requested(handoff("b", handoff_id="h2"))
+    assert state.progress_actions(update) == [
+        handoff_append("h1", AGENT_FINAL_MESSAGE_LABEL + "old")
+    ]
+
+
+def test_v1_labelled_output_stays_within_limit() -> None:
+    state = HandoffState(Version.V1)
+    state.on_handoff_requested(handoff("a", handoff_id="h1"))
+    (action,) = state.agent_message("q" * 9_000)
+    assert isinstance(action, SendMessage)
+    output_text = action.message["output_text"]
+    assert output_text.startswith(AGENT_FINAL_MESSAGE_LABEL + "qqq")
+    assert "tokens truncated" in output_text
+    assert len(output_text) <= HANDOFF_OUTPUT_LIMIT
+
+
+def test_v1_failure_is_spoken() -> None:
+    state = HandoffState(Version.V1)
+    state.on_handoff_requested(handoff("a", handoff_id="h1"))
+    assert state.agent_failed("timed out") == [
+        handoff_append("h1", AGENT_FINAL_MESSAGE_LABEL + "The background agent failed: timed out")
+    ]
+
+
+def test_clears_active_handoff_explicitly() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("a", handoff_id="call_1"))
+    state.agent_output("x")
+    state.clear()
+    assert state.active_handoff_id is None
+    assert state.last_output_text is None
+    assert state.phase is HandoffPhase.IDLE
+    assert state.agent_complete() == []

@@ -1,0 +1,32 @@
+"""The pure protocol core must not pull in any I/O machinery."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+BANNED = ("websockets", "aiohttp", "aiortc", "socket", "ssl", "_ssl", "asyncio", "selectors")
+# Not banned: the C module `_socket`. msgspec imports typing_extensions, which imports
+# `_socket` only to read the type of its `CAPI` capsule (typing_extensions.CapsuleType
+# on Python < 3.13). The `socket` module itself is never loaded.
+
+
+def _modules_after_import(module: str) -> set[str]:
+    code = f"import json, sys; import {module}; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return set(json.loads(result.stdout))
+
+
+def test_protocol_package_imports_no_io_modules() -> None:
+    loaded = _modules_after_import("realtalk.protocol")
+    assert "realtalk.protocol" in loaded
+    offenders = sorted(name for name in loaded if name.split(".")[0] in BANNED)
+    assert offenders == []
+
+
+def test_layering_check_can_fail() -> None:
+    # Guards the test above against passing vacuously (e.g. a broken module listing).
+    assert "asyncio" in _modules_after_import("asyncio")

@@ -1,0 +1,1 @@
+"""Tests for realtalk.tls (a package so helper modules and conftest names stay unique)."""
