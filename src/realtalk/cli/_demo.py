@@ -29,7 +29,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         events_jsonl=args.events_jsonl,
         fast_emulator_audio=True,
     ) as runtime:
-        await runtime.start(transport=runtime.settings.transport)
+        await runtime.start()
         for line in DEMO_LINES:
             await runtime.say(line, timeout=args.timeout)
         assert runtime.manager is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -50,6 +51,11 @@ class Renderer:
     def user(self, text: str) -> None:
         self._end_stream()
         self.console.print(Text("you> ", style="bold cyan") + Text(safe_text(text)))
+
+    def data_channel(self, event: dict[str, Any]) -> None:
+        """A WebRTC data-channel event (shown in verbose mode: the sideband has the same)."""
+        if self._verbose:
+            self.info(f"data channel: {event.get('type', '?')}")
 
     def show(self, event: ConversationEvent) -> None:
         if isinstance(event, Started):

@@ -9,12 +9,13 @@ spoken result) is over, so one-shot commands know when to exit.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import wave
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any
 
 import msgspec
 
@@ -29,9 +30,11 @@ from realtalk.conversation import (
     ConversationEvent,
     ConversationManager,
     Realtime,
+    SdpAnswer,
     Started,
     StartParams,
     Subscription,
+    WebRtcTransport,
     WebSocketTransport,
 )
 from realtalk.emulator import Emulator, EmulatorOptions
@@ -43,6 +46,7 @@ from realtalk.protocol import (
     ResponseCreated,
     ResponseDone,
 )
+from realtalk.transports import WebRtcPeer
 
 __all__ = ["TalkRuntime", "TurnTracker"]
 
@@ -123,6 +127,7 @@ class TalkRuntime:
         agent: BackgroundAgent | None = None,
     ) -> None:
         self.settings = settings
+        self.peer: WebRtcPeer | None = None
         self.renderer = renderer
         self.offline = offline
         self._events_jsonl = events_jsonl
@@ -181,18 +186,35 @@ class TalkRuntime:
             self._audio.setnchannels(1)
             self._audio.setsampwidth(2)
             self._audio.setframerate(24000)
+        if settings.transport == "webrtc":
+            # The local media peer: our microphone/WAV goes out on its audio track,
+            # the model's audio comes back on it; the conversation is controlled
+            # over the sideband WebSocket.
+            self.peer = WebRtcPeer(
+                loopback_only=self.offline, on_audio=self._on_peer_audio, on_event=self._on_dc_event
+            )
         agent = self._agent if self._agent is not None else build_agent(settings)
         self._agent = agent
         self.manager = ConversationManager(settings, agent=agent, tap=self._log)
         self._sub = self.manager.subscribe()
         self._pump = asyncio.ensure_future(self._pump_events(self._sub))
 
-    async def _pump_events(self, sub: Subscription) -> None:
-        import base64
+    def _on_peer_audio(self, pcm: bytes) -> None:
+        if self._audio is not None:
+            self._audio.writeframes(pcm)
 
+    def _on_dc_event(self, event: dict[str, Any]) -> None:
+        self.renderer.data_channel(event)
+
+    async def _pump_events(self, sub: Subscription) -> None:
         async for event in sub:
             if isinstance(event, Started):
                 self.started.set()
+            if isinstance(event, SdpAnswer) and self.peer is not None:
+                try:
+                    await self.peer.accept_answer(event.sdp)
+                except RealtalkError as exc:
+                    self.renderer.error(f"could not apply the SDP answer: {exc}")
             if (
                 self._audio is not None
                 and isinstance(event, Realtime)
@@ -202,11 +224,14 @@ class TalkRuntime:
             self.renderer.show(event)
             self.tracker.observe(event)
 
-    async def start(self, *, transport: Literal["websocket", "webrtc"] = "websocket") -> None:
+    async def start(self) -> None:
         assert self.manager is not None
         self.tracker.expect_turn()
-        del transport  # WebRTC start is wired by the WebRTC transport.
-        await self.manager.start(StartParams(transport=WebSocketTransport()))
+        if self.peer is not None:
+            offer = await self.peer.create_offer()
+            await self.manager.start(StartParams(transport=WebRtcTransport(offer)))
+        else:
+            await self.manager.start(StartParams(transport=WebSocketTransport()))
         started = asyncio.ensure_future(self.started.wait())
         closed = asyncio.ensure_future(self.tracker.idle.wait())
         try:
@@ -247,6 +272,8 @@ class TalkRuntime:
         if self._pump is not None:
             self._pump.cancel()
             await asyncio.gather(self._pump, return_exceptions=True)
+        if self.peer is not None:
+            await self.peer.aclose()
         if self._agent is not None:
             await self._agent.aclose()
         if self.emulator is not None:

@@ -17,6 +17,7 @@ from realtalk._errors import ConfigError
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
 from realtalk.protocol import AudioFrame, Mode, OutputModality, Version
+from realtalk.transports import read_wav_pcm24k, stream_pcm24k
 
 __all__ = ["resolve_cli_settings", "run_talk"]
 
@@ -56,17 +57,19 @@ def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
 
 
 async def _stream_wav(runtime: TalkRuntime, path: str) -> None:
-    from realtalk.transports import read_wav_pcm24k
-
     try:
-        pcm = read_wav_pcm24k(path)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read --audio-in {path}: {exc}") from exc
+        pcm = await asyncio.to_thread(read_wav_pcm24k, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --audio-in {path}: {exc.strerror or exc}") from exc
     assert runtime.manager is not None
     # Trailing silence lets server VAD end the turn.
     pcm += bytes(24000 * 2)
     runtime.renderer.info(f"streaming {path} ({len(pcm) / 48000:.1f}s at real-time pace)")
     runtime.tracker.expect_turn()
+    if runtime.peer is not None:
+        await runtime.peer.wait_connected(timeout=15.0)
+        await stream_pcm24k(pcm, runtime.peer.push_pcm24k)
+        return
     start = time.monotonic()
     for i in range(0, len(pcm), FRAME_BYTES):
         chunk = pcm[i : i + FRAME_BYTES]
@@ -98,7 +101,7 @@ async def run_talk(args: argparse.Namespace) -> int:
         events_jsonl=args.events_jsonl,
         audio_out=args.audio_out,
     ) as runtime:
-        await runtime.start(transport=runtime.settings.transport)
+        await runtime.start()
         if args.audio_in:
             await _stream_wav(runtime, args.audio_in)
             await runtime.wait_idle(args.timeout)

@@ -57,6 +57,7 @@ __all__ = ["ConversationManager", "Subscription"]
 logger = logging.getLogger("realtalk.conversation")
 
 SUBSCRIPTION_QUEUE_SIZE = 1024
+SUBMISSION_QUEUE_SIZE = 64
 
 
 class Subscription:
@@ -123,6 +124,9 @@ class ConversationManager:
         self._subscribers: set[Subscription] = set()
         self._lock = asyncio.Lock()
         self._agent_task: asyncio.Task[None] | None = None
+        self._submit_task: asyncio.Task[None] | None = None
+        # Delegations waiting for the agent to accept them (back-pressure when full).
+        self._submissions: asyncio.Queue[str] = asyncio.Queue(SUBMISSION_QUEUE_SIZE)
         self._closed = False
 
     # ---------------------------------------------------------------- events
@@ -350,11 +354,18 @@ class ConversationManager:
             logger.warning("handoff requested but no background agent is configured")
             await self._agent_failed(runtime, "no background agent is configured")
             return
-        try:
-            await self.agent.submit(text)
-        except RealtalkError as exc:
-            logger.warning("background agent rejected the handoff: %s", exc)
-            await self._agent_failed(runtime, str(exc))
+        # Hand the text to the submitter task: the fanout never waits for the agent,
+        # so audio and transcripts keep flowing however slow the agent is to accept.
+        await runtime.put_until_stopped(self._submissions, text)
+
+    async def _submitter(self, agent: BackgroundAgent) -> None:
+        while True:
+            text = await self._submissions.get()
+            try:
+                await agent.submit(text)
+            except RealtalkError as exc:
+                logger.warning("background agent rejected the handoff: %s", exc)
+                await self._agent_failed(self._state if self.running else None, str(exc))
 
     async def _agent_failed(self, runtime: ConversationRuntime | None, message: str) -> None:
         # A failure is spoken back (short error), never swallowed.
@@ -373,6 +384,8 @@ class ConversationManager:
             return
         self._agent_task = asyncio.ensure_future(self._agent_pump(self.agent))
         self._agent_task.set_name(f"realtalk-agent-pump-{self.thread_id}")
+        self._submit_task = asyncio.ensure_future(self._submitter(self.agent))
+        self._submit_task.set_name(f"realtalk-agent-submit-{self.thread_id}")
 
     async def _agent_pump(self, agent: BackgroundAgent) -> None:
         async for event in agent.events():
@@ -380,7 +393,10 @@ class ConversationManager:
             if isinstance(event, AssistantMessage):
                 await self._emit(AgentActivity("message", event.text))
                 if runtime is not None:
-                    await self._queue_handoff(runtime, runtime.handoff.agent_output(event.text))
+                    # Resolve the message against the handoff state now, in agent
+                    # order: resolving it later in the forwarder would let the
+                    # completion (which clears the handoff) overtake it and drop it.
+                    await self._queue_handoff(runtime, runtime.handoff.agent_message(event.text))
             elif isinstance(event, TaskComplete):
                 await self._emit(AgentActivity("complete"))
                 if runtime is not None:
@@ -436,8 +452,9 @@ class ConversationManager:
             return
         self._closed = True
         await self._stop_current(emit_closed=True)
-        if self._agent_task is not None:
-            self._agent_task.cancel()
-            await asyncio.gather(self._agent_task, return_exceptions=True)
+        for task in (self._agent_task, self._submit_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for sub in list(self._subscribers):
             sub.close()
