@@ -42,6 +42,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--json", action="store_true")
+        if name == "handoff":
+            p.add_argument("--rounds", type=int, default=5)
+            p.add_argument("--work-ms", type=int, default=1000)
         if name == "startup":
             p.add_argument("--starts", type=int, default=20)
             p.add_argument("--call-latency-ms", type=int, default=300)
@@ -234,8 +237,14 @@ async def _bench_parse(args: argparse.Namespace) -> dict[str, Any]:
     return {"events_per_s": round(dispatched / elapsed)}
 
 
+async def _bench_handoff(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.cli._bench_handoff import bench_handoff
+
+    return await bench_handoff(rounds=args.rounds, work_ms=args.work_ms)
+
+
 def _registry() -> dict[str, BenchFn]:
-    return {"relay": _bench_relay, "parse": _bench_parse}
+    return {"relay": _bench_relay, "parse": _bench_parse, "handoff": _bench_handoff}
 
 
 async def run_bench(args: argparse.Namespace) -> int:

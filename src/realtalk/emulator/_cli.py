@@ -75,6 +75,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="answer user text items without waiting for response.create",
     )
+    parser.add_argument(
+        "--call-latency-ms",
+        type=_non_negative,
+        default=0,
+        metavar="MS",
+        help="total time to answer POST /v1/realtime/calls (SDP work included)",
+    )
+    parser.add_argument(
+        "--sideband-latency-ms",
+        type=_non_negative,
+        default=0,
+        metavar="MS",
+        help="total time until a sideband (?call_id=) handshake completes",
+    )
+    parser.add_argument("--call-500", action="store_true", help="fault: calls answer HTTP 500")
+    parser.add_argument(
+        "--call-missing-location",
+        action="store_true",
+        help="fault: calls answer 201 without a Location header",
+    )
+    parser.add_argument(
+        "--call-location-without-id",
+        action="store_true",
+        help="fault: calls answer 201 with a Location holding no rtc_ id",
+    )
+    parser.add_argument(
+        "--sideband-refuse",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="fault: refuse the first N sideband handshakes with HTTP 503",
+    )
+    parser.add_argument(
+        "--sideband-never",
+        action="store_true",
+        help="fault: refuse every sideband handshake with HTTP 503",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
@@ -91,6 +128,13 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         tls=args.tls,
         speech_transcripts=tuple(args.speech_transcript),
         auto_respond_to_text=args.auto_respond_text,
+        call_latency_ms=args.call_latency_ms,
+        sideband_latency_ms=args.sideband_latency_ms,
+        call_status_500=args.call_500,
+        call_missing_location=args.call_missing_location,
+        call_location_without_id=args.call_location_without_id,
+        sideband_refuse_times=args.sideband_refuse,
+        sideband_never=args.sideband_never,
         record=False,  # nobody reads the records of a CLI emulator; keep memory flat
     )
 

@@ -8,6 +8,12 @@ from realtalk._errors import ConfigError
 
 __all__ = ["EmulatorOptions"]
 
+_NON_NEGATIVE_KNOBS = (
+    "handshake_latency_ms",
+    "call_latency_ms",
+    "sideband_latency_ms",
+    "sideband_refuse_times",
+)
 _COUNT_KNOBS = (
     "close_after_events",
     "error_after_events",
@@ -44,6 +50,17 @@ class EmulatorOptions(msgspec.Struct, kw_only=True, frozen=True):
             ``response.create`` (clients whose text input is append-only).
         record: Keep every client message and server event in the session records;
             False keeps only counters (long benchmarks).
+        call_latency_ms: Total time ``POST /v1/realtime/calls`` takes to answer, the
+            emulator's own SDP work included (it waits only for what remains).
+        sideband_latency_ms: Total time until a sideband handshake
+            (``/v1/realtime?call_id=``) completes, counted from its arrival.
+        call_status_500: Fault: answer every call creation with HTTP 500.
+        call_missing_location: Fault: answer 201 with the SDP but no ``Location``.
+        call_location_without_id: Fault: answer 201 with ``Location`` set to the
+            request path (no ``rtc_`` segment).
+        sideband_refuse_times: Fault: refuse the first N sideband handshakes of the
+            emulator (all calls together) with HTTP 503.
+        sideband_never: Fault: refuse every sideband handshake with HTTP 503.
     """
 
     host: str = "127.0.0.1"
@@ -59,12 +76,21 @@ class EmulatorOptions(msgspec.Struct, kw_only=True, frozen=True):
     speech_transcripts: tuple[str, ...] = ()
     auto_respond_to_text: bool = False
     record: bool = True
+    call_latency_ms: int = 0
+    sideband_latency_ms: int = 0
+    call_status_500: bool = False
+    call_missing_location: bool = False
+    call_location_without_id: bool = False
+    sideband_refuse_times: int = 0
+    sideband_never: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"emulator port must be 0..65535, got {self.port}")
-        if self.handshake_latency_ms < 0:
-            raise ConfigError(f"handshake_latency_ms must be >= 0, got {self.handshake_latency_ms}")
+        for name in _NON_NEGATIVE_KNOBS:
+            value = getattr(self, name)
+            if value < 0:
+                raise ConfigError(f"{name} must be >= 0, got {value}")
         for name in _COUNT_KNOBS:
             value = getattr(self, name)
             if value is not None and value < 0:
