@@ -288,7 +288,8 @@ def test_backoff_schedule() -> None:
 
 
 async def test_stats_endpoint_serves_counts() -> None:
-    async with responses_server() as (_, base), model_client(base) as client:
+    async with responses_server() as (emu, base), model_client(base) as client:
+        assert not await emu.wait_for_handshakes(1, 0.05)
         await client.pre_establish_connection()
         assert await client.wait_for_preconnect(WAIT_S)
         async with aiohttp.ClientSession() as http:

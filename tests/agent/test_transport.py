@@ -129,6 +129,26 @@ async def test_failed_response_is_raised_with_retry_classification() -> None:
     assert not is_retryable(info.value)
 
 
+@pytest.mark.parametrize(
+    ("frame", "retryable"),
+    [
+        ('{"type":"error","status":400,"error":{"code":"previous_response_not_found"}}', True),
+        ('{"type":"error","status":400,"error":{"code":"invalid_request","message":"bad"}}', False),
+        ('{"type":"error","status":503,"error":{"message":"overloaded"}}', True),
+        ('{"type":"response.incomplete","response":{"incomplete_details":{"reason":"x"}}}', False),
+    ],
+)
+async def test_error_frames(frame: str, *, retryable: bool) -> None:
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        await ws.send_str(frame)
+        await ws.receive()
+
+    async with ws_server(behaviour) as url:
+        with pytest.raises(ModelResponseError) as info:
+            await run(url)
+    assert is_retryable(info.value) is retryable
+
+
 async def test_handshake_refusal_carries_status() -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(status=426, text="no websockets here")

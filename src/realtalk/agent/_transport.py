@@ -203,11 +203,17 @@ def _check_event(event: ResponsesEvent) -> None:
         raise ModelResponseError(f"the model response was incomplete: {reason}", retryable=False)
     if isinstance(event, ErrorEvent):
         detail = (event.error or {}).get("message", "no details")
+        code = (event.error or {}).get("code")
         status = event.status
         raise ModelResponseError(
             f"the model server reported an error: {detail}",
-            code=(event.error or {}).get("code"),
-            retryable=status is None or status == 429 or status >= 500,
+            code=code,
+            # A lost previous response heals itself: the retry reconnects and sends
+            # the full input.
+            retryable=status is None
+            or status == 429
+            or status >= 500
+            or code == "previous_response_not_found",
         )
 
 

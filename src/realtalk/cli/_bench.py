@@ -243,8 +243,19 @@ async def _bench_handoff(args: argparse.Namespace) -> dict[str, Any]:
     return await bench_handoff(rounds=args.rounds, work_ms=args.work_ms)
 
 
+async def _bench_preconnect(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.agent import bench_preconnect
+
+    return await bench_preconnect(args.turns, args.handshake_latency_ms)
+
+
 def _registry() -> dict[str, BenchFn]:
-    return {"relay": _bench_relay, "parse": _bench_parse, "handoff": _bench_handoff}
+    return {
+        "relay": _bench_relay,
+        "parse": _bench_parse,
+        "handoff": _bench_handoff,
+        "preconnect": _bench_preconnect,
+    }
 
 
 async def run_bench(args: argparse.Namespace) -> int:

@@ -21,7 +21,13 @@ import msgspec
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError, RealtalkError
-from realtalk.agent import BackgroundAgent, CommandAgent
+from realtalk.agent import (
+    BackgroundAgent,
+    CommandAgent,
+    ModelClient,
+    ModelClientOptions,
+    ResponsesAgent,
+)
 from realtalk.cli._jsonl import EventLog
 from realtalk.cli._render import Renderer
 from realtalk.conversation import (
@@ -41,7 +47,6 @@ from realtalk.emulator import Emulator, EmulatorOptions
 from realtalk.protocol import (
     AudioOut,
     ErrorEvent,
-    HandoffRequested,
     ResponseCancelled,
     ResponseCreated,
     ResponseDone,
@@ -99,8 +104,6 @@ class TurnTracker:
                 self._saw_done = True
                 if not self._agent_busy:
                     self._await_speech = False
-            elif isinstance(payload, HandoffRequested):
-                self._agent_busy = True
             elif isinstance(payload, ErrorEvent):
                 self.errors.append(payload.message)
         if (
@@ -195,6 +198,10 @@ class TalkRuntime:
             )
         agent = self._agent if self._agent is not None else build_agent(settings)
         self._agent = agent
+        if isinstance(agent, ResponsesAgent):
+            # Warm the agent's model connection now so the first delegation does not
+            # pay the handshake (best effort, never raises).
+            await agent.start()
         self.manager = ConversationManager(settings, agent=agent, tap=self._log)
         self._sub = self.manager.subscribe()
         self._pump = asyncio.ensure_future(self._pump_events(self._sub))
@@ -285,13 +292,35 @@ class TalkRuntime:
             self._audio = None
 
 
-def build_agent(settings: Settings) -> BackgroundAgent | None:
-    """The configured background agent: a command when set, else none yet."""
+AGENT_INSTRUCTIONS = """\
+You are the background coding agent behind a voice conversation. The requests you get
+were spoken by a person and relayed by a realtime voice model inside a
+<realtime_delegation> block (their words, plus what was said since the last request).
+Do the work with your tools: run commands with `shell` (argv form) and read files with
+`read_file`, inside the workspace. Then answer in a few short plain sentences that can be
+read aloud: what you did and what you found. No markdown tables or long code listings.
+If a later message steers the task, adjust the current work rather than starting over."""
+
+
+def build_agent(settings: Settings) -> BackgroundAgent:
+    """The configured background agent: a command when set, else the built-in agent."""
+    workspace = Path(settings.workspace) if settings.workspace else Path.cwd()
     if settings.agent_command:
         return CommandAgent(
             list(settings.agent_command),
             input_mode=settings.agent_input,
             timeout=settings.agent_timeout_s,
-            cwd=Path(settings.workspace) if settings.workspace else None,
+            cwd=workspace,
         )
-    return None
+    client = ModelClient(
+        settings.base_url,
+        api_key=settings.api_key or "",
+        options=ModelClientOptions(workspace=workspace),
+    )
+    return ResponsesAgent(
+        client,
+        workspace=workspace,
+        model=settings.agent_model,
+        instructions=AGENT_INSTRUCTIONS,
+        enable_shell=settings.agent_enable_shell,
+    )

@@ -6,6 +6,7 @@ tests, demos and benchmarks. The server role is implemented independently of the
 client code (plain dicts + msgspec), so client and emulator cannot share a bug.
 """
 
+from realtalk.emulator._call_media import CallRecord
 from realtalk.emulator._cli import add_arguments as add_emulator_arguments
 from realtalk.emulator._cli import run_from_args as run_emulator_from_args
 from realtalk.emulator._model import EventSink, ScriptedModel
@@ -16,6 +17,7 @@ from realtalk.emulator._speech import AudioSink
 
 __all__ = [
     "AudioSink",
+    "CallRecord",
     "Emulator",
     "EmulatorOptions",
     "EventSink",

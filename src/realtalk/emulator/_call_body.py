@@ -69,9 +69,7 @@ def _session_object(value: Any) -> JsonDict | None:
         try:
             value = json.loads(value)
         except ValueError:
-            raise CallBodyError(
-                "The 'session' field is not valid JSON.", param="session"
-            ) from None
+            raise CallBodyError("The 'session' field is not valid JSON.", param="session") from None
     if not isinstance(value, dict):
         raise CallBodyError("The 'session' field must be a JSON object.", param="session")
     return value

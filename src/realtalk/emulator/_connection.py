@@ -65,6 +65,10 @@ class RealtimeConnection:
     def mode(self) -> SessionMode:
         return self._model.mode
 
+    @property
+    def model(self) -> ScriptedModel:
+        return self._model
+
     async def send_event(self, event: JsonDict) -> None:
         """Model sink: send one server event; dropped silently once the socket closed."""
         async with self._lock:

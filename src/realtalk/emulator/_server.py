@@ -1,10 +1,12 @@
 """The emulator's aiohttp application: realtime WebSocket routes, TLS, lifecycle.
 
 Other emulator modules add their routes to :attr:`Emulator.app` before
-:meth:`Emulator.start` (e.g. ``POST /v1/realtime/calls``, ``/v1/responses``). A
-WebRTC call plugs in by creating a model with :meth:`Emulator.new_model` and
-registering it with :meth:`Emulator.register_call`; a sideband socket
-(``/v1/realtime?call_id=...``) then attaches to that model instead of getting its own.
+:meth:`Emulator.start` (e.g. ``/v1/responses``); ``POST /v1/realtime/calls`` is
+mounted here (:mod:`realtalk.emulator._calls`). A WebRTC call plugs in by creating a
+model with :meth:`Emulator.new_model` and registering it with
+:meth:`Emulator.register_call`; a sideband socket (``/v1/realtime?call_id=...``) then
+attaches to that model instead of getting its own. Sideband knobs: total handshake
+latency, refuse the first N handshakes, refuse all (HTTP 503).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import trustme
 from aiohttp import web
 
 from realtalk._errors import ConfigError
+from realtalk.emulator._calls import CallRecord, CallService, sleep_until
 from realtalk.emulator._connection import RealtimeConnection
 from realtalk.emulator._model import ScriptedModel
 from realtalk.emulator._options import EmulatorOptions
@@ -61,6 +64,9 @@ class Emulator:
         self._tmpdir: str | None = None
         self._ca_path: str | None = None
         self._closed = False
+        self._closing = asyncio.Event()
+        self._sideband_refused = 0
+        self._call_service = CallService(self, closing=self._closing)
 
     # ------------------------------------------------------------------ URLs
 
@@ -114,6 +120,22 @@ class Emulator:
 
     def unregister_call(self, call_id: str) -> None:
         self._calls.pop(call_id, None)
+
+    async def end_call(self, call_id: str) -> None:
+        """Unregister a call and close the sideband sockets attached to it."""
+        model = self._calls.pop(call_id, None)
+        attached = [c for c in self._connections if model is not None and c.model is model]
+        if attached:
+            await asyncio.gather(*(c.close(1000) for c in attached), return_exceptions=True)
+
+    @property
+    def calls(self) -> list[CallRecord]:
+        """Every answered ``POST .../realtime/calls`` (``record=True`` only), in order."""
+        return self._call_service.records
+
+    async def wait_for_calls(self, n: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until at least ``n`` call creations were answered."""
+        await self._call_service.wait_for_calls(n, timeout)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -169,6 +191,8 @@ class Emulator:
         if self._closed:
             return
         self._closed = True
+        self._closing.set()
+        await self._call_service.aclose()
         self._calls.clear()
         connections = list(self._connections)
         if connections:
@@ -214,7 +238,22 @@ class Emulator:
 
     # ---------------------------------------------------------------- handler
 
+    def _sideband_refusal(self) -> web.Response | None:
+        options = self.options
+        if not options.sideband_never and self._sideband_refused >= options.sideband_refuse_times:
+            return None
+        self._sideband_refused += 1
+        error = {
+            "type": "server_error",
+            "code": "sideband_unavailable",
+            "message": "The realtime call is not available for a sideband connection yet; "
+            "retry shortly.",
+            "param": None,
+        }
+        return web.json_response({"error": error}, status=503)
+
     async def _handle_realtime(self, request: web.Request) -> web.StreamResponse:
+        arrived = asyncio.get_running_loop().time()
         query = request.query
         call_id = query.get("call_id")
         attached: ScriptedModel | None = None
@@ -228,10 +267,26 @@ class Emulator:
                     "param": "call_id",
                 }
                 return web.json_response({"error": error}, status=404)
+            self._call_service.note_sideband(call_id, None)
+            refusal = self._sideband_refusal()
+            if refusal is not None:
+                self._call_service.note_sideband(call_id, "refused")
+                return refusal
         if self._closed:
             raise web.HTTPServiceUnavailable(text="emulator is shutting down")
-        if self.options.handshake_latency_ms:
-            await asyncio.sleep(self.options.handshake_latency_ms / 1000)
+        latency_ms = self.options.handshake_latency_ms
+        if call_id is not None:
+            latency_ms = max(latency_ms, self.options.sideband_latency_ms)
+        if latency_ms:
+            await sleep_until(arrived + latency_ms / 1000, self._closing)
+        if self._closed:
+            raise web.HTTPServiceUnavailable(text="emulator is shutting down")
+        if call_id is not None and (request.transport is None or request.transport.is_closing()):
+            # The client gave up during the latency: no handshake, nothing recorded.
+            self._call_service.note_sideband(call_id, "abandoned")
+            return web.Response(status=408)
+        if attached is not None and self._calls.get(call_id or "") is not attached:
+            raise web.HTTPNotFound(text="the realtime call ended")
         intent = query.get("intent")
         if attached is not None:
             model = attached
@@ -260,6 +315,8 @@ class Emulator:
         )
         self._connections.add(connection)
         self._session_added(record)
+        if call_id is not None:
+            self._call_service.note_sideband(call_id, "accepted")
         logger.info(
             "emulator realtime session accepted",
             extra={"path": request.path, "version": model.version, "call_id": call_id},

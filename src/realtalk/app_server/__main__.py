@@ -1,0 +1,33 @@
+"""``python -m realtalk.app_server``: the same as ``realtalk app-server``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from realtalk._errors import RealtalkError
+from realtalk.cli._app_server import add_app_server_arguments, run_app_server
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="realtalk app-server")
+    add_app_server_arguments(parser)
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return asyncio.run(run_app_server(args))
+    except KeyboardInterrupt:
+        return 130
+    except RealtalkError as exc:
+        print(f"realtalk: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

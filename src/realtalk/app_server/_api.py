@@ -1,0 +1,394 @@
+"""Typed app-server API: params, results and notifications (camelCase on the wire).
+
+Every request and notification of the protocol is a ``msgspec`` struct here, and
+:data:`METHODS` / :data:`NOTIFICATIONS` map wire method names to them. The
+dispatcher decodes with these types, the client decodes with them, and
+``generate-json-schema`` derives the JSON Schema from them, so the three cannot
+drift apart.
+
+Unknown fields in params are ignored (forward compatibility). ``prompt`` of
+``thread/realtime/start`` keeps absent (``UNSET``: default prompt) apart from
+``null`` (no backend prompt).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, NamedTuple
+
+import msgspec
+
+from realtalk.protocol import Mode, OutputModality, Version
+
+__all__ = [
+    "CLIENT_NOTIFICATIONS",
+    "METHODS",
+    "NOTIFICATIONS",
+    "THREAD_SCOPED_METHODS",
+    "AgentMessageDeltaNotification",
+    "AgentMessageItem",
+    "ClientInfo",
+    "EmptyParams",
+    "EmptyResult",
+    "ErrorNotification",
+    "InitializeCapabilities",
+    "InitializeParams",
+    "InitializeResult",
+    "ItemCompletedNotification",
+    "ItemStartedNotification",
+    "MethodSpec",
+    "RealtimeAudioChunk",
+    "RealtimeTransport",
+    "RealtimeTransportWebrtc",
+    "RealtimeTransportWebsocket",
+    "RealtimeVoices",
+    "TextInput",
+    "Thread",
+    "ThreadItem",
+    "ThreadRealtimeAppendAudioParams",
+    "ThreadRealtimeAppendTextParams",
+    "ThreadRealtimeClosedNotification",
+    "ThreadRealtimeErrorNotification",
+    "ThreadRealtimeItemAddedNotification",
+    "ThreadRealtimeListVoicesResult",
+    "ThreadRealtimeOutputAudioDeltaNotification",
+    "ThreadRealtimeSdpNotification",
+    "ThreadRealtimeStartParams",
+    "ThreadRealtimeStartedNotification",
+    "ThreadRealtimeStopParams",
+    "ThreadRealtimeTranscriptDeltaNotification",
+    "ThreadRealtimeTranscriptDoneNotification",
+    "ThreadStartParams",
+    "ThreadStartResult",
+    "ThreadStartedNotification",
+    "Turn",
+    "TurnCompletedNotification",
+    "TurnError",
+    "TurnInterruptParams",
+    "TurnStartParams",
+    "TurnStartResult",
+    "TurnStartedNotification",
+    "TurnStatus",
+    "TurnSteerParams",
+    "TurnSteerResult",
+    "UserInput",
+    "UserMessageItem",
+]
+
+
+class _Camel(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
+    pass
+
+
+class EmptyParams(_Camel, frozen=True):
+    """No params (``{}`` or absent)."""
+
+
+class EmptyResult(_Camel, frozen=True):
+    """The result ``{}``."""
+
+
+# -- initialize -----------------------------------------------------------------------
+
+
+class ClientInfo(_Camel, frozen=True):
+    name: str
+    title: str | None = None
+    version: str | None = None
+
+
+class InitializeCapabilities(_Camel, frozen=True):
+    experimental_api: bool = False
+    opt_out_notification_methods: list[str] | None = None
+
+
+class InitializeParams(_Camel, frozen=True):
+    client_info: ClientInfo
+    capabilities: InitializeCapabilities | None = None
+
+
+class InitializeResult(_Camel, frozen=True):
+    user_agent: str
+    platform_family: str
+    platform_os: str
+
+
+# -- threads and turns ------------------------------------------------------------------
+
+
+class ThreadStartParams(_Camel, frozen=True):
+    model: str | None = None
+    cwd: str | None = None
+    base_instructions: str | None = None
+    developer_instructions: str | None = None
+    ephemeral: bool | None = None
+
+
+class Thread(_Camel, frozen=True):
+    id: str
+    preview: str
+    created_at: int
+    cwd: str
+    model_provider: str
+
+
+class ThreadStartResult(_Camel, frozen=True):
+    thread: Thread
+    model: str
+    model_provider: str
+    cwd: str
+
+
+class TextInput(msgspec.Struct, frozen=True, tag_field="type", tag="text"):
+    text: str
+
+
+UserInput = TextInput
+
+
+class UserMessageItem(_Camel, frozen=True, tag_field="type", tag="userMessage"):
+    id: str
+    content: list[UserInput]
+
+
+class AgentMessageItem(_Camel, frozen=True, tag_field="type", tag="agentMessage"):
+    id: str
+    text: str
+
+
+ThreadItem = UserMessageItem | AgentMessageItem
+
+TurnStatus = Literal["inProgress", "completed", "interrupted", "failed"]
+
+
+class TurnError(_Camel, frozen=True):
+    message: str
+
+
+class Turn(_Camel, frozen=True):
+    id: str
+    status: TurnStatus
+    items: list[ThreadItem] = msgspec.field(default_factory=list)
+    error: TurnError | None = None
+
+
+class TurnStartParams(_Camel, frozen=True):
+    thread_id: str
+    input: list[UserInput]
+
+
+class TurnStartResult(_Camel, frozen=True):
+    turn: Turn
+
+
+class TurnInterruptParams(_Camel, frozen=True):
+    thread_id: str
+    turn_id: str
+
+
+class TurnSteerParams(_Camel, frozen=True):
+    thread_id: str
+    input: list[UserInput]
+    expected_turn_id: str
+
+
+class TurnSteerResult(_Camel, frozen=True):
+    turn_id: str
+
+
+class ThreadStartedNotification(_Camel, frozen=True):
+    thread: Thread
+
+
+class TurnStartedNotification(_Camel, frozen=True):
+    thread_id: str
+    turn: Turn
+
+
+class TurnCompletedNotification(_Camel, frozen=True):
+    thread_id: str
+    turn: Turn
+
+
+class ItemStartedNotification(_Camel, frozen=True):
+    thread_id: str
+    turn_id: str
+    item: ThreadItem
+
+
+class ItemCompletedNotification(_Camel, frozen=True):
+    thread_id: str
+    turn_id: str
+    item: ThreadItem
+
+
+class AgentMessageDeltaNotification(_Camel, frozen=True):
+    thread_id: str
+    turn_id: str
+    item_id: str
+    delta: str
+
+
+class ErrorNotification(_Camel, frozen=True):
+    thread_id: str
+    turn_id: str
+    error: TurnError
+    will_retry: bool = False
+
+
+# -- realtime (experimental) ---------------------------------------------------------------
+
+
+class RealtimeTransportWebsocket(msgspec.Struct, frozen=True, tag_field="type", tag="websocket"):
+    pass
+
+
+class RealtimeTransportWebrtc(msgspec.Struct, frozen=True, tag_field="type", tag="webrtc"):
+    sdp: str
+
+
+RealtimeTransport = RealtimeTransportWebsocket | RealtimeTransportWebrtc
+
+
+class ThreadRealtimeStartParams(_Camel, frozen=True):
+    thread_id: str
+    output_modality: OutputModality
+    prompt: str | None | msgspec.UnsetType = msgspec.UNSET
+    realtime_session_id: str | None = None
+    transport: RealtimeTransport | None = None
+    voice: str | None = None
+    version: Version | None = None
+    mode: Mode | None = None
+    model: str | None = None
+
+
+class RealtimeAudioChunk(_Camel, frozen=True, omit_defaults=True):
+    data: str
+    sample_rate: int
+    num_channels: int
+    samples_per_channel: int | None = None
+    item_id: str | None = None
+
+
+class ThreadRealtimeAppendAudioParams(_Camel, frozen=True):
+    thread_id: str
+    audio: RealtimeAudioChunk
+
+
+class ThreadRealtimeAppendTextParams(_Camel, frozen=True):
+    thread_id: str
+    text: str
+
+
+class ThreadRealtimeStopParams(_Camel, frozen=True):
+    thread_id: str
+
+
+class RealtimeVoices(_Camel, frozen=True):
+    v1: list[str]
+    v2: list[str]
+    default_v1: str
+    default_v2: str
+
+
+class ThreadRealtimeListVoicesResult(_Camel, frozen=True):
+    voices: RealtimeVoices
+
+
+class ThreadRealtimeStartedNotification(_Camel, frozen=True):
+    thread_id: str
+    realtime_session_id: str | None
+    version: Version
+
+
+class ThreadRealtimeSdpNotification(_Camel, frozen=True):
+    thread_id: str
+    sdp: str
+
+
+class ThreadRealtimeItemAddedNotification(_Camel, frozen=True):
+    thread_id: str
+    item: dict[str, Any]
+
+
+class ThreadRealtimeTranscriptDeltaNotification(_Camel, frozen=True):
+    thread_id: str
+    role: Literal["user", "assistant"]
+    delta: str
+
+
+class ThreadRealtimeTranscriptDoneNotification(_Camel, frozen=True):
+    thread_id: str
+    role: Literal["user", "assistant"]
+    text: str
+
+
+class ThreadRealtimeOutputAudioDeltaNotification(_Camel, frozen=True):
+    thread_id: str
+    audio: RealtimeAudioChunk
+
+
+class ThreadRealtimeErrorNotification(_Camel, frozen=True):
+    thread_id: str
+    message: str
+
+
+class ThreadRealtimeClosedNotification(_Camel, frozen=True):
+    thread_id: str
+    reason: str | None = None
+
+
+# -- tables --------------------------------------------------------------------------------
+
+
+class MethodSpec(NamedTuple):
+    params: type[msgspec.Struct]
+    result: type[msgspec.Struct]
+
+
+METHODS: Final[dict[str, MethodSpec]] = {
+    "initialize": MethodSpec(InitializeParams, InitializeResult),
+    "thread/start": MethodSpec(ThreadStartParams, ThreadStartResult),
+    "turn/start": MethodSpec(TurnStartParams, TurnStartResult),
+    "turn/steer": MethodSpec(TurnSteerParams, TurnSteerResult),
+    "turn/interrupt": MethodSpec(TurnInterruptParams, EmptyResult),
+    "thread/realtime/start": MethodSpec(ThreadRealtimeStartParams, EmptyResult),
+    "thread/realtime/appendAudio": MethodSpec(ThreadRealtimeAppendAudioParams, EmptyResult),
+    "thread/realtime/appendText": MethodSpec(ThreadRealtimeAppendTextParams, EmptyResult),
+    "thread/realtime/stop": MethodSpec(ThreadRealtimeStopParams, EmptyResult),
+    "thread/realtime/listVoices": MethodSpec(EmptyParams, ThreadRealtimeListVoicesResult),
+}
+"""Client-to-server requests: method -> (params type, result type)."""
+
+THREAD_SCOPED_METHODS: Final = frozenset(
+    {
+        "turn/start",
+        "turn/steer",
+        "turn/interrupt",
+        "thread/realtime/start",
+        "thread/realtime/appendAudio",
+        "thread/realtime/appendText",
+        "thread/realtime/stop",
+    }
+)
+"""Requests carrying ``threadId``; they run in arrival order per thread."""
+
+CLIENT_NOTIFICATIONS: Final = frozenset({"initialized"})
+
+NOTIFICATIONS: Final[dict[str, type[msgspec.Struct]]] = {
+    "thread/started": ThreadStartedNotification,
+    "turn/started": TurnStartedNotification,
+    "turn/completed": TurnCompletedNotification,
+    "item/started": ItemStartedNotification,
+    "item/completed": ItemCompletedNotification,
+    "item/agentMessage/delta": AgentMessageDeltaNotification,
+    "error": ErrorNotification,
+    "thread/realtime/started": ThreadRealtimeStartedNotification,
+    "thread/realtime/sdp": ThreadRealtimeSdpNotification,
+    "thread/realtime/itemAdded": ThreadRealtimeItemAddedNotification,
+    "thread/realtime/transcript/delta": ThreadRealtimeTranscriptDeltaNotification,
+    "thread/realtime/transcript/done": ThreadRealtimeTranscriptDoneNotification,
+    "thread/realtime/outputAudio/delta": ThreadRealtimeOutputAudioDeltaNotification,
+    "thread/realtime/error": ThreadRealtimeErrorNotification,
+    "thread/realtime/closed": ThreadRealtimeClosedNotification,
+}
+"""Server-to-client notifications: method -> params type."""

@@ -1,0 +1,506 @@
+"""A typed asyncio client of the app-server, over stdio (a child process) or WebSocket.
+
+::
+
+    async with await Client.connect("ws://127.0.0.1:8765") as client:
+        await client.initialize("my_client", experimental_api=True)
+        thread = (await client.thread_start()).thread
+        await client.realtime_start(thread.id, output_modality=OutputModality.TEXT)
+        started = await client.wait_for("thread/realtime/started")
+
+Requests raise :class:`RpcError` for JSON-RPC errors and time out after
+``timeout`` seconds. Notifications are decoded into their typed structs; the
+client keeps the last ``max_kept`` of them for :meth:`Client.wait_for` and hands
+each to ``on_notification`` if given. Server messages that answer no pending
+request (errors with a null id, say) are kept in :attr:`Client.unmatched`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import sys
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final, NamedTuple, Self, TypeVar
+from urllib.parse import urlsplit
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from realtalk._errors import ConnectError, HandshakeError, RealtalkError, TransportClosedError
+from realtalk.app_server._api import (
+    NOTIFICATIONS,
+    ClientInfo,
+    EmptyParams,
+    EmptyResult,
+    InitializeCapabilities,
+    InitializeParams,
+    InitializeResult,
+    RealtimeAudioChunk,
+    RealtimeTransport,
+    RealtimeVoices,
+    TextInput,
+    ThreadRealtimeAppendAudioParams,
+    ThreadRealtimeAppendTextParams,
+    ThreadRealtimeListVoicesResult,
+    ThreadRealtimeStartParams,
+    ThreadRealtimeStopParams,
+    ThreadStartParams,
+    ThreadStartResult,
+    TurnInterruptParams,
+    TurnStartParams,
+    TurnStartResult,
+    TurnSteerParams,
+    TurnSteerResult,
+)
+from realtalk.protocol import Mode, OutputModality, Version
+from realtalk.protocol._jsonrpc import (
+    IncomingNotification,
+    IncomingResponse,
+    RpcErrorObject,
+    encode_notification,
+    encode_request,
+    parse_message,
+)
+
+__all__ = ["Client", "Notification", "RpcError", "default_server_command"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_READ_LIMIT: Final = 64 * 1024 * 1024
+_CLOSE_TIMEOUT_S: Final = 5.0
+
+
+def default_server_command() -> list[str]:
+    """``python -m realtalk.app_server`` with this interpreter (same as ``realtalk app-server``)."""
+    return [sys.executable, "-m", "realtalk.app_server"]
+
+
+class RpcError(RealtalkError):
+    """The server answered a request with a JSON-RPC error."""
+
+    def __init__(self, method: str, error: RpcErrorObject) -> None:
+        super().__init__(f"{method} failed ({error.code}): {error.message}")
+        self.code = error.code
+        self.rpc_message = error.message
+        self.data = error.data
+
+
+class Notification(NamedTuple):
+    """One server notification; ``params`` is the typed struct (or the raw value)."""
+
+    method: str
+    params: Any
+
+
+class _Link:
+    """What the client needs from a transport."""
+
+    async def send(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class _WsLink(_Link):
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    async def send(self, data: bytes) -> None:
+        try:
+            await self.ws.send(data.decode())
+        except ConnectionClosed as exc:
+            raise TransportClosedError("the app-server connection is closed") from exc
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class _ProcLink(_Link):
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def send(self, data: bytes) -> None:
+        stdin = self.proc.stdin
+        if stdin is None or stdin.is_closing():
+            raise TransportClosedError("the app-server process's stdin is closed")
+        try:
+            stdin.write(data + b"\n")
+            await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise TransportClosedError("the app-server process exited") from exc
+
+    async def close(self) -> None:
+        proc = self.proc
+        if proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.close()
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                await proc.wait()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+class Client:
+    """JSON-RPC client of ``realtalk app-server`` (use :meth:`spawn` or :meth:`connect`)."""
+
+    def __init__(
+        self,
+        *,
+        on_notification: Callable[[Notification], None] | None = None,
+        max_kept: int = 10_000,
+    ) -> None:
+        self._link: _Link | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[str, asyncio.Future[msgspec.Raw]]] = {}
+        self._on_notification = on_notification
+        self._kept: deque[Notification] = deque(maxlen=max_kept if max_kept > 0 else None)
+        self._dropped = 0
+        self._changed = asyncio.Condition()
+        self.unmatched: list[RpcErrorObject | Notification] = []
+        self.closed = asyncio.Event()
+        self.process: asyncio.subprocess.Process | None = None
+
+    # -- connecting --------------------------------------------------------------------
+
+    @classmethod
+    async def spawn(
+        cls,
+        command: Sequence[str] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        on_notification: Callable[[Notification], None] | None = None,
+    ) -> Client:
+        """Start ``command`` (default :func:`default_server_command`) and talk over its stdio."""
+        argv = list(command or default_server_command())
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                limit=_READ_LIMIT,
+            )
+        except OSError as exc:
+            raise ConnectError(f"cannot start the app-server {argv[0]!r}: {exc}") from exc
+        client = cls(on_notification=on_notification)
+        client.process = proc
+        client._link = _ProcLink(proc)
+        client._reader = asyncio.create_task(client._read_process(proc))
+        return client
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        token: str | None = None,
+        origin: str | None = None,
+        on_notification: Callable[[Notification], None] | None = None,
+        open_timeout: float = 10.0,
+    ) -> Client:
+        """Connect to ``ws://host:port`` (``token``: sent as ``Authorization: Bearer``)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        host = urlsplit(url).hostname or ""
+        try:
+            ws = await connect(
+                url,
+                additional_headers=headers,
+                origin=origin,  # type: ignore[arg-type]
+                compression=None,
+                max_size=_READ_LIMIT,
+                open_timeout=open_timeout,
+                proxy=None if host in ("127.0.0.1", "localhost", "::1") else True,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
+            raise HandshakeError(
+                f"the app-server refused the connection (HTTP {status}): {body.strip()}",
+                status=status,
+                body=body,
+            ) from exc
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            raise ConnectError(f"cannot connect to the app-server at {url}: {exc}") from exc
+        client = cls(on_notification=on_notification)
+        client._link = _WsLink(ws)
+        client._reader = asyncio.create_task(client._read_ws(ws))
+        return client
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def _read_ws(self, ws: ClientConnection) -> None:
+        try:
+            async for message in ws:
+                await self._dispatch(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._on_closed()
+
+    async def _read_process(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        try:
+            while line := await proc.stdout.readline():
+                if line.strip():
+                    await self._dispatch(line)
+        except (ValueError, ConnectionError) as exc:
+            logger.warning("app-server output unreadable: %s", exc)
+        finally:
+            await self._on_closed()
+
+    async def _dispatch(self, data: bytes | str) -> None:
+        message = parse_message(data)
+        if isinstance(message, IncomingResponse):
+            pending = self._pending.pop(message.id, None) if isinstance(message.id, int) else None
+            if message.error is not None:
+                error = msgspec.json.decode(message.error, type=RpcErrorObject)
+                if pending is None:
+                    self.unmatched.append(error)
+                elif not pending[1].done():
+                    pending[1].set_exception(RpcError(pending[0], error))
+            elif pending is not None and not pending[1].done():
+                pending[1].set_result(message.result or msgspec.Raw(b"null"))
+        elif isinstance(message, IncomingNotification):
+            self._notify(self._decode_notification(message))
+        else:
+            # An error with a null id parses as a failure here: keep its error.
+            error = _null_id_error(data)
+            if error is not None:
+                self.unmatched.append(error)
+            else:
+                logger.warning("unexpected app-server message: %r", data[:200])
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _decode_notification(self, message: IncomingNotification) -> Notification:
+        kind = NOTIFICATIONS.get(message.method)
+        raw = message.params if message.params is not None else msgspec.Raw(b"null")
+        if kind is not None:
+            try:
+                return Notification(message.method, msgspec.json.decode(raw, type=kind))
+            except msgspec.ValidationError as exc:
+                logger.warning("notification %s does not match its schema: %s", message.method, exc)
+        return Notification(message.method, msgspec.json.decode(raw))
+
+    def _notify(self, notification: Notification) -> None:
+        if self._kept.maxlen is not None and len(self._kept) == self._kept.maxlen:
+            self._dropped += 1
+        self._kept.append(notification)
+        if self._on_notification is not None:
+            self._on_notification(notification)
+
+    async def _on_closed(self) -> None:
+        self.closed.set()
+        for method, future in self._pending.values():
+            if not future.done():
+                future.set_exception(
+                    TransportClosedError(f"the app-server connection closed before {method} answered")
+                )
+        self._pending.clear()
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- notifications -----------------------------------------------------------------
+
+    @property
+    def notification_count(self) -> int:
+        """Notifications received so far (a cursor for :meth:`wait_for`)."""
+        return self._dropped + len(self._kept)
+
+    def notifications(self, method: str | None = None, *, start: int = 0) -> list[Notification]:
+        """Kept notifications from cursor ``start`` on (optionally one method)."""
+        skip = max(0, start - self._dropped)
+        return [n for n in list(self._kept)[skip:] if method is None or n.method == method]
+
+    async def wait_for(
+        self,
+        method: str,
+        where: Callable[[Any], bool] | None = None,
+        *,
+        start: int = 0,
+        timeout: float = 10.0,
+    ) -> Notification:
+        """The first notification ``method`` (whose params satisfy ``where``) from ``start``."""
+        async with asyncio.timeout(timeout), self._changed:
+            while True:
+                for n in self.notifications(method, start=start):
+                    if where is None or where(n.params):
+                        return n
+                if self.closed.is_set():
+                    raise TransportClosedError(f"connection closed while waiting for {method}")
+                await self._changed.wait()
+
+    async def wait_for_unmatched(self, count: int = 1, *, timeout: float = 10.0) -> None:
+        """Wait until ``count`` messages answered no pending request."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: len(self.unmatched) >= count or self.closed.is_set())
+
+    # -- requests ----------------------------------------------------------------------
+
+    async def send_raw(self, data: bytes | str) -> None:
+        """Send one frame as is (for tests of malformed input)."""
+        if self._link is None:
+            raise TransportClosedError("the client is not connected")
+        await self._link.send(data.encode() if isinstance(data, str) else data)
+
+    async def notify(self, method: str, params: Any = None) -> None:
+        await self.send_raw(encode_notification(method, params))
+
+    async def request_raw(self, method: str, params: Any = None, *, timeout: float = 30.0) -> msgspec.Raw:
+        """Send a request; the raw JSON result."""
+        if self.closed.is_set():
+            raise TransportClosedError("the app-server connection is closed")
+        rid = next(self._ids)
+        future: asyncio.Future[msgspec.Raw] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = (method, future)
+        try:
+            await self.send_raw(encode_request(rid, method, params))
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            self._pending.pop(rid, None)
+
+    async def request(
+        self, method: str, params: Any, result: type[T], *, timeout: float = 30.0
+    ) -> T:
+        """Send a request and decode its result into ``result``."""
+        raw = await self.request_raw(method, params, timeout=timeout)
+        return msgspec.json.decode(raw, type=result)
+
+    # -- typed API ---------------------------------------------------------------------
+
+    async def initialize(
+        self,
+        name: str = "realtalk",
+        *,
+        experimental_api: bool = False,
+        opt_out_notification_methods: list[str] | None = None,
+        title: str | None = None,
+        version: str | None = None,
+    ) -> InitializeResult:
+        """``initialize`` then the ``initialized`` notification."""
+        params = InitializeParams(
+            client_info=ClientInfo(name=name, title=title, version=version),
+            capabilities=InitializeCapabilities(
+                experimental_api=experimental_api,
+                opt_out_notification_methods=opt_out_notification_methods,
+            ),
+        )
+        result = await self.request("initialize", params, InitializeResult)
+        await self.notify("initialized")
+        return result
+
+    async def thread_start(self, params: ThreadStartParams | None = None) -> ThreadStartResult:
+        return await self.request("thread/start", params or ThreadStartParams(), ThreadStartResult)
+
+    async def turn_start(self, thread_id: str, text: str) -> TurnStartResult:
+        params = TurnStartParams(thread_id=thread_id, input=[TextInput(text=text)])
+        return await self.request("turn/start", params, TurnStartResult)
+
+    async def turn_steer(self, thread_id: str, text: str, expected_turn_id: str) -> str:
+        params = TurnSteerParams(
+            thread_id=thread_id, input=[TextInput(text=text)], expected_turn_id=expected_turn_id
+        )
+        return (await self.request("turn/steer", params, TurnSteerResult)).turn_id
+
+    async def turn_interrupt(self, thread_id: str, turn_id: str) -> None:
+        params = TurnInterruptParams(thread_id=thread_id, turn_id=turn_id)
+        await self.request("turn/interrupt", params, EmptyResult)
+
+    async def realtime_start(
+        self,
+        thread_id: str,
+        *,
+        output_modality: OutputModality = OutputModality.AUDIO,
+        prompt: str | None | msgspec.UnsetType = msgspec.UNSET,
+        transport: RealtimeTransport | None = None,
+        voice: str | None = None,
+        version: Version | None = None,
+        mode: Mode | None = None,
+        realtime_session_id: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        """Start realtime; the outcome arrives as ``thread/realtime/*`` notifications."""
+        params = ThreadRealtimeStartParams(
+            thread_id=thread_id,
+            output_modality=output_modality,
+            prompt=prompt,
+            transport=transport,
+            voice=voice,
+            version=version,
+            mode=mode,
+            realtime_session_id=realtime_session_id,
+            model=model,
+        )
+        await self.request("thread/realtime/start", params, EmptyResult)
+
+    async def append_audio(self, thread_id: str, audio: RealtimeAudioChunk) -> None:
+        params = ThreadRealtimeAppendAudioParams(thread_id=thread_id, audio=audio)
+        await self.request("thread/realtime/appendAudio", params, EmptyResult)
+
+    async def append_text(self, thread_id: str, text: str) -> None:
+        params = ThreadRealtimeAppendTextParams(thread_id=thread_id, text=text)
+        await self.request("thread/realtime/appendText", params, EmptyResult)
+
+    async def realtime_stop(self, thread_id: str) -> None:
+        params = ThreadRealtimeStopParams(thread_id=thread_id)
+        await self.request("thread/realtime/stop", params, EmptyResult)
+
+    async def list_voices(self) -> RealtimeVoices:
+        result = await self.request(
+            "thread/realtime/listVoices", EmptyParams(), ThreadRealtimeListVoicesResult
+        )
+        return result.voices
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the connection (a spawned server exits once its stdin closes). Idempotent."""
+        link, self._link = self._link, None
+        if link is not None:
+            with contextlib.suppress(Exception):
+                await link.close()
+        if self._reader is not None:
+            try:
+                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                    await asyncio.gather(self._reader, return_exceptions=True)
+            except TimeoutError:
+                self._reader.cancel()
+                await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _NullIdError(msgspec.Struct):
+    id: None
+    error: RpcErrorObject
+
+
+def _null_id_error(data: bytes | str) -> RpcErrorObject | None:
+    try:
+        return msgspec.json.decode(data, type=_NullIdError).error
+    except msgspec.DecodeError:
+        return None
+

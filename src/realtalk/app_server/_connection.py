@@ -1,0 +1,252 @@
+"""One client connection: framing-independent JSON-RPC handling.
+
+A transport (stdio or WebSocket) feeds every inbound frame to
+:meth:`Connection.receive` and writes what :meth:`Connection.outgoing` yields.
+
+Request handling order (reference 3.5): parse -> method lookup (``-32601``) ->
+``initialize`` handling -> not-initialized check -> experimental gate -> params
+(``-32602``) -> dispatch. Thread-scoped requests are queued on their thread's
+worker (see :mod:`._threads`); others run inline.
+
+Outbound queue: at most ``outbound_queue_size`` encoded messages wait for the
+transport. When it is full a sender waits up to ``slow_client_timeout_s``; a
+client that still has not drained it is disconnected (logged), because dropping
+responses or notifications silently would break the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, cast
+
+import msgspec
+
+from realtalk._errors import RealtalkError
+from realtalk.app_server._api import CLIENT_NOTIFICATIONS, METHODS, THREAD_SCOPED_METHODS
+from realtalk.protocol._jsonrpc import (
+    EXPERIMENTAL_NOTIFICATIONS,
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    SERVER_OVERLOADED,
+    IncomingNotification,
+    IncomingRequest,
+    IncomingResponse,
+    ParamsError,
+    RequestId,
+    RpcErrorObject,
+    decode_params,
+    encode_error,
+    encode_notification,
+    encode_response,
+    experimental_error,
+    experimental_reason,
+    oversized_error,
+    parse_message,
+)
+
+__all__ = ["Connection", "ConnectionLimits", "RequestError"]
+
+logger = logging.getLogger(__name__)
+
+_END: Final = b""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionLimits:
+    outbound_queue_size: int = 4096
+    """Encoded messages waiting for the transport."""
+    slow_client_timeout_s: float = 5.0
+    """Longest wait for room in a full outbound queue before disconnecting."""
+    max_threads: int = 256
+    """Threads one connection may hold."""
+
+
+class _HasThreadId(Protocol):
+    thread_id: str
+
+
+class RequestError(RealtalkError):
+    """A request fails with a JSON-RPC error (raised by handlers)."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.error = RpcErrorObject(code, message, data)
+
+
+def invalid_request(message: str) -> RequestError:
+    return RequestError(INVALID_REQUEST, message)
+
+
+class Connection:
+    """Protocol state of one client; the handlers live in :class:`Dispatcher`."""
+
+    def __init__(self, name: str, limits: ConnectionLimits | None = None) -> None:
+        self.name = name
+        self.limits = limits or ConnectionLimits()
+        self.initialized = False
+        self.experimental_api = False
+        self.opt_out: frozenset[str] = frozenset()
+        self._out: asyncio.Queue[bytes] = asyncio.Queue(self.limits.outbound_queue_size)
+        self._closed = False
+        self.aborted = asyncio.Event()
+        """Set when the connection must be dropped (slow client); the transport closes it."""
+        self.abort_reason = ""
+        # Set by the dispatcher: request handlers and the close hook.
+        self.handlers: dict[str, Callable[[RequestId, Any], Awaitable[None]]] = {}
+        self.thread_jobs: Callable[[str, Callable[[], Awaitable[None]]], RequestError | None] = (
+            lambda _tid, _job: invalid_request("no threads")
+        )
+        self.on_close: Callable[[], Awaitable[None]] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- outbound ----------------------------------------------------------------------
+
+    async def _enqueue(self, data: bytes) -> None:
+        if self._closed or self.aborted.is_set():
+            logger.debug("dropping message for a closed connection", extra={"conn": self.name})
+            return
+        try:
+            self._out.put_nowait(data)
+            return
+        except asyncio.QueueFull:
+            pass
+        try:
+            async with asyncio.timeout(self.limits.slow_client_timeout_s):
+                await self._out.put(data)
+        except TimeoutError:
+            self.abort(
+                f"client did not read {self.limits.outbound_queue_size} pending messages "
+                f"within {self.limits.slow_client_timeout_s:g} s"
+            )
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection (the transport closes it)."""
+        if not self.aborted.is_set():
+            logger.warning("disconnecting app-server client: %s", reason, extra={"conn": self.name})
+            self.abort_reason = reason
+            self.aborted.set()
+
+    async def respond(self, request_id: RequestId, result: msgspec.Struct) -> None:
+        await self._enqueue(encode_response(request_id, result))
+
+    async def fail(self, request_id: RequestId | None, error: RpcErrorObject) -> None:
+        await self._enqueue(encode_error(request_id, error))
+
+    async def notify(self, method: str, params: msgspec.Struct) -> None:
+        if method in self.opt_out:
+            return
+        if method in EXPERIMENTAL_NOTIFICATIONS and not self.experimental_api:
+            return
+        await self._enqueue(encode_notification(method, params))
+
+    async def outgoing(self) -> AsyncIterator[bytes]:
+        """Encoded messages for the transport, until the connection closes."""
+        while True:
+            data = await self._out.get()
+            if data is _END:
+                return
+            yield data
+
+    # -- inbound -----------------------------------------------------------------------
+
+    async def receive_oversized(self, size: int | None) -> None:
+        await self._answer_failure(oversized_error(size).error, None)
+
+    async def receive_unsupported(self, what: str) -> None:
+        await self.fail(None, RpcErrorObject(INVALID_REQUEST, f"Invalid request: {what}"))
+
+    async def _answer_failure(self, error: RpcErrorObject, request_id: RequestId | None) -> None:
+        logger.info("bad app-server message: %s", error.message, extra={"conn": self.name})
+        await self.fail(request_id, error)
+
+    async def receive(self, data: bytes | str) -> None:
+        """Handle one inbound frame (never raises for bad input)."""
+        message = parse_message(data)
+        if isinstance(message, IncomingRequest):
+            await self._request(message)
+        elif isinstance(message, IncomingNotification):
+            if message.method not in CLIENT_NOTIFICATIONS:
+                logger.warning(
+                    "ignoring unknown client notification %r (notifications get no answer)",
+                    message.method,
+                    extra={"conn": self.name},
+                )
+        elif isinstance(message, IncomingResponse):
+            logger.warning(
+                "ignoring a response (id %r): this server sends no requests",
+                message.id,
+                extra={"conn": self.name},
+            )
+        else:
+            await self._answer_failure(message.error, message.id)
+
+    async def _request(self, req: IncomingRequest) -> None:
+        spec = METHODS.get(req.method)
+        handler = self.handlers.get(req.method)
+        if spec is None or handler is None:
+            await self.fail(req.id, RpcErrorObject(METHOD_NOT_FOUND, f"Method not found: {req.method}"))
+            return
+        if req.method != "initialize" and not self.initialized:
+            await self.fail(req.id, RpcErrorObject(INVALID_REQUEST, "Not initialized"))
+            return
+        reason = experimental_reason(req.method)
+        if reason is not None and not self.experimental_api:
+            await self.fail(req.id, experimental_error(reason))
+            return
+        try:
+            params = decode_params(req.params, spec.params)
+        except ParamsError as exc:
+            await self.fail(req.id, exc.to_error())
+            return
+        if req.method in THREAD_SCOPED_METHODS:
+            refused = self.thread_jobs(cast(_HasThreadId, params).thread_id, lambda: self._run(handler, req, params))
+            if refused is not None:
+                await self.fail(req.id, refused.error)
+            return
+        await self._run(handler, req, params)
+
+    async def _run(
+        self,
+        handler: Callable[[RequestId, Any], Awaitable[None]],
+        req: IncomingRequest,
+        params: Any,
+    ) -> None:
+        try:
+            await handler(req.id, params)
+        except RequestError as exc:
+            await self.fail(req.id, exc.error)
+        except RealtalkError as exc:
+            await self.fail(req.id, RpcErrorObject(INVALID_REQUEST, str(exc)))
+        except Exception as exc:
+            logger.exception("app-server request %s failed", req.method, extra={"conn": self.name})
+            await self.fail(
+                req.id, RpcErrorObject(INTERNAL_ERROR, f"Internal error: {type(exc).__name__}: {exc}")
+            )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the threads (ending their conversations), then end :meth:`outgoing`."""
+        if self._closed:
+            return
+        if self.on_close is not None:
+            await self.on_close()
+        self._closed = True
+        try:
+            self._out.put_nowait(_END)
+        except asyncio.QueueFull:
+            # The writer will never drain a full queue of a dead client: make room.
+            while not self._out.empty():
+                self._out.get_nowait()
+            self._out.put_nowait(_END)
+
+
+def overloaded() -> RequestError:
+    return RequestError(SERVER_OVERLOADED, "Server overloaded; retry later.")

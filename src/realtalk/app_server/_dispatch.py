@@ -1,0 +1,284 @@
+"""Request handlers of one connection: initialize, threads, turns, realtime.
+
+Realtime requests answer ``{}`` first; what happens next arrives as
+``thread/realtime/*`` notifications (reference 5.2). Audio or text while no
+conversation runs is a ``thread/realtime/error`` notification ("conversation is
+not running"), not an RPC error. ``appendText`` is append-only: it never asks the
+model for a response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import realtalk
+from realtalk._config import Settings
+from realtalk._errors import ConversationNotRunningError
+from realtalk.app_server._api import (
+    EmptyParams,
+    EmptyResult,
+    InitializeParams,
+    InitializeResult,
+    RealtimeTransportWebrtc,
+    RealtimeVoices,
+    ThreadRealtimeAppendAudioParams,
+    ThreadRealtimeAppendTextParams,
+    ThreadRealtimeErrorNotification,
+    ThreadRealtimeListVoicesResult,
+    ThreadRealtimeStartParams,
+    ThreadRealtimeStopParams,
+    ThreadStartedNotification,
+    ThreadStartParams,
+    ThreadStartResult,
+    Turn,
+    TurnInterruptParams,
+    TurnStartParams,
+    TurnStartResult,
+    TurnSteerParams,
+    TurnSteerResult,
+    UserInput,
+)
+from realtalk.app_server._connection import Connection, RequestError, invalid_request, overloaded
+from realtalk.app_server._threads import (
+    DEFAULT_AGENT_INSTRUCTIONS,
+    AgentFactory,
+    ThreadConfig,
+    ThreadHandle,
+    responses_agent_factory,
+)
+from realtalk.conversation import StartParams, WebRtcTransport, WebSocketTransport
+from realtalk.protocol import V1_VOICES, V2_VOICES, AudioFrame, Version, default_voice
+from realtalk.protocol._jsonrpc import INVALID_PARAMS, RequestId, is_valid_header_value
+
+__all__ = ["AppServerOptions", "Dispatcher"]
+
+logger = logging.getLogger(__name__)
+
+NOT_RUNNING = "conversation is not running"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppServerOptions:
+    """Server-wide knobs (the defaults suit production)."""
+
+    default_cwd: Path | None = None
+    """Workspace of threads that do not name one (default: the process cwd)."""
+    model_provider: str = "openai"
+    agent_factory: AgentFactory = field(default=responses_agent_factory)
+
+
+class _HasThreadId(Protocol):
+    thread_id: str
+
+
+def _platform() -> tuple[str, str]:
+    family = "windows" if sys.platform.startswith("win") else "unix"
+    os_name = {"darwin": "macos", "win32": "windows"}.get(sys.platform, sys.platform)
+    return family, os_name
+
+
+def _text_of(inputs: list[UserInput]) -> str:
+    text = "\n".join(item.text for item in inputs)
+    if not text.strip():
+        raise RequestError(
+            INVALID_PARAMS, "Invalid params: `input` must contain non-empty text", {"field": "input"}
+        )
+    return text
+
+
+class Dispatcher:
+    """Binds the handlers and the thread registry to one :class:`Connection`."""
+
+    def __init__(self, conn: Connection, settings: Settings, options: AppServerOptions) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.options = options
+        self.threads: dict[str, ThreadHandle] = {}
+        handlers: dict[str, Callable[[RequestId, Any], Awaitable[None]]] = {
+            "initialize": self._initialize,
+            "thread/start": self._thread_start,
+            "turn/start": self._turn_start,
+            "turn/steer": self._turn_steer,
+            "turn/interrupt": self._turn_interrupt,
+            "thread/realtime/start": self._realtime_start,
+            "thread/realtime/appendAudio": self._append_audio,
+            "thread/realtime/appendText": self._append_text,
+            "thread/realtime/stop": self._realtime_stop,
+            "thread/realtime/listVoices": self._list_voices,
+        }
+        conn.handlers = handlers
+        conn.thread_jobs = self._queue_job
+        conn.on_close = self.aclose
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _queue_job(self, thread_id: str, job: Callable[[], Awaitable[None]]) -> RequestError | None:
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            return invalid_request(f"thread not found: {thread_id}")
+        if not thread.submit_job(job):
+            logger.warning("thread job queue full", extra={"thread": thread_id})
+            return overloaded()
+        return None
+
+    def _thread(self, params: _HasThreadId) -> ThreadHandle:
+        thread = self.threads.get(params.thread_id)
+        if thread is None:
+            raise invalid_request(f"thread not found: {params.thread_id}")
+        return thread
+
+    async def aclose(self) -> None:
+        """Close every thread of the connection (their conversations end cleanly)."""
+        threads, self.threads = list(self.threads.values()), {}
+        await asyncio.gather(*(t.aclose() for t in threads), return_exceptions=True)
+
+    # -- initialize ----------------------------------------------------------------------
+
+    async def _initialize(self, rid: RequestId, params: InitializeParams) -> None:
+        conn = self.conn
+        if conn.initialized:
+            raise invalid_request("Already initialized")
+        name = params.client_info.name
+        if not is_valid_header_value(name):
+            raise invalid_request(
+                f"Invalid clientInfo.name: '{name}'. Must be a valid HTTP header value."
+            )
+        caps = params.capabilities
+        conn.experimental_api = bool(caps and caps.experimental_api)
+        conn.opt_out = frozenset((caps.opt_out_notification_methods or []) if caps else [])
+        conn.initialized = True
+        family, os_name = _platform()
+        agent = f"{name}/{realtalk.__version__} ({platform.system()} {platform.release()}; {platform.machine()}) realtalk"
+        await conn.respond(
+            rid, InitializeResult(user_agent=agent, platform_family=family, platform_os=os_name)
+        )
+
+    # -- threads and turns ---------------------------------------------------------------
+
+    async def _thread_start(self, rid: RequestId, params: ThreadStartParams) -> None:
+        if len(self.threads) >= self.conn.limits.max_threads:
+            raise invalid_request(
+                f"this connection already has {len(self.threads)} threads (the limit)"
+            )
+        base = self.options.default_cwd or Path.cwd()
+        cwd = Path(params.cwd).expanduser() if params.cwd else base
+        if not cwd.is_absolute():
+            cwd = base / cwd
+        if not cwd.is_dir():
+            raise invalid_request(f"cwd {str(cwd)!r} is not a directory")
+        instructions = params.base_instructions or DEFAULT_AGENT_INSTRUCTIONS
+        if params.developer_instructions:
+            instructions = f"{instructions}\n\n{params.developer_instructions}"
+        model = params.model or self.settings.agent_model
+        config = ThreadConfig(
+            thread_id=f"thr_{uuid.uuid4().hex[:16]}",
+            cwd=cwd,
+            model=model,
+            instructions=instructions,
+        )
+        thread = ThreadHandle(
+            self.settings, config, self.conn.notify, agent_factory=self.options.agent_factory
+        )
+        self.threads[thread.id] = thread
+        provider = self.options.model_provider
+        described = thread.describe(provider)
+        await self.conn.respond(
+            rid,
+            ThreadStartResult(thread=described, model=model, model_provider=provider, cwd=str(cwd)),
+        )
+        await self.conn.notify("thread/started", ThreadStartedNotification(thread=described))
+
+    async def _turn_start(self, rid: RequestId, params: TurnStartParams) -> None:
+        text = _text_of(params.input)
+        thread = self._thread(params)
+
+        async def respond(turn: Turn) -> None:
+            await self.conn.respond(rid, TurnStartResult(turn=turn))
+
+        await thread.bridge.start_turn(text, respond)
+
+    async def _turn_steer(self, rid: RequestId, params: TurnSteerParams) -> None:
+        text = _text_of(params.input)
+        turn_id = await self._thread(params).bridge.steer(text, params.expected_turn_id)
+        await self.conn.respond(rid, TurnSteerResult(turn_id=turn_id))
+
+    async def _turn_interrupt(self, rid: RequestId, params: TurnInterruptParams) -> None:
+        async def respond() -> None:
+            await self.conn.respond(rid, EmptyResult())
+
+        await self._thread(params).bridge.interrupt(params.turn_id, respond)
+
+    # -- realtime ------------------------------------------------------------------------
+
+    async def _realtime_start(self, rid: RequestId, params: ThreadRealtimeStartParams) -> None:
+        thread = self._thread(params)
+        transport = params.transport
+        start = StartParams(
+            output_modality=params.output_modality,
+            prompt=params.prompt,
+            realtime_session_id=params.realtime_session_id,
+            transport=WebRtcTransport(transport.sdp)
+            if isinstance(transport, RealtimeTransportWebrtc)
+            else WebSocketTransport(),
+            voice=params.voice,
+            version=params.version,
+            mode=params.mode,
+            model=params.model,
+        )
+        await self.conn.respond(rid, EmptyResult())
+        # Runs inside the thread's worker: later requests of this thread wait for it.
+        await thread.manager.start(start)
+
+    async def _not_running(self, thread: ThreadHandle) -> None:
+        await self.conn.notify(
+            "thread/realtime/error",
+            ThreadRealtimeErrorNotification(thread_id=thread.id, message=NOT_RUNNING),
+        )
+
+    async def _append_audio(self, rid: RequestId, params: ThreadRealtimeAppendAudioParams) -> None:
+        thread = self._thread(params)
+        audio = params.audio
+        frame = AudioFrame(
+            audio.data,
+            sample_rate=audio.sample_rate,
+            num_channels=audio.num_channels,
+            samples_per_channel=audio.samples_per_channel,
+            item_id=audio.item_id,
+        )
+        await self.conn.respond(rid, EmptyResult())
+        try:
+            await thread.manager.audio_in(frame)
+        except ConversationNotRunningError:
+            await self._not_running(thread)
+
+    async def _append_text(self, rid: RequestId, params: ThreadRealtimeAppendTextParams) -> None:
+        thread = self._thread(params)
+        await self.conn.respond(rid, EmptyResult())
+        try:
+            await thread.manager.text_in(params.text)
+        except ConversationNotRunningError:
+            await self._not_running(thread)
+
+    async def _realtime_stop(self, rid: RequestId, params: ThreadRealtimeStopParams) -> None:
+        thread = self._thread(params)
+        await self.conn.respond(rid, EmptyResult())
+        await thread.manager.close()
+
+    async def _list_voices(self, rid: RequestId, params: EmptyParams) -> None:
+        del params
+        voices = RealtimeVoices(
+            v1=list(V1_VOICES),
+            v2=list(V2_VOICES),
+            default_v1=default_voice(Version.V1),
+            default_v2=default_voice(Version.V2),
+        )
+        await self.conn.respond(rid, ThreadRealtimeListVoicesResult(voices=voices))
+

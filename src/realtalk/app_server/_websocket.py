@@ -1,0 +1,153 @@
+"""The WebSocket transport: one JSON message per text frame (aiohttp, no compression).
+
+Security rules:
+
+* The listener binds loopback unless told otherwise; binding any other address
+  requires an auth token (checked by :class:`AppServer`).
+* With a token, the upgrade needs ``Authorization: Bearer <token>`` (401 otherwise),
+  checked before any JSON-RPC traffic.
+* A request with an ``Origin`` header (a browser) is refused (403) unless the
+  origin is in the allow-list; ``GET /readyz`` and ``/healthz`` answer 200 to
+  non-browser callers and 403 to any request with an ``Origin``.
+
+Frames up to :data:`MAX_MESSAGE_BYTES` are handled; a larger one (up to twice that)
+is answered with ``-32600`` and the connection carries on; beyond that the
+WebSocket layer closes the connection with 1009 (message too big).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+import logging
+from collections.abc import Callable, Iterable
+from typing import Final
+
+from aiohttp import WSMsgType, web
+
+from realtalk.app_server._connection import Connection
+from realtalk.protocol._jsonrpc import MAX_MESSAGE_BYTES
+
+__all__ = ["WebSocketListener"]
+
+logger = logging.getLogger(__name__)
+
+_FLUSH_TIMEOUT_S: Final = 5.0
+_HEARTBEAT_S: Final = 30.0
+
+
+class WebSocketListener:
+    """aiohttp application serving app-server connections and health checks."""
+
+    def __init__(
+        self,
+        new_connection: Callable[[str], Connection],
+        *,
+        auth_token: str | None = None,
+        allowed_origins: Iterable[str] = (),
+    ) -> None:
+        self._new_connection = new_connection
+        self._token = auth_token
+        self._origins = frozenset(o.rstrip("/") for o in allowed_origins)
+        self._ids = itertools.count(1)
+        self._sockets: set[web.WebSocketResponse] = set()
+        self.app = web.Application()
+        self.app.router.add_get("/readyz", self._health)
+        self.app.router.add_get("/healthz", self._health)
+        self.app.router.add_get("/", self._handle)
+        self.app.on_shutdown.append(self._close_sockets)
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        if "Origin" in request.headers:
+            return web.Response(status=403, text="forbidden\n")
+        return web.Response(text="ok\n")
+
+    def _refusal(self, request: web.Request) -> web.StreamResponse | None:
+        if self._token is not None:
+            header = request.headers.get("Authorization", "")
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                value.strip().encode(), self._token.encode()
+            ):
+                logger.warning("app-server connection refused: missing or wrong bearer token")
+                return web.Response(
+                    status=401,
+                    text="unauthorized: send Authorization: Bearer <token>\n",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/") not in self._origins:
+            logger.warning("app-server connection refused: origin %r is not allowed", origin)
+            return web.Response(status=403, text="forbidden: origin not allowed\n")
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        ws = web.WebSocketResponse(
+            compress=False, max_msg_size=2 * MAX_MESSAGE_BYTES, heartbeat=_HEARTBEAT_S
+        )
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=426, text="expected a WebSocket upgrade\n")
+        await ws.prepare(request)
+        conn = self._new_connection(f"ws-{next(self._ids)}")
+        self._sockets.add(ws)
+        try:
+            await _serve(conn, ws)
+        finally:
+            self._sockets.discard(ws)
+        return ws
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        del app
+        await asyncio.gather(
+            *(ws.close(code=1001, message=b"server shutting down") for ws in list(self._sockets)),
+            return_exceptions=True,
+        )
+
+
+async def _read(conn: Connection, ws: web.WebSocketResponse) -> None:
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            data: str = msg.data
+            if len(data) > MAX_MESSAGE_BYTES:
+                await conn.receive_oversized(len(data))
+            else:
+                await conn.receive(data)
+        elif msg.type is WSMsgType.BINARY:
+            await conn.receive_unsupported(
+                "binary frames are not supported; send one JSON message per text frame"
+            )
+        elif msg.type is WSMsgType.ERROR:
+            logger.info("app-server websocket error: %s", ws.exception(), extra={"conn": conn.name})
+            return
+
+
+async def _serve(conn: Connection, ws: web.WebSocketResponse) -> None:
+    async def drain() -> None:
+        async for data in conn.outgoing():
+            await ws.send_frame(data, WSMsgType.TEXT)
+
+    writer = asyncio.create_task(drain(), name=f"realtalk-app-writer-{conn.name}")
+    reader = asyncio.create_task(_read(conn, ws), name=f"realtalk-app-reader-{conn.name}")
+    aborted = asyncio.create_task(conn.aborted.wait())
+    try:
+        await asyncio.wait({reader, aborted, writer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        reader.cancel()
+        aborted.cancel()
+        await asyncio.gather(reader, aborted, return_exceptions=True)
+        # Ending the threads first ends their realtime conversations cleanly.
+        await conn.aclose()
+        try:
+            async with asyncio.timeout(_FLUSH_TIMEOUT_S):
+                await asyncio.gather(writer, return_exceptions=True)
+        except TimeoutError:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+        if conn.aborted.is_set():
+            await ws.close(code=1008, message=conn.abort_reason.encode()[:120])
+        else:
+            await ws.close()

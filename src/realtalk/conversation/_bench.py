@@ -1,0 +1,194 @@
+"""Startup benchmark: WebRTC start with the sideband joined off the critical path.
+
+``bench_startup`` runs ``realtalk emulator`` in a separate process with a call
+latency and a sideband handshake latency, then performs K WebRTC starts with this
+design and K with the sequential baseline (``ConversationManager(...,
+sequential_sideband=True)``: the sideband is joined before ``Started``/``Sdp``, the
+pre-change behaviour), interleaved in the same run. Each start uses a real local
+aiortc offer (ICE is never completed: only the SDP is needed).
+
+Measured per start, from the moment ``start()`` is called:
+
+* ``sdp_ms``: until the ``SdpAnswer`` event reaches a subscriber;
+* ``sideband_ready_ms``: until the sideband socket is connected and the
+  ``session.update`` frame is handed to it (the first outbound sideband frame, seen
+  through the manager's wire tap);
+* ``first_text_ms``: for a text sent right after ``start()`` returns, until the
+  emulator's ``conversation.item.added`` for that text comes back on the sideband
+  (the emulator runs in another process, so its ack is the observable arrival).
+
+The report holds the medians, and ``sdp_ratio`` = ours / baseline for ``sdp_ms``.
+One unmeasured start per design warms up imports, codecs and the loopback path.
+The startup context is set to ``""`` so the workspace scan does not add noise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+from realtalk._config import Settings
+from realtalk._errors import RealtalkError
+from realtalk.conversation._manager import ConversationManager
+from realtalk.conversation._types import SdpAnswer, StartParams, WebRtcTransport
+from realtalk.transports import WebRtcPeer
+
+__all__ = ["bench_startup"]
+
+logger = logging.getLogger(__name__)
+
+_READY_TIMEOUT_S: Final = 30.0
+_STOP_TIMEOUT_S: Final = 10.0
+_START_MARGIN_S: Final = 15.0
+_METRICS: Final = ("sdp_ms", "sideband_ready_ms", "first_text_ms")
+
+
+@contextlib.asynccontextmanager
+async def _emulator_process(call_latency_ms: int, sideband_latency_ms: int) -> AsyncIterator[str]:
+    """Run ``python -m realtalk emulator`` and yield the base URL from its READY line."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtalk",
+        "emulator",
+        "--port",
+        "0",
+        "--call-latency-ms",
+        str(call_latency_ms),
+        "--sideband-latency-ms",
+        str(sideband_latency_ms),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(_READY_TIMEOUT_S):
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                if not line:
+                    raise RealtalkError(
+                        "the benchmark emulator exited before printing READY; "
+                        "run `python -m realtalk emulator` by hand to see why"
+                    )
+                if line.startswith("READY "):
+                    base_url = line.split()[1]
+                    break
+        yield base_url
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                async with asyncio.timeout(_STOP_TIMEOUT_S):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+class _StartProbe:
+    """Timestamps of one start, fed by the wire tap and the subscription."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker.encode()
+        self.t0 = 0.0
+        self.sdp: float | None = None
+        self.sideband_ready: float | None = None
+        self.first_text: float | None = None
+        self.sdp_seen = asyncio.Event()
+        self.text_seen = asyncio.Event()
+
+    def tap(self, direction: str, data: bytes) -> None:
+        now = time.perf_counter()
+        if direction == "out":
+            if self.sideband_ready is None and b'"session.update"' in data:
+                self.sideband_ready = now
+        elif (
+            self.first_text is None and b'"conversation.item.added"' in data and self.marker in data
+        ):
+            self.first_text = now
+            self.text_seen.set()
+
+    def result(self) -> dict[str, float]:
+        values = (self.sdp, self.sideband_ready, self.first_text)
+        if any(v is None for v in values):
+            raise RealtalkError(f"a benchmark start did not complete: {values}")
+        return {
+            name: (value - self.t0) * 1000.0
+            for name, value in zip(_METRICS, values, strict=True)
+            if value is not None
+        }
+
+
+async def _one_start(settings: Settings, *, sequential: bool, limit_s: float) -> dict[str, float]:
+    probe = _StartProbe(f"bench-{uuid.uuid4().hex[:12]}")
+    manager = ConversationManager(settings, tap=probe.tap, sequential_sideband=sequential)
+    subscription = manager.subscribe()
+
+    async def watch() -> None:
+        async for event in subscription:
+            if isinstance(event, SdpAnswer) and probe.sdp is None:
+                probe.sdp = time.perf_counter()
+                probe.sdp_seen.set()
+
+    async with WebRtcPeer(loopback_only=True) as peer, asyncio.TaskGroup() as group:
+        offer = await peer.create_offer()  # before t0: the client's own offer is not measured
+        watcher = group.create_task(watch())
+        try:
+            async with asyncio.timeout(limit_s):
+                probe.t0 = time.perf_counter()
+                await manager.start(StartParams(transport=WebRtcTransport(offer)))
+                await manager.text_in(probe.marker.decode())
+                await probe.sdp_seen.wait()
+                await probe.text_seen.wait()
+        finally:
+            await manager.aclose()  # closes the subscription, which ends the watcher
+            watcher.cancel()
+    return probe.result()
+
+
+def _medians(samples: list[dict[str, float]]) -> dict[str, float]:
+    return {name: round(statistics.median(s[name] for s in samples), 1) for name in _METRICS}
+
+
+async def bench_startup(
+    starts: int = 20, call_latency_ms: int = 300, sideband_latency_ms: int = 400
+) -> dict[str, Any]:
+    """Run the startup benchmark (see the module docs); returns the JSON-ready report."""
+    if starts < 1:
+        raise ValueError(f"starts must be >= 1, got {starts}")
+    limit_s = (call_latency_ms + sideband_latency_ms) / 1000.0 + _START_MARGIN_S
+    ours: list[dict[str, float]] = []
+    baseline: list[dict[str, float]] = []
+    async with _emulator_process(call_latency_ms, sideband_latency_ms) as base_url:
+        settings = Settings(
+            api_key="bench", base_url=base_url, startup_context="", transport="webrtc"
+        )
+        for sequential in (False, True):  # warm-up, not measured
+            await _one_start(settings, sequential=sequential, limit_s=limit_s)
+        for index in range(starts):
+            # Alternate which design goes first so drift affects both alike.
+            order = (False, True) if index % 2 == 0 else (True, False)
+            for sequential in order:
+                sample = await _one_start(settings, sequential=sequential, limit_s=limit_s)
+                (baseline if sequential else ours).append(sample)
+    ours_medians, baseline_medians = _medians(ours), _medians(baseline)
+    ratio = (
+        ours_medians["sdp_ms"] / baseline_medians["sdp_ms"] if baseline_medians["sdp_ms"] else 0.0
+    )
+    report = {
+        "call_latency_ms": call_latency_ms,
+        "sideband_latency_ms": sideband_latency_ms,
+        "starts": starts,
+        "ours": ours_medians,
+        "baseline": baseline_medians,
+        "sdp_ratio": round(ratio, 3),
+    }
+    logger.info("startup benchmark done", extra={"report": report})
+    return report

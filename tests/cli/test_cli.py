@@ -1,0 +1,113 @@
+"""The ``realtalk`` command as a user runs it: real subprocesses, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+
+def _run(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "realtalk", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("transport", ["websocket", "webrtc"])
+def test_talk_text_one_shot_offline(transport: str) -> None:
+    result = _run("talk", "--text", "hello", "--transport", transport)
+    assert result.returncode == 0, result.stderr
+    assert "offline emulator" in result.stdout
+    assert "You said: hello" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_runs_offline_and_logs_the_handoff(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    result = _run("demo", "--transport", "websocket", "--events-jsonl", str(log), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "handoff>" in result.stdout
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert all({"t", "dir", "event"} <= set(line) for line in lines)
+    times = [line["t"] for line in lines]
+    assert times == sorted(times)
+    out = [line["event"] for line in lines if line["dir"] == "out"]
+    inbound = [line["event"] for line in lines if line["dir"] == "in"]
+    assert any(
+        e.get("type") == "conversation.item.done" and e["item"].get("name") == "background_agent"
+        for e in inbound
+    )
+    outputs = [i for i, e in enumerate(out) if e.get("item", {}).get("type") == "function_call_output"]
+    assert outputs, "the completion acknowledgement was not sent"
+    assert any(e.get("type") == "response.create" for e in out[outputs[-1] :])
+    # Audio payloads are elided to their length.
+    appends = [e for e in inbound if e.get("type") == "response.output_audio.delta"]
+    assert appends and all(e["delta"].endswith("bytes base64>") for e in appends)
+
+
+def test_refused_connection_is_one_clear_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = _run(
+        "talk", "--text", "hi", "--transport", "websocket", "--base-url", f"http://127.0.0.1:{port}/v1",
+        env={"OPENAI_API_KEY": "sk-cli-secret"},
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "could not connect to realtime server" in result.stderr
+    assert "sk-cli-secret" not in result.stderr + result.stdout
+
+
+def test_bad_url_is_one_clear_line() -> None:
+    result = _run(
+        "talk", "--text", "hi", "--transport", "websocket", "--base-url", "ftp://example.invalid/v1",
+        env={"OPENAI_API_KEY": "sk-x"},
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "unsupported realtime api_url scheme" in result.stderr
+
+
+def test_bad_wav_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"this is not a wav file")
+    result = _run("talk", "--audio-in", str(bad), "--transport", "websocket")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "bad.wav" in result.stderr
+
+
+def test_audio_in_and_out_round_trip(tmp_path: Path) -> None:
+    src = tmp_path / "in.wav"
+    with wave.open(str(src), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        import math
+        import struct
+
+        frames = b"".join(
+            struct.pack("<h", int(8000 * math.sin(2 * math.pi * 300 * i / 16000)))
+            for i in range(16000)  # 1 s of "speech"
+        )
+        w.writeframes(frames)
+    out = tmp_path / "out.wav"
+    result = _run("talk", "--audio-in", str(src), "--audio-out", str(out), "--transport", "websocket", timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert "you (voice)>" in result.stdout
+    with wave.open(str(out), "rb") as r:
+        assert r.getframerate() == 24000
+        assert r.getnframes() > 0

@@ -1,0 +1,85 @@
+"""Settings: TOML file + environment, with errors that name the file, key and type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from realtalk import ConfigError
+from realtalk._config import Settings, default_config_path, load_settings
+from realtalk.protocol import Mode, OutputModality, Version
+
+
+def test_defaults_without_file_or_env(tmp_path: Path) -> None:
+    settings = load_settings(environ={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert settings.version is Version.V2
+    assert settings.mode is Mode.CONVERSATIONAL
+    assert settings.model == "gpt-realtime-1.5"
+    assert settings.base_url == "https://api.openai.com/v1"
+    assert settings.transport == "webrtc"
+    assert settings.api_key is None
+    assert settings.config_path == str(tmp_path / "realtalk" / "config.toml")
+
+
+def test_file_then_env_precedence(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        'base_url = "http://file/v1"\n'
+        "[realtime]\n"
+        'version = "v1"\nvoice = "cove"\nmodel = "m-file"\nstartup_context = ""\n'
+        'output_modality = "audio"\n'
+        "[agent]\n"
+        'command = ["agent", "exec"]\ninput = "stdin"\n'
+    )
+    env = {"REALTALK_MODEL": "m-env", "OPENAI_API_KEY": "sk-x", "REALTALK_VERSION": "v2"}
+    settings = load_settings(path, environ=env)
+    assert settings.base_url == "http://file/v1"
+    assert settings.version is Version.V2  # env beats file
+    assert settings.model == "m-env"
+    assert settings.voice == "cove"
+    assert settings.startup_context == ""  # "" is kept: it disables the context
+    assert settings.output_modality is OutputModality.AUDIO
+    assert settings.agent_command == ("agent", "exec")
+    assert settings.agent_input == "stdin"
+    assert settings.api_key == "sk-x"
+
+
+def test_repr_never_shows_the_api_key(tmp_path: Path) -> None:
+    settings = Settings(api_key="sk-very-secret")
+    assert "sk-very-secret" not in repr(settings)
+    assert "sk-very-secret" not in str(settings)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[realtime]\nversion = 2\n', "key realtime.version"),
+        ('[realtime]\nvoice = 3\n', "key realtime.voice: expected `str"),
+        ('[realtime]\nbogus = "x"\n', "bogus"),
+        ("not = [valid", "is not valid TOML"),
+    ],
+)
+def test_bad_file_names_file_key_and_type(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_bad_env_values_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="REALTALK_VERSION='v9': expected one of v1, v2"):
+        load_settings(environ={"XDG_CONFIG_HOME": str(tmp_path), "REALTALK_VERSION": "v9"})
+    with pytest.raises(ConfigError, match="REALTALK_TRANSPORT"):
+        load_settings(environ={"XDG_CONFIG_HOME": str(tmp_path), "REALTALK_TRANSPORT": "pigeon"})
+
+
+def test_default_config_path_uses_xdg(tmp_path: Path) -> None:
+    assert default_config_path({"XDG_CONFIG_HOME": str(tmp_path)}) == tmp_path / "realtalk" / "config.toml"
