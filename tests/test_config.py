@@ -54,8 +54,8 @@ def test_repr_never_shows_the_api_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('[realtime]\nversion = 2\n', "key realtime.version"),
-        ('[realtime]\nvoice = 3\n', "key realtime.voice: expected `str"),
+        ("[realtime]\nversion = 2\n", "key realtime.version"),
+        ("[realtime]\nvoice = 3\n", "key realtime.voice: expected `str"),
         ('[realtime]\nbogus = "x"\n', "bogus"),
         ("not = [valid", "is not valid TOML"),
     ],
@@ -82,4 +82,7 @@ def test_bad_env_values_are_named(tmp_path: Path) -> None:
 
 
 def test_default_config_path_uses_xdg(tmp_path: Path) -> None:
-    assert default_config_path({"XDG_CONFIG_HOME": str(tmp_path)}) == tmp_path / "realtalk" / "config.toml"
+    assert (
+        default_config_path({"XDG_CONFIG_HOME": str(tmp_path)})
+        == tmp_path / "realtalk" / "config.toml"
+    )

@@ -7,11 +7,8 @@ Every offer is a real local aiortc offer (loopback ICE).
 
 from __future__ import annotations
 
-import array
 import asyncio
 import base64
-import json
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -25,8 +22,6 @@ from realtalk.conversation import (
     Realtime,
     SdpAnswer,
     Started,
-    StartParams,
-    WebRtcTransport,
 )
 from realtalk.emulator import Emulator, EmulatorOptions
 from realtalk.protocol import (
@@ -43,13 +38,23 @@ from realtalk.protocol import (
 )
 from realtalk.transports import WebRtcPeer
 
-from .conftest import Recorder, make_settings
+from ._webrtc_support import (
+    BOUNDARY,
+    SERVER_500_MESSAGE,
+    barrier,
+    is_,
+    kinds,
+    multipart,
+    pcm_rms,
+    realtime,
+    start_params,
+    tone,
+    webrtc_settings,
+)
+from .conftest import Recorder
 
 Factory = Callable[..., tuple[ConversationManager, Recorder]]
 EmulatorFactory = Callable[..., Awaitable[Emulator]]
-
-BOUNDARY = "codex-realtime-call-boundary"
-SERVER_500_MESSAGE = "The server had an error while processing your request. Sorry about that!"
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -82,75 +87,6 @@ async def offer() -> AsyncIterator[str]:
         await peer.aclose()
 
 
-def webrtc_settings(base_url: str, **overrides: Any) -> Any:
-    values: dict[str, Any] = {
-        "transport": "webrtc",
-        "startup_context": "startup context",
-        "sideband_max_retries": 2,
-        "sideband_retry_base_ms": 10,
-    }
-    values.update(overrides)
-    return make_settings(base_url, **values)
-
-
-def start_params(offer: str, **overrides: Any) -> StartParams:
-    values: dict[str, Any] = {"prompt": "backend prompt", "realtime_session_id": "conv_rtc"}
-    values.update(overrides)
-    return StartParams(transport=WebRtcTransport(offer), **values)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _is(kind: type[Any]) -> Callable[[ConversationEvent], bool]:
-    return lambda e: isinstance(e, kind)
-
-
-def _realtime(kind: type[Any]) -> Callable[[ConversationEvent], bool]:
-    return lambda e: isinstance(e, Realtime) and isinstance(e.payload, kind)
-
-
-def _kinds(rec: Recorder) -> list[str]:
-    names = []
-    for e in rec.events:
-        names.append(type(e.payload).__name__ if isinstance(e, Realtime) else type(e).__name__)
-    return names
-
-
-def _multipart(offer: str, session: dict[str, Any]) -> bytes:
-    session_json = json.dumps(session, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return (
-        f"--{BOUNDARY}\r\n"
-        'Content-Disposition: form-data; name="sdp"\r\n'
-        "Content-Type: application/sdp\r\n\r\n"
-        f"{offer}\r\n"
-        f"--{BOUNDARY}\r\n"
-        'Content-Disposition: form-data; name="session"\r\n'
-        "Content-Type: application/json\r\n\r\n"
-        f"{session_json}\r\n"
-        f"--{BOUNDARY}--\r\n"
-    ).encode()
-
-
-def _pcm_rms(pcm: bytes) -> float:
-    samples = array.array("h", pcm[: len(pcm) - len(pcm) % 2])
-    return math.sqrt(sum(s * s for s in samples) / len(samples)) if samples else 0.0
-
-
-def _tone(seconds: float, *, hz: float = 300.0, amplitude: int = 8000) -> bytes:
-    count = int(24_000 * seconds)
-    samples = array.array(
-        "h", (int(amplitude * math.sin(2 * math.pi * hz * n / 24_000)) for n in range(count))
-    )
-    return samples.tobytes()
-
-
-async def _barrier(mgr: ConversationManager, rec: Recorder) -> None:
-    """Close and wait for ``Closed{requested}``: every earlier event has been recorded."""
-    await mgr.close()
-    await rec.wait_for(lambda e: e == Closed("requested"))
-
-
 # --------------------------------------------------------------------------- start order
 
 
@@ -161,7 +97,7 @@ async def test_webrtc_start_posts_generated_session(
     emu = await emulator_factory(sideband_latency_ms=1000)
     mgr, rec = manager_factory(webrtc_settings(emu.base_url))
     await mgr.start(start_params(offer))
-    sdp = await rec.wait_for(_is(SdpAnswer))
+    sdp = await rec.wait_for(is_(SdpAnswer))
     # Both events are out while the sideband handshake still waits its 1 s.
     assert emu.sessions == []
     assert rec.events[:2] == [Started("conv_rtc", Version.V2), sdp]
@@ -194,7 +130,7 @@ async def test_webrtc_start_posts_generated_session(
         "tools": [BACKGROUND_AGENT_TOOL, REMAIN_SILENT_TOOL],
         "tool_choice": "auto",
     }
-    assert call.body == _multipart(offer, expected_session)
+    assert call.body == multipart(offer, expected_session)
     assert call.session == expected_session
     assert call.location == f"/v1/realtime/calls/{call.call_id}"
 
@@ -209,7 +145,7 @@ async def test_webrtc_start_posts_generated_session(
     assert sideband.received_types[:2] == ["session.update", "conversation.item.create"]
     assert sideband.received[1]["item"]["content"][0]["text"] == "[USER] hello"
     assert call.sideband == ["accepted"]
-    await rec.wait_for(_realtime(SessionUpdated))
+    await rec.wait_for(realtime(SessionUpdated))
     assert mgr.running
 
 
@@ -219,7 +155,7 @@ async def test_webrtc_v1_posts_quicksilver_session_and_joins_with_intent(
     emu = await emulator_factory()
     mgr, rec = manager_factory(webrtc_settings(emu.base_url, version=Version.V1))
     await mgr.start(start_params(offer))
-    await rec.wait_for(_is(SdpAnswer))
+    await rec.wait_for(is_(SdpAnswer))
     await emu.wait_for_calls(1)
     call = emu.calls[0]
     expected_session = {
@@ -231,7 +167,7 @@ async def test_webrtc_v1_posts_quicksilver_session_and_joins_with_intent(
         "model": "gpt-realtime-1.5",
         "type": "quicksilver",
     }
-    assert call.body == _multipart(offer, expected_session)
+    assert call.body == multipart(offer, expected_session)
     assert call.header("openai-alpha") == "quicksilver=v1"
     await emu.wait_for_sessions(1)
     sideband = emu.sessions[0]
@@ -241,12 +177,26 @@ async def test_webrtc_v1_posts_quicksilver_session_and_joins_with_intent(
     assert sideband.header("Authorization") == "Bearer sk-test-key"
     update = await sideband.wait_for_type("session.update")
     assert update["session"]["type"] == "quicksilver"
-    await rec.wait_for(_realtime(SessionUpdated))
+    await rec.wait_for(realtime(SessionUpdated))
     # No immediate close: the conversation keeps running and accepts text.
     await mgr.text_in("still here")
     item = await sideband.wait_for_type("conversation.item.create")
     assert item["item"]["content"][0]["text"] == "still here"
     assert mgr.running and rec.of_type(Closed) == []
+
+
+async def test_sequential_baseline_joins_before_started(
+    emulator_factory: EmulatorFactory, manager_factory: Factory, offer: str
+) -> None:
+    """The benchmark baseline (pre-change behaviour): Started/Sdp wait for the sideband."""
+    emu = await emulator_factory(sideband_latency_ms=200)
+    mgr, rec = manager_factory(webrtc_settings(emu.base_url), sequential_sideband=True)
+    await mgr.start(start_params(offer))
+    await rec.wait_for(is_(SdpAnswer))
+    assert len(emu.sessions) == 1  # already joined when the SDP answer came out
+    assert kinds(rec)[:2] == ["Started", "SdpAnswer"]
+    await emu.sessions[0].wait_for_count(1)
+    assert emu.sessions[0].received_types[0] == "session.update"
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -258,17 +208,17 @@ async def test_close_while_sideband_connecting_drops_pending_join(
     emu = await emulator_factory(sideband_latency_ms=1000)
     mgr, rec = manager_factory(webrtc_settings(emu.base_url))
     await mgr.start(start_params(offer))
-    await rec.wait_for(_is(SdpAnswer))
+    await rec.wait_for(is_(SdpAnswer))
     await emu.wait_for_calls(1)
     call = emu.calls[0]
     await call.wait_until(lambda c: c.sideband_requests == 1)  # the join is in flight
     await mgr.close()
-    await rec.wait_for(_is(Closed))
+    await rec.wait_for(is_(Closed))
     # Bounded wait for the stale window: the emulator ends its 1 s handshake latency
     # and finds the client gone (a late join would have completed by then).
     await call.wait_until(lambda c: c.sideband == ["abandoned"], timeout=5)
     assert emu.sessions == []
-    assert _kinds(rec) == ["Started", "SdpAnswer", "Closed"]
+    assert kinds(rec) == ["Started", "SdpAnswer", "Closed"]
     assert rec.of_type(Closed) == [Closed("requested")]
     assert not mgr.running
     with pytest.raises(ConversationNotRunningError):
@@ -281,9 +231,9 @@ async def test_sideband_join_failure_closes_with_error(
     emu = await emulator_factory(sideband_never=True)
     mgr, rec = manager_factory(webrtc_settings(emu.base_url, sideband_max_retries=2))
     await mgr.start(start_params(offer))
-    closed = await rec.wait_for(_is(Closed))
+    closed = await rec.wait_for(is_(Closed))
     assert closed == Closed("error")
-    assert _kinds(rec) == ["Started", "SdpAnswer", "ErrorEvent", "Closed"]
+    assert kinds(rec) == ["Started", "SdpAnswer", "ErrorEvent", "Closed"]
     error = rec.events[2]
     assert isinstance(error, Realtime) and isinstance(error.payload, ErrorEvent)
     assert "HTTP 503" in error.payload.message
@@ -299,7 +249,7 @@ async def test_sideband_join_retries_until_the_server_accepts(
     emu = await emulator_factory(sideband_refuse_times=2)
     mgr, rec = manager_factory(webrtc_settings(emu.base_url, sideband_max_retries=3))
     await mgr.start(start_params(offer))
-    await rec.wait_for(_realtime(SessionUpdated))
+    await rec.wait_for(realtime(SessionUpdated))
     call = emu.calls[0]
     assert call.sideband == ["refused", "refused", "accepted"]
     await mgr.text_in("after retries")
@@ -311,7 +261,7 @@ async def test_sideband_join_retries_until_the_server_accepts(
 
 
 def _errors_and_closes(rec: Recorder) -> list[ConversationEvent]:
-    return [e for e in rec.events if isinstance(e, Closed) or _realtime(ErrorEvent)(e)]
+    return [e for e in rec.events if isinstance(e, Closed) or realtime(ErrorEvent)(e)]
 
 
 @pytest.mark.parametrize(
@@ -336,8 +286,8 @@ async def test_call_creation_failure_emits_error_only(
     mgr, rec = manager_factory(webrtc_settings(emu.base_url))
     await mgr.start(start_params(offer))
     assert not mgr.running
-    await _barrier(mgr, rec)
-    assert _kinds(rec) == ["ErrorEvent", "Closed"]  # the Closed is the barrier's
+    await barrier(mgr, rec)
+    assert kinds(rec) == ["ErrorEvent", "Closed"]  # the Closed is the barrier's
     error = rec.events[0]
     assert isinstance(error, Realtime) and isinstance(error.payload, ErrorEvent)
     assert error.payload.message.startswith(message)
@@ -354,7 +304,7 @@ async def test_v2_forwards_audio_and_text_between_client_and_sideband(
     emu = await emulator_factory()
     mgr, rec = manager_factory(webrtc_settings(emu.base_url))
     await mgr.start(start_params(offer))
-    await rec.wait_for(_realtime(SessionUpdated))
+    await rec.wait_for(realtime(SessionUpdated))
     sideband = emu.sessions[0]
     audio = base64.b64encode(bytes(960)).decode()
     await mgr.audio_in(AudioFrame(audio))
@@ -364,7 +314,7 @@ async def test_v2_forwards_audio_and_text_between_client_and_sideband(
     item = await sideband.wait_for_type("conversation.item.create")
     assert item["item"]["content"][0]["text"] == "[USER] hello"
     # Server -> client: the model's ack and an injected audio delta come back typed.
-    added = await rec.wait_for(_realtime(ConversationItemAdded))
+    added = await rec.wait_for(realtime(ConversationItemAdded))
     assert isinstance(added, Realtime)
     await sideband.send_event(
         {
@@ -376,7 +326,7 @@ async def test_v2_forwards_audio_and_text_between_client_and_sideband(
             "delta": audio,
         }
     )
-    out = await rec.wait_for(_realtime(AudioOut))
+    out = await rec.wait_for(realtime(AudioOut))
     assert isinstance(out, Realtime) and isinstance(out.payload, AudioOut)
     assert out.payload.frame.data == audio
 
@@ -392,22 +342,22 @@ async def test_webrtc_media_end_to_end_through_aiortc(
     mgr, rec = manager_factory(webrtc_settings(emu.base_url))
     async with WebRtcPeer(loopback_only=True) as peer:
         await mgr.start(start_params(await peer.create_offer()))
-        sdp = await rec.wait_for(_is(SdpAnswer))
+        sdp = await rec.wait_for(is_(SdpAnswer))
         assert isinstance(sdp, SdpAnswer)
         await peer.accept_answer(sdp.sdp)
         await peer.wait_connected(timeout=10)
-        await rec.wait_for(_realtime(SessionUpdated))  # the sideband is joined
+        await rec.wait_for(realtime(SessionUpdated))  # the sideband is joined
 
-        peer.push_pcm24k(_tone(0.6))  # then the track idles with silence (VAD stop)
-        await rec.wait_for(_realtime(InputAudioSpeechStarted), timeout=10)
-        done = await rec.wait_for(_realtime(InputTranscriptDone), timeout=10)
+        peer.push_pcm24k(tone(0.6))  # then the track idles with silence (VAD stop)
+        await rec.wait_for(realtime(InputAudioSpeechStarted), timeout=10)
+        done = await rec.wait_for(realtime(InputTranscriptDone), timeout=10)
         assert isinstance(done, Realtime)
         call = emu.calls[0]
         assert call.input_audio_bytes > 0
 
         async def loud_chunk() -> float:
             async for chunk in peer.received_audio():
-                rms = _pcm_rms(chunk)
+                rms = pcm_rms(chunk)
                 if rms > 300:
                     return rms
             raise AssertionError("the peer ended before any model audio arrived")

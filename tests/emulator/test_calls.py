@@ -13,23 +13,29 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import pytest
 from openai import AsyncOpenAI
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from realtalk import ConfigError
-from realtalk.emulator import CallRecord, Emulator, EmulatorOptions, add_emulator_arguments
-from realtalk.emulator._call_body import CallBodyError, call_model_settings, parse_call_body
+from realtalk.emulator import Emulator, EmulatorOptions, add_emulator_arguments
 from realtalk.emulator._cli import options_from_args
 from realtalk.transports import WebRtcPeer
 
+from ._calls_support import (
+    BOUNDARY,
+    connected,
+    create,
+    multipart,
+    next_event,
+    post,
+    session_via_sideband,
+    sideband_url,
+)
 from ._client import open_client, pcm_tone, user_text
 
 JsonDict = dict[str, Any]
 EmulatorFactory = Callable[..., Awaitable[Emulator]]
-
-BOUNDARY = "test-boundary-1234"
 
 
 @pytest.fixture
@@ -56,70 +62,6 @@ async def offer() -> AsyncIterator[str]:
         yield await peer.create_offer()
     finally:
         await peer.aclose()
-
-
-def multipart(offer: str, session: JsonDict | None) -> bytes:
-    parts = [
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="sdp"\r\n'
-        f"Content-Type: application/sdp\r\n\r\n{offer}\r\n"
-    ]
-    if session is not None:
-        parts.append(
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="session"\r\n'
-            f"Content-Type: application/json\r\n\r\n{json.dumps(session)}\r\n"
-        )
-    return ("".join(parts) + f"--{BOUNDARY}--\r\n").encode()
-
-
-class Answer:
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def json(self) -> JsonDict:
-        value = json.loads(self.body)
-        assert isinstance(value, dict)
-        return value
-
-
-async def post(
-    emu: Emulator,
-    body: bytes,
-    content_type: str,
-    *,
-    path: str = "/v1/realtime/calls",
-    headers: dict[str, str] | None = None,
-) -> Answer:
-    url = emu.base_url.removesuffix("/v1") + path
-    all_headers = {"Content-Type": content_type, **(headers or {})}
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-        session.post(url, data=body, headers=all_headers) as response,
-    ):
-        return Answer(response.status, dict(response.headers), await response.read())
-
-
-async def create(emu: Emulator, offer: str, session: JsonDict | None = None) -> tuple[str, Answer]:
-    answer = await post(emu, multipart(offer, session), f"multipart/form-data; boundary={BOUNDARY}")
-    assert answer.status == 201, answer.body
-    call_id = answer.headers["Location"].rsplit("/", 1)[1]
-    return call_id, answer
-
-
-def sideband_url(emu: Emulator, call_id: str) -> str:
-    return f"{emu.ws_base_url}/realtime?call_id={call_id}"
-
-
-async def session_via_sideband(emu: Emulator, call_id: str) -> JsonDict:
-    """The call model's current session, read through an empty ``session.update``."""
-    async with open_client(sideband_url(emu, call_id)) as client:
-        await client.send({"type": "session.update", "session": {}})
-        updated = await client.recv()
-    assert updated["type"] == "session.updated"
-    session = updated["session"]
-    assert isinstance(session, dict)
-    return session
 
 
 # --------------------------------------------------------------------------- body forms
@@ -226,55 +168,6 @@ async def test_bad_bodies_are_400(
     assert error["type"] == "invalid_request_error"
     assert error["message"].startswith(message)
     assert emu.calls[0].status == 400
-
-
-# --------------------------------------------------------------------------- body parser
-
-
-def test_parser_accepts_preamble_quoted_boundary_and_parts_without_type() -> None:
-    body = (
-        b'preamble\r\n--b1\r\nContent-Disposition: form-data; name="sdp"\r\n\r\nv=0\r\nx\r\n'
-        b'--b1\r\ncontent-disposition: form-data; name="session"\r\n\r\n{"type":"realtime"}'
-        b"\r\n--b1--\r\nepilogue"
-    )
-    parsed = parse_call_body('multipart/form-data; boundary="b1"', body)
-    assert (parsed.kind, parsed.offer_sdp, parsed.session) == (
-        "multipart",
-        "v=0\r\nx",
-        {"type": "realtime"},
-    )
-
-
-@pytest.mark.parametrize(
-    ("content_type", "body", "message"),
-    [
-        ("multipart/form-data", b"", "has no boundary"),
-        ("multipart/form-data; boundary=b1", b"--b1\r\n\r\nx\r\n", "closing delimiter"),
-        ("multipart/form-data; boundary=b1", b"nothing here", "no part delimiter"),
-        (
-            "multipart/form-data; boundary=b1",
-            b'--b1\r\nContent-Disposition: form-data; name="session"\r\n\r\n{}\r\n--b1--\r\n',
-            "Missing required parameter: 'sdp'.",
-        ),
-        ("application/json", b'{"sdp": "v=0", "session": [1]}', "must be a JSON object"),
-        ("application/json", b"{", "not valid JSON"),
-        ("application/sdp", b"\xff", "not valid UTF-8"),
-    ],
-)
-def test_parser_rejects_malformed_bodies(content_type: str, body: bytes, message: str) -> None:
-    with pytest.raises(CallBodyError, match=message):
-        parse_call_body(content_type, body)
-
-
-def test_session_settings_mapping() -> None:
-    assert call_model_settings(None) == ("v2", "conversational", None)
-    assert call_model_settings({}, query_model="q") == ("v2", "conversational", "q")
-    assert call_model_settings({"type": "quicksilver", "model": "m"}) == (
-        "v1",
-        "conversational",
-        "m",
-    )
-    assert call_model_settings({"type": "transcription"}) == ("v2", "transcription", None)
 
 
 # --------------------------------------------------------------------------- faults
@@ -385,34 +278,18 @@ def test_cli_flags_map_to_options() -> None:
 # --------------------------------------------------------------------------- media
 
 
-async def _connected(emu: Emulator, session: JsonDict) -> tuple[WebRtcPeer, str, CallRecord]:
-    peer = WebRtcPeer(loopback_only=True)
-    call_id, answer = await create(emu, await peer.create_offer(), session)
-    await peer.accept_answer(answer.body.decode())
-    await peer.wait_connected(timeout=10)
-    return peer, call_id, emu.calls[-1]
-
-
-async def _next_event(peer: WebRtcPeer, event_type: str) -> JsonDict:
-    async with asyncio.timeout(10):
-        async for event in peer.events():
-            if event.get("type") == event_type:
-                return event
-    raise AssertionError(f"the peer ended before {event_type}")
-
-
 async def test_data_channel_and_track_reach_the_model(emulator_factory: EmulatorFactory) -> None:
     emu = await emulator_factory()
-    peer, call_id, record = await _connected(emu, {"type": "realtime"})
+    peer, call_id, record = await connected(emu, {"type": "realtime"})
     try:
-        assert (await _next_event(peer, "session.created"))["session"]["type"] == "realtime"
+        assert (await next_event(peer, "session.created"))["session"]["type"] == "realtime"
         async with open_client(sideband_url(emu, call_id)) as sideband:
             # Data-channel client events drive the model; events go to both legs.
             await peer.send_event(user_text("[USER] over the channel"))
-            await _next_event(peer, "conversation.item.added")
+            await next_event(peer, "conversation.item.added")
             assert (await sideband.until("conversation.item.added"))[-1]["type"]
             await peer.send_event({"type": "response.create"})
-            done = await _next_event(peer, "response.output_audio_transcript.done")
+            done = await next_event(peer, "response.output_audio_transcript.done")
             assert done["transcript"] == "You said: over the channel"
             # Audio goes out on the track, not as delta events.
             types = [e["type"] for e in await sideband.until("response.done")]
@@ -433,7 +310,7 @@ async def test_hangup_route_and_peer_hangup_end_the_call(
     emulator_factory: EmulatorFactory,
 ) -> None:
     emu = await emulator_factory()
-    peer, call_id, record = await _connected(emu, {"type": "realtime"})
+    peer, call_id, record = await connected(emu, {"type": "realtime"})
     async with open_client(sideband_url(emu, call_id)) as sideband:
         answer = await post(
             emu, b"", "application/json", path=f"/v1/realtime/calls/{call_id}/hangup"
@@ -451,7 +328,7 @@ async def test_hangup_route_and_peer_hangup_end_the_call(
     await peer.aclose()
 
     # The client hanging up its peer ends the call too.
-    peer2, _, record2 = await _connected(emu, {"type": "realtime"})
+    peer2, _, record2 = await connected(emu, {"type": "realtime"})
     await peer2.aclose()
     await record2.wait_until(lambda r: r.ended.is_set(), timeout=10)
 
@@ -461,7 +338,7 @@ async def test_emulator_close_ends_calls_without_leaking_tasks(
 ) -> None:
     before = {t for t in asyncio.all_tasks() if not t.done()}
     emu = await emulator_factory(audio_realtime=True)
-    peer, call_id, record = await _connected(emu, {"type": "realtime"})
+    peer, call_id, record = await connected(emu, {"type": "realtime"})
     async with open_client(sideband_url(emu, call_id)) as sideband:
         await sideband.send(user_text("[USER] a long answer " + "word " * 40))
         await sideband.send({"type": "response.create"})

@@ -26,7 +26,7 @@ from realtalk.agent._model_session import Prompt
 from realtalk.protocol._responses_wire import user_message
 
 if TYPE_CHECKING:
-    from realtalk.emulator._responses import ResponsesEmulator
+    from realtalk.emulator import ResponsesEmulator
 
 __all__ = ["bench_preconnect"]
 
@@ -47,7 +47,7 @@ async def bench_preconnect(turns: int, handshake_latency_ms: int) -> dict[str, f
     if turns < 1 or handshake_latency_ms < 0:
         raise ConfigError("bench preconnect needs turns >= 1 and handshake latency >= 0 ms")
     # Imported here so that importing realtalk.agent does not load the emulator.
-    from realtalk.emulator._responses import ResponsesEmulator, ResponsesOptions
+    from realtalk.emulator import ResponsesEmulator, ResponsesOptions
 
     emulator = ResponsesEmulator(ResponsesOptions(handshake_latency_ms=handshake_latency_ms))
     app = web.Application()

@@ -249,8 +249,15 @@ async def _bench_preconnect(args: argparse.Namespace) -> dict[str, Any]:
     return await bench_preconnect(args.turns, args.handshake_latency_ms)
 
 
+async def _bench_startup(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.conversation import bench_startup
+
+    return await bench_startup(args.starts, args.call_latency_ms, args.sideband_latency_ms)
+
+
 def _registry() -> dict[str, BenchFn]:
     return {
+        "startup": _bench_startup,
         "relay": _bench_relay,
         "parse": _bench_parse,
         "handoff": _bench_handoff,

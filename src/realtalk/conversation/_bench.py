@@ -147,6 +147,11 @@ async def _one_start(settings: Settings, *, sequential: bool, limit_s: float) ->
                 await manager.text_in(probe.marker.decode())
                 await probe.sdp_seen.wait()
                 await probe.text_seen.wait()
+        except TimeoutError as exc:
+            raise RealtalkError(
+                f"a benchmark start did not finish within {limit_s:g}s; "
+                "check the emulator's latency flags"
+            ) from exc
         finally:
             await manager.aclose()  # closes the subscription, which ends the watcher
             watcher.cancel()

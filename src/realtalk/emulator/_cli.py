@@ -9,6 +9,7 @@ import signal
 import sys
 
 from realtalk.emulator._options import EmulatorOptions
+from realtalk.emulator._responses import ResponsesOptions
 from realtalk.emulator._server import Emulator
 
 __all__ = ["add_arguments", "run_from_args"]
@@ -112,6 +113,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fault: refuse every sideband handshake with HTTP 503",
     )
+    _add_responses_arguments(parser)
+
+
+def _add_responses_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Responses API (/v1/responses) knobs")
+    group.add_argument(
+        "--responses-handshake-latency-ms",
+        type=int,
+        default=None,
+        help="delay the /v1/responses WebSocket accept (default: --handshake-latency-ms)",
+    )
+    group.add_argument(
+        "--responses-426", action="store_true", help="fault: refuse upgrades with HTTP 426"
+    )
+    group.add_argument(
+        "--responses-close-before-completed",
+        action="store_true",
+        help="fault: close before response.completed",
+    )
+    group.add_argument(
+        "--responses-fail-handshakes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="fault: fail the first N handshakes with HTTP 500",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
@@ -135,6 +162,16 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         call_location_without_id=args.call_location_without_id,
         sideband_refuse_times=args.sideband_refuse,
         sideband_never=args.sideband_never,
+        responses=ResponsesOptions(
+            handshake_latency_ms=(
+                args.handshake_latency_ms
+                if args.responses_handshake_latency_ms is None
+                else args.responses_handshake_latency_ms
+            ),
+            refuse_upgrade_426=args.responses_426,
+            close_before_completed=args.responses_close_before_completed,
+            fail_handshakes=args.responses_fail_handshakes,
+        ),
         record=False,  # nobody reads the records of a CLI emulator; keep memory flat
     )
 

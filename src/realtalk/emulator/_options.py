@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from realtalk._errors import ConfigError
+from realtalk.emulator._responses import ResponsesOptions
 
 __all__ = ["EmulatorOptions"]
 
@@ -61,6 +62,7 @@ class EmulatorOptions(msgspec.Struct, kw_only=True, frozen=True):
         sideband_refuse_times: Fault: refuse the first N sideband handshakes of the
             emulator (all calls together) with HTTP 503.
         sideband_never: Fault: refuse every sideband handshake with HTTP 503.
+        responses: Latency and faults of ``/v1/responses`` (the agent's model API).
     """
 
     host: str = "127.0.0.1"
@@ -83,6 +85,7 @@ class EmulatorOptions(msgspec.Struct, kw_only=True, frozen=True):
     call_location_without_id: bool = False
     sideband_refuse_times: int = 0
     sideband_never: bool = False
+    responses: ResponsesOptions = msgspec.field(default_factory=ResponsesOptions)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -17,8 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-# TODO(lead): import from ``realtalk.transports`` once it exports ``WebRtcPeer``.
-from realtalk.transports._webrtc import WebRtcPeer
+from realtalk.transports import WebRtcPeer
 
 __all__ = ["AnsweringPeer"]
 

@@ -31,6 +31,7 @@ from realtalk.emulator._connection import RealtimeConnection
 from realtalk.emulator._model import ScriptedModel
 from realtalk.emulator._options import EmulatorOptions
 from realtalk.emulator._record import RealtimeSessionRecord
+from realtalk.emulator._responses import ResponsesEmulator
 from realtalk.emulator._speech import AudioSink
 from realtalk.emulator._wire import SessionMode, SessionVersion
 
@@ -67,6 +68,9 @@ class Emulator:
         self._closing = asyncio.Event()
         self._sideband_refused = 0
         self._call_service = CallService(self, closing=self._closing)
+        # The background agent's model API lives on the same server.
+        self.responses = ResponsesEmulator(self.options.responses)
+        self.responses.install(self.app)
 
     # ------------------------------------------------------------------ URLs
 

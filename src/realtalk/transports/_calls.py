@@ -115,7 +115,9 @@ async def create_call(
     )
     try:
         async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=timeout), trust_env=True
+            ) as session,
             session.post(
                 request.url,
                 data=request.body,
