@@ -137,3 +137,30 @@ def test_audio_in_and_out_round_trip(tmp_path: Path) -> None:
     with wave.open(str(out), "rb") as r:
         assert r.getframerate() == 24000
         assert r.getnframes() > 0
+
+
+def test_talk_against_tls_emulator_needs_the_ca_variable() -> None:
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "realtalk", "emulator", "--port", "0", "--tls", "--fast-audio"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        ready = emulator.stdout.readline().split()
+        ca = emulator.stdout.readline().split()
+        assert ready[0] == "READY" and ready[1].startswith("https://")
+        assert ca[0] == "CA"
+        args = ("talk", "--text", "hello", "--transport", "websocket", "--base-url", ready[1])
+        env = {"OPENAI_API_KEY": "sk-tls"}
+        trusted = _run(*args, env={**env, "REALTALK_CA_CERTIFICATE": ca[1]})
+        assert trusted.returncode == 0, trusted.stderr
+        assert "You said: hello" in trusted.stdout
+        untrusted = _run(*args, env=env)
+        assert untrusted.returncode == 1
+        assert "Traceback" not in untrusted.stderr
+        assert "REALTALK_CA_CERTIFICATE" in untrusted.stderr
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)

@@ -431,3 +431,19 @@ async def test_startup_logs_elapsed_fields(
     assert all(r.__dict__["elapsed_ms"] >= 0 for r in steps)
     totals = [r.__dict__["total_elapsed_ms"] for r in steps]
     assert totals == sorted(totals)
+
+
+async def test_api_key_never_reaches_logs_even_at_debug(
+    emulator: Emulator, manager_factory: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    mgr, rec = manager_factory(make_settings(emulator.base_url))
+    with caplog.at_level(logging.DEBUG):
+        await mgr.start()
+        await rec.wait_for(_is_started)
+        await mgr.text_in("hello")
+        await emulator.sessions[0].wait_for_message(
+            lambda m: m.get("type") == "conversation.item.create"
+        )
+        await mgr.close()
+    assert "Authorization" in caplog.text  # the handshake was logged...
+    assert "sk-test-key" not in caplog.text  # ...without the key

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -28,6 +28,7 @@ from realtalk._errors import (
     TransportClosedError,
     TransportError,
 )
+from realtalk._wslog import WS_CLIENT_LOGGER
 from realtalk.protocol._responses_stream import (
     ErrorEvent,
     ResponseCompleted,
@@ -65,16 +66,7 @@ _FATAL_RESPONSE_CODES: Final = frozenset(
 )
 
 
-class _RedactingLogger(logging.LoggerAdapter[logging.Logger]):
-    """websockets' client logger minus credentials: it logs handshake headers at DEBUG."""
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if len(args) == 2 and str(args[0]).lower() == "authorization":
-            args = (args[0], "[redacted]")
-        super().log(level, msg, *args, **kwargs)
-
-
-_WS_LOGGER: Final = _RedactingLogger(logging.getLogger("websockets.client"))
+_WS_LOGGER: Final = WS_CLIENT_LOGGER
 
 
 class ModelResponseError(AgentError):

@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(*, verbose: bool) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING
+    # Expected failures reach the user as one clear line (see main); log records
+    # are for -v, where they carry the details.
+    level = logging.DEBUG if verbose else logging.CRITICAL
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -71,6 +71,7 @@ class TurnTracker:
         self.idle = asyncio.Event()
         self.closed: Closed | None = None
         self.errors: list[str] = []
+        self.errored = asyncio.Event()
         self._response_active = False
         self._saw_done = False
         self._agent_busy = False
@@ -106,6 +107,7 @@ class TurnTracker:
                     self._await_speech = False
             elif isinstance(payload, ErrorEvent):
                 self.errors.append(payload.message)
+                self.errored.set()
         if (
             self._saw_done
             and not self._response_active
@@ -228,7 +230,13 @@ class TalkRuntime:
                 and isinstance(event.payload, AudioOut)
             ):
                 self._audio.writeframes(base64.b64decode(event.payload.frame.data))
-            self.renderer.show(event)
+            starting_error = (
+                not self.started.is_set()
+                and isinstance(event, Realtime)
+                and isinstance(event.payload, ErrorEvent)
+            )
+            if not starting_error:  # a failed start is reported once, by the caller
+                self.renderer.show(event)
             self.tracker.observe(event)
 
     async def start(self) -> None:
@@ -240,7 +248,7 @@ class TalkRuntime:
         else:
             await self.manager.start(StartParams(transport=WebSocketTransport()))
         started = asyncio.ensure_future(self.started.wait())
-        closed = asyncio.ensure_future(self.tracker.idle.wait())
+        closed = asyncio.ensure_future(self.tracker.errored.wait())
         try:
             await asyncio.wait({started, closed}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
+from realtalk._wslog import WS_CLIENT_LOGGER
 from realtalk.protocol import (
     ErrorEvent,
     RealtimeEvent,
@@ -171,6 +172,7 @@ async def connect_realtime(
             ping_interval=20.0,
             ping_timeout=20.0,
             user_agent_header="realtalk/0.1",
+            logger=WS_CLIENT_LOGGER,
         )
     except InvalidURI as exc:
         raise ConfigError(f"invalid realtime URL {shown}: {exc}") from exc
