@@ -1,0 +1,52 @@
+"""realtalk's v2 client messages validate against the official SDK's client event types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from tests.emulator.sdk_schemas import validate_client_event
+
+from realtalk.protocol import (
+    Mode,
+    OutputModality,
+    SessionConfig,
+    Version,
+    backend_text_item,
+    function_call_output,
+    input_audio_append,
+    item_truncate,
+    response_create,
+    session_update,
+    user_text_item,
+)
+
+V2_MESSAGES: list[tuple[str, dict[str, Any]]] = [
+    ("session.update conversational", session_update(SessionConfig(instructions="hi"))),
+    (
+        "session.update text output",
+        session_update(SessionConfig(instructions="hi", output_modality=OutputModality.TEXT)),
+    ),
+    (
+        "session.update transcription",
+        session_update(SessionConfig(instructions="", mode=Mode.TRANSCRIPTION)),
+    ),
+    ("input_audio_buffer.append", input_audio_append("AAAA")),
+    ("user text", user_text_item(Version.V2, "hello")),
+    ("backend text", backend_text_item("result")),
+    ("function_call_output", function_call_output("call_1", "done")),
+    ("response.create", response_create()),
+    ("truncate", item_truncate("item_1", 120)),
+]
+
+
+@pytest.mark.parametrize(("name", "message"), V2_MESSAGES, ids=[n for n, _ in V2_MESSAGES])
+def test_v2_client_message_validates_against_sdk(name: str, message: dict[str, Any]) -> None:
+    model = validate_client_event(message)
+    assert model.type == message["type"]  # type: ignore[attr-defined]
+
+
+def test_validation_is_strict_enough_to_fail() -> None:
+    with pytest.raises(ValidationError):
+        validate_client_event({"type": "conversation.item.truncate", "item_id": "x"})
