@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from tests.emulator.sdk_schemas import validate_client_event
 
 from realtalk.protocol import (
     Mode,
@@ -21,6 +20,7 @@ from realtalk.protocol import (
     session_update,
     user_text_item,
 )
+from tests.emulator.sdk_schemas import validate_client_event
 
 V2_MESSAGES: list[tuple[str, dict[str, Any]]] = [
     ("session.update conversational", session_update(SessionConfig(instructions="hi"))),

@@ -22,6 +22,7 @@ from realtalk.app_server._api import (
     UserMessageItem,
 )
 from realtalk.app_server._bench import bench_app_server
+from realtalk.app_server._cli import add_app_server_arguments, run_app_server_from_args
 from realtalk.app_server._client import Client, Notification, RpcError, default_server_command
 from realtalk.app_server._connection import ConnectionLimits
 from realtalk.app_server._dispatch import AppServerOptions
@@ -53,7 +54,9 @@ __all__ = [
     "Turn",
     "TurnStartResult",
     "UserMessageItem",
+    "add_app_server_arguments",
     "bench_app_server",
     "default_server_command",
     "generate_json_schema",
+    "run_app_server_from_args",
 ]

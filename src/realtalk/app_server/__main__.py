@@ -8,7 +8,7 @@ import logging
 import sys
 
 from realtalk._errors import RealtalkError
-from realtalk.cli._app_server import add_app_server_arguments, run_app_server
+from realtalk.app_server import add_app_server_arguments, run_app_server_from_args
 
 
 def main() -> int:
@@ -21,7 +21,7 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return asyncio.run(run_app_server(args))
+        return asyncio.run(run_app_server_from_args(args))
     except KeyboardInterrupt:
         return 130
     except RealtalkError as exc:

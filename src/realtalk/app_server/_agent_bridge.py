@@ -89,9 +89,7 @@ class _TurnState:
 class AgentBridge:
     """Turns and event fan-out over one thread's background agent."""
 
-    def __init__(
-        self, thread_id: str, factory: Callable[[], BackgroundAgent], emit: Emit
-    ) -> None:
+    def __init__(self, thread_id: str, factory: Callable[[], BackgroundAgent], emit: Emit) -> None:
         self._thread_id = thread_id
         self._factory = factory
         self._emit = emit
@@ -245,13 +243,15 @@ class AgentBridge:
             async for event in agent.events():
                 await self._on_event(event)
         except Exception:  # the pump must not die silently: log, and leave turns to aclose
-            logger.exception("background agent event pump failed", extra={"thread": self._thread_id})
+            logger.exception(
+                "background agent event pump failed", extra={"thread_id": self._thread_id}
+            )
 
     async def _on_event(self, event: AgentEvent) -> None:
         turn = self._turns[0] if self._turns else None
         if turn is None:
             logger.warning(
-                "background agent event outside any turn", extra={"thread": self._thread_id}
+                "background agent event outside any turn", extra={"thread_id": self._thread_id}
             )
         elif isinstance(event, AssistantMessage):
             await self._emit_message(turn, event.text)
@@ -282,7 +282,9 @@ class AgentBridge:
         )
         await self._emit(
             "item/agentMessage/delta",
-            AgentMessageDeltaNotification(thread_id=tid, turn_id=turn.id, item_id=item_id, delta=text),
+            AgentMessageDeltaNotification(
+                thread_id=tid, turn_id=turn.id, item_id=item_id, delta=text
+            ),
         )
         done = AgentMessageItem(id=item_id, text=text)
         turn.items.append(done)

@@ -26,13 +26,10 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, NamedTuple, Self, TypeVar
-from urllib.parse import urlsplit
 
 import msgspec
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from realtalk._errors import ConnectError, HandshakeError, RealtalkError, TransportClosedError
+from realtalk._errors import RealtalkError, TransportClosedError
 from realtalk.app_server._api import (
     NOTIFICATIONS,
     ClientInfo,
@@ -58,11 +55,14 @@ from realtalk.app_server._api import (
     TurnSteerParams,
     TurnSteerResult,
 )
-from realtalk.protocol import Mode, OutputModality, Version
-from realtalk.protocol._jsonrpc import (
+from realtalk.app_server._links import Link, ProcessLink, WebSocketLink
+from realtalk.protocol import (
     IncomingNotification,
     IncomingResponse,
+    Mode,
+    OutputModality,
     RpcErrorObject,
+    Version,
     encode_notification,
     encode_request,
     parse_message,
@@ -74,13 +74,12 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_READ_LIMIT: Final = 64 * 1024 * 1024
 _CLOSE_TIMEOUT_S: Final = 5.0
 
 
 def default_server_command() -> list[str]:
-    """``python -m realtalk.app_server`` with this interpreter (same as ``realtalk app-server``)."""
-    return [sys.executable, "-m", "realtalk.app_server"]
+    """``realtalk app-server`` run with this interpreter."""
+    return [sys.executable, "-m", "realtalk", "app-server"]
 
 
 class RpcError(RealtalkError):
@@ -100,56 +99,6 @@ class Notification(NamedTuple):
     params: Any
 
 
-class _Link:
-    """What the client needs from a transport."""
-
-    async def send(self, data: bytes) -> None:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        raise NotImplementedError
-
-
-class _WsLink(_Link):
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-
-    async def send(self, data: bytes) -> None:
-        try:
-            await self.ws.send(data.decode())
-        except ConnectionClosed as exc:
-            raise TransportClosedError("the app-server connection is closed") from exc
-
-    async def close(self) -> None:
-        await self.ws.close()
-
-
-class _ProcLink(_Link):
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-
-    async def send(self, data: bytes) -> None:
-        stdin = self.proc.stdin
-        if stdin is None or stdin.is_closing():
-            raise TransportClosedError("the app-server process's stdin is closed")
-        try:
-            stdin.write(data + b"\n")
-            await stdin.drain()
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            raise TransportClosedError("the app-server process exited") from exc
-
-    async def close(self) -> None:
-        proc = self.proc
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
-        try:
-            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await proc.wait()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 class Client:
     """JSON-RPC client of ``realtalk app-server`` (use :meth:`spawn` or :meth:`connect`)."""
 
@@ -159,15 +108,15 @@ class Client:
         on_notification: Callable[[Notification], None] | None = None,
         max_kept: int = 10_000,
     ) -> None:
-        self._link: _Link | None = None
+        self._link: Link | None = None
         self._reader: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[str, asyncio.Future[msgspec.Raw]]] = {}
         self._on_notification = on_notification
-        self._kept: deque[Notification] = deque(maxlen=max_kept if max_kept > 0 else None)
+        self._kept: deque[Notification] = deque(maxlen=max(0, max_kept))
         self._dropped = 0
-        self._changed = asyncio.Condition()
-        self.unmatched: list[RpcErrorObject | Notification] = []
+        self._change: asyncio.Future[None] | None = None
+        self.unmatched: list[RpcErrorObject] = []
         self.closed = asyncio.Event()
         self.process: asyncio.subprocess.Process | None = None
 
@@ -181,24 +130,13 @@ class Client:
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         on_notification: Callable[[Notification], None] | None = None,
+        max_kept: int = 10_000,
     ) -> Client:
         """Start ``command`` (default :func:`default_server_command`) and talk over its stdio."""
-        argv = list(command or default_server_command())
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                env=dict(env) if env is not None else None,
-                cwd=cwd,
-                limit=_READ_LIMIT,
-            )
-        except OSError as exc:
-            raise ConnectError(f"cannot start the app-server {argv[0]!r}: {exc}") from exc
-        client = cls(on_notification=on_notification)
-        client.process = proc
-        client._link = _ProcLink(proc)
-        client._reader = asyncio.create_task(client._read_process(proc))
+        link = await ProcessLink.spawn(list(command or default_server_command()), env=env, cwd=cwd)
+        client = cls(on_notification=on_notification, max_kept=max_kept)
+        client.process = link.proc
+        client._attach(link)
         return client
 
     @classmethod
@@ -209,55 +147,24 @@ class Client:
         token: str | None = None,
         origin: str | None = None,
         on_notification: Callable[[Notification], None] | None = None,
+        max_kept: int = 10_000,
         open_timeout: float = 10.0,
     ) -> Client:
         """Connect to ``ws://host:port`` (``token``: sent as ``Authorization: Bearer``)."""
-        headers = {"Authorization": f"Bearer {token}"} if token else None
-        host = urlsplit(url).hostname or ""
-        try:
-            ws = await connect(
-                url,
-                additional_headers=headers,
-                origin=origin,  # type: ignore[arg-type]
-                compression=None,
-                max_size=_READ_LIMIT,
-                open_timeout=open_timeout,
-                proxy=None if host in ("127.0.0.1", "localhost", "::1") else True,
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
-            raise HandshakeError(
-                f"the app-server refused the connection (HTTP {status}): {body.strip()}",
-                status=status,
-                body=body,
-            ) from exc
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            raise ConnectError(f"cannot connect to the app-server at {url}: {exc}") from exc
-        client = cls(on_notification=on_notification)
-        client._link = _WsLink(ws)
-        client._reader = asyncio.create_task(client._read_ws(ws))
+        link = await WebSocketLink.open(url, token=token, origin=origin, open_timeout=open_timeout)
+        client = cls(on_notification=on_notification, max_kept=max_kept)
+        client._attach(link)
         return client
 
     # -- reading -----------------------------------------------------------------------
 
-    async def _read_ws(self, ws: ClientConnection) -> None:
-        try:
-            async for message in ws:
-                await self._dispatch(message)
-        except ConnectionClosed:
-            pass
-        finally:
-            await self._on_closed()
+    def _attach(self, link: Link) -> None:
+        self._link = link
+        self._reader = asyncio.create_task(self._read(link), name="realtalk-app-client-reader")
 
-    async def _read_process(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
+    async def _read(self, link: Link) -> None:
         try:
-            while line := await proc.stdout.readline():
-                if line.strip():
-                    await self._dispatch(line)
-        except (ValueError, ConnectionError) as exc:
-            logger.warning("app-server output unreadable: %s", exc)
+            await link.receive(self._dispatch)
         finally:
             await self._on_closed()
 
@@ -277,13 +184,12 @@ class Client:
             self._notify(self._decode_notification(message))
         else:
             # An error with a null id parses as a failure here: keep its error.
-            error = _null_id_error(data)
-            if error is not None:
-                self.unmatched.append(error)
+            orphan = _null_id_error(data)
+            if orphan is not None:
+                self.unmatched.append(orphan)
             else:
                 logger.warning("unexpected app-server message: %r", data[:200])
-        async with self._changed:
-            self._changed.notify_all()
+        self._signal()
 
     def _decode_notification(self, message: IncomingNotification) -> Notification:
         kind = NOTIFICATIONS.get(message.method)
@@ -307,11 +213,23 @@ class Client:
         for method, future in self._pending.values():
             if not future.done():
                 future.set_exception(
-                    TransportClosedError(f"the app-server connection closed before {method} answered")
+                    TransportClosedError(
+                        f"the app-server connection closed before {method} answered"
+                    )
                 )
         self._pending.clear()
-        async with self._changed:
-            self._changed.notify_all()
+        self._signal()
+
+    def _signal(self) -> None:
+        change, self._change = self._change, None
+        if change is not None and not change.done():
+            change.set_result(None)
+
+    async def _next_change(self) -> None:
+        """Wait until the next message (shared by all waiters; no cost when nobody waits)."""
+        if self._change is None:
+            self._change = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._change)
 
     # -- notifications -----------------------------------------------------------------
 
@@ -334,19 +252,42 @@ class Client:
         timeout: float = 10.0,
     ) -> Notification:
         """The first notification ``method`` (whose params satisfy ``where``) from ``start``."""
-        async with asyncio.timeout(timeout), self._changed:
+        async with asyncio.timeout(timeout):
             while True:
                 for n in self.notifications(method, start=start):
                     if where is None or where(n.params):
                         return n
                 if self.closed.is_set():
                     raise TransportClosedError(f"connection closed while waiting for {method}")
-                await self._changed.wait()
+                await self._next_change()
+
+    async def wait_for_count(
+        self,
+        method: str,
+        count: int,
+        where: Callable[[Any], bool] | None = None,
+        *,
+        start: int = 0,
+        timeout: float = 10.0,
+    ) -> list[Notification]:
+        """The first ``count`` notifications ``method`` (matching ``where``) from ``start``."""
+
+        def matching() -> list[Notification]:
+            found = self.notifications(method, start=start)
+            return [n for n in found if where is None or where(n.params)]
+
+        async with asyncio.timeout(timeout):
+            while len(found := matching()) < count:
+                if self.closed.is_set():
+                    raise TransportClosedError(f"connection closed while waiting for {method}")
+                await self._next_change()
+            return found[:count]
 
     async def wait_for_unmatched(self, count: int = 1, *, timeout: float = 10.0) -> None:
         """Wait until ``count`` messages answered no pending request."""
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: len(self.unmatched) >= count or self.closed.is_set())
+        async with asyncio.timeout(timeout):
+            while len(self.unmatched) < count and not self.closed.is_set():
+                await self._next_change()
 
     # -- requests ----------------------------------------------------------------------
 
@@ -359,7 +300,9 @@ class Client:
     async def notify(self, method: str, params: Any = None) -> None:
         await self.send_raw(encode_notification(method, params))
 
-    async def request_raw(self, method: str, params: Any = None, *, timeout: float = 30.0) -> msgspec.Raw:
+    async def request_raw(
+        self, method: str, params: Any = None, *, timeout: float = 30.0
+    ) -> msgspec.Raw:
         """Send a request; the raw JSON result."""
         if self.closed.is_set():
             raise TransportClosedError("the app-server connection is closed")
@@ -503,4 +446,3 @@ def _null_id_error(data: bytes | str) -> RpcErrorObject | None:
         return msgspec.json.decode(data, type=_NullIdError).error
     except msgspec.DecodeError:
         return None
-

@@ -10,8 +10,9 @@ worker (see :mod:`._threads`); others run inline.
 
 Outbound queue: at most ``outbound_queue_size`` encoded messages wait for the
 transport. When it is full a sender waits up to ``slow_client_timeout_s``; a
-client that still has not drained it is disconnected (logged), because dropping
-responses or notifications silently would break the protocol.
+client that still has not drained it is disconnected (logged, WebSocket close
+1008), because dropping responses or notifications silently would break the
+protocol. Messages queued for a connection that already closed are discarded.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, cast
+from typing import Any, Protocol, cast
 
 import msgspec
 
 from realtalk._errors import RealtalkError
 from realtalk.app_server._api import CLIENT_NOTIFICATIONS, METHODS, THREAD_SCOPED_METHODS
-from realtalk.protocol._jsonrpc import (
+from realtalk.app_server._outbox import Outbox
+from realtalk.protocol import (
     EXPERIMENTAL_NOTIFICATIONS,
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -52,7 +54,9 @@ __all__ = ["Connection", "ConnectionLimits", "RequestError"]
 
 logger = logging.getLogger(__name__)
 
-_END: Final = b""
+Job = Callable[[], Awaitable[None]]
+Router = Callable[[str, str, Job], Awaitable["RequestError | None"]]
+"""Runs or queues a thread-scoped request: (thread id, method, job) -> refusal or None."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +70,8 @@ class ConnectionLimits:
 
 
 class _HasThreadId(Protocol):
-    thread_id: str
+    @property
+    def thread_id(self) -> str: ...
 
 
 class RequestError(RealtalkError):
@@ -90,16 +95,14 @@ class Connection:
         self.initialized = False
         self.experimental_api = False
         self.opt_out: frozenset[str] = frozenset()
-        self._out: asyncio.Queue[bytes] = asyncio.Queue(self.limits.outbound_queue_size)
+        self._out = Outbox(self.limits.outbound_queue_size)
         self._closed = False
         self.aborted = asyncio.Event()
         """Set when the connection must be dropped (slow client); the transport closes it."""
         self.abort_reason = ""
         # Set by the dispatcher: request handlers and the close hook.
         self.handlers: dict[str, Callable[[RequestId, Any], Awaitable[None]]] = {}
-        self.thread_jobs: Callable[[str, Callable[[], Awaitable[None]]], RequestError | None] = (
-            lambda _tid, _job: invalid_request("no threads")
-        )
+        self.route: Router | None = None
         self.on_close: Callable[[], Awaitable[None]] | None = None
 
     @property
@@ -109,18 +112,12 @@ class Connection:
     # -- outbound ----------------------------------------------------------------------
 
     async def _enqueue(self, data: bytes) -> None:
+        if self._out.put_nowait(data):
+            return
         if self._closed or self.aborted.is_set():
             logger.debug("dropping message for a closed connection", extra={"conn": self.name})
             return
-        try:
-            self._out.put_nowait(data)
-            return
-        except asyncio.QueueFull:
-            pass
-        try:
-            async with asyncio.timeout(self.limits.slow_client_timeout_s):
-                await self._out.put(data)
-        except TimeoutError:
+        if not await self._out.put(data, self.limits.slow_client_timeout_s) and not self._closed:
             self.abort(
                 f"client did not read {self.limits.outbound_queue_size} pending messages "
                 f"within {self.limits.slow_client_timeout_s:g} s"
@@ -148,11 +145,13 @@ class Connection:
 
     async def outgoing(self) -> AsyncIterator[bytes]:
         """Encoded messages for the transport, until the connection closes."""
-        while True:
-            data = await self._out.get()
-            if data is _END:
-                return
-            yield data
+        while batch := await self._out.get_batch():
+            for data in batch:
+                yield data
+
+    async def next_batch(self) -> list[bytes]:
+        """Every queued message (waits for one); ``[]`` once the connection closed."""
+        return await self._out.get_batch()
 
     # -- inbound -----------------------------------------------------------------------
 
@@ -191,7 +190,9 @@ class Connection:
         spec = METHODS.get(req.method)
         handler = self.handlers.get(req.method)
         if spec is None or handler is None:
-            await self.fail(req.id, RpcErrorObject(METHOD_NOT_FOUND, f"Method not found: {req.method}"))
+            await self.fail(
+                req.id, RpcErrorObject(METHOD_NOT_FOUND, f"Method not found: {req.method}")
+            )
             return
         if req.method != "initialize" and not self.initialized:
             await self.fail(req.id, RpcErrorObject(INVALID_REQUEST, "Not initialized"))
@@ -205,8 +206,12 @@ class Connection:
         except ParamsError as exc:
             await self.fail(req.id, exc.to_error())
             return
-        if req.method in THREAD_SCOPED_METHODS:
-            refused = self.thread_jobs(cast(_HasThreadId, params).thread_id, lambda: self._run(handler, req, params))
+        if req.method in THREAD_SCOPED_METHODS and self.route is not None:
+            refused = await self.route(
+                cast(_HasThreadId, params).thread_id,
+                req.method,
+                lambda: self._run(handler, req, params),
+            )
             if refused is not None:
                 await self.fail(req.id, refused.error)
             return
@@ -227,7 +232,8 @@ class Connection:
         except Exception as exc:
             logger.exception("app-server request %s failed", req.method, extra={"conn": self.name})
             await self.fail(
-                req.id, RpcErrorObject(INTERNAL_ERROR, f"Internal error: {type(exc).__name__}: {exc}")
+                req.id,
+                RpcErrorObject(INTERNAL_ERROR, f"Internal error: {type(exc).__name__}: {exc}"),
             )
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -239,13 +245,8 @@ class Connection:
         if self.on_close is not None:
             await self.on_close()
         self._closed = True
-        try:
-            self._out.put_nowait(_END)
-        except asyncio.QueueFull:
-            # The writer will never drain a full queue of a dead client: make room.
-            while not self._out.empty():
-                self._out.get_nowait()
-            self._out.put_nowait(_END)
+        # A dropped (too slow) client will never read what is queued.
+        self._out.close(discard=self.aborted.is_set())
 
 
 def overloaded() -> RequestError:

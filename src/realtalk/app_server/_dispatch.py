@@ -55,14 +55,25 @@ from realtalk.app_server._threads import (
     responses_agent_factory,
 )
 from realtalk.conversation import StartParams, WebRtcTransport, WebSocketTransport
-from realtalk.protocol import V1_VOICES, V2_VOICES, AudioFrame, Version, default_voice
-from realtalk.protocol._jsonrpc import INVALID_PARAMS, RequestId, is_valid_header_value
+from realtalk.protocol import (
+    INVALID_PARAMS,
+    V1_VOICES,
+    V2_VOICES,
+    AudioFrame,
+    RequestId,
+    Version,
+    default_voice,
+    is_valid_header_value,
+)
 
 __all__ = ["AppServerOptions", "Dispatcher"]
 
 logger = logging.getLogger(__name__)
 
 NOT_RUNNING = "conversation is not running"
+
+INLINE_WHEN_IDLE = frozenset({"thread/realtime/appendAudio"})
+"""Requests that never wait on the conversation, run by the reader when their thread is idle."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +87,8 @@ class AppServerOptions:
 
 
 class _HasThreadId(Protocol):
-    thread_id: str
+    @property
+    def thread_id(self) -> str: ...
 
 
 def _platform() -> tuple[str, str]:
@@ -89,9 +101,21 @@ def _text_of(inputs: list[UserInput]) -> str:
     text = "\n".join(item.text for item in inputs)
     if not text.strip():
         raise RequestError(
-            INVALID_PARAMS, "Invalid params: `input` must contain non-empty text", {"field": "input"}
+            INVALID_PARAMS,
+            "Invalid params: `input` must contain non-empty text",
+            {"field": "input"},
         )
     return text
+
+
+def _resolve_cwd(requested: str | None, default: Path | None) -> Path:
+    base = default or Path.cwd()
+    cwd = Path(requested).expanduser() if requested else base
+    if not cwd.is_absolute():
+        cwd = base / cwd
+    if not cwd.is_dir():
+        raise invalid_request(f"cwd {str(cwd)!r} is not a directory")
+    return cwd
 
 
 class Dispatcher:
@@ -115,17 +139,24 @@ class Dispatcher:
             "thread/realtime/listVoices": self._list_voices,
         }
         conn.handlers = handlers
-        conn.thread_jobs = self._queue_job
+        conn.route = self._route
         conn.on_close = self.aclose
 
     # -- plumbing ----------------------------------------------------------------------
 
-    def _queue_job(self, thread_id: str, job: Callable[[], Awaitable[None]]) -> RequestError | None:
+    async def _route(
+        self, thread_id: str, method: str, job: Callable[[], Awaitable[None]]
+    ) -> RequestError | None:
         thread = self.threads.get(thread_id)
         if thread is None:
             return invalid_request(f"thread not found: {thread_id}")
+        if method in INLINE_WHEN_IDLE and thread.idle:
+            # Nothing of this thread is queued or running, so running it here keeps
+            # the order and saves a task switch per audio frame (the hot path).
+            await job()
+            return None
         if not thread.submit_job(job):
-            logger.warning("thread job queue full", extra={"thread": thread_id})
+            logger.warning("thread job queue full", extra={"thread_id": thread_id})
             return overloaded()
         return None
 
@@ -168,12 +199,7 @@ class Dispatcher:
             raise invalid_request(
                 f"this connection already has {len(self.threads)} threads (the limit)"
             )
-        base = self.options.default_cwd or Path.cwd()
-        cwd = Path(params.cwd).expanduser() if params.cwd else base
-        if not cwd.is_absolute():
-            cwd = base / cwd
-        if not cwd.is_dir():
-            raise invalid_request(f"cwd {str(cwd)!r} is not a directory")
+        cwd = _resolve_cwd(params.cwd, self.options.default_cwd)
         instructions = params.base_instructions or DEFAULT_AGENT_INSTRUCTIONS
         if params.developer_instructions:
             instructions = f"{instructions}\n\n{params.developer_instructions}"
@@ -281,4 +307,3 @@ class Dispatcher:
             default_v2=default_voice(Version.V2),
         )
         await self.conn.respond(rid, ThreadRealtimeListVoicesResult(voices=voices))
-

@@ -7,7 +7,7 @@ and agent activity, which the turn notifications cover) map to None.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -40,6 +40,8 @@ from realtalk.protocol import (
 
 __all__ = ["Notification", "audio_chunk", "map_event", "samples_per_channel"]
 
+Role = Literal["user", "assistant"]
+
 
 class Notification(NamedTuple):
     method: str
@@ -68,7 +70,8 @@ def audio_chunk(frame: AudioFrame) -> RealtimeAudioChunk:
 
 def _item(thread_id: str, item: dict[str, Any]) -> Notification:
     return Notification(
-        "thread/realtime/itemAdded", ThreadRealtimeItemAddedNotification(thread_id=thread_id, item=item)
+        "thread/realtime/itemAdded",
+        ThreadRealtimeItemAddedNotification(thread_id=thread_id, item=item),
     )
 
 
@@ -81,7 +84,7 @@ def _map_realtime(thread_id: str, event: RealtimeEvent) -> Notification | None:
             ),
         )
     if isinstance(event, InputTranscriptDelta | OutputTranscriptDelta):
-        role = "user" if isinstance(event, InputTranscriptDelta) else "assistant"
+        role: Role = "user" if isinstance(event, InputTranscriptDelta) else "assistant"
         return Notification(
             "thread/realtime/transcript/delta",
             ThreadRealtimeTranscriptDeltaNotification(
@@ -92,7 +95,9 @@ def _map_realtime(thread_id: str, event: RealtimeEvent) -> Notification | None:
         role = "user" if isinstance(event, InputTranscriptDone) else "assistant"
         return Notification(
             "thread/realtime/transcript/done",
-            ThreadRealtimeTranscriptDoneNotification(thread_id=thread_id, role=role, text=event.text),
+            ThreadRealtimeTranscriptDoneNotification(
+                thread_id=thread_id, role=role, text=event.text
+            ),
         )
     if isinstance(event, ConversationItemAdded):
         return _item(thread_id, event.item)

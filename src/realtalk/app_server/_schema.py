@@ -20,7 +20,7 @@ from typing import Any, Final
 import msgspec
 
 from realtalk.app_server._api import METHODS, NOTIFICATIONS
-from realtalk.protocol._jsonrpc import EXPERIMENTAL_NOTIFICATIONS, experimental_reason
+from realtalk.protocol import EXPERIMENTAL_NOTIFICATIONS, experimental_reason
 
 __all__ = ["generate_json_schema"]
 
@@ -51,7 +51,9 @@ def _envelope(method: str, params: type[msgspec.Struct], *, with_id: bool) -> di
     }
 
 
-def _union(title: str, envelopes: list[dict[str, Any]], kinds: list[type[msgspec.Struct]]) -> dict[str, Any]:
+def _union(
+    title: str, envelopes: list[dict[str, Any]], kinds: list[type[msgspec.Struct]]
+) -> dict[str, Any]:
     _, components = msgspec.json.schema_components(kinds, ref_template=_REF)
     return {"$schema": _DRAFT, "title": title, "oneOf": envelopes, "$defs": components}
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import BinaryIO, Final, NamedTuple
 
 from realtalk.app_server._connection import Connection
-from realtalk.protocol._jsonrpc import MAX_MESSAGE_BYTES
+from realtalk.protocol import MAX_MESSAGE_BYTES
 
 __all__ = ["LineFramer", "Oversized", "open_stdio", "run_stream_connection"]
 
@@ -102,8 +102,9 @@ async def run_stream_connection(
             await _deliver(conn, frame)
 
     async def drain() -> None:
-        async for data in conn.outgoing():
-            await write(data + b"\n")
+        # One write per batch: JSON lines concatenate, so a burst costs one syscall.
+        while batch := await conn.next_batch():
+            await write(b"\n".join(batch) + b"\n")
 
     writer = asyncio.create_task(drain(), name=f"realtalk-app-writer-{conn.name}")
     reader = asyncio.create_task(read(), name=f"realtalk-app-reader-{conn.name}")

@@ -102,8 +102,11 @@ class ThreadHandle:
             settings, agent=self.bridge, thread_id=self.id, workspace=config.cwd
         )
         self._jobs: asyncio.Queue[Job] = asyncio.Queue(JOB_QUEUE_SIZE)
+        self._running = 0
         self._subscription = self.manager.subscribe()
-        self._events = asyncio.create_task(self._pump_events(), name=f"realtalk-app-events-{self.id}")
+        self._events = asyncio.create_task(
+            self._pump_events(), name=f"realtalk-app-events-{self.id}"
+        )
         self._worker = asyncio.create_task(self._run_jobs(), name=f"realtalk-app-jobs-{self.id}")
         self._closed = False
 
@@ -115,6 +118,11 @@ class ThreadHandle:
             cwd=str(self.config.cwd),
             model_provider=model_provider,
         )
+
+    @property
+    def idle(self) -> bool:
+        """No request of this thread is queued or running."""
+        return self._running == 0 and self._jobs.empty()
 
     def submit_job(self, job: Job) -> bool:
         """Queue a request of this thread; False when the queue is full or closed."""
@@ -129,10 +137,13 @@ class ThreadHandle:
     async def _run_jobs(self) -> None:
         while True:
             job = await self._jobs.get()
+            self._running = 1
             try:
                 await job()
             except Exception:  # a job answers its own errors; this is a bug guard
-                logger.exception("app-server job failed", extra={"thread": self.id})
+                logger.exception("app-server job failed", extra={"thread_id": self.id})
+            finally:
+                self._running = 0
 
     async def _pump_events(self) -> None:
         async for event in self._subscription:
@@ -152,7 +163,7 @@ class ThreadHandle:
                 await self.manager.aclose()
                 await self.bridge.aclose()
         except TimeoutError:
-            logger.warning("closing thread timed out", extra={"thread": self.id})
+            logger.warning("closing thread timed out", extra={"thread_id": self.id})
         self._subscription.close()
         self._events.cancel()
         await asyncio.gather(self._events, return_exceptions=True)

@@ -1,105 +1,24 @@
 """``realtalk app-server``: JSON-RPC over stdio (default) or a WebSocket listener.
 
-``realtalk app-server generate-json-schema OUT_DIR`` writes the protocol's JSON
-Schema instead of serving.
+The implementation lives in :mod:`realtalk.app_server`; this module is the CLI's
+entry point for it.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import os
-import signal
-import sys
-from pathlib import Path
+
+from realtalk.app_server import add_app_server_arguments as _add_arguments
+from realtalk.app_server import run_app_server_from_args
 
 __all__ = ["add_app_server_arguments", "run_app_server"]
-
-TOKEN_ENV = "REALTALK_APP_SERVER_TOKEN"
 
 
 def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``realtalk app-server`` options (and its ``generate-json-schema`` subcommand)."""
-    parser.add_argument(
-        "--listen",
-        default="stdio://",
-        metavar="URL",
-        help="stdio:// (default: JSON lines on stdin/stdout) or ws://HOST:PORT (port 0: pick one)",
-    )
-    parser.add_argument(
-        "--auth-token",
-        metavar="TOKEN",
-        help=f"require 'Authorization: Bearer TOKEN' on WebSocket connections "
-        f"(required off loopback; default ${TOKEN_ENV})",
-    )
-    parser.add_argument(
-        "--allow-origin",
-        action="append",
-        default=[],
-        metavar="ORIGIN",
-        help="browser origin allowed to connect, e.g. http://localhost:3000 (repeatable)",
-    )
-    parser.add_argument(
-        "--config", help="config file (default: $XDG_CONFIG_HOME/realtalk/config.toml)"
-    )
-    parser.add_argument(
-        "--cwd", help="default workspace of threads (default: the current directory)"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
-    sub = parser.add_subparsers(dest="app_server_command")
-    schema = sub.add_parser(
-        "generate-json-schema",
-        help="write JSON Schema for every request, response and notification",
-    )
-    schema.add_argument("out_dir", metavar="OUT_DIR")
-    schema.add_argument(
-        "--experimental", action="store_true", help="include the experimental realtime API"
-    )
-
-
-async def _until_signalled(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-    try:
-        await stop.wait()
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+    _add_arguments(parser)
 
 
 async def run_app_server(args: argparse.Namespace) -> int:
     """Run ``realtalk app-server`` with parsed ``args``; returns the exit code."""
-    from realtalk._config import load_settings
-    from realtalk.app_server import AppServer, AppServerOptions, generate_json_schema
-    from realtalk.app_server._server import parse_listen_url
-
-    if getattr(args, "app_server_command", None) == "generate-json-schema":
-        written = generate_json_schema(Path(args.out_dir), experimental=args.experimental)
-        print(f"wrote {len(written)} schema files to {args.out_dir}", file=sys.stderr)
-        return 0
-    settings = load_settings(args.config)
-    listen = parse_listen_url(args.listen)
-    options = AppServerOptions(default_cwd=Path(args.cwd).resolve() if args.cwd else None)
-    async with AppServer(settings, options) as server:
-        stop = asyncio.Event()
-        if listen is None:
-            serve = asyncio.create_task(server.serve_stdio())
-            signalled = asyncio.create_task(_until_signalled(stop))
-            await asyncio.wait({serve, signalled}, return_when=asyncio.FIRST_COMPLETED)
-            signalled.cancel()
-            serve.cancel()
-            await asyncio.gather(serve, signalled, return_exceptions=True)
-            return 0
-        host, port = listen
-        token = args.auth_token or os.environ.get(TOKEN_ENV) or None
-        url = await server.start_websocket(
-            host, port, auth_token=token, allowed_origins=args.allow_origin
-        )
-        print(f"READY {url}", flush=True)
-        await _until_signalled(stop)
-    return 0
+    return await run_app_server_from_args(args)

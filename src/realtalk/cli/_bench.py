@@ -255,8 +255,15 @@ async def _bench_startup(args: argparse.Namespace) -> dict[str, Any]:
     return await bench_startup(args.starts, args.call_latency_ms, args.sideband_latency_ms)
 
 
+async def _bench_app_server(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.app_server import bench_app_server
+
+    return await bench_app_server(args.threads, args.seconds)
+
+
 def _registry() -> dict[str, BenchFn]:
     return {
+        "app-server": _bench_app_server,
         "startup": _bench_startup,
         "relay": _bench_relay,
         "parse": _bench_parse,

@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = sub.add_parser("emulator", help="run the offline OpenAI Realtime/Responses emulator")
     add_emulator_arguments(emulator)
 
+    from realtalk.cli._app_server import add_app_server_arguments
+
+    app = sub.add_parser("app-server", help="JSON-RPC app-server (stdio, or --listen ws://...)")
+    add_app_server_arguments(app)
+
     bench = sub.add_parser("bench", help="benchmarks; each prints one JSON object")
     add_bench_arguments(bench)
     return parser
@@ -82,6 +87,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from realtalk.cli._bench import run_bench
 
         return await run_bench(args)
+    if args.command == "app-server":
+        from realtalk.cli._app_server import run_app_server
+
+        return await run_app_server(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse enforces choices
 
 

@@ -22,6 +22,8 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
+from realtalk._errors import ProtocolError
+
 __all__ = [
     "EXPERIMENTAL_METHODS",
     "EXPERIMENTAL_NOTIFICATIONS",
@@ -168,13 +170,12 @@ def parse_message(data: bytes | str) -> Incoming:
     except msgspec.ValidationError as exc:
         if data.lstrip()[:1] in (b"[", "["):
             return _invalid("batch requests are not supported; send one message per frame")
-        text = str(exc).replace("`$.", "`").replace(" - at `$`", "")
-        return _invalid(text[:1].lower() + text[1:], _recover_id(data))
+        return _invalid(_describe(exc)[0], _recover_id(data))
     except msgspec.DecodeError as exc:
         return RpcFailure(RpcErrorObject(PARSE_ERROR, f"Parse error: {exc}"))
     rid = None if isinstance(env.id, msgspec.UnsetType) else env.id
     if not isinstance(env.jsonrpc, msgspec.UnsetType) and env.jsonrpc != "2.0":
-        return _invalid(f"unsupported jsonrpc version {env.jsonrpc!r}; use \"2.0\"", rid)
+        return _invalid(f'unsupported jsonrpc version {env.jsonrpc!r}; use "2.0"', rid)
     params = None if isinstance(env.params, msgspec.UnsetType) else env.params
     if not isinstance(env.method, msgspec.UnsetType):
         if not env.method:
@@ -182,14 +183,10 @@ def parse_message(data: bytes | str) -> Incoming:
         if rid is None:
             return IncomingNotification(env.method, params)
         return IncomingRequest(rid, env.method, params)
-    has_result = not isinstance(env.result, msgspec.UnsetType)
-    has_error = not isinstance(env.error, msgspec.UnsetType)
-    if rid is not None and (has_result or has_error):
-        return IncomingResponse(
-            rid,
-            env.result if has_result and not isinstance(env.result, msgspec.UnsetType) else None,
-            env.error if has_error and not isinstance(env.error, msgspec.UnsetType) else None,
-        )
+    result = None if isinstance(env.result, msgspec.UnsetType) else env.result
+    error = None if isinstance(env.error, msgspec.UnsetType) else env.error
+    if rid is not None and (result is not None or error is not None):
+        return IncomingResponse(rid, result, error)
     return _invalid("missing field `method`", rid)
 
 
@@ -201,7 +198,7 @@ _MISSING: Final = re.compile(r"^Object missing required field `([^`]+)`(?: - at 
 _AT: Final = re.compile(r" - at `\$\.?([^`]*)`$")
 
 
-class ParamsError(ValueError):
+class ParamsError(ProtocolError):
     """Params do not match the method's type; ``field`` is the dotted path (or None)."""
 
     def __init__(self, message: str, field: str | None) -> None:
@@ -213,34 +210,45 @@ class ParamsError(ValueError):
         return RpcErrorObject(INVALID_PARAMS, str(self), data)
 
 
-def _describe(exc: msgspec.ValidationError) -> ParamsError:
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _describe(exc: msgspec.ValidationError) -> tuple[str, str | None]:
+    """msgspec's message rephrased as ```<field>`: <problem>``, and the field path."""
     text = str(exc)
     missing = _MISSING.match(text)
     if missing:
         name, parent = missing.group(1), missing.group(2)
         path = f"{parent}.{name}" if parent else name
-        return ParamsError(f"Invalid params: missing field `{path}`", path)
+        return f"missing field `{path}`", path
     at = _AT.search(text)
-    if at:
+    if at and at.group(1):
         path = at.group(1)
-        head = text[: at.start()]
-        if path:
-            return ParamsError(f"Invalid params: `{path}`: {head[:1].lower()}{head[1:]}", path)
-        return ParamsError(f"Invalid params: {head[:1].lower()}{head[1:]}", None)
-    return ParamsError(f"Invalid params: {text[:1].lower()}{text[1:]}", None)
+        return f"`{path}`: {_lower_first(text[: at.start()])}", path
+    if at:
+        text = text[: at.start()]
+    return _lower_first(text), None
+
+
+_param_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 
 
 def decode_params(raw: msgspec.Raw | None, kind: type[T]) -> T:
-    """Decode ``params`` (absent: ``{}``) into ``kind``.
+    """Decode ``params`` (absent or null: ``{}``) into ``kind``.
 
     Raises:
         ParamsError: The params do not fit; the message names the field.
     """
-    data: bytes | msgspec.Raw = raw if raw is not None else b"{}"
+    data: bytes | msgspec.Raw = b"{}" if raw is None or bytes(raw) == b"null" else raw
+    decoder = _param_decoders.get(kind)
+    if decoder is None:
+        decoder = _param_decoders[kind] = msgspec.json.Decoder(kind)
     try:
-        return msgspec.json.decode(data, type=kind)
+        return decoder.decode(data)  # type: ignore[no-any-return]
     except msgspec.ValidationError as exc:
-        raise _describe(exc) from exc
+        message, field = _describe(exc)
+        raise ParamsError(f"Invalid params: {message}", field) from exc
     except msgspec.DecodeError as exc:  # pragma: no cover - Raw came from valid JSON
         raise ParamsError(f"Invalid params: {exc}", None) from exc
 

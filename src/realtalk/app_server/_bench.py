@@ -1,0 +1,261 @@
+"""``realtalk bench app-server``: realtime threads over one WebSocket listener.
+
+Three processes, all on loopback: the emulator (``--echo-audio``: every audio
+append comes back as one output delta with the same bytes), the app-server
+(``--listen ws://127.0.0.1:0``) and this load generator, which opens one
+connection with S threads, starts a realtime conversation on each, and appends a
+20 ms frame to every thread 50 times a second. Independent clients are not
+phase-locked, so the threads send in 10 groups spread over each 20 ms period
+rather than all at once.
+
+Each frame carries a tag (thread index and sequence number in its first bytes),
+so the output-audio notification that echoes it gives its latency: arrival time
+minus the frame's send time, both measured in this process. ``cpu_percent`` is the
+app-server process's CPU time over the measurement window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import math
+import os
+import struct
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Final
+
+import aiohttp
+import msgspec
+
+from realtalk.protocol import encode_request
+
+__all__ = ["bench_app_server"]
+
+_FRAME_BYTES: Final = 960  # 20 ms of 24 kHz mono PCM16
+_FRAME_S: Final = 0.02
+_SLOTS: Final = 10
+"""Threads send in this many groups spread over each 20 ms (clients are not phase-locked)."""
+_TAG: Final = struct.Struct(">IIx")  # thread index, sequence, pad: 9 bytes = 12 base64 chars
+_TAIL_B64: Final = base64.b64encode(bytes(_FRAME_BYTES - _TAG.size)).decode("ascii")
+_STARTUP_TIMEOUT_S: Final = 60.0
+_DRAIN_TIMEOUT_S: Final = 2.0
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100.0 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+@contextlib.asynccontextmanager
+async def _spawn_ready(
+    argv: Sequence[str], env: Mapping[str, str] | None = None
+) -> AsyncIterator[tuple[str, int]]:
+    """Run ``argv`` until its ``READY <url>`` line; yields (url, pid)."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=dict(env) if env is not None else None,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                if not line:
+                    raise RuntimeError(f"{argv[2:4]} exited before printing READY")
+                if line.startswith("READY "):
+                    break
+        yield line.split()[1], proc.pid
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                async with asyncio.timeout(10):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+def _frame(index: int, seq: int) -> str:
+    return base64.b64encode(_TAG.pack(index, seq)).decode("ascii") + _TAIL_B64
+
+
+async def bench_app_server(threads: int = 100, seconds: float = 5.0) -> dict[str, Any]:
+    """Run the benchmark; ``{"threads", "p50_ms", "p99_ms", "cpu_percent", ...}``."""
+    python = sys.executable
+    async with _spawn_ready(
+        [python, "-m", "realtalk", "emulator", "--port", "0", "--echo-audio"]
+    ) as (
+        emulator_url,
+        _,
+    ):
+        env = {
+            **os.environ,
+            "OPENAI_API_KEY": "bench",
+            "OPENAI_BASE_URL": emulator_url,
+            "REALTALK_STARTUP_CONTEXT": "",
+        }
+        server_argv = [python, "-m", "realtalk.app_server", "--listen", "ws://127.0.0.1:0"]
+        async with _spawn_ready(server_argv, env) as (server_url, server_pid):
+            return await _measure(server_url, server_pid, threads, seconds)
+
+
+class _Driver:
+    """A lean JSON-RPC driver for the load (the typed client costs more per message).
+
+    Setup calls wait for their answers; audio appends are fire-and-forget requests
+    whose ``{}`` answers are only checked for errors.
+    """
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, threads: int) -> None:
+        self.ws = ws
+        self.sent: list[dict[int, float]] = [{} for _ in range(threads)]
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.started: set[str] = set()
+        self.all_started = asyncio.Event()
+        self.all_echoed = asyncio.Event()
+        self.expected = math.inf
+        self.measuring = False
+        self._threads = threads
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._ids = itertools.count(1)
+
+    async def call(self, method: str, params: Any) -> Any:
+        rid = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        await self.ws.send_str(encode_request(rid, method, params).decode())
+        async with asyncio.timeout(_STARTUP_TIMEOUT_S):
+            return await future
+
+    def _audio(self, text: str) -> None:
+        if not self.measuring:
+            return
+        now = time.perf_counter()
+        at = text.find(_DATA_KEY) + len(_DATA_KEY)
+        index, seq = _TAG.unpack(base64.b64decode(text[at : at + 12]))
+        t_sent = self.sent[index].pop(seq, None)
+        if t_sent is not None:
+            self.latencies.append((now - t_sent) * 1000.0)
+            if len(self.latencies) >= self.expected:
+                self.all_echoed.set()
+
+    async def read(self) -> None:
+        async for msg in self.ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                break
+            text: str = msg.data
+            if text.startswith(_AUDIO_PREFIX):
+                self._audio(text)
+            elif text.startswith('{"id":') and '"error"' not in text:
+                message = msgspec.json.decode(text)
+                future = self._pending.pop(message["id"], None)
+                if future is not None and not future.done():
+                    future.set_result(message["result"])
+            else:
+                self._other(msgspec.json.decode(text))
+
+    def _other(self, message: dict[str, Any]) -> None:
+        if "error" in message:
+            self.errors += 1
+            future = self._pending.pop(message.get("id", -1), None)
+            if future is not None and not future.done():
+                future.set_exception(RuntimeError(message["error"]["message"]))
+        elif message.get("method") == "thread/realtime/started":
+            self.started.add(message["params"]["threadId"])
+            if len(self.started) == self._threads:
+                self.all_started.set()
+        elif message.get("method") == "thread/realtime/error":
+            self.errors += 1
+
+
+_AUDIO_PREFIX: Final = '{"method":"thread/realtime/outputAudio/delta"'
+_DATA_KEY: Final = '"data":"'
+_APPEND: Final = (
+    '{{"id":{rid},"method":"thread/realtime/appendAudio","params":{{"threadId":"{tid}",'
+    '"audio":{{"data":"{data}","sampleRate":24000,"numChannels":1}}}}}}'
+)
+
+
+async def _measure(url: str, server_pid: int, threads: int, seconds: float) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url, compress=0, max_msg_size=0, autoping=True) as ws,
+    ):
+        driver = _Driver(ws, threads)
+        reader = asyncio.create_task(driver.read())
+        try:
+            return await _run(driver, server_pid, threads, seconds)
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+
+async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -> dict[str, Any]:
+    await driver.call(
+        "initialize",
+        {"clientInfo": {"name": "realtalk_bench"}, "capabilities": {"experimentalApi": True}},
+    )
+    ids: list[str] = []
+    for _ in range(threads):
+        ids.append((await driver.call("thread/start", {}))["thread"]["id"])
+    for tid in ids:
+        await driver.call("thread/realtime/start", {"threadId": tid, "outputModality": "audio"})
+    async with asyncio.timeout(_STARTUP_TIMEOUT_S):
+        await driver.all_started.wait()
+    driver.measuring = True
+    ws, sent = driver.ws, driver.sent
+    slots = [list(enumerate(ids))[k::_SLOTS] for k in range(_SLOTS)]
+    rid = 1_000_000
+    cpu0, t0 = _proc_cpu_s(server_pid), time.perf_counter()
+    tick = 0
+    while time.perf_counter() - t0 < seconds:
+        for k, slot in enumerate(slots):
+            delay = t0 + tick * _FRAME_S + k * _FRAME_S / _SLOTS - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            for i, tid in slot:
+                rid += 1
+                message = _APPEND.format(rid=rid, tid=tid, data=_frame(i, tick))
+                sent[i][tick] = time.perf_counter()
+                await ws.send_str(message)
+        tick += 1
+    wall = time.perf_counter() - t0
+    cpu = _proc_cpu_s(server_pid) - cpu0
+    driver.expected = tick * threads
+    if len(driver.latencies) >= driver.expected:
+        driver.all_echoed.set()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_DRAIN_TIMEOUT_S):
+            await driver.all_echoed.wait()
+    driver.measuring = False
+    latencies = driver.latencies
+    return {
+        "threads": threads,
+        "p50_ms": round(_percentile(latencies, 50), 2),
+        "p99_ms": round(_percentile(latencies, 99), 2),
+        "cpu_percent": round(cpu / wall * 100.0, 1),
+        "seconds": round(wall, 2),
+        "frames_sent": tick * threads,
+        "frames_echoed": len(latencies),
+        "errors": driver.errors,
+    }
