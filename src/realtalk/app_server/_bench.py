@@ -25,12 +25,12 @@ import os
 import struct
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Final
 
 import aiohttp
 import msgspec
 
+from realtalk._benchutil import percentile, spawn_ready
 from realtalk.protocol import encode_request
 
 __all__ = ["bench_app_server"]
@@ -45,53 +45,12 @@ _STARTUP_TIMEOUT_S: Final = 60.0
 _DRAIN_TIMEOUT_S: Final = 2.0
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100.0 * len(ordered)) - 1))
-    return ordered[rank]
-
-
 def _proc_cpu_s(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` (Linux ``/proc``)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
-
-
-@contextlib.asynccontextmanager
-async def _spawn_ready(
-    argv: Sequence[str], env: Mapping[str, str] | None = None
-) -> AsyncIterator[tuple[str, int]]:
-    """Run ``argv`` until its ``READY <url>`` line; yields (url, pid)."""
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=dict(env) if env is not None else None,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(30):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                if not line:
-                    raise RuntimeError(f"{argv[2:4]} exited before printing READY")
-                if line.startswith("READY "):
-                    break
-        yield line.split()[1], proc.pid
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 def _frame(index: int, seq: int) -> str:
@@ -101,7 +60,7 @@ def _frame(index: int, seq: int) -> str:
 async def bench_app_server(threads: int = 100, seconds: float = 5.0) -> dict[str, Any]:
     """Run the benchmark; ``{"threads", "p50_ms", "p99_ms", "cpu_percent", ...}``."""
     python = sys.executable
-    async with _spawn_ready(
+    async with spawn_ready(
         [python, "-m", "realtalk", "emulator", "--port", "0", "--echo-audio"]
     ) as (
         emulator_url,
@@ -114,7 +73,7 @@ async def bench_app_server(threads: int = 100, seconds: float = 5.0) -> dict[str
             "REALTALK_STARTUP_CONTEXT": "",
         }
         server_argv = [python, "-m", "realtalk.app_server", "--listen", "ws://127.0.0.1:0"]
-        async with _spawn_ready(server_argv, env) as (server_url, server_pid):
+        async with spawn_ready(server_argv, env) as (server_url, server_pid):
             return await _measure(server_url, server_pid, threads, seconds)
 
 
@@ -251,8 +210,8 @@ async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -
     latencies = driver.latencies
     return {
         "threads": threads,
-        "p50_ms": round(_percentile(latencies, 50), 2),
-        "p99_ms": round(_percentile(latencies, 99), 2),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
         "cpu_percent": round(cpu / wall * 100.0, 1),
         "seconds": round(wall, 2),
         "frames_sent": tick * threads,

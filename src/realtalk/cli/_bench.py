@@ -9,20 +9,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
-import math
 import os
 import resource
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import msgspec
 
+from realtalk._benchutil import percentile, realtalk_argv, spawn_ready
 from realtalk._config import Settings
 
-__all__ = ["add_bench_arguments", "percentile", "run_bench", "spawn_emulator"]
+__all__ = ["add_bench_arguments", "run_bench"]
 
 BenchFn = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
 
@@ -59,15 +58,6 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true", help="print JSON (the only format)")
 
 
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile; 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100.0 * len(ordered)) - 1))
-    return ordered[rank]
-
-
 def _rss_kb() -> int:
     with open("/proc/self/status", encoding="ascii") as f:
         for line in f:
@@ -81,41 +71,6 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-@contextlib.asynccontextmanager
-async def spawn_emulator(*flags: str) -> AsyncIterator[str]:
-    """Run ``realtalk emulator`` in a separate process; yields its base URL."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "realtalk",
-        "emulator",
-        "--port",
-        "0",
-        *flags,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(30):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                if not line:
-                    raise RuntimeError("emulator exited before READY")
-                if line.startswith("READY "):
-                    yield line.split()[1]
-                    break
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
 async def _bench_relay(args: argparse.Namespace) -> dict[str, Any]:
     from realtalk.conversation import ConversationManager, Realtime, Started, StartParams
     from realtalk.conversation import WebSocketTransport as Ws
@@ -123,7 +78,7 @@ async def _bench_relay(args: argparse.Namespace) -> dict[str, Any]:
 
     sessions, seconds = args.sessions, args.seconds
     frame = AudioFrame(base64.b64encode(bytes(960)).decode("ascii"))
-    async with spawn_emulator("--echo-audio") as base:
+    async with spawn_ready(realtalk_argv("emulator", "--port", "0", "--echo-audio")) as (base, _):
         settings = Settings(
             api_key="bench", base_url=base, startup_context="", transport="websocket"
         )

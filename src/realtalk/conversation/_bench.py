@@ -25,15 +25,13 @@ The startup context is set to ``""`` so the workspace scan does not add noise.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import statistics
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any, Final
 
+from realtalk._benchutil import realtalk_argv, spawn_ready
 from realtalk._config import Settings
 from realtalk._errors import RealtalkError
 from realtalk.conversation._manager import ConversationManager
@@ -48,48 +46,6 @@ _READY_TIMEOUT_S: Final = 30.0
 _STOP_TIMEOUT_S: Final = 10.0
 _START_MARGIN_S: Final = 15.0
 _METRICS: Final = ("sdp_ms", "sideband_ready_ms", "first_text_ms")
-
-
-@contextlib.asynccontextmanager
-async def _emulator_process(call_latency_ms: int, sideband_latency_ms: int) -> AsyncIterator[str]:
-    """Run ``python -m realtalk emulator`` and yield the base URL from its READY line."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "realtalk",
-        "emulator",
-        "--port",
-        "0",
-        "--call-latency-ms",
-        str(call_latency_ms),
-        "--sideband-latency-ms",
-        str(sideband_latency_ms),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(_READY_TIMEOUT_S):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                if not line:
-                    raise RealtalkError(
-                        "the benchmark emulator exited before printing READY; "
-                        "run `python -m realtalk emulator` by hand to see why"
-                    )
-                if line.startswith("READY "):
-                    base_url = line.split()[1]
-                    break
-        yield base_url
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                async with asyncio.timeout(_STOP_TIMEOUT_S):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 class _StartProbe:
@@ -171,7 +127,16 @@ async def bench_startup(
     limit_s = (call_latency_ms + sideband_latency_ms) / 1000.0 + _START_MARGIN_S
     ours: list[dict[str, float]] = []
     baseline: list[dict[str, float]] = []
-    async with _emulator_process(call_latency_ms, sideband_latency_ms) as base_url:
+    argv = realtalk_argv(
+        "emulator",
+        "--port",
+        "0",
+        "--call-latency-ms",
+        str(call_latency_ms),
+        "--sideband-latency-ms",
+        str(sideband_latency_ms),
+    )
+    async with spawn_ready(argv) as (base_url, _):
         settings = Settings(
             api_key="bench", base_url=base_url, startup_context="", transport="webrtc"
         )
