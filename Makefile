@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 RUNSTAMP := $(VENV)/.installed-run
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest sysdeps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures).
+sysdeps:
+	@command -v openssl >/dev/null 2>&1 || { \
+		echo "installing openssl (needed by the TLS tests)"; \
+		apt-get update -qq && apt-get install -y -qq openssl; }
+
+pytest: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest

@@ -28,7 +28,7 @@ HINT = (
     "If you set REALTALK_CA_CERTIFICATE or SSL_CERT_FILE, ensure it points to a PEM file "
     "containing one or more CERTIFICATE blocks, or unset it to use system roots."
 )
-OPENSSL = shutil.which("openssl")
+OPENSSL = shutil.which("openssl")  # installed by the Makefile (make sysdeps)
 
 
 def ca_der(ca: trustme.CA) -> bytes:

@@ -28,7 +28,6 @@ from realtalk.tls import (
 from ._helpers import (
     AUX_TRUST_SERVER_AUTH,
     HINT,
-    OPENSSL,
     ca_der,
     crl_pem,
     openssl_trusted_pem,
@@ -38,7 +37,6 @@ from ._helpers import (
 )
 
 REALTALK = "REALTALK_CA_CERTIFICATE"
-needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl binary not installed")
 
 
 def _load(path: Path) -> tuple[bytes, ...]:
@@ -85,7 +83,6 @@ def test_trusted_certificate_drops_aux_data(ca: trustme.CA, tmp_path: Path) -> N
     assert _load(path) == (ca_der(ca),)
 
 
-@needs_openssl
 @pytest.mark.parametrize(
     "trust_args",
     [(), ("-addtrust", "serverAuth"), ("-addtrust", "clientAuth"), ("-addreject", "serverAuth")],

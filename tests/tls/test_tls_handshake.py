@@ -13,7 +13,6 @@ from realtalk import ConnectError
 from realtalk.tls import client_ssl_context, describe_tls_failure, ssl_for_url
 
 from ._helpers import (
-    OPENSSL,
     crl_pem,
     https_get,
     openssl_trusted_pem,
@@ -129,14 +128,8 @@ async def test_ssl_cert_file_in_process_env_does_not_add_trust(
     "form",
     [
         "synthetic",
-        pytest.param(
-            "openssl-serverAuth",
-            marks=pytest.mark.skipif(OPENSSL is None, reason="no openssl binary"),
-        ),
-        pytest.param(
-            "openssl-reject-serverAuth",
-            marks=pytest.mark.skipif(OPENSSL is None, reason="no openssl binary"),
-        ),
+        "openssl-serverAuth",
+        "openssl-reject-serverAuth",
     ],
 )
 async def test_trusted_certificate_bundle_completes_handshakes(

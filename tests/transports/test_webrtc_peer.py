@@ -17,6 +17,7 @@ from aiortc.mediastreams import MediaStreamError
 from realtalk import ConnectError, ProtocolError, TransportClosedError
 from realtalk.emulator._rtc_peer import AnsweringPeer
 from realtalk.protocol._calls import PeerState, PeerStateError
+from realtalk.transports import WebRtcPeer, loopback_ice_candidates
 from realtalk.transports._audio import (
     Pcm16Resampler,
     Pcm24kSource,
@@ -28,7 +29,6 @@ from realtalk.transports._audio import (
     stream_wav,
     write_wav,
 )
-from realtalk.transports._webrtc import WebRtcPeer, loopback_ice_candidates
 
 TIMEOUT = 10.0
 LOUD = 1000  # sample magnitude that counts as "tone present"

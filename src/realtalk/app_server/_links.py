@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final
+from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -24,21 +24,19 @@ _CLOSE_TIMEOUT_S: Final = 5.0
 OnMessage = Callable[[bytes | str], Awaitable[None]]
 
 
-class Link:
+class Link(Protocol):
     """What the client needs from a transport."""
 
-    async def send(self, data: bytes) -> None:
-        raise NotImplementedError
+    async def send(self, data: bytes) -> None: ...
 
     async def receive(self, on_message: OnMessage) -> None:
         """Hand every inbound message to ``on_message`` until the transport closes."""
-        raise NotImplementedError
+        ...
 
-    async def close(self) -> None:
-        raise NotImplementedError
+    async def close(self) -> None: ...
 
 
-class WebSocketLink(Link):
+class WebSocketLink:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
 
@@ -88,7 +86,7 @@ class WebSocketLink(Link):
         await self.ws.close()
 
 
-class ProcessLink(Link):
+class ProcessLink:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
 

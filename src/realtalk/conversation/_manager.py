@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from realtalk._config import Settings
@@ -20,6 +19,7 @@ from realtalk._logging import StepTimer
 from realtalk.agent import AssistantMessage, BackgroundAgent, TaskComplete, TaskFailed
 from realtalk.conversation._context import build_startup_context
 from realtalk.conversation._runtime import ConversationRuntime, backoff_delay
+from realtalk.conversation._subscription import Subscription
 from realtalk.conversation._types import (
     AgentActivity,
     Closed,
@@ -56,49 +56,7 @@ __all__ = ["ConversationManager", "Subscription"]
 
 logger = logging.getLogger("realtalk.conversation")
 
-SUBSCRIPTION_QUEUE_SIZE = 1024
 SUBMISSION_QUEUE_SIZE = 64
-
-
-class Subscription:
-    """A bounded stream of conversation events for one consumer.
-
-    Overflow policy: back-pressure. A subscriber that stops reading eventually
-    stalls the conversation, so consumers must read or ``close()`` it.
-    """
-
-    def __init__(self, owner: ConversationManager) -> None:
-        self._owner = owner
-        self._queue: asyncio.Queue[ConversationEvent | None] = asyncio.Queue(
-            SUBSCRIPTION_QUEUE_SIZE
-        )
-        self._closed = False
-
-    async def _put(self, event: ConversationEvent) -> None:
-        if not self._closed:
-            await self._queue.put(event)
-
-    async def get(self) -> ConversationEvent:
-        """Next event; raises ``StopAsyncIteration`` once closed."""
-        item = await self._queue.get()
-        if item is None:
-            raise StopAsyncIteration
-        return item
-
-    def __aiter__(self) -> AsyncIterator[ConversationEvent]:
-        return self
-
-    async def __anext__(self) -> ConversationEvent:
-        return await self.get()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._owner._subscribers.discard(self)
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
 
 
 class ConversationManager:
@@ -132,13 +90,13 @@ class ConversationManager:
     # ---------------------------------------------------------------- events
 
     def subscribe(self) -> Subscription:
-        sub = Subscription(self)
+        sub = Subscription(self._subscribers)
         self._subscribers.add(sub)
         return sub
 
     async def _emit(self, event: ConversationEvent) -> None:
         for sub in list(self._subscribers):
-            await sub._put(event)
+            await sub.put(event)
 
     @property
     def running(self) -> bool:

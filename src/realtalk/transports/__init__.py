@@ -15,7 +15,8 @@ from realtalk.transports._audio import (
     write_wav,
 )
 from realtalk.transports._calls import CallCreationError, CallResult, create_call
-from realtalk.transports._webrtc import EVENTS_CHANNEL_LABEL, WebRtcPeer, loopback_ice_candidates
+from realtalk.transports._ice import loopback_ice_candidates
+from realtalk.transports._webrtc import EVENTS_CHANNEL_LABEL, WebRtcPeer
 from realtalk.transports._websocket import RealtimeConnection, WireTap, connect_realtime
 
 __all__ = [
