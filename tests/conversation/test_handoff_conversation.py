@@ -293,3 +293,38 @@ async def test_v1_handoff_appends_agent_messages_with_label(
     assert append["output_text"] == '"Agent Final Message":\n\nv1 result'
     assert append["handoff_id"]
     await agent.finish()
+
+
+async def test_delegated_task_runs_a_shell_tool_with_the_builtin_agent(
+    emulator: Emulator, manager_factory: Factory, tmp_path: Any
+) -> None:
+    from realtalk.agent import ModelClient, ModelClientOptions, ResponsesAgent
+
+    client = ModelClient(
+        emulator.base_url, api_key="sk-test-key", options=ModelClientOptions(workspace=tmp_path)
+    )
+    agent = ResponsesAgent(client, workspace=tmp_path, model="agent-model", instructions="work")
+    try:
+        await agent.start()  # preconnect at session start
+        mgr, rec = manager_factory(make_settings(emulator.base_url), agent=agent)
+        await mgr.start(StartParams())
+        await rec.wait_for(lambda e: isinstance(e, Started))
+        record = emulator.sessions[-1]
+        await _ask(mgr, "agent, run `echo shell tool ran` please")
+        final = await record.wait_for_message(
+            lambda m: m.get("item", {}).get("output") == COMPLETION_ACK, timeout=15
+        )
+        index = record.received.index(final)
+        backend = [
+            m["item"]["content"][0]["text"]
+            for m in record.received[:index]
+            if m.get("item", {}).get("type") == "message"
+            and m["item"]["content"][0]["text"].startswith("[BACKEND] ")
+        ]
+        assert len(backend) == 1 and "shell tool ran" in backend[0]
+        acks = [m for m in record.received if m.get("item", {}).get("output") == COMPLETION_ACK]
+        assert len(acks) == 1  # a single function_call_output for the delegated turn
+        await record.wait_for_message(lambda m: m.get("type") == "response.create", start=index)
+        assert emulator.responses.stats.handshakes == 1  # the turn adopted the preconnect
+    finally:
+        await agent.aclose()
