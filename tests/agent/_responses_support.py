@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from realtalk.agent import AgentEvent, AssistantDelta, TaskComplete, TaskFailed
 from realtalk.agent._model_client import ModelClient, ModelClientOptions
 from realtalk.agent._model_session import Prompt
+from realtalk.agent._responses_agent import ResponsesAgent
 from realtalk.emulator._responses import ResponsesEmulator, ResponsesOptions
 from realtalk.protocol._responses_wire import Item, user_message
 
@@ -70,3 +74,35 @@ def prompt(items: Sequence[Item] | str) -> Prompt:
     """A prompt for ``items`` (a string becomes one user message)."""
     input_items = [user_message(items)] if isinstance(items, str) else list(items)
     return Prompt(model="test-model", instructions="be brief", input=input_items)
+
+
+@asynccontextmanager
+async def agent_at(
+    base_url: str, workspace: Path, *, max_retries: int = 0, **kwargs: object
+) -> AsyncIterator[ResponsesAgent]:
+    """A :class:`ResponsesAgent` on a fresh client (``max_retries`` per request), closed on exit."""
+    options = client_options(stream_max_retries=max_retries)
+    client = ModelClient(base_url, api_key=API_KEY, options=options)
+    agent = ResponsesAgent(
+        client,
+        workspace=workspace,
+        model="test-model",
+        instructions="help",
+        **kwargs,  # type: ignore[arg-type]
+    )
+    try:
+        yield agent
+    finally:
+        await agent.aclose()
+
+
+async def until_done(agent: ResponsesAgent, *, deltas: bool = False) -> list[AgentEvent]:
+    """Events up to and including the next TaskComplete/TaskFailed (deltas only if asked)."""
+    events: list[AgentEvent] = []
+    async with asyncio.timeout(WAIT_S):
+        async for event in agent.events():
+            if deltas or not isinstance(event, AssistantDelta):
+                events.append(event)
+            if isinstance(event, TaskComplete | TaskFailed):
+                break
+    return events

@@ -5,51 +5,25 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
 import pytest
 
 from realtalk._errors import AgentError, ConfigError
-from realtalk.agent import AgentEvent, AssistantMessage, BackgroundAgent, TaskComplete, TaskFailed
+from realtalk.agent import (
+    AssistantMessage,
+    BackgroundAgent,
+    TaskComplete,
+    TaskFailed,
+)
 from realtalk.agent._model_client import ModelClient
 from realtalk.agent._responses_agent import ResponsesAgent
 from realtalk.agent._tools import SHELL_DISABLED_OUTPUT, ToolRunner
 from realtalk.emulator._responses import ResponsesEmulator, ResponsesOptions, scripted_reply
 from realtalk.protocol._responses_wire import FunctionCall, message_text, user_message
 
-from ._responses_support import API_KEY, WAIT_S, client_options, responses_server
-
-
-@asynccontextmanager
-async def agent_at(
-    base_url: str, workspace: Path, **kwargs: object
-) -> AsyncIterator[ResponsesAgent]:
-    client = ModelClient(base_url, api_key=API_KEY, options=client_options(stream_max_retries=0))
-    agent = ResponsesAgent(
-        client,
-        workspace=workspace,
-        model="test-model",
-        instructions="help",
-        **kwargs,  # type: ignore[arg-type]
-    )
-    try:
-        yield agent
-    finally:
-        await agent.aclose()
-
-
-async def until_done(agent: ResponsesAgent) -> list[AgentEvent]:
-    """Events up to and including the next TaskComplete/TaskFailed."""
-    events: list[AgentEvent] = []
-    async with asyncio.timeout(WAIT_S):
-        async for event in agent.events():
-            events.append(event)
-            if isinstance(event, TaskComplete | TaskFailed):
-                break
-    return events
+from ._responses_support import API_KEY, WAIT_S, agent_at, responses_server, until_done
 
 
 def tool_outputs(emu: ResponsesEmulator) -> list[str]:

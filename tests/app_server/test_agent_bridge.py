@@ -9,7 +9,16 @@ from typing import Any
 import msgspec
 import pytest
 
-from realtalk.agent import AgentEvent, AssistantMessage, TaskComplete, TaskFailed
+from realtalk.agent import (
+    INTERRUPTED_MESSAGE,
+    AgentEvent,
+    AssistantDelta,
+    AssistantMessage,
+    InterruptibleAgent,
+    TaskComplete,
+    TaskFailed,
+)
+from realtalk.app_server import _agent_bridge
 from realtalk.app_server._agent_bridge import AgentBridge, TurnConflictError
 from realtalk.app_server._api import Turn
 from realtalk.app_server._outbox import Outbox
@@ -43,6 +52,23 @@ class ScriptedAgent:
         self._events.put_nowait(None)
 
 
+class InterruptibleScriptedAgent(ScriptedAgent):
+    """A ScriptedAgent whose interrupt ends the task the way ResponsesAgent does."""
+
+    def __init__(self, *, stops: bool = True) -> None:
+        super().__init__()
+        self.stops = stops
+        self.interrupts = 0
+
+    async def interrupt(self) -> bool:
+        self.interrupts += 1
+        if not self.busy:
+            return False
+        if self.stops:
+            self.push(TaskFailed(INTERRUPTED_MESSAGE))
+        return True
+
+
 class Sink:
     """Collects (method, params) notifications."""
 
@@ -70,9 +96,16 @@ def agents() -> list[ScriptedAgent]:
 
 
 @pytest.fixture
-async def bridge(agents: list[ScriptedAgent]) -> AsyncIterator[tuple[AgentBridge, Sink]]:
+def interruptible() -> bool:
+    return False
+
+
+@pytest.fixture
+async def bridge(
+    agents: list[ScriptedAgent], *, interruptible: bool
+) -> AsyncIterator[tuple[AgentBridge, Sink]]:
     def factory() -> ScriptedAgent:
-        agents.append(ScriptedAgent())
+        agents.append(InterruptibleScriptedAgent() if interruptible else ScriptedAgent())
         return agents[-1]
 
     sink = Sink()
@@ -180,6 +213,106 @@ async def test_interrupt_reports_interrupted_and_replaces_the_agent(
     # The fresh agent takes the next turn.
     await b.start_turn("again", _noop)
     assert agents[1].submitted == ["again"]
+
+
+async def test_deltas_stream_into_one_item_and_are_not_forwarded(
+    bridge: tuple[AgentBridge, Sink], agents: list[ScriptedAgent]
+) -> None:
+    b, sink = bridge
+    events = b.events()
+    turn = await b.start_turn("hello", _noop)
+    for piece in ("You ", "said: ", "hello"):
+        agents[0].push(AssistantDelta(piece))
+    agents[0].push(AssistantMessage("You said: hello"))
+    agents[0].push(AssistantMessage("a second, unstreamed message"))
+    agents[0].push(TaskComplete())
+    await sink.wait_for("turn/completed")
+    assert sink.methods()[3:] == [
+        "item/started",
+        *["item/agentMessage/delta"] * 3,
+        "item/completed",
+        "item/started",
+        "item/agentMessage/delta",
+        "item/completed",
+        "turn/completed",
+    ]
+    first_id = sink.items[3][1]["item"]["id"]
+    assert [p["itemId"] for _, p in sink.items[4:7]] == [first_id] * 3
+    assert [p["delta"] for _, p in sink.items[4:7]] == ["You ", "said: ", "hello"]
+    assert sink.items[7][1]["item"] == {
+        "type": "agentMessage",
+        "id": first_id,
+        "text": "You said: hello",
+    }
+    assert sink.items[9][1]["delta"] == "a second, unstreamed message"
+    final = sink.items[-1][1]["turn"]
+    assert final["id"] == turn.id
+    assert [i.get("text") for i in final["items"][1:]] == [
+        "You said: hello",
+        "a second, unstreamed message",
+    ]
+    async with asyncio.timeout(5):
+        got = [await anext(events) for _ in range(3)]
+    assert got == [
+        AssistantMessage("You said: hello"),
+        AssistantMessage("a second, unstreamed message"),
+        TaskComplete(),
+    ]
+
+
+@pytest.mark.parametrize("interruptible", [True])
+async def test_interrupt_keeps_the_agent_and_completes_the_partial_message(
+    bridge: tuple[AgentBridge, Sink], agents: list[ScriptedAgent]
+) -> None:
+    b, sink = bridge
+    events = b.events()
+    turn = await b.start_turn("long task", _noop)
+    agents[0].push(AssistantDelta("partial "))
+    await sink.wait_for("item/agentMessage/delta")
+    order: list[str] = []
+
+    async def respond() -> None:
+        order.append(f"answered after {len(sink.items)} notifications")
+
+    await b.interrupt(turn.id, respond)
+    # The interrupt returns once the turn is reported, and answered before that.
+    assert order == ["answered after 5 notifications"]
+    assert sink.methods()[5:] == ["item/completed", "turn/completed"]
+    assert sink.items[5][1]["item"]["text"] == "partial "
+    final = sink.items[-1][1]["turn"]
+    assert final["status"] == "interrupted" and final["error"] is None
+    assert [i["type"] for i in final["items"]] == ["userMessage", "agentMessage"]
+    agent = agents[0]
+    assert isinstance(agent, InterruptibleAgent)
+    assert isinstance(agent, InterruptibleScriptedAgent) and agent.interrupts == 1
+    assert len(agents) == 1 and not agents[0].closed and b.active_turn_id is None
+    async with asyncio.timeout(5):
+        assert await anext(events) == TaskFailed(INTERRUPTED_MESSAGE)
+    await b.start_turn("again", _noop)
+    assert agents[0].submitted == ["long task", "again"]
+
+
+@pytest.mark.parametrize("interruptible", [True])
+async def test_an_agent_that_does_not_stop_is_replaced(
+    bridge: tuple[AgentBridge, Sink],
+    agents: list[ScriptedAgent],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_agent_bridge, "INTERRUPT_TIMEOUT_S", 0.05)
+    b, sink = bridge
+    turn = await b.start_turn("stuck", _noop)
+    first = agents[0]
+    assert isinstance(first, InterruptibleScriptedAgent)
+    first.stops = False
+    await b.interrupt(turn.id, _answered)
+    assert first.interrupts == 1 and first.closed and len(agents) == 2
+    assert sink.items[-1][0] == "turn/completed"
+    assert sink.items[-1][1]["turn"]["status"] == "interrupted"
+    assert b.active_turn_id is None
+
+
+async def _answered() -> None:
+    pass
 
 
 async def test_aclose_ends_the_event_stream(bridge: tuple[AgentBridge, Sink]) -> None:

@@ -307,17 +307,21 @@ async def test_background_agent_delegates_and_returns_function_output_then_respo
 
     methods = _methods(client, mark)
     turn_methods = [m for m in methods if m.startswith(("turn/", "item/"))]
+    deltas = turn_methods.count("item/agentMessage/delta")
+    assert deltas > 1  # the answer streams in pieces
     assert turn_methods == [
         "turn/started",
         "item/started",  # the delegated text (userMessage)
         "item/completed",
         "item/started",  # the agent's answer
-        "item/agentMessage/delta",
+        *["item/agentMessage/delta"] * deltas,
         "item/completed",
         "turn/completed",
     ]
     answer = client.notifications("item/completed", start=mark)[-1].params.item
     assert answer.text.startswith("You said: <realtime_delegation>")
+    pieces = client.notifications("item/agentMessage/delta", start=mark)
+    assert "".join(n.params.delta for n in pieces) == answer.text
     assert [type(i).__name__ for i in turn.items] == ["UserMessageItem", "AgentMessageItem"]
 
 

@@ -24,12 +24,15 @@ from realtalk.app_server import (
     ThreadStartParams,
     UserMessageItem,
 )
+from realtalk.emulator import ResponsesOptions
 from realtalk.protocol import STEERING_ACK
 
 from .conftest import (
     TIMEOUT,
     Backend,
+    BackendFactory,
     ClientFactory,
+    ServerFactory,
     make_settings,
     start_realtime,
 )
@@ -72,12 +75,15 @@ async def test_turn_streams_items_and_completes(client: Client, backend: Backend
     assert result.turn.status == "inProgress" and result.turn.items == []
     completed = await client.wait_for("turn/completed", start=mark, timeout=TIMEOUT)
     notes = client.notifications(start=mark)
-    assert [n.method for n in notes] == [
+    methods = [n.method for n in notes]
+    deltas = methods.count("item/agentMessage/delta")
+    assert deltas > 1  # the emulator streams the answer in pieces; each is its own delta
+    assert methods == [
         "turn/started",
         "item/started",
         "item/completed",
         "item/started",
-        "item/agentMessage/delta",
+        *["item/agentMessage/delta"] * deltas,
         "item/completed",
         "turn/completed",
     ]
@@ -87,10 +93,11 @@ async def test_turn_streams_items_and_completes(client: Client, backend: Backend
     }
     user = notes[1].params.item
     assert isinstance(user, UserMessageItem) and user.content[0].text == "hello agent"
-    started_item, delta, done = notes[3].params.item, notes[4].params, notes[5].params.item
+    started_item, done = notes[3].params.item, notes[-2].params.item
+    pieces = [n.params for n in notes[4:-2]]
     assert isinstance(started_item, AgentMessageItem) and started_item.text == ""
-    assert delta.item_id == started_item.id == done.id
-    assert delta.delta == done.text == "You said: hello agent"
+    assert {p.item_id for p in pieces} == {started_item.id} and done.id == started_item.id
+    assert "".join(p.delta for p in pieces) == done.text == "You said: hello agent"
     turn = completed.params.turn
     assert turn.status == "completed" and turn.error is None
     assert turn.items == [user, done]
@@ -98,10 +105,13 @@ async def test_turn_streams_items_and_completes(client: Client, backend: Backend
     assert backend.responses.requests[-1].body["model"] == "gpt-5-codex"
 
 
+def _user_text(item: dict[str, Any]) -> str:
+    return "".join(part["text"] for part in item["content"])
+
+
 async def test_turn_conflict_steer_and_interrupt(
     client: Client, backend: Backend, fifo: Path
 ) -> None:
-    del backend
     thread_id = (await client.thread_start()).thread.id
     mark = client.notification_count
     turn_id = (await client.turn_start(thread_id, f"run `cat {fifo}`")).turn.id
@@ -113,16 +123,61 @@ async def test_turn_conflict_steer_and_interrupt(
     assert await client.turn_steer(thread_id, "more", turn_id) == turn_id
     with pytest.raises(RpcError, match="is not in progress"):
         await client.turn_interrupt(thread_id, "turn_other")
-    await client.turn_interrupt(thread_id, turn_id)
+    # Opening the FIFO for writing returns once `cat` has it open: the tool runs.
+    async with asyncio.timeout(TIMEOUT):
+        writer = await asyncio.to_thread(fifo.open, "w")
+    try:
+        await client.turn_interrupt(thread_id, turn_id)
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            writer.close()
     completed = await client.wait_for("turn/completed", start=mark)
     assert completed.params.turn.id == turn_id and completed.params.turn.status == "interrupted"
-    # The thread takes a new turn after the interrupt.
+    assert completed.params.turn.error is None
+    assert "error" not in [n.method for n in client.notifications(start=mark)]
+    # The thread takes a new turn after the interrupt, and the agent kept its history.
     after = client.notification_count
     await client.turn_start(thread_id, "still there?")
     again = await client.wait_for("turn/completed", start=after, timeout=TIMEOUT)
     assert again.params.turn.status == "completed"
+    last = backend.responses.requests[-1].body["input"]
+    assert [_user_text(i) for i in last if i.get("role") == "user"] == [
+        f"run `cat {fifo}`",
+        "more",
+        "still there?",
+    ]
+    calls = [i for i in last if i["type"] in ("function_call", "function_call_output")]
+    assert [i["type"] for i in calls] == ["function_call", "function_call_output"]
+    assert calls[0]["call_id"] == calls[1]["call_id"]
+    assert calls[1]["output"].startswith("aborted")
     with pytest.raises(RpcError, match="has no turn in progress"):
         await client.turn_steer(thread_id, "late", again.params.turn.id)
+
+
+async def test_interrupt_mid_request_keeps_the_thread(
+    backend_factory: BackendFactory, server_factory: ServerFactory, client_factory: ClientFactory
+) -> None:
+    # The emulator holds every WebSocket upgrade, so the turn waits inside its request.
+    backend = await backend_factory(responses=ResponsesOptions(handshake_latency_ms=300))
+    server = await server_factory(make_settings(backend.base_url))
+    client = await client_factory(server.url)
+    thread_id = (await client.thread_start()).thread.id
+    mark = client.notification_count
+    turn_id = (await client.turn_start(thread_id, "remember the number 42")).turn.id
+    assert await backend.responses.wait_for_handshakes(1, TIMEOUT)
+    await client.turn_interrupt(thread_id, turn_id)
+    completed = await client.wait_for("turn/completed", start=mark, timeout=TIMEOUT)
+    turn = completed.params.turn
+    assert turn.id == turn_id and turn.status == "interrupted"
+    assert [type(i).__name__ for i in turn.items] == ["UserMessageItem"]
+    assert backend.responses.requests == []  # the request never got out
+    after = client.notification_count
+    await client.turn_start(thread_id, "which number?")
+    again = await client.wait_for("turn/completed", start=after, timeout=TIMEOUT)
+    assert again.params.turn.status == "completed"
+    (request,) = backend.responses.requests
+    users = [_user_text(i) for i in request.body["input"] if i.get("role") == "user"]
+    assert users == ["remember the number 42", "which number?"]
 
 
 async def test_turn_failure_reports_error_then_failed_turn(

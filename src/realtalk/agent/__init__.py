@@ -3,9 +3,12 @@
 from realtalk.agent._bench import bench_preconnect
 from realtalk.agent._command import OUTPUT_TRUNCATED_MARKER, CommandAgent
 from realtalk.agent._interface import (
+    INTERRUPTED_MESSAGE,
     AgentEvent,
+    AssistantDelta,
     AssistantMessage,
     BackgroundAgent,
+    InterruptibleAgent,
     TaskComplete,
     TaskFailed,
 )
@@ -19,11 +22,14 @@ from realtalk.agent._model_session import (
 from realtalk.agent._responses_agent import ResponsesAgent
 
 __all__ = [
+    "INTERRUPTED_MESSAGE",
     "OUTPUT_TRUNCATED_MARKER",
     "AgentEvent",
+    "AssistantDelta",
     "AssistantMessage",
     "BackgroundAgent",
     "CommandAgent",
+    "InterruptibleAgent",
     "ModelClient",
     "ModelClientOptions",
     "ModelClientSession",

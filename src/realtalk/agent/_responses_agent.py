@@ -3,14 +3,24 @@
 Behaviour:
 
 * **Thread.** The agent keeps one list of items for its whole life. A task (turn)
-  appends the user text, sends the thread, executes the function calls the model
-  makes (``shell``, ``read_file``), appends their outputs and asks again, until a
-  response has no function calls. Each turn uses a fresh model client session.
-* **Events.** Each assistant message of a completed response becomes one
+  appends the user text (at ``submit``), sends the thread, executes the function
+  calls the model makes (``shell``, ``read_file``), appends their outputs and asks
+  again, until a response has no function calls. Each turn uses a fresh model
+  client session.
+* **Events.** The text of a response's first assistant message streams as
+  :class:`AssistantDelta` pieces while ``response.output_text.delta`` events arrive
+  (a retried request does not repeat pieces already sent; see ``_text_deltas``).
+  Each assistant message of a completed response then becomes one
   :class:`AssistantMessage` (after ``response.completed``, so a retried request
   never produces duplicates); the end of a turn is :class:`TaskComplete`; a failure
   is :class:`TaskFailed` with a short message. The event queue holds
   ``events_maxsize`` events; when it is full the turn waits (back-pressure).
+* **Interrupt.** :meth:`ResponsesAgent.interrupt` cancels the running turn: its
+  in-flight request (the partial response is dropped) or tool (its process group
+  is killed). The thread keeps the user input, every completed response, and the
+  outputs of finished tool calls; a call that never finished gets
+  :data:`ABORTED_OUTPUT`, so the next request is valid. The turn ends with
+  ``TaskFailed(INTERRUPTED_MESSAGE)`` and the agent takes the next task.
 * **Steering.** ``submit`` while busy queues the text; it is appended to the thread
   as a user message right before the running turn's next request (a turn that was
   about to end makes one more request for it). At most ``max_pending`` texts wait;
@@ -31,12 +41,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
 
-from realtalk._errors import AgentError, ConfigError, RealtalkError
-from realtalk.agent._interface import AgentEvent, AssistantMessage, TaskComplete, TaskFailed
+from realtalk._errors import AgentError, ConfigError, RealtalkError, TransportClosedError
+from realtalk.agent._interface import (
+    INTERRUPTED_MESSAGE,
+    AgentEvent,
+    AssistantDelta,
+    AssistantMessage,
+    TaskComplete,
+    TaskFailed,
+)
 from realtalk.agent._model_client import ModelClient
-from realtalk.agent._model_session import ModelClientSession, Prompt
+from realtalk.agent._model_session import ModelClientSession, Prompt, StreamRetry
+from realtalk.agent._text_deltas import TextDeltaFilter
 from realtalk.agent._tools import ToolRunner
+from realtalk.protocol._responses_stream import OutputItemDone, OutputTextDelta, ResponseCompleted
 from realtalk.protocol._responses_wire import (
+    ERR_STREAM_CLOSED,
     FunctionCall,
     Item,
     as_function_call,
@@ -46,12 +66,30 @@ from realtalk.protocol._responses_wire import (
     user_message,
 )
 
-__all__ = ["ResponsesAgent"]
+__all__ = ["ABORTED_OUTPUT", "ResponsesAgent"]
 
 logger = logging.getLogger(__name__)
 
 _END: Final = object()
 _MAX_FAILURE_CHARS: Final = 200
+_INTERRUPT_TIMEOUT_S: Final = 10.0
+"""Longest wait in :meth:`ResponsesAgent.interrupt` for the turn to stop (a tool's
+process group is killed at once; reaping it is bounded by the tool runner)."""
+
+ABORTED_OUTPUT: Final = "aborted: the user interrupted the task before this tool call finished"
+"""The ``function_call_output`` recorded for a call an interrupt cut short."""
+
+
+class _Turn:
+    """One task's bookkeeping, shared by its task and :meth:`ResponsesAgent.interrupt`."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+        self.running = False
+        """True once the turn may have sent a request (it then must be cancelled)."""
+        self.interrupted = False
+        self.settled = asyncio.Event()
+        """Set when the turn decided its end (the thread is final, the agent idle)."""
 
 
 class ResponsesAgent:
@@ -108,6 +146,7 @@ class ResponsesAgent:
         self._events: asyncio.Queue[AgentEvent | object] = asyncio.Queue(maxsize=events_maxsize)
         self._turns: set[asyncio.Task[None]] = set()
         self._last_turn: asyncio.Task[None] | None = None
+        self._current: _Turn | None = None
         self._busy = False
         self._closing = False
 
@@ -141,12 +180,45 @@ class ResponsesAgent:
             logger.info("background agent busy; text will steer the running turn")
             return
         self._busy = True
+        # The previous turn appends nothing once it is no longer busy, so the input
+        # can join the thread now (an interrupt before the turn runs keeps it).
+        self._history.append(user_message(text))
+        turn = _Turn()
         task = asyncio.create_task(
-            self._run_turn(text, self._last_turn), name="realtalk-responses-agent-turn"
+            self._run_turn(turn, self._last_turn), name="realtalk-responses-agent-turn"
         )
+        turn.task = task
+        self._current = turn
         self._last_turn = task
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
+        task.add_done_callback(lambda _: turn.settled.set())
+
+    async def interrupt(self) -> bool:
+        """Stop the running turn and keep the thread; False when no turn was running.
+
+        Cancels the in-flight request or tool, keeps the completed part of the turn
+        in the thread (see the module docs) and ends the turn with
+        ``TaskFailed(INTERRUPTED_MESSAGE)``. Returns once the agent is idle (at most
+        about ten seconds), before the event is necessarily read.
+        """
+        turn = self._current
+        if self._closing or not self._busy or turn is None:
+            return False
+        if not turn.interrupted:
+            turn.interrupted = True
+            if not turn.running:
+                # Nothing was sent yet: the thread already holds the input.
+                self._finish(turn)
+                return True
+            assert turn.task is not None
+            turn.task.cancel()
+        try:
+            async with asyncio.timeout(_INTERRUPT_TIMEOUT_S):
+                await turn.settled.wait()
+        except TimeoutError:
+            logger.warning("background agent turn did not stop in time after an interrupt")
+        return True
 
     async def events(self) -> AsyncIterator[AgentEvent]:
         """The agent's events (single consumer); ends after :meth:`aclose`."""
@@ -156,7 +228,7 @@ class ResponsesAgent:
             item = await self._events.get()
             if item is _END:
                 return
-            assert isinstance(item, AssistantMessage | TaskComplete | TaskFailed)
+            assert isinstance(item, AssistantDelta | AssistantMessage | TaskComplete | TaskFailed)
             yield item
 
     async def aclose(self) -> None:
@@ -175,27 +247,39 @@ class ResponsesAgent:
 
     # -- the turn --------------------------------------------------------------------
 
-    async def _run_turn(self, text: str, previous: asyncio.Task[None] | None) -> None:
-        if previous is not None and not previous.done():
-            await asyncio.wait({previous})
-        self._history.append(user_message(text))
-        failure: str | None = None
+    async def _run_turn(self, turn: _Turn, previous: asyncio.Task[None] | None) -> None:
+        reason: str | None = None
         try:
-            async with self._client.new_session() as session:
-                await self._loop(session)
+            if previous is not None and not previous.done():
+                await asyncio.wait({previous})  # the turns' events never interleave
+            if not turn.interrupted:
+                turn.running = True
+                async with self._client.new_session() as session:
+                    await self._loop(session, turn)
+        except asyncio.CancelledError:
+            if not turn.interrupted or self._closing:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # the interrupt is handled here; the task ends normally
+            self._answer_open_calls()
         except RealtalkError as exc:
-            failure = _short(str(exc))
+            reason = _short(str(exc))
         except Exception as exc:
             logger.exception("background agent turn crashed")
-            failure = _short(f"internal error ({type(exc).__name__})")
-        if failure is not None:
-            logger.warning("background agent turn failed", extra={"reason": failure})
-            self._finish()
-            await self._emit(TaskFailed(f"The background agent failed: {failure}"))
+            reason = _short(f"internal error ({type(exc).__name__})")
+        if not turn.settled.is_set():
+            self._finish(turn)
+        if turn.interrupted:
+            logger.info("background agent turn interrupted")
+            await self._emit(TaskFailed(INTERRUPTED_MESSAGE))
+        elif reason is not None:
+            logger.warning("background agent turn failed", extra={"reason": reason})
+            await self._emit(TaskFailed(f"The background agent failed: {reason}"))
         else:
             await self._emit(TaskComplete())
 
-    async def _loop(self, session: ModelClientSession) -> None:
+    async def _loop(self, session: ModelClientSession, turn: _Turn) -> None:
         for _ in range(self._max_requests):
             self._take_steers()
             prompt = Prompt(
@@ -204,34 +288,71 @@ class ResponsesAgent:
                 input=list(self._history),
                 tools=self._tools.specs(),
             )
-            result = await session.complete(prompt)
+            items = await self._request(session, prompt)
+            # The whole response joins the thread before anything is awaited, so an
+            # interrupt never leaves half of it behind.
+            replies: list[str] = []
             calls: list[FunctionCall] = []
-            for item in result.items:
+            for item in items:
                 self._history.append(history_item(item))
                 reply = message_text(item, role="assistant")
                 if reply:
-                    await self._emit(AssistantMessage(reply))
+                    replies.append(reply)
                 call = as_function_call(item)
                 if call is not None:
                     calls.append(call)
+            for reply in replies:
+                await self._emit(AssistantMessage(reply))
             for call in calls:
                 logger.info("background agent runs a tool", extra={"tool": call.name})
                 output = await self._tools.run(call)
                 self._history.append(function_call_output(call.call_id, output))
             if not calls and not self._steers:
                 # Decided with no await since the check, so a later submit starts a new turn.
-                self._finish()
+                self._finish(turn)
                 return
         raise AgentError(f"the task needed more than {self._max_requests} model requests")
+
+    async def _request(self, session: ModelClientSession, prompt: Prompt) -> list[Item]:
+        """Run one request, streaming its text as deltas; return its output items."""
+        items: list[Item] = []
+        deltas = TextDeltaFilter()
+        async with contextlib.aclosing(session.stream(prompt)) as events:
+            async for event in events:
+                if isinstance(event, OutputTextDelta):
+                    piece = deltas.feed(event.output_index, event.delta)
+                    if piece:
+                        await self._emit(AssistantDelta(piece))
+                elif isinstance(event, OutputItemDone):
+                    items.append(event.item)
+                elif isinstance(event, StreamRetry):
+                    items.clear()
+                    deltas.retry()
+                elif isinstance(event, ResponseCompleted):
+                    return items
+        raise TransportClosedError(ERR_STREAM_CLOSED)
 
     def _take_steers(self) -> None:
         while self._steers:
             self._history.append(user_message(self._steers.popleft()))
 
-    def _finish(self) -> None:
+    def _answer_open_calls(self) -> None:
+        """Give every function call without an output the aborted output."""
+        answered = {
+            item.get("call_id")
+            for item in self._history
+            if item.get("type") == "function_call_output"
+        }
+        for item in list(self._history):
+            call = as_function_call(item)
+            if call is not None and call.call_id not in answered:
+                self._history.append(function_call_output(call.call_id, ABORTED_OUTPUT))
+
+    def _finish(self, turn: _Turn) -> None:
         """Mark the agent idle; texts that arrived too late stay in the thread."""
         self._take_steers()
         self._busy = False
+        turn.settled.set()
 
     async def _emit(self, event: AgentEvent) -> None:
         await self._events.put(event)  # waits while full: back-pressure on the reader

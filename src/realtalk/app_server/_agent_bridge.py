@@ -8,19 +8,24 @@ A thread owns one agent (the built-in ``ResponsesAgent``). Both the client
   conversation manager submits handoffs to it and reads its events.
 * Every agent task is a turn. ``submit`` while the agent is idle starts a turn
   (``turn/started`` + a ``userMessage`` item); while busy it steers the running
-  turn. Each assistant message becomes ``item/started`` ->
-  ``item/agentMessage/delta`` -> ``item/completed``; the task's end becomes
-  ``turn/completed`` (``completed``, or ``failed`` after an ``error``
-  notification).
-* The agent reports whole messages, so one delta carries a whole message.
-* ``interrupt`` closes the agent (cancelling the task), reports the turn as
-  ``interrupted`` and the conversation's handoff as failed, then replaces the agent
-  with a fresh one from the factory. The agent's history does not survive an
-  interrupt (the agent has no way to cancel a task and keep its thread).
+  turn. An assistant message becomes ``item/started`` -> one
+  ``item/agentMessage/delta`` per streamed piece (:class:`AssistantDelta`; an
+  agent that does not stream gets one delta with the whole text) -> exactly one
+  ``item/completed`` carrying the full, authoritative text. A message the task
+  never finished (interrupt, failure) is completed with the text streamed so far.
+  The task's end becomes ``turn/completed`` (``completed``; ``interrupted``; or
+  ``failed`` after an ``error`` notification).
+* ``interrupt`` answers the request, then asks an :class:`InterruptibleAgent` (the
+  built-in one) to stop its task: the agent keeps its thread, so the next turn sees
+  the earlier history; its ``TaskFailed`` becomes ``turn/completed`` with status
+  ``interrupted`` and still reaches the conversation (its handoff ends). Any other
+  agent, or one that does not stop within :data:`INTERRUPT_TIMEOUT_S`, is closed
+  and replaced with a fresh one from the factory (its history is lost).
 
 Events reach the conversation only once it reads :meth:`events` (a conversation
 that never started must not stall turns); that queue holds
-:data:`FORWARD_QUEUE_SIZE` events and applies back-pressure when full.
+:data:`FORWARD_QUEUE_SIZE` events and applies back-pressure when full. Deltas are
+not forwarded: the conversation uses whole messages.
 """
 
 from __future__ import annotations
@@ -36,7 +41,15 @@ from typing import Final
 import msgspec
 
 from realtalk._errors import AgentError
-from realtalk.agent import AgentEvent, AssistantMessage, BackgroundAgent, TaskComplete, TaskFailed
+from realtalk.agent import (
+    AgentEvent,
+    AssistantDelta,
+    AssistantMessage,
+    BackgroundAgent,
+    InterruptibleAgent,
+    TaskComplete,
+    TaskFailed,
+)
 from realtalk.app_server._api import (
     AgentMessageDeltaNotification,
     AgentMessageItem,
@@ -53,12 +66,14 @@ from realtalk.app_server._api import (
     UserMessageItem,
 )
 
-__all__ = ["FORWARD_QUEUE_SIZE", "AgentBridge", "Emit", "TurnConflictError"]
+__all__ = ["FORWARD_QUEUE_SIZE", "INTERRUPT_TIMEOUT_S", "AgentBridge", "Emit", "TurnConflictError"]
 
 logger = logging.getLogger(__name__)
 
 FORWARD_QUEUE_SIZE: Final = 64
 INTERRUPTED_MESSAGE: Final = "the task was interrupted by the user"
+INTERRUPT_TIMEOUT_S: Final = 15.0
+"""Longest wait for an interrupted turn to end before the agent is replaced."""
 
 Emit = Callable[[str, msgspec.Struct], Awaitable[None]]
 """Sends one notification (method, params) to the thread's client."""
@@ -72,10 +87,21 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
 
 
+class _OpenMessage:
+    """An ``agentMessage`` item that was started and is not completed yet."""
+
+    def __init__(self, item_id: str) -> None:
+        self.id = item_id
+        self.pieces: list[str] = []
+
+
 class _TurnState:
     def __init__(self, turn_id: str) -> None:
         self.id = turn_id
         self.items: list[ThreadItem] = []
+        self.message: _OpenMessage | None = None
+        self.interrupted = False
+        self.ended = asyncio.Event()
 
     def snapshot(self, status: TurnStatus, error: str | None = None) -> Turn:
         return Turn(
@@ -96,6 +122,9 @@ class AgentBridge:
         self._agent = factory()
         self._turns: deque[_TurnState] = deque()
         self._lock = asyncio.Lock()
+        # Held while the pump turns one agent event into notifications, so that an
+        # interrupt can answer before the turn it interrupts is reported complete.
+        self._gate = asyncio.Lock()
         self._forward: asyncio.Queue[AgentEvent | None] = asyncio.Queue(FORWARD_QUEUE_SIZE)
         self._attached = False
         self._closed = False
@@ -130,6 +159,8 @@ class AgentBridge:
         self._closed = True
         await self._stop_pump()
         await self._agent.aclose()
+        for turn in self._turns:
+            turn.ended.set()  # an interrupt waiting for its turn returns
         self._turns.clear()
         with contextlib.suppress(asyncio.QueueFull):
             self._forward.put_nowait(None)
@@ -178,26 +209,38 @@ class AgentBridge:
             return active
 
     async def interrupt(self, turn_id: str, respond: Callable[[], Awaitable[None]]) -> None:
-        """Cancel the running turn ``turn_id``; ``respond`` runs before ``turn/completed``.
+        """Stop the running turn ``turn_id``; ``respond`` runs before ``turn/completed``.
+
+        Returns once the turn is reported complete, so the next ``turn/start`` finds
+        the thread idle.
 
         Raises:
             TurnConflictError: ``turn_id`` is not the running turn.
         """
         async with self._lock:
-            if self.active_turn_id != turn_id:
-                raise TurnConflictError(
-                    f"turn {turn_id} is not in progress on thread {self._thread_id}"
-                )
-            self._check_open()
-            await self._stop_pump()
-            await self._agent.aclose()
-            await respond()
-            while self._turns:
-                turn = self._turns.popleft()
-                await self._emit_turn_completed(turn.snapshot("interrupted"))
-            await self._forward_event(TaskFailed(INTERRUPTED_MESSAGE))
-            self._agent = self._factory()
-            self._pump = self._spawn_pump()
+            agent = self._agent
+            async with self._gate:
+                if self.active_turn_id != turn_id:
+                    raise TurnConflictError(
+                        f"turn {turn_id} is not in progress on thread {self._thread_id}"
+                    )
+                self._check_open()
+                turn = self._turns[-1]
+                await respond()
+                turn.interrupted = True
+            if isinstance(agent, InterruptibleAgent):
+                await agent.interrupt()
+                try:
+                    async with asyncio.timeout(INTERRUPT_TIMEOUT_S):
+                        await turn.ended.wait()
+                    return
+                except TimeoutError:
+                    logger.warning(
+                        "interrupted turn did not end in time; replacing the agent",
+                        extra={"thread_id": self._thread_id, "turn_id": turn.id},
+                    )
+            if not self._closed:
+                await self._replace_agent()
 
     # -- internals ---------------------------------------------------------------------
 
@@ -230,6 +273,18 @@ class AgentBridge:
             ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
         )
 
+    async def _replace_agent(self) -> None:
+        """Close the agent, end its turns as interrupted, and start a fresh agent."""
+        await self._stop_pump()
+        await self._agent.aclose()
+        ended = bool(self._turns)
+        while self._turns:
+            await self._end_turn(self._turns.popleft(), "interrupted")
+        if ended:  # the conversation's handoff ends with the task
+            await self._forward_event(TaskFailed(INTERRUPTED_MESSAGE))
+        self._agent = self._factory()
+        self._pump = self._spawn_pump()
+
     def _spawn_pump(self) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run_pump(self._agent), name="realtalk-app-agent-pump")
         return task
@@ -241,7 +296,10 @@ class AgentBridge:
     async def _run_pump(self, agent: BackgroundAgent) -> None:
         try:
             async for event in agent.events():
-                await self._on_event(event)
+                async with self._gate:
+                    await self._on_event(event)
+                if not isinstance(event, AssistantDelta):
+                    await self._forward_event(event)
         except Exception:  # the pump must not die silently: log, and leave turns to aclose
             logger.exception(
                 "background agent event pump failed", extra={"thread_id": self._thread_id}
@@ -250,15 +308,22 @@ class AgentBridge:
     async def _on_event(self, event: AgentEvent) -> None:
         turn = self._turns[0] if self._turns else None
         if turn is None:
-            logger.warning(
-                "background agent event outside any turn", extra={"thread_id": self._thread_id}
-            )
+            if not isinstance(event, AssistantDelta):
+                logger.warning(
+                    "background agent event outside any turn",
+                    extra={"thread_id": self._thread_id},
+                )
+        elif isinstance(event, AssistantDelta):
+            await self._emit_delta(turn, event.text)
         elif isinstance(event, AssistantMessage):
-            await self._emit_message(turn, event.text)
+            await self._complete_message(turn, event.text)
         elif isinstance(event, TaskComplete):
             self._turns.popleft()
-            await self._emit_turn_completed(turn.snapshot("completed"))
-        elif isinstance(event, TaskFailed):
+            await self._end_turn(turn, "completed")
+        elif turn.interrupted:
+            self._turns.popleft()
+            await self._end_turn(turn, "interrupted")
+        else:
             self._turns.popleft()
             await self._emit(
                 "error",
@@ -268,34 +333,57 @@ class AgentBridge:
                     error=TurnError(message=event.message),
                 ),
             )
-            await self._emit_turn_completed(turn.snapshot("failed", event.message))
-        await self._forward_event(event)
+            await self._end_turn(turn, "failed", event.message)
 
-    async def _emit_message(self, turn: _TurnState, text: str) -> None:
-        item_id = _new_id("item")
-        tid = self._thread_id
-        await self._emit(
-            "item/started",
-            ItemStartedNotification(
-                thread_id=tid, turn_id=turn.id, item=AgentMessageItem(id=item_id, text="")
-            ),
-        )
+    async def _emit_delta(self, turn: _TurnState, text: str) -> None:
+        if not text:
+            return
+        message = turn.message
+        if message is None:
+            message = turn.message = _OpenMessage(_new_id("item"))
+            await self._emit(
+                "item/started",
+                ItemStartedNotification(
+                    thread_id=self._thread_id,
+                    turn_id=turn.id,
+                    item=AgentMessageItem(id=message.id, text=""),
+                ),
+            )
+        message.pieces.append(text)
         await self._emit(
             "item/agentMessage/delta",
             AgentMessageDeltaNotification(
-                thread_id=tid, turn_id=turn.id, item_id=item_id, delta=text
+                thread_id=self._thread_id, turn_id=turn.id, item_id=message.id, delta=text
             ),
         )
-        done = AgentMessageItem(id=item_id, text=text)
+
+    async def _complete_message(self, turn: _TurnState, text: str | None = None) -> None:
+        """Complete the open message with ``text`` (None: with what was streamed)."""
+        if turn.message is None:
+            if not text:
+                return
+            await self._emit_delta(turn, text)  # the agent did not stream this one
+        message = turn.message
+        assert message is not None
+        turn.message = None
+        done = AgentMessageItem(
+            id=message.id, text="".join(message.pieces) if text is None else text
+        )
         turn.items.append(done)
         await self._emit(
-            "item/completed", ItemCompletedNotification(thread_id=tid, turn_id=turn.id, item=done)
+            "item/completed",
+            ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=done),
         )
 
-    async def _emit_turn_completed(self, turn: Turn) -> None:
+    async def _end_turn(
+        self, turn: _TurnState, status: TurnStatus, error: str | None = None
+    ) -> None:
+        await self._complete_message(turn)
         await self._emit(
-            "turn/completed", TurnCompletedNotification(thread_id=self._thread_id, turn=turn)
+            "turn/completed",
+            TurnCompletedNotification(thread_id=self._thread_id, turn=turn.snapshot(status, error)),
         )
+        turn.ended.set()
 
     async def _forward_event(self, event: AgentEvent) -> None:
         if self._attached and not self._closed:

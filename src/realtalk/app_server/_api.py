@@ -51,6 +51,7 @@ __all__ = [
     "ThreadRealtimeItemAddedNotification",
     "ThreadRealtimeListVoicesResult",
     "ThreadRealtimeOutputAudioDeltaNotification",
+    "ThreadRealtimeRequestResponseParams",
     "ThreadRealtimeSdpNotification",
     "ThreadRealtimeStartParams",
     "ThreadRealtimeStartedNotification",
@@ -283,6 +284,12 @@ class ThreadRealtimeStopParams(_Camel, frozen=True):
     thread_id: str
 
 
+class ThreadRealtimeRequestResponseParams(_Camel, frozen=True):
+    """Ask the model to answer what was appended so far (``appendText`` never does)."""
+
+    thread_id: str
+
+
 class RealtimeVoices(_Camel, frozen=True):
     v1: list[str]
     v2: list[str]
@@ -355,6 +362,7 @@ METHODS: Final[dict[str, MethodSpec]] = {
     "thread/realtime/appendAudio": MethodSpec(ThreadRealtimeAppendAudioParams, EmptyResult),
     "thread/realtime/appendText": MethodSpec(ThreadRealtimeAppendTextParams, EmptyResult),
     "thread/realtime/stop": MethodSpec(ThreadRealtimeStopParams, EmptyResult),
+    "thread/realtime/requestResponse": MethodSpec(ThreadRealtimeRequestResponseParams, EmptyResult),
     "thread/realtime/listVoices": MethodSpec(EmptyParams, ThreadRealtimeListVoicesResult),
 }
 """Client-to-server requests: method -> (params type, result type)."""
@@ -368,6 +376,7 @@ THREAD_SCOPED_METHODS: Final = frozenset(
         "thread/realtime/appendAudio",
         "thread/realtime/appendText",
         "thread/realtime/stop",
+        "thread/realtime/requestResponse",
     }
 )
 """Requests carrying ``threadId``; they run in arrival order per thread."""

@@ -13,6 +13,7 @@ Requests raise :class:`RpcError` for JSON-RPC errors and time out after
 client keeps the last ``max_kept`` of them for :meth:`Client.wait_for` and hands
 each to ``on_notification`` if given. Server messages that answer no pending
 request (errors with a null id, say) are kept in :attr:`Client.unmatched`.
+``tap`` (if given) sees every frame as ``tap("in"|"out", bytes)``, e.g. for a log.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from realtalk.app_server._api import (
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeAppendTextParams,
     ThreadRealtimeListVoicesResult,
+    ThreadRealtimeRequestResponseParams,
     ThreadRealtimeStartParams,
     ThreadRealtimeStopParams,
     ThreadStartParams,
@@ -73,6 +75,9 @@ __all__ = ["Client", "Notification", "RpcError", "default_server_command"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+Tap = Callable[[str, bytes], None]
+"""Sees every frame: ``(direction, data)`` with direction ``"in"`` or ``"out"``."""
 
 _CLOSE_TIMEOUT_S: Final = 5.0
 
@@ -107,7 +112,9 @@ class Client:
         *,
         on_notification: Callable[[Notification], None] | None = None,
         max_kept: int = 10_000,
+        tap: Tap | None = None,
     ) -> None:
+        self._tap = tap
         self._link: Link | None = None
         self._reader: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
@@ -131,10 +138,11 @@ class Client:
         cwd: str | None = None,
         on_notification: Callable[[Notification], None] | None = None,
         max_kept: int = 10_000,
+        tap: Tap | None = None,
     ) -> Client:
         """Start ``command`` (default :func:`default_server_command`) and talk over its stdio."""
         link = await ProcessLink.spawn(list(command or default_server_command()), env=env, cwd=cwd)
-        client = cls(on_notification=on_notification, max_kept=max_kept)
+        client = cls(on_notification=on_notification, max_kept=max_kept, tap=tap)
         client.process = link.proc
         client._attach(link)
         return client
@@ -149,10 +157,11 @@ class Client:
         on_notification: Callable[[Notification], None] | None = None,
         max_kept: int = 10_000,
         open_timeout: float = 10.0,
+        tap: Tap | None = None,
     ) -> Client:
         """Connect to ``ws://host:port`` (``token``: sent as ``Authorization: Bearer``)."""
         link = await WebSocketLink.open(url, token=token, origin=origin, open_timeout=open_timeout)
-        client = cls(on_notification=on_notification, max_kept=max_kept)
+        client = cls(on_notification=on_notification, max_kept=max_kept, tap=tap)
         client._attach(link)
         return client
 
@@ -168,7 +177,18 @@ class Client:
         finally:
             await self._on_closed()
 
+    def _tapped(self, direction: str, data: bytes | str) -> None:
+        tap = self._tap
+        if tap is None:
+            return
+        try:
+            tap(direction, data.encode() if isinstance(data, str) else data)
+        except Exception:  # a broken log must not break the connection
+            logger.warning("app-server client tap failed; disabling it", exc_info=True)
+            self._tap = None
+
     async def _dispatch(self, data: bytes | str) -> None:
+        self._tapped("in", data)
         message = parse_message(data)
         if isinstance(message, IncomingResponse):
             pending = self._pending.pop(message.id, None) if isinstance(message.id, int) else None
@@ -295,7 +315,9 @@ class Client:
         """Send one frame as is (for tests of malformed input)."""
         if self._link is None:
             raise TransportClosedError("the client is not connected")
-        await self._link.send(data.encode() if isinstance(data, str) else data)
+        payload = data.encode() if isinstance(data, str) else data
+        self._tapped("out", payload)
+        await self._link.send(payload)
 
     async def notify(self, method: str, params: Any = None) -> None:
         await self.send_raw(encode_notification(method, params))
@@ -397,6 +419,11 @@ class Client:
     async def append_text(self, thread_id: str, text: str) -> None:
         params = ThreadRealtimeAppendTextParams(thread_id=thread_id, text=text)
         await self.request("thread/realtime/appendText", params, EmptyResult)
+
+    async def request_response(self, thread_id: str) -> None:
+        """Ask the model to answer the text appended so far (``appendText`` never does)."""
+        params = ThreadRealtimeRequestResponseParams(thread_id=thread_id)
+        await self.request("thread/realtime/requestResponse", params, EmptyResult)
 
     async def realtime_stop(self, thread_id: str) -> None:
         params = ThreadRealtimeStopParams(thread_id=thread_id)

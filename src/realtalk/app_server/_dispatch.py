@@ -4,7 +4,8 @@ Realtime requests answer ``{}`` first; what happens next arrives as
 ``thread/realtime/*`` notifications (reference 5.2). Audio or text while no
 conversation runs is a ``thread/realtime/error`` notification ("conversation is
 not running"), not an RPC error. ``appendText`` is append-only: it never asks the
-model for a response.
+model for a response; ``requestResponse`` (a realtalk extension) does, after the
+text appended so far, through the same queue a handoff result uses.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from realtalk.app_server._api import (
     ThreadRealtimeAppendTextParams,
     ThreadRealtimeErrorNotification,
     ThreadRealtimeListVoicesResult,
+    ThreadRealtimeRequestResponseParams,
     ThreadRealtimeStartParams,
     ThreadRealtimeStopParams,
     ThreadStartedNotification,
@@ -136,6 +138,7 @@ class Dispatcher:
             "thread/realtime/appendAudio": self._append_audio,
             "thread/realtime/appendText": self._append_text,
             "thread/realtime/stop": self._realtime_stop,
+            "thread/realtime/requestResponse": self._request_response,
             "thread/realtime/listVoices": self._list_voices,
         }
         conn.handlers = handlers
@@ -290,6 +293,16 @@ class Dispatcher:
         await self.conn.respond(rid, EmptyResult())
         try:
             await thread.manager.text_in(params.text)
+        except ConversationNotRunningError:
+            await self._not_running(thread)
+
+    async def _request_response(
+        self, rid: RequestId, params: ThreadRealtimeRequestResponseParams
+    ) -> None:
+        thread = self._thread(params)
+        await self.conn.respond(rid, EmptyResult())
+        try:
+            await thread.manager.request_response()
         except ConversationNotRunningError:
             await self._not_running(thread)
 

@@ -32,6 +32,7 @@ def _add_conversation_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from realtalk.cli._bench import add_bench_arguments
+    from realtalk.cli._talk_audio import add_audio_arguments
     from realtalk.emulator import add_emulator_arguments
 
     parser = argparse.ArgumentParser(
@@ -47,6 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     talk.add_argument("--text", help="say this once, wait for the answer, exit")
     talk.add_argument("--audio-in", metavar="FILE.wav", help="stream a WAV file at real-time pace")
     talk.add_argument("--audio-out", metavar="FILE.wav", help="write the model's audio")
+    add_audio_arguments(talk)
+    talk.add_argument(
+        "--app-server",
+        metavar="URL",
+        help="talk through a running app-server (ws://HOST:PORT), or 'stdio' to spawn one; "
+        "uses the websocket transport (WebRTC through an app-server is a browser's job)",
+    )
+    talk.add_argument(
+        "--app-server-token",
+        metavar="TOKEN",
+        help="bearer token for --app-server (default $REALTALK_APP_SERVER_TOKEN)",
+    )
 
     emulator = sub.add_parser("emulator", help="run the offline OpenAI Realtime/Responses emulator")
     add_emulator_arguments(emulator)

@@ -28,6 +28,7 @@ from realtalk.agent import (
     ModelClientOptions,
     ResponsesAgent,
 )
+from realtalk.cli._device import AudioPlayback
 from realtalk.cli._jsonl import EventLog
 from realtalk.cli._render import Renderer
 from realtalk.conversation import (
@@ -47,6 +48,7 @@ from realtalk.emulator import Emulator, EmulatorOptions
 from realtalk.protocol import (
     AudioOut,
     ErrorEvent,
+    InputAudioSpeechStarted,
     ResponseCancelled,
     ResponseCreated,
     ResponseDone,
@@ -70,6 +72,7 @@ class TurnTracker:
     def __init__(self) -> None:
         self.idle = asyncio.Event()
         self.closed: Closed | None = None
+        self.ended = asyncio.Event()  # set once the conversation is Closed
         self.errors: list[str] = []
         self.errored = asyncio.Event()
         self._response_active = False
@@ -85,6 +88,7 @@ class TurnTracker:
     def observe(self, event: ConversationEvent) -> None:
         if isinstance(event, Closed):
             self.closed = event
+            self.ended.set()
             self.idle.set()
             return
         if isinstance(event, AgentActivity):
@@ -130,8 +134,10 @@ class TalkRuntime:
         audio_out: str | None = None,
         fast_emulator_audio: bool = False,
         agent: BackgroundAgent | None = None,
+        playback: AudioPlayback | None = None,
     ) -> None:
         self.settings = settings
+        self.playback = playback  # e.g. the local speaker (``--speaker``)
         self.peer: WebRtcPeer | None = None
         self.renderer = renderer
         self.offline = offline
@@ -211,9 +217,26 @@ class TalkRuntime:
     def _on_peer_audio(self, pcm: bytes) -> None:
         if self._audio is not None:
             self._audio.writeframes(pcm)
+        if self.playback is not None:
+            self.playback.play(pcm)
 
     def _on_dc_event(self, event: dict[str, Any]) -> None:
         self.renderer.data_channel(event)
+
+    def _route_audio(self, event: Realtime) -> None:
+        """Model audio to ``--audio-out`` and the speaker; barge-in clears the speaker."""
+        payload = event.payload
+        wanted = self._audio is not None or self.playback is not None
+        if isinstance(payload, AudioOut) and wanted:
+            pcm = base64.b64decode(payload.frame.data)
+            if self._audio is not None:
+                self._audio.writeframes(pcm)
+            if self.playback is not None:
+                self.playback.play(pcm)
+        elif isinstance(payload, InputAudioSpeechStarted) and self.playback is not None:
+            # Barge-in: stop talking over the person (the conversation truncates the
+            # interrupted item on the server).
+            self.playback.interrupt()
 
     async def _pump_events(self, sub: Subscription) -> None:
         async for event in sub:
@@ -224,12 +247,8 @@ class TalkRuntime:
                     await self.peer.accept_answer(event.sdp)
                 except RealtalkError as exc:
                     self.renderer.error(f"could not apply the SDP answer: {exc}")
-            if (
-                self._audio is not None
-                and isinstance(event, Realtime)
-                and isinstance(event.payload, AudioOut)
-            ):
-                self._audio.writeframes(base64.b64decode(event.payload.frame.data))
+            if isinstance(event, Realtime):
+                self._route_audio(event)
             starting_error = (
                 not self.started.is_set()
                 and isinstance(event, Realtime)

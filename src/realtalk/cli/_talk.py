@@ -16,6 +16,7 @@ from realtalk._config import Settings, load_settings
 from realtalk._errors import ConfigError
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
+from realtalk.cli._talk_audio import AudioOptions, LocalAudio, list_devices, run_mic, stdin_lines
 from realtalk.protocol import AudioFrame, Mode, OutputModality, Version
 from realtalk.transports import read_wav_pcm24k, stream_pcm24k
 
@@ -92,23 +93,38 @@ async def _interactive(runtime: TalkRuntime, timeout: float) -> None:
 
 
 async def run_talk(args: argparse.Namespace) -> int:
+    if getattr(args, "list_devices", False):
+        print(await asyncio.to_thread(list_devices))
+        return 0
+    audio = AudioOptions.from_args(args)
+    if getattr(args, "app_server", None):
+        from realtalk.cli._talk_remote import run_talk_remote
+
+        return await run_talk_remote(args)
     settings, offline = resolve_cli_settings(args)
     renderer = Renderer(verbose=args.verbose)
-    async with TalkRuntime(
-        settings,
-        renderer=renderer,
-        offline=offline,
-        events_jsonl=args.events_jsonl,
-        audio_out=args.audio_out,
-    ) as runtime:
+    async with (
+        LocalAudio(audio) as local,
+        TalkRuntime(
+            settings,
+            renderer=renderer,
+            offline=offline,
+            events_jsonl=args.events_jsonl,
+            audio_out=args.audio_out,
+            playback=local.speaker,
+        ) as runtime,
+    ):
         await runtime.start()
+        if local.mic is not None:
+            await run_mic(runtime, local.mic, lines=stdin_lines(), quit_on_eof=sys.stdin.isatty())
         if args.audio_in:
             await _stream_wav(runtime, args.audio_in)
             await runtime.wait_idle(args.timeout)
         if args.text:
             await runtime.say(args.text, timeout=args.timeout)
-        if not args.audio_in and not args.text:
+        if not args.audio_in and not args.text and local.mic is None:
             await _interactive(runtime, args.timeout)
+        await local.drain()
         assert runtime.manager is not None
         await runtime.manager.close()
     return 0

@@ -71,6 +71,7 @@ EXPERIMENTAL_METHODS: Final[dict[str, str]] = {
     "thread/realtime/appendAudio": "thread/realtime/appendAudio",
     "thread/realtime/appendText": "thread/realtime/appendText",
     "thread/realtime/stop": "thread/realtime/stop",
+    "thread/realtime/requestResponse": "thread/realtime/requestResponse",
     "thread/realtime/listVoices": "thread/realtime/listVoices",
 }
 

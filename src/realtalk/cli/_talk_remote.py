@@ -1,0 +1,356 @@
+"""``realtalk talk --app-server URL``: talk through a running app-server.
+
+Here ``talk`` runs no conversation itself: it is a client of ``realtalk
+app-server`` at ``ws://HOST:PORT`` (or ``stdio``: it spawns one). It initializes
+with ``experimentalApi``, starts a thread and ``thread/realtime/start`` with the
+WebSocket transport (WebRTC through an app-server is a browser's job: the media
+must end where the microphone is), then renders the ``thread/realtime/*`` and
+turn notifications like local ``talk``.
+
+A typed line is ``appendText`` (append-only by design) followed by
+``thread/realtime/requestResponse``, which asks the model to answer it.
+``--audio-in`` sends 20 ms ``appendAudio`` frames at real-time pace; the model's
+``outputAudio/delta`` goes to ``--audio-out``. See :mod:`._remote_events` for how
+the end of a turn is detected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import os
+import sys
+import wave
+from types import TracebackType
+from typing import Any, Final
+
+import realtalk
+from realtalk._errors import ConfigError, ConnectError, HandshakeError, RealtalkError
+from realtalk.app_server import (
+    Client,
+    Notification,
+    RealtimeAudioChunk,
+    RealtimeTransportWebsocket,
+    default_server_command,
+)
+from realtalk.cli._jsonl import EventLog
+from realtalk.cli._remote_events import (
+    TOKEN_ENV,
+    RemoteTracker,
+    check_remote_flags,
+    conversation_event,
+    elide_rpc_audio,
+    parse_app_server_target,
+    realtime_options,
+)
+from realtalk.cli._render import Renderer
+from realtalk.cli._session import OFFLINE_API_KEY
+from realtalk.cli._talk import resolve_cli_settings
+from realtalk.emulator import Emulator, EmulatorOptions
+from realtalk.transports import read_wav_pcm24k, stream_pcm24k
+
+__all__ = ["RemoteTalk", "run_talk_remote"]
+
+logger = logging.getLogger(__name__)
+
+SETTLE_S: Final = 0.3
+"""Quiet time after the turn looks over, before believing it (see _remote_events)."""
+START_TIMEOUT_S: Final = 30.0
+STOP_TIMEOUT_S: Final = 5.0
+_RATE: Final = 24000
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _WavSink:
+    """``--audio-out``: output audio chunks into a WAV file (format of the first chunk)."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self._wav = wave.open(path, "wb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise ConfigError(f"cannot write --audio-out {path}: {exc}") from exc
+        self._wav.setsampwidth(2)
+        self._wav.setnchannels(1)
+        self._wav.setframerate(_RATE)
+        self._format: tuple[int, int] | None = None
+
+    def write(self, chunk: RealtimeAudioChunk) -> None:
+        fmt = (chunk.sample_rate, chunk.num_channels)
+        if self._format is None:
+            self._format = fmt
+            self._wav.setframerate(chunk.sample_rate)
+            self._wav.setnchannels(chunk.num_channels)
+        elif fmt != self._format:
+            logger.warning("output audio changed format to %s; chunk dropped", fmt)
+            return
+        try:
+            self._wav.writeframes(base64.b64decode(chunk.data, validate=True))
+        except (binascii.Error, ValueError):
+            logger.warning("output audio chunk is not valid base64; dropped")
+
+    def close(self) -> None:
+        self._wav.close()
+
+
+class RemoteTalk:
+    """Everything one remote ``talk`` run owns; ``async with`` closes it all."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        *,
+        events_jsonl: str | None = None,
+        audio_out: str | None = None,
+    ) -> None:
+        self.renderer = renderer
+        self.tracker = RemoteTracker()
+        self.client: Client | None = None
+        self.emulator: Emulator | None = None
+        self.thread_id: str | None = None
+        self._log: EventLog | None = None
+        self._wav: _WavSink | None = None
+        if events_jsonl:
+            try:
+                self._log = EventLog(events_jsonl)
+            except OSError as exc:
+                raise ConfigError(f"cannot write --events-jsonl {events_jsonl}: {exc}") from exc
+        if audio_out:
+            try:
+                self._wav = _WavSink(audio_out)
+            except ConfigError:
+                self._close_files()
+                raise
+
+    async def __aenter__(self) -> RemoteTalk:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- connecting --------------------------------------------------------------------
+
+    def _tap(self, direction: str, data: bytes) -> None:
+        if self._log is not None:
+            self._log(direction, elide_rpc_audio(data))
+
+    async def connect(self, url: str, token: str | None) -> None:
+        try:
+            self.client = await Client.connect(
+                url, token=token, on_notification=self._on_notification, tap=self._tap
+            )
+        except HandshakeError as exc:
+            hint = ""
+            if exc.status in (401, 403):
+                hint = f" (check --app-server-token or ${TOKEN_ENV})"
+            raise ConnectError(_one_line(str(exc)) + hint) from exc
+        except ConnectError as exc:
+            raise ConnectError(_one_line(str(exc))) from exc
+
+    async def spawn(self, args: argparse.Namespace) -> None:
+        """``--app-server stdio``: run ``realtalk app-server`` as a child process."""
+        _, offline = resolve_cli_settings(args)
+        env = dict(os.environ)
+        if args.base_url:
+            env["OPENAI_BASE_URL"] = args.base_url
+        if args.ws_base_url:
+            env["REALTALK_WS_BASE_URL"] = args.ws_base_url
+        if offline:
+            self.emulator = Emulator(EmulatorOptions(audio_realtime=True))
+            base = await self.emulator.start()
+            self.renderer.info(f"no API key or base URL: using the offline emulator at {base}")
+            env.update(OPENAI_BASE_URL=base, OPENAI_API_KEY=OFFLINE_API_KEY)
+            env.pop("REALTALK_WS_BASE_URL", None)
+        command = default_server_command()
+        if args.config:
+            command += ["--config", args.config]
+        if args.verbose:
+            command.append("-v")
+        self.client = await Client.spawn(
+            command, env=env, on_notification=self._on_notification, tap=self._tap
+        )
+
+    def _require(self) -> tuple[Client, str]:
+        assert self.client is not None and self.thread_id is not None
+        return self.client, self.thread_id
+
+    # -- notifications -------------------------------------------------------------------
+
+    def _on_notification(self, notification: Notification) -> None:
+        method, params = notification
+        if isinstance(params, dict) or getattr(params, "thread_id", None) != self.thread_id:
+            return  # another thread's, or not decodable (the client logged it)
+        if method == "thread/realtime/outputAudio/delta":
+            if self._wav is not None:
+                self._wav.write(params.audio)
+        elif method == "thread/realtime/closed":
+            self.renderer.info(f"conversation closed ({params.reason})")
+        elif self.tracker.started.is_set() or method != "thread/realtime/error":
+            # A failed start is reported once, by start().
+            event = conversation_event(notification)
+            if event is not None:
+                self.renderer.show(event)
+        self.tracker.observe(method, params)
+
+    async def _wait(self, *events: asyncio.Event) -> None:
+        """Wait for any of ``events``; fail if the app-server connection drops first."""
+        assert self.client is not None
+        closed = self.client.closed
+        waiters = [asyncio.ensure_future(e.wait()) for e in (*events, closed)]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        if not any(e.is_set() for e in events):
+            raise ConnectError("the app-server closed the connection")
+
+    # -- the conversation ----------------------------------------------------------------
+
+    async def start(self, options: dict[str, Any]) -> None:
+        """initialize, thread/start, thread/realtime/start; wait until it started."""
+        client = self.client
+        assert client is not None
+        await client.initialize(
+            "realtalk_cli",
+            experimental_api=True,
+            title="realtalk talk",
+            version=realtalk.__version__,
+        )
+        self.thread_id = (await client.thread_start()).thread.id
+        transport = RealtimeTransportWebsocket()
+        await client.realtime_start(self.thread_id, transport=transport, **options)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await self._wait(self.tracker.started, self.tracker.errored)
+        if not self.tracker.started.is_set():
+            errors = self.tracker.errors
+            message = errors[-1] if errors else "no answer from the app-server"
+            raise RealtalkError(f"could not start the conversation: {_one_line(message)}")
+
+    async def say(self, text: str, *, timeout: float) -> None:
+        """Append a typed line, ask for a response, wait until the turn is over."""
+        client, thread_id = self._require()
+        self.renderer.user(text)
+        self.tracker.expect_turn()
+        await client.append_text(thread_id, text)
+        await client.request_response(thread_id)
+        await self.wait_idle(timeout)
+
+    async def stream_pcm(self, pcm: bytes, name: str) -> None:
+        """Send pcm24k as ``appendAudio`` frames at real-time pace."""
+        client, thread_id = self._require()
+        # Trailing silence lets server VAD end the turn.
+        pcm += bytes(_RATE * 2)
+        self.renderer.info(f"streaming {name} ({len(pcm) / (_RATE * 2):.1f}s at real-time pace)")
+        self.tracker.expect_turn()
+
+        async def send(chunk: bytes) -> None:
+            audio = RealtimeAudioChunk(
+                data=base64.b64encode(chunk).decode("ascii"),
+                sample_rate=_RATE,
+                num_channels=1,
+                samples_per_channel=len(chunk) // 2,
+            )
+            await client.append_audio(thread_id, audio)
+
+        await stream_pcm24k(pcm, send)
+
+    async def wait_idle(self, timeout: float) -> None:
+        tracker = self.tracker
+        try:
+            async with asyncio.timeout(timeout):
+                while tracker.closed is None:
+                    await self._wait(tracker.idle)
+                    tracker.activity.clear()
+                    try:
+                        async with asyncio.timeout(SETTLE_S):
+                            await self._wait(tracker.activity)
+                    except TimeoutError:
+                        if tracker.idle.is_set():
+                            return
+        except TimeoutError as exc:
+            raise RealtalkError(
+                f"timed out after {timeout:g}s waiting for the assistant to finish"
+            ) from exc
+        detail = f": {_one_line(tracker.errors[-1])}" if tracker.errors else ""
+        raise RealtalkError(f"the conversation ended ({tracker.closed}){detail}")
+
+    async def stop(self) -> None:
+        """``thread/realtime/stop`` and wait (bounded) for ``closed``."""
+        client, thread_id = self._require()
+        if self.tracker.closed is not None or client.closed.is_set():
+            return
+        mark = client.notification_count
+        await client.realtime_stop(thread_id)
+        with contextlib.suppress(TimeoutError, RealtalkError):
+            await client.wait_for(
+                "thread/realtime/closed",
+                lambda p: getattr(p, "thread_id", None) == thread_id,
+                start=mark,
+                timeout=STOP_TIMEOUT_S,
+            )
+
+    def _close_files(self) -> None:
+        if self._log is not None:
+            self._log.close()
+        if self._wav is not None:
+            self._wav.close()
+            self._wav = None
+
+    async def aclose(self) -> None:
+        """Close the connection (a spawned app-server exits), the emulator, the files."""
+        if self.client is not None:
+            await self.client.aclose()
+        if self.emulator is not None:
+            await self.emulator.aclose()
+        self._close_files()
+
+
+async def _interactive(talk: RemoteTalk, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    talk.renderer.info("type a line and press enter; an empty line or Ctrl-D quits")
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line or not line.strip():
+            return
+        await talk.say(line.rstrip("\n"), timeout=timeout)
+
+
+async def run_talk_remote(args: argparse.Namespace) -> int:
+    """Run ``realtalk talk --app-server URL``; returns the exit code."""
+    target = parse_app_server_target(args.app_server)
+    check_remote_flags(args, target)
+    options = realtime_options(args)
+    pcm = await asyncio.to_thread(read_wav_pcm24k, args.audio_in) if args.audio_in else None
+    token = args.app_server_token or os.environ.get(TOKEN_ENV) or None
+    renderer = Renderer(verbose=args.verbose)
+    async with RemoteTalk(
+        renderer, events_jsonl=args.events_jsonl, audio_out=args.audio_out
+    ) as talk:
+        if target is None:
+            await talk.spawn(args)
+        else:
+            await talk.connect(target, token)
+        await talk.start(options)
+        if pcm is not None:
+            await talk.stream_pcm(pcm, args.audio_in)
+            await talk.wait_idle(args.timeout)
+        if args.text:
+            await talk.say(args.text, timeout=args.timeout)
+        if pcm is None and not args.text:
+            await _interactive(talk, args.timeout)
+        await talk.stop()
+    return 0

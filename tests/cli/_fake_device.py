@@ -1,0 +1,125 @@
+"""An in-memory ``AudioDevice``: the sound-card seam, with buffers instead of hardware.
+
+Tests call ``FakeInput.feed`` and ``FakeOutput.pull`` from a worker thread, the way
+PortAudio calls stream callbacks from its own thread.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from array import array
+from collections.abc import Callable
+
+from realtalk.cli._device import DeviceInfo, DeviceKind
+
+MIC = DeviceInfo(1, "Fake USB Mic", 1, 0, 48_000.0, is_default_input=True)
+HEADSET = DeviceInfo(2, "Fake Headset", 1, 2, 44_100.0, is_default_output=True)
+LINE_IN = DeviceInfo(3, "Line In", 2, 0, 44_100.0)
+
+
+def tone(seconds: float, *, rate: int = 24_000, hz: float = 300.0, amp: int = 8000) -> bytes:
+    n = int(seconds * rate)
+    return array(
+        "h", (int(amp * math.sin(2 * math.pi * hz * i / rate)) for i in range(n))
+    ).tobytes()
+
+
+class FakeInput:
+    def __init__(self, samplerate: int, blocksize: int, callback: Callable[[bytes], None]) -> None:
+        self.samplerate = samplerate
+        self.blocksize = blocksize
+        self.callback = callback
+        self.started = threading.Event()
+        self.closed = False
+
+    def start(self) -> None:
+        self.started.set()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def feed(self, pcm: bytes) -> int:
+        """Deliver ``pcm`` in device-sized blocks (call from a non-loop thread)."""
+        step = self.blocksize * 2
+        count = 0
+        for offset in range(0, len(pcm), step):
+            self.callback(pcm[offset : offset + step])
+            count += 1
+        return count
+
+
+class FakeOutput:
+    def __init__(self, samplerate: int, blocksize: int, callback: Callable[[int], bytes]) -> None:
+        self.samplerate = samplerate
+        self.blocksize = blocksize
+        self.callback = callback
+        self.started = False
+        self.closed = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pull(self, blocks: int = 1) -> bytes:
+        """What the device would play for ``blocks`` blocks."""
+        return b"".join(self.callback(self.blocksize) for _ in range(blocks))
+
+    def run_free(self, stop: threading.Event) -> int:
+        """Pull blocks as fast as possible until ``stop`` (a clock-less device)."""
+        pulled = 0
+        while not stop.is_set():
+            data = self.callback(self.blocksize)
+            assert len(data) == self.blocksize * 2
+            pulled += 1
+        return pulled
+
+
+class FakeDevice:
+    def __init__(
+        self,
+        devices: list[DeviceInfo] | None = None,
+        *,
+        rates: frozenset[int] = frozenset({24_000}),
+    ) -> None:
+        self.devices = [MIC, HEADSET, LINE_IN] if devices is None else devices
+        self.rates = rates
+        self.inputs: list[FakeInput] = []
+        self.outputs: list[FakeOutput] = []
+        self.purposes: list[str] = []
+
+    def factory(self, purpose: str) -> FakeDevice:
+        self.purposes.append(purpose)
+        return self
+
+    def list_devices(self) -> list[DeviceInfo]:
+        return list(self.devices)
+
+    def supports_rate(self, device: DeviceInfo, *, kind: DeviceKind, samplerate: int) -> bool:
+        return samplerate in self.rates or samplerate == int(device.default_samplerate)
+
+    def open_input(
+        self,
+        device: DeviceInfo,
+        *,
+        samplerate: int,
+        blocksize: int,
+        callback: Callable[[bytes], None],
+    ) -> FakeInput:
+        stream = FakeInput(samplerate, blocksize, callback)
+        self.inputs.append(stream)
+        return stream
+
+    def open_output(
+        self,
+        device: DeviceInfo,
+        *,
+        samplerate: int,
+        blocksize: int,
+        callback: Callable[[int], bytes],
+    ) -> FakeOutput:
+        stream = FakeOutput(samplerate, blocksize, callback)
+        self.outputs.append(stream)
+        return stream
