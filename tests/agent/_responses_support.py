@@ -15,7 +15,7 @@ from realtalk.agent._model_client import ModelClient, ModelClientOptions
 from realtalk.agent._model_session import Prompt
 from realtalk.agent._responses_agent import ResponsesAgent
 from realtalk.emulator._responses import ResponsesEmulator, ResponsesOptions
-from realtalk.protocol._responses_wire import Item, user_message
+from realtalk.protocol.responses import Item, user_message
 
 API_KEY = "sk-test-secret-key"
 WAIT_S = 5.0

@@ -19,13 +19,13 @@ from realtalk.agent._model_session import (
     backoff_delay,
 )
 from realtalk.emulator._responses import ResponsesOptions
-from realtalk.protocol._preconnect import PreconnectState
-from realtalk.protocol._responses_stream import ResponseCompleted
-from realtalk.protocol._responses_wire import (
+from realtalk.protocol.responses import (
     ERR_CLOSED_BY_SERVER,
     ERR_STREAM_CLOSED,
     FALLBACK_WARNING,
     RESPONSES_WEBSOCKETS_BETA,
+    PreconnectState,
+    ResponseCompleted,
     function_call_output,
     history_item,
     user_message,

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from realtalk.protocol._preconnect import (
+from realtalk.protocol.responses import (
     TRANSITIONS,
     Action,
     PreconnectInput,

@@ -21,7 +21,7 @@ from realtalk.agent._model_client import ModelClient
 from realtalk.agent._responses_agent import ResponsesAgent
 from realtalk.agent._tools import SHELL_DISABLED_OUTPUT, ToolRunner
 from realtalk.emulator._responses import ResponsesEmulator, ResponsesOptions, scripted_reply
-from realtalk.protocol._responses_wire import FunctionCall, message_text, user_message
+from realtalk.protocol.responses import FunctionCall, message_text, user_message
 
 from ._responses_support import API_KEY, WAIT_S, agent_at, responses_server, until_done
 

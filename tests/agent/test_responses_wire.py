@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from realtalk._errors import ConfigError, ProtocolError
-from realtalk.protocol._responses_stream import (
+from realtalk.protocol.responses import (
+    RESPONSES_WEBSOCKETS_BETA,
+    TURN_STATE_HEADER,
     ErrorEvent,
     OutputItemDone,
     OutputTextDelta,
@@ -20,19 +22,15 @@ from realtalk.protocol._responses_stream import (
     ResponsesEvent,
     SseMessage,
     SseParser,
-    decode_event,
-    encode_event,
-    encode_sse,
-)
-from realtalk.protocol._responses_wire import (
-    RESPONSES_WEBSOCKETS_BETA,
-    TURN_STATE_HEADER,
     as_function_call,
     assistant_message,
     build_request,
+    decode_event,
     decode_http_request,
     decode_ws_request,
+    encode_event,
     encode_http_request,
+    encode_sse,
     encode_ws_request,
     function_call,
     function_call_output,

@@ -26,12 +26,13 @@ from realtalk.agent._transport import (
     is_upgrade_required,
     ws_stream,
 )
-from realtalk.protocol._responses_stream import ResponseCompleted, ResponsesEvent
-from realtalk.protocol._responses_wire import (
+from realtalk.protocol.responses import (
     ERR_BINARY_FRAME,
     ERR_CLOSED_BY_SERVER,
     ERR_IDLE_TIMEOUT,
     ERR_STREAM_CLOSED,
+    ResponseCompleted,
+    ResponsesEvent,
 )
 
 from ._responses_support import serve_app

@@ -12,7 +12,7 @@ from realtalk.app_server._api import (
     ThreadRealtimeStartParams,
     TurnStartParams,
 )
-from realtalk.protocol._jsonrpc import (
+from realtalk.protocol import (
     EXPERIMENTAL_METHODS,
     EXPERIMENTAL_NOTIFICATIONS,
     INVALID_PARAMS,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from realtalk.app_server import METHODS, NOTIFICATIONS, generate_json_schema
-from realtalk.protocol._jsonrpc import EXPERIMENTAL_METHODS, EXPERIMENTAL_NOTIFICATIONS
+from realtalk.protocol import EXPERIMENTAL_METHODS, EXPERIMENTAL_NOTIFICATIONS
 
 
 def _load(path: Path) -> Any:

@@ -10,8 +10,7 @@ import msgspec
 import pytest
 
 from realtalk.app_server import Client, RpcError
-from realtalk.protocol import OutputModality
-from realtalk.protocol._jsonrpc import MAX_MESSAGE_BYTES
+from realtalk.protocol import MAX_MESSAGE_BYTES, OutputModality
 
 from .conftest import API_KEY, TIMEOUT, Backend
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from realtalk import ConfigError, ProtocolError, TransportError
-from realtalk.protocol._calls import (
+from realtalk.protocol import (
     CALL_BOUNDARY,
     MULTIPART_CONTENT_TYPE,
     PeerInput,

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from realtalk.protocol._events import HandoffRequested, NoopRequested, TranscriptEntry, Version
-from realtalk.protocol._handoff import (
+from realtalk.protocol import (
     AGENT_FINAL_MESSAGE_LABEL,
     COMPLETION_ACK,
     HANDOFF_OUTPUT_LIMIT,
@@ -17,10 +16,14 @@ from realtalk.protocol._handoff import (
     HandoffEffect,
     HandoffInput,
     HandoffPhase,
+    HandoffRequested,
     HandoffState,
+    NoopRequested,
     ProgressUpdate,
     RequestCreate,
     SendMessage,
+    TranscriptEntry,
+    Version,
     delegation_text,
     handoff_request_text,
     truncate_output,

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from realtalk.protocol._response_queue import (
+from realtalk.protocol import (
     ACTIVE_RESPONSE_ERROR_CODE,
     ACTIVE_RESPONSE_RACE_PREFIX,
     RESPONSE_QUEUE_TRANSITIONS,

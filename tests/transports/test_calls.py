@@ -13,7 +13,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from realtalk import ConfigError, ConnectError, HandshakeError, ProtocolError
-from realtalk.protocol._calls import encode_call_session
+from realtalk.protocol import encode_call_session
 from realtalk.transports._calls import CallCreationError, CallResult, create_call
 
 OFFER = "v=offer\r\n"

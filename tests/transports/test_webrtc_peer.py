@@ -16,7 +16,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from realtalk import ConnectError, ProtocolError, TransportClosedError
 from realtalk.emulator._rtc_peer import AnsweringPeer
-from realtalk.protocol._calls import PeerState, PeerStateError
+from realtalk.protocol import PeerState, PeerStateError
 from realtalk.transports import WebRtcPeer, loopback_ice_candidates
 from realtalk.transports._audio import (
     Pcm16Resampler,

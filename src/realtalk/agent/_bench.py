@@ -23,7 +23,7 @@ from aiohttp import web
 from realtalk._errors import AgentError, ConfigError
 from realtalk.agent._model_client import ModelClient, ModelClientOptions
 from realtalk.agent._model_session import Prompt
-from realtalk.protocol._responses_wire import user_message
+from realtalk.protocol.responses import user_message
 
 if TYPE_CHECKING:
     from realtalk.emulator import ResponsesEmulator

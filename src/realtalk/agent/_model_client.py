@@ -34,14 +34,16 @@ from realtalk._errors import AgentError, ConfigError, RealtalkError
 from realtalk.agent._model_session import ModelClientSession
 from realtalk.agent._transport import TurnStateCell, connect_websocket, is_upgrade_required
 from realtalk.agent._turn_metadata import DEFAULT_METADATA_BUDGET_S, turn_metadata_header
-from realtalk.protocol._preconnect import Action, PreconnectSlot, PreconnectState
-from realtalk.protocol._responses_wire import (
+from realtalk.protocol.responses import (
     FALLBACK_WARNING,
     OPENAI_BETA_HEADER,
     RESPONSES_WEBSOCKETS_BETA,
     SESSION_ID_HEADER,
     TURN_METADATA_HEADER,
     TURN_STATE_HEADER,
+    Action,
+    PreconnectSlot,
+    PreconnectState,
     responses_url,
     websocket_url,
 )

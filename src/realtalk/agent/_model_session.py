@@ -39,12 +39,14 @@ from realtalk.agent._transport import (
     is_upgrade_required,
     ws_stream,
 )
-from realtalk.protocol._responses_stream import OutputItemDone, ResponseCompleted, ResponsesEvent
-from realtalk.protocol._responses_wire import (
+from realtalk.protocol.responses import (
     ERR_STREAM_CLOSED,
     FALLBACK_WARNING,
     Item,
+    OutputItemDone,
     RequestBody,
+    ResponseCompleted,
+    ResponsesEvent,
     build_request,
     encode_http_request,
     encode_ws_request,

@@ -54,11 +54,13 @@ from realtalk.agent._model_client import ModelClient
 from realtalk.agent._model_session import ModelClientSession, Prompt, StreamRetry
 from realtalk.agent._text_deltas import TextDeltaFilter
 from realtalk.agent._tools import ToolRunner
-from realtalk.protocol._responses_stream import OutputItemDone, OutputTextDelta, ResponseCompleted
-from realtalk.protocol._responses_wire import (
+from realtalk.protocol.responses import (
     ERR_STREAM_CLOSED,
     FunctionCall,
     Item,
+    OutputItemDone,
+    OutputTextDelta,
+    ResponseCompleted,
     as_function_call,
     function_call_output,
     history_item,

@@ -24,7 +24,7 @@ from typing import Any, Final
 import msgspec
 
 from realtalk._errors import ConfigError
-from realtalk.protocol._responses_wire import FunctionCall
+from realtalk.protocol.responses import FunctionCall
 
 __all__ = [
     "READ_FILE_TOOL",

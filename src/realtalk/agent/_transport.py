@@ -29,7 +29,12 @@ from realtalk._errors import (
     TransportError,
 )
 from realtalk._wslog import WS_CLIENT_LOGGER
-from realtalk.protocol._responses_stream import (
+from realtalk.protocol.responses import (
+    ERR_BINARY_FRAME,
+    ERR_CLOSED_BY_SERVER,
+    ERR_IDLE_TIMEOUT,
+    ERR_STREAM_CLOSED,
+    TURN_STATE_HEADER,
     ErrorEvent,
     ResponseCompleted,
     ResponseFailed,
@@ -37,13 +42,6 @@ from realtalk.protocol._responses_stream import (
     ResponsesEvent,
     SseParser,
     decode_event,
-)
-from realtalk.protocol._responses_wire import (
-    ERR_BINARY_FRAME,
-    ERR_CLOSED_BY_SERVER,
-    ERR_IDLE_TIMEOUT,
-    ERR_STREAM_CLOSED,
-    TURN_STATE_HEADER,
 )
 
 __all__ = [

@@ -35,8 +35,10 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from realtalk._errors import ProtocolError
-from realtalk.protocol._responses_stream import (
+from realtalk.protocol.responses import (
+    TURN_STATE_HEADER,
     ErrorEvent,
+    Item,
     OutputItemAdded,
     OutputItemDone,
     OutputTextDelta,
@@ -44,16 +46,12 @@ from realtalk.protocol._responses_stream import (
     ResponseCreated,
     ResponseInfo,
     ResponsesEvent,
-    encode_event,
-    encode_sse,
-)
-from realtalk.protocol._responses_wire import (
-    TURN_STATE_HEADER,
-    Item,
     as_function_call,
     assistant_message,
     decode_http_request,
     decode_ws_request,
+    encode_event,
+    encode_sse,
     function_call,
     message_text,
 )

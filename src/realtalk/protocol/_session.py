@@ -9,12 +9,12 @@ WebRTC call body carries ``model`` (see :func:`call_session_json`).
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any, Final
 
 import msgspec
 
 from realtalk._errors import ConfigError
+from realtalk.protocol._calls import encode_call_session
 from realtalk.protocol._events import Mode, OutputModality, Version
 
 __all__ = [
@@ -287,6 +287,4 @@ def call_session_json(config: SessionConfig) -> str:
     Keys are sorted at every level and the output is compact, matching the body the
     reference sends (reference 3).
     """
-    session = session_payload(config)
-    session["model"] = config.model
-    return json.dumps(session, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return encode_call_session(session_payload(config), model=config.model)

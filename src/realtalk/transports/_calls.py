@@ -22,7 +22,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from realtalk._errors import ConfigError, ConnectError, HandshakeError
-from realtalk.protocol._calls import (
+from realtalk.protocol import (
     CallBodyKind,
     build_call_request,
     call_id_from_location,

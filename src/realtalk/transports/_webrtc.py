@@ -35,7 +35,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
 from realtalk._errors import ConnectError, ProtocolError, TransportClosedError, TransportError
-from realtalk.protocol._calls import PeerInput, PeerState, next_peer_state
+from realtalk.protocol import PeerInput, PeerState, next_peer_state
 from realtalk.transports._audio import FrameToPcm24k, Pcm24kSource
 from realtalk.transports._ice import loopback_ice_candidates
 
