@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 BANNED = ("websockets", "aiohttp", "aiortc", "socket", "ssl", "_ssl", "asyncio", "selectors")
 # Not banned: the C module `_socket`. msgspec imports typing_extensions, which imports
 # `_socket` only to read the type of its `CAPI` capsule (typing_extensions.CapsuleType
@@ -20,9 +22,10 @@ def _modules_after_import(module: str) -> set[str]:
     return set(json.loads(result.stdout))
 
 
-def test_protocol_package_imports_no_io_modules() -> None:
-    loaded = _modules_after_import("realtalk.protocol")
-    assert "realtalk.protocol" in loaded
+@pytest.mark.parametrize("package", ["realtalk.protocol", "realtalk.protocol.responses"])
+def test_protocol_package_imports_no_io_modules(package: str) -> None:
+    loaded = _modules_after_import(package)
+    assert package in loaded
     offenders = sorted(name for name in loaded if name.split(".")[0] in BANNED)
     assert offenders == []
 
