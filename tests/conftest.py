@@ -1,8 +1,17 @@
-"""Suite-wide fixtures: a clean environment so the machine's settings cannot leak in."""
+"""Suite-wide fixtures: a clean environment, emulators on loopback, a local SDP offer."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
 import pytest
+
+from realtalk.emulator import Emulator, EmulatorOptions
+from realtalk.transports import WebRtcPeer
+
+EmulatorFactory = Callable[..., Awaitable[Emulator]]
 
 _SCRUBBED = (
     "OPENAI_API_KEY",
@@ -25,8 +34,36 @@ _SCRUBBED = (
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     for name in _SCRUBBED:
         monkeypatch.delenv(name, raising=False)
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("REALTALK_"):
             monkeypatch.delenv(name, raising=False)
     # Never read the developer's own config file.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
+@pytest.fixture
+async def emulator_factory() -> AsyncIterator[EmulatorFactory]:
+    """Start emulators with given options (fast audio by default); all closed afterwards."""
+    created: list[Emulator] = []
+
+    async def make(**overrides: Any) -> Emulator:
+        values: dict[str, Any] = {"audio_realtime": False}
+        values.update(overrides)
+        emu = Emulator(EmulatorOptions(**values))
+        created.append(emu)
+        await emu.start()
+        return emu
+
+    yield make
+    for emu in created:
+        await emu.aclose()
+
+
+@pytest.fixture
+async def offer() -> AsyncIterator[str]:
+    """A real local offer; this peer never connects (tests only need its SDP)."""
+    peer = WebRtcPeer(loopback_only=True)
+    try:
+        yield await peer.create_offer()
+    finally:
+        await peer.aclose()

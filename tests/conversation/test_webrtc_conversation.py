@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -23,7 +22,7 @@ from realtalk.conversation import (
     SdpAnswer,
     Started,
 )
-from realtalk.emulator import Emulator, EmulatorOptions
+from realtalk.emulator import Emulator
 from realtalk.protocol import (
     BACKGROUND_AGENT_TOOL,
     REMAIN_SILENT_TOOL,
@@ -58,33 +57,6 @@ EmulatorFactory = Callable[..., Awaitable[Emulator]]
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-async def emulator_factory() -> AsyncIterator[EmulatorFactory]:
-    created: list[Emulator] = []
-
-    async def make(**overrides: Any) -> Emulator:
-        values: dict[str, Any] = {"audio_realtime": False}
-        values.update(overrides)
-        emu = Emulator(EmulatorOptions(**values))
-        created.append(emu)
-        await emu.start()
-        return emu
-
-    yield make
-    for emu in created:
-        await emu.aclose()
-
-
-@pytest.fixture
-async def offer() -> AsyncIterator[str]:
-    """A real local offer; this peer never connects (the tests only need its SDP)."""
-    peer = WebRtcPeer(loopback_only=True)
-    try:
-        yield await peer.create_offer()
-    finally:
-        await peer.aclose()
 
 
 # --------------------------------------------------------------------------- start order

@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -20,7 +20,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from realtalk import ConfigError
 from realtalk.emulator import Emulator, EmulatorOptions, add_emulator_arguments
 from realtalk.emulator._cli import options_from_args
-from realtalk.transports import WebRtcPeer
 
 from ._calls_support import (
     BOUNDARY,
@@ -36,32 +35,6 @@ from ._client import open_client, pcm_tone, user_text
 
 JsonDict = dict[str, Any]
 EmulatorFactory = Callable[..., Awaitable[Emulator]]
-
-
-@pytest.fixture
-async def emulator_factory() -> AsyncIterator[EmulatorFactory]:
-    created: list[Emulator] = []
-
-    async def make(**overrides: Any) -> Emulator:
-        values: dict[str, Any] = {"audio_realtime": False}
-        values.update(overrides)
-        emu = Emulator(EmulatorOptions(**values))
-        created.append(emu)
-        await emu.start()
-        return emu
-
-    yield make
-    for emu in created:
-        await emu.aclose()
-
-
-@pytest.fixture
-async def offer() -> AsyncIterator[str]:
-    peer = WebRtcPeer(loopback_only=True)
-    try:
-        yield await peer.create_offer()
-    finally:
-        await peer.aclose()
 
 
 # --------------------------------------------------------------------------- body forms
