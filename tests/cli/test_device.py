@@ -7,13 +7,10 @@ import threading
 
 import pytest
 
+from realtalk.cli._capture import BlockQueue, MicCapture
 from realtalk.cli._device import (
     AudioDeviceError,
-    BlockQueue,
     DeviceInfo,
-    JitterBuffer,
-    MicCapture,
-    Speaker,
     block_frames,
     choose_rate,
     format_devices,
@@ -21,6 +18,7 @@ from realtalk.cli._device import (
     parse_device_spec,
     select_device,
 )
+from realtalk.cli._playback import JitterBuffer, Speaker
 from tests.cli._fake_device import HEADSET, LINE_IN, MIC, FakeDevice, tone
 
 MS = 48  # pcm24k bytes per millisecond

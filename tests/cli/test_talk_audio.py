@@ -16,8 +16,9 @@ from rich.console import Console
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError
-from realtalk.cli._device import AudioDeviceError, Speaker, is_quiet
+from realtalk.cli._device import AudioDeviceError, is_quiet
 from realtalk.cli._main import build_parser
+from realtalk.cli._playback import Speaker
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
 from realtalk.cli._talk_audio import AudioOptions, LocalAudio, list_devices, run_mic

@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run a short scripted conversation offline")
     _add_conversation_arguments(demo)
 
-    talk = sub.add_parser("talk", help="talk to the model (type lines, or stream a WAV file)")
+    talk = sub.add_parser(
+        "talk", help="talk to the model (type lines, use the microphone, or stream a WAV file)"
+    )
     _add_conversation_arguments(talk)
     talk.add_argument("--text", help="say this once, wait for the answer, exit")
     talk.add_argument("--audio-in", metavar="FILE.wav", help="stream a WAV file at real-time pace")

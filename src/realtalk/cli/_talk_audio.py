@@ -22,14 +22,9 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from realtalk._errors import ConfigError, RealtalkError, TransportClosedError
-from realtalk.cli._device import (
-    AudioDevice,
-    MicCapture,
-    Speaker,
-    format_devices,
-    is_quiet,
-    parse_device_spec,
-)
+from realtalk.cli._capture import MicCapture
+from realtalk.cli._device import AudioDevice, format_devices, is_quiet, parse_device_spec
+from realtalk.cli._playback import Speaker
 from realtalk.cli._session import TalkRuntime
 from realtalk.cli._sounddevice import load_sounddevice
 from realtalk.protocol import AudioFrame
@@ -261,7 +256,7 @@ async def run_mic(
     name = mic.info.name if mic.info is not None else "default"
     runtime.renderer.info(
         f"listening on {name!r}: just talk (the server detects turns); "
-        "type a line to send text; an empty line or Ctrl-C quits"
+        "type a line to send text; an empty line, Ctrl-D or Ctrl-C quits"
     )
     capture = asyncio.ensure_future(mic.run(_audio_sink(runtime)))
     typed = asyncio.ensure_future(_typed_lines(runtime, lines))
