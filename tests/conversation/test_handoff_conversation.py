@@ -328,3 +328,32 @@ async def test_delegated_task_runs_a_shell_tool_with_the_builtin_agent(
         assert emulator.responses.stats.handshakes == 1  # the turn adopted the preconnect
     finally:
         await agent.aclose()
+
+
+class _CrashingAgent(ScriptedAgent):
+    """An agent whose event stream breaks after the task starts."""
+
+    async def events(self) -> AsyncIterator[AgentEvent]:
+        async with self.submitted_event:
+            await self.submitted_event.wait_for(lambda: bool(self.submitted))
+        raise RuntimeError("agent process vanished")
+        yield  # pragma: no cover - makes this an async generator
+
+
+async def test_a_crashing_agent_is_spoken_back_not_left_hanging(
+    emulator: Emulator, manager_factory: Factory
+) -> None:
+    agent = _CrashingAgent()
+    mgr, rec, record = await _start(emulator, manager_factory, agent)
+    await _ask(mgr, "agent, do something")
+    failed = await rec.wait_for(lambda e: isinstance(e, AgentActivity) and e.kind == "failed")
+    assert isinstance(failed, AgentActivity) and "agent process vanished" in failed.text
+    ack = await record.wait_for_message(lambda m: m.get("item", {}).get("output") == COMPLETION_ACK)
+    index = record.received.index(ack)
+    spoken = [
+        m["item"]["content"][0]["text"]
+        for m in record.received[:index]
+        if m.get("item", {}).get("type") == "message"
+    ]
+    assert any("agent process vanished" in text for text in spoken)
+    assert mgr.running

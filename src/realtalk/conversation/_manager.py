@@ -321,7 +321,7 @@ class ConversationManager:
             text = await self._submissions.get()
             try:
                 await agent.submit(text)
-            except RealtalkError as exc:
+            except Exception as exc:  # any agent failure is spoken back, never fatal here
                 logger.warning("background agent rejected the handoff: %s", exc)
                 await self._agent_failed(self._state if self.running else None, str(exc))
 
@@ -346,6 +346,15 @@ class ConversationManager:
         self._submit_task.set_name(f"realtalk-agent-submit-{self.thread_id}")
 
     async def _agent_pump(self, agent: BackgroundAgent) -> None:
+        try:
+            await self._pump_agent_events(agent)
+        except Exception as exc:  # an agent bug must not leave a delegation hanging
+            logger.exception("background agent event stream failed")
+            await self._agent_failed(
+                self._state if self.running else None, f"the background agent stopped: {exc}"
+            )
+
+    async def _pump_agent_events(self, agent: BackgroundAgent) -> None:
         async for event in agent.events():
             runtime = self._state if self.running else None
             if isinstance(event, AssistantMessage):
