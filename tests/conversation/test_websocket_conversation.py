@@ -447,3 +447,10 @@ async def test_api_key_never_reaches_logs_even_at_debug(
         await mgr.close()
     assert "Authorization" in caplog.text  # the handshake was logged...
     assert "sk-test-key" not in caplog.text  # ...without the key
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 958, 959, 960, 961])
+def test_base64_length_is_computed_without_decoding(size: int) -> None:
+    from realtalk.conversation._runtime import base64_decoded_len
+
+    assert base64_decoded_len(base64.b64encode(bytes(size)).decode()) == size
