@@ -355,3 +355,19 @@ def test_ignored_frames_log_type_and_reason_at_debug(
     assert str(record.__dict__["event_type"]) == event_type
     assert record.__dict__["reason"].startswith(reason)
     assert reason in record.getMessage()
+
+
+def test_every_wire_struct_maps_itself() -> None:
+    from realtalk.protocol._wire import Wire
+
+    def concrete(cls: type[Wire]) -> list[type[Wire]]:
+        found: list[type[Wire]] = []
+        for sub in cls.__subclasses__():
+            found.append(sub)
+            found.extend(concrete(sub))
+        return found
+
+    subclasses = concrete(Wire)
+    assert len(subclasses) >= 10
+    missing = [cls.__name__ for cls in subclasses if cls.to_event is Wire.to_event]
+    assert missing == []

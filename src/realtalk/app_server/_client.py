@@ -33,38 +33,13 @@ import msgspec
 from realtalk._errors import RealtalkError, TransportClosedError
 from realtalk.app_server._api import (
     NOTIFICATIONS,
-    ClientInfo,
-    EmptyParams,
-    EmptyResult,
-    InitializeCapabilities,
-    InitializeParams,
-    InitializeResult,
-    RealtimeAudioChunk,
-    RealtimeTransport,
-    RealtimeVoices,
-    TextInput,
-    ThreadRealtimeAppendAudioParams,
-    ThreadRealtimeAppendTextParams,
-    ThreadRealtimeListVoicesResult,
-    ThreadRealtimeRequestResponseParams,
-    ThreadRealtimeStartParams,
-    ThreadRealtimeStopParams,
-    ThreadStartParams,
-    ThreadStartResult,
-    TurnInterruptParams,
-    TurnStartParams,
-    TurnStartResult,
-    TurnSteerParams,
-    TurnSteerResult,
 )
+from realtalk.app_server._client_api import TypedCalls
 from realtalk.app_server._links import Link, ProcessLink, WebSocketLink
 from realtalk.protocol import (
     IncomingNotification,
     IncomingResponse,
-    Mode,
-    OutputModality,
     RpcErrorObject,
-    Version,
     encode_notification,
     encode_request,
     parse_message,
@@ -104,7 +79,7 @@ class Notification(NamedTuple):
     params: Any
 
 
-class Client:
+class Client(TypedCalls):
     """JSON-RPC client of ``realtalk app-server`` (use :meth:`spawn` or :meth:`connect`)."""
 
     def __init__(
@@ -344,96 +319,6 @@ class Client:
         """Send a request and decode its result into ``result``."""
         raw = await self.request_raw(method, params, timeout=timeout)
         return msgspec.json.decode(raw, type=result)
-
-    # -- typed API ---------------------------------------------------------------------
-
-    async def initialize(
-        self,
-        name: str = "realtalk",
-        *,
-        experimental_api: bool = False,
-        opt_out_notification_methods: list[str] | None = None,
-        title: str | None = None,
-        version: str | None = None,
-    ) -> InitializeResult:
-        """``initialize`` then the ``initialized`` notification."""
-        params = InitializeParams(
-            client_info=ClientInfo(name=name, title=title, version=version),
-            capabilities=InitializeCapabilities(
-                experimental_api=experimental_api,
-                opt_out_notification_methods=opt_out_notification_methods,
-            ),
-        )
-        result = await self.request("initialize", params, InitializeResult)
-        await self.notify("initialized")
-        return result
-
-    async def thread_start(self, params: ThreadStartParams | None = None) -> ThreadStartResult:
-        return await self.request("thread/start", params or ThreadStartParams(), ThreadStartResult)
-
-    async def turn_start(self, thread_id: str, text: str) -> TurnStartResult:
-        params = TurnStartParams(thread_id=thread_id, input=[TextInput(text=text)])
-        return await self.request("turn/start", params, TurnStartResult)
-
-    async def turn_steer(self, thread_id: str, text: str, expected_turn_id: str) -> str:
-        params = TurnSteerParams(
-            thread_id=thread_id, input=[TextInput(text=text)], expected_turn_id=expected_turn_id
-        )
-        return (await self.request("turn/steer", params, TurnSteerResult)).turn_id
-
-    async def turn_interrupt(self, thread_id: str, turn_id: str) -> None:
-        params = TurnInterruptParams(thread_id=thread_id, turn_id=turn_id)
-        await self.request("turn/interrupt", params, EmptyResult)
-
-    async def realtime_start(
-        self,
-        thread_id: str,
-        *,
-        output_modality: OutputModality = OutputModality.AUDIO,
-        prompt: str | None | msgspec.UnsetType = msgspec.UNSET,
-        transport: RealtimeTransport | None = None,
-        voice: str | None = None,
-        version: Version | None = None,
-        mode: Mode | None = None,
-        realtime_session_id: str | None = None,
-        model: str | None = None,
-    ) -> None:
-        """Start realtime; the outcome arrives as ``thread/realtime/*`` notifications."""
-        params = ThreadRealtimeStartParams(
-            thread_id=thread_id,
-            output_modality=output_modality,
-            prompt=prompt,
-            transport=transport,
-            voice=voice,
-            version=version,
-            mode=mode,
-            realtime_session_id=realtime_session_id,
-            model=model,
-        )
-        await self.request("thread/realtime/start", params, EmptyResult)
-
-    async def append_audio(self, thread_id: str, audio: RealtimeAudioChunk) -> None:
-        params = ThreadRealtimeAppendAudioParams(thread_id=thread_id, audio=audio)
-        await self.request("thread/realtime/appendAudio", params, EmptyResult)
-
-    async def append_text(self, thread_id: str, text: str) -> None:
-        params = ThreadRealtimeAppendTextParams(thread_id=thread_id, text=text)
-        await self.request("thread/realtime/appendText", params, EmptyResult)
-
-    async def request_response(self, thread_id: str) -> None:
-        """Ask the model to answer the text appended so far (``appendText`` never does)."""
-        params = ThreadRealtimeRequestResponseParams(thread_id=thread_id)
-        await self.request("thread/realtime/requestResponse", params, EmptyResult)
-
-    async def realtime_stop(self, thread_id: str) -> None:
-        params = ThreadRealtimeStopParams(thread_id=thread_id)
-        await self.request("thread/realtime/stop", params, EmptyResult)
-
-    async def list_voices(self) -> RealtimeVoices:
-        result = await self.request(
-            "thread/realtime/listVoices", EmptyParams(), ThreadRealtimeListVoicesResult
-        )
-        return result.voices
 
     # -- lifecycle ---------------------------------------------------------------------
 
