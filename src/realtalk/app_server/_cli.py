@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
 import sys
 from pathlib import Path
+
+from realtalk._signals import wait_for_stop_signal
 
 __all__ = ["add_app_server_arguments", "run_app_server_from_args"]
 
@@ -58,20 +58,6 @@ def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def _until_signalled(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-    try:
-        await stop.wait()
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
 def _default_cwd(value: str | None) -> Path | None:
     return Path(value).resolve() if value else None
 
@@ -94,7 +80,7 @@ async def run_app_server_from_args(args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         if listen is None:
             serve = asyncio.create_task(server.serve_stdio())
-            signalled = asyncio.create_task(_until_signalled(stop))
+            signalled = asyncio.create_task(wait_for_stop_signal(stop))
             await asyncio.wait({serve, signalled}, return_when=asyncio.FIRST_COMPLETED)
             signalled.cancel()
             serve.cancel()
@@ -106,5 +92,5 @@ async def run_app_server_from_args(args: argparse.Namespace) -> int:
             host, port, auth_token=token, allowed_origins=args.allow_origin
         )
         print(f"READY {url}", flush=True)
-        await _until_signalled(stop)
+        await wait_for_stop_signal(stop)
     return 0

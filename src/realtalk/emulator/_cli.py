@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 
+from realtalk._signals import wait_for_stop_signal
 from realtalk.emulator._options import EmulatorOptions
 from realtalk.emulator._responses import ResponsesOptions
 from realtalk.emulator._server import Emulator
@@ -179,21 +178,10 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
 async def run_from_args(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; prints ``READY <base-url>`` (and ``CA <path>``)."""
     options = options_from_args(args)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-    try:
-        async with Emulator(options) as emulator:
-            print(f"READY {emulator.base_url}", flush=True)
-            if emulator.ca_path is not None:
-                print(f"CA {emulator.ca_path}", flush=True)
-            await stop.wait()
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+    async with Emulator(options) as emulator:
+        print(f"READY {emulator.base_url}", flush=True)
+        if emulator.ca_path is not None:
+            print(f"CA {emulator.ca_path}", flush=True)
+        await wait_for_stop_signal(asyncio.Event())
     print("emulator stopped", file=sys.stderr, flush=True)
     return 0
