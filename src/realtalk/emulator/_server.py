@@ -80,6 +80,11 @@ class Emulator:
         return self._port
 
     @property
+    def port(self) -> int:
+        """The bound TCP port once started (useful with ``port=0``)."""
+        return self._require_port()
+
+    @property
     def base_url(self) -> str:
         """``http(s)://host:port/v1`` once started."""
         scheme = "https" if self.options.tls else "http"
