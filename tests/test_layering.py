@@ -33,3 +33,30 @@ def test_protocol_package_imports_no_io_modules(package: str) -> None:
 def test_layering_check_can_fail() -> None:
     # Guards the test above against passing vacuously (e.g. a broken module listing).
     assert "asyncio" in _modules_after_import("asyncio")
+
+
+def _modules_after_cli(*argv: str) -> set[str]:
+    code = (
+        "import contextlib, json, sys\n"
+        "from realtalk.cli import main\n"
+        "with contextlib.redirect_stdout(sys.stderr), contextlib.suppress(SystemExit):\n"
+        f"    main({list(argv)!r})\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return set(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("bench", "--help")])
+def test_cli_help_loads_no_network_stack(argv: tuple[str, ...]) -> None:
+    # `realtalk --help` answers in ~0.1 s; aiohttp + aiortc + audio devices cost ~1 s.
+    loaded = _modules_after_cli(*argv)
+    assert "realtalk.cli._main" in loaded
+    assert sorted(name for name in loaded if name.split(".")[0] in ("aiohttp", "aiortc")) == []
+
+
+def test_cli_talk_options_load_their_stack() -> None:
+    # The other side of the test above: the check sees a heavy import when there is one.
+    assert "aiortc" in _modules_after_cli("talk", "--help")

@@ -30,22 +30,18 @@ def _add_conversation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from realtalk.cli._bench import add_bench_arguments
+_COMMANDS: dict[str, str] = {
+    "demo": "run a short scripted conversation offline",
+    "talk": "talk to the model (type lines, use the microphone, or stream a WAV file)",
+    "emulator": "run the offline OpenAI Realtime/Responses emulator",
+    "app-server": "JSON-RPC app-server (stdio, or --listen ws://...)",
+    "bench": "benchmarks; each prints one JSON object",
+}
+
+
+def _add_talk_arguments(talk: argparse.ArgumentParser) -> None:
     from realtalk.cli._talk_audio import add_audio_arguments
-    from realtalk.emulator import add_emulator_arguments
 
-    parser = argparse.ArgumentParser(
-        prog="realtalk", description="Talk to a coding agent through a realtime speech model."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    demo = sub.add_parser("demo", help="run a short scripted conversation offline")
-    _add_conversation_arguments(demo)
-
-    talk = sub.add_parser(
-        "talk", help="talk to the model (type lines, use the microphone, or stream a WAV file)"
-    )
     _add_conversation_arguments(talk)
     talk.add_argument("--text", help="say this once, wait for the answer, exit")
     talk.add_argument("--audio-in", metavar="FILE.wav", help="stream a WAV file at real-time pace")
@@ -63,17 +59,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="bearer token for --app-server (default $REALTALK_APP_SERVER_TOKEN)",
     )
 
-    emulator = sub.add_parser("emulator", help="run the offline OpenAI Realtime/Responses emulator")
-    add_emulator_arguments(emulator)
 
-    from realtalk.cli._app_server import add_app_server_arguments
+def _add_command_arguments(name: str, sub: argparse.ArgumentParser) -> None:
+    # Imports stay inside: each command's options pull in its own stack (aiortc, aiohttp,
+    # audio devices), and `realtalk --help` or `realtalk bench` need not pay for the others.
+    if name == "demo":
+        _add_conversation_arguments(sub)
+    elif name == "talk":
+        _add_talk_arguments(sub)
+    elif name == "emulator":
+        from realtalk.emulator import add_emulator_arguments
 
-    app = sub.add_parser("app-server", help="JSON-RPC app-server (stdio, or --listen ws://...)")
-    add_app_server_arguments(app)
+        add_emulator_arguments(sub)
+    elif name == "app-server":
+        from realtalk.cli._app_server import add_app_server_arguments
 
-    bench = sub.add_parser("bench", help="benchmarks; each prints one JSON object")
-    add_bench_arguments(bench)
+        add_app_server_arguments(sub)
+    else:
+        from realtalk.cli._bench import add_bench_arguments
+
+        add_bench_arguments(sub)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``realtalk`` parser; with ``command``, only that subcommand gets its options."""
+    parser = argparse.ArgumentParser(
+        prog="realtalk", description="Talk to a coding agent through a realtime speech model."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in _COMMANDS.items():
+        child = sub.add_parser(name, help=help_text)
+        if command is None or command == name:
+            _add_command_arguments(name, child)
     return parser
+
+
+def _command_word(argv: Sequence[str]) -> str:
+    """The subcommand named on the command line ('' if none: no options to load)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg
+    return ""
 
 
 def _configure_logging(*, verbose: bool) -> None:
@@ -111,8 +137,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``realtalk`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_command_word(words)).parse_args(words)
     _configure_logging(verbose=bool(getattr(args, "verbose", False)))
     try:
         return asyncio.run(_dispatch(args))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ssl
 
-from aiohttp import ClientConnectorCertificateError
-
 from realtalk.tls._errors import CA_CERTIFICATE_ENV
 
 __all__ = ["describe_tls_failure"]
@@ -19,6 +17,10 @@ _MAX_DEPTH = 32  # exception chains are short; this only guards against patholog
 
 def _find(exc: BaseException) -> tuple[ssl.SSLCertVerificationError, str | None] | None:
     """Depth-first over cause/context/group members; returns the error and a host if known."""
+    # Imported here: this runs only on a failure path, and aiohttp costs ~250 ms to import,
+    # which every CLI command (even --help) would otherwise pay through realtalk.tls.
+    from aiohttp import ClientConnectorCertificateError
+
     stack: list[tuple[BaseException, str | None]] = [(exc, None)]
     seen: set[int] = set()
     while stack and len(seen) < _MAX_DEPTH:
