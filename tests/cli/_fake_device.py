@@ -6,12 +6,14 @@ PortAudio calls stream callbacks from its own thread.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from array import array
 from collections.abc import Callable
 
-from realtalk.cli._device import DeviceInfo, DeviceKind
+from realtalk.cli._device import DeviceInfo, DeviceKind, is_quiet
+from realtalk.cli._playback import Speaker
 
 MIC = DeviceInfo(1, "Fake USB Mic", 1, 0, 48_000.0, is_default_input=True)
 HEADSET = DeviceInfo(2, "Fake Headset", 1, 2, 44_100.0, is_default_output=True)
@@ -123,3 +125,34 @@ class FakeDevice:
         stream = FakeOutput(samplerate, blocksize, callback)
         self.outputs.append(stream)
         return stream
+
+
+# The most a speaker buffers from a continuous WebRTC track that carries only silence:
+# quiet 20 ms chunks are skipped beyond 100 ms (``JitterBuffer.skip_quiet_ms``).
+QUIET_MS = 120
+
+
+class RecordingPlayback:
+    """Forwards to the real ``Speaker`` and records what the runtime asked of it."""
+
+    def __init__(self, speaker: Speaker) -> None:
+        self.speaker = speaker
+        self.chunks: list[bytes] = []
+        self.buffered_at_interrupt: list[float] = []
+        self.heard = asyncio.Event()
+        self.went_quiet = asyncio.Event()  # quiet audio after the answer (a WebRTC track)
+        self.interrupted = asyncio.Event()
+
+    def play(self, pcm24k: bytes) -> None:
+        self.chunks.append(pcm24k)
+        if not is_quiet(pcm24k):
+            self.heard.set()
+        elif self.heard.is_set():
+            self.went_quiet.set()
+        self.speaker.play(pcm24k)
+
+    def interrupt(self) -> None:
+        self.buffered_at_interrupt.append(self.speaker.buffer.buffered_ms)
+        self.speaker.interrupt()
+        assert self.speaker.buffer.buffered_ms == 0
+        self.interrupted.set()

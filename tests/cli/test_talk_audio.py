@@ -16,49 +16,17 @@ from rich.console import Console
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError
-from realtalk.cli._device import AudioDeviceError, is_quiet
+from realtalk.cli._device import AudioDeviceError
 from realtalk.cli._main import build_parser
-from realtalk.cli._playback import Speaker
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
 from realtalk.cli._talk_audio import AudioOptions, LocalAudio, list_devices, run_mic
-from tests.cli._fake_device import MIC, FakeDevice, tone
+from tests.cli._fake_device import MIC, QUIET_MS, FakeDevice, RecordingPlayback, tone
 
 HINT = (
     "needs the audio extra: pip install 'realtalk[audio]' "
     "(and the PortAudio library, e.g. apt-get install libportaudio2)"
 )
-
-
-# The most a speaker buffers from a continuous WebRTC track that carries only silence:
-# quiet 20 ms chunks are skipped beyond 100 ms (``JitterBuffer.skip_quiet_ms``).
-QUIET_MS = 120
-
-
-class RecordingPlayback:
-    """Forwards to the real ``Speaker`` and records what the runtime asked of it."""
-
-    def __init__(self, speaker: Speaker) -> None:
-        self.speaker = speaker
-        self.chunks: list[bytes] = []
-        self.buffered_at_interrupt: list[float] = []
-        self.heard = asyncio.Event()
-        self.went_quiet = asyncio.Event()  # quiet audio after the answer (a WebRTC track)
-        self.interrupted = asyncio.Event()
-
-    def play(self, pcm24k: bytes) -> None:
-        self.chunks.append(pcm24k)
-        if not is_quiet(pcm24k):
-            self.heard.set()
-        elif self.heard.is_set():
-            self.went_quiet.set()
-        self.speaker.play(pcm24k)
-
-    def interrupt(self) -> None:
-        self.buffered_at_interrupt.append(self.speaker.buffer.buffered_ms)
-        self.speaker.interrupt()
-        assert self.speaker.buffer.buffered_ms == 0
-        self.interrupted.set()
 
 
 async def _lines(queue: asyncio.Queue[str]) -> AsyncIterator[str]:

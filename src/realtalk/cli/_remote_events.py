@@ -74,8 +74,6 @@ def parse_app_server_target(value: str) -> str | None:
 
 
 def check_remote_flags(args: argparse.Namespace, target: str | None) -> None:
-    if getattr(args, "mic", False):
-        raise ConfigError("--mic does not apply with --app-server: use --audio-in FILE.wav")
     if args.agent_cmd:
         raise ConfigError(
             "--agent-cmd does not apply with --app-server: the app-server runs its agent"
@@ -138,6 +136,8 @@ class RemoteTracker:
         """An error notification arrived, or the conversation closed."""
         self.closed: str | None = None
         """The close reason once ``thread/realtime/closed`` arrived."""
+        self.ended = asyncio.Event()
+        """Set once ``thread/realtime/closed`` arrived."""
         self.errors: list[str] = []
         self._answered = False
         self._agent_busy = False
@@ -164,6 +164,7 @@ class RemoteTracker:
             self.started.set()
         elif method == "thread/realtime/closed":
             self.closed = params.reason or "closed"
+            self.ended.set()
             self.errored.set()
             self.idle.set()
             return

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import logging
 import wave
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,7 +29,7 @@ from realtalk.agent import (
     ModelClientOptions,
     ResponsesAgent,
 )
-from realtalk.cli._device import AudioPlayback
+from realtalk.cli._device import AudioPlayback, is_quiet
 from realtalk.cli._jsonl import EventLog
 from realtalk.cli._render import Renderer
 from realtalk.conversation import (
@@ -46,6 +47,7 @@ from realtalk.conversation import (
 )
 from realtalk.emulator import Emulator, EmulatorOptions
 from realtalk.protocol import (
+    AudioFrame,
     AudioOut,
     ErrorEvent,
     InputAudioSpeechStarted,
@@ -60,6 +62,9 @@ __all__ = ["TalkRuntime", "TurnTracker"]
 logger = logging.getLogger(__name__)
 
 OFFLINE_API_KEY = "offline-emulator-key"
+# Above this much unsent audio on the WebRTC track, quiet microphone blocks are skipped
+# so drift between the sound card clock and the track's pacing cannot build latency.
+MAX_MIC_LAG_MS = 200.0
 
 
 class TurnTracker:
@@ -287,6 +292,57 @@ class TalkRuntime:
         await self.manager.request_response()
         await self.wait_idle(timeout)
 
+    # -- what interactive input needs (``_talk_audio.TalkSession``) ------------------
+
+    @property
+    def ended(self) -> asyncio.Event:
+        return self.tracker.ended
+
+    def end_error(self) -> str | None:
+        """The error that ended the conversation, if one did."""
+        closed = self.tracker.closed
+        if closed is None or closed.reason != "error":
+            return None
+        return self.tracker.errors[-1] if self.tracker.errors else "unknown error"
+
+    async def send_line(self, text: str) -> None:
+        """Send a typed line and ask for an answer, without waiting for it."""
+        assert self.manager is not None
+        self.renderer.user(text)
+        await self.manager.text_in(text)
+        await self.manager.request_response()
+
+    def audio_sink(self) -> Callable[[bytes], Awaitable[None] | None]:
+        """Where microphone pcm24k goes: the WebRTC track, else ``audio_in`` frames."""
+        peer = self.peer
+        if peer is not None:
+
+            def push(pcm: bytes) -> None:
+                if peer.outgoing_buffered_ms > MAX_MIC_LAG_MS and is_quiet(pcm, threshold=64):
+                    return
+                peer.push_pcm24k(pcm)
+
+            return push
+        manager = self.manager
+        assert manager is not None
+
+        async def send(pcm: bytes) -> None:
+            await manager.audio_in(AudioFrame(base64.b64encode(pcm).decode("ascii")))
+
+        return send
+
+    async def wait_media(self, timeout: float) -> None:  # noqa: ASYNC109 (bounded wait)
+        if self.peer is not None:
+            await self.peer.wait_connected(timeout=timeout)
+
+    async def media_lost(self) -> str:
+        """Wait until the media path breaks (never, over WebSocket); returns why."""
+        if self.peer is None:
+            await asyncio.Event().wait()
+        else:
+            await self.peer.wait_ended()
+        return "the WebRTC media connection ended"
+
     async def wait_idle(self, timeout: float) -> None:
         try:
             async with asyncio.timeout(timeout):
@@ -295,8 +351,8 @@ class TalkRuntime:
             raise RealtalkError(
                 f"timed out after {timeout:g}s waiting for the assistant to finish"
             ) from exc
-        if self.tracker.closed is not None and self.tracker.closed.reason == "error":
-            message = self.tracker.errors[-1] if self.tracker.errors else "unknown error"
+        message = self.end_error()
+        if message is not None:
             raise RealtalkError(f"the conversation ended with an error: {message}")
 
     async def aclose(self) -> None:

@@ -16,7 +16,14 @@ from realtalk._config import Settings, load_settings
 from realtalk._errors import ConfigError
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
-from realtalk.cli._talk_audio import AudioOptions, LocalAudio, list_devices, run_mic, stdin_lines
+from realtalk.cli._talk_audio import (
+    AudioOptions,
+    LocalAudio,
+    list_devices,
+    run_mic,
+    run_typed,
+    stdin_lines,
+)
 from realtalk.protocol import AudioFrame, Mode, OutputModality, Version
 from realtalk.transports import read_wav_pcm24k, stream_pcm24k
 
@@ -82,16 +89,6 @@ async def _stream_wav(runtime: TalkRuntime, path: str) -> None:
             await asyncio.sleep(delay)
 
 
-async def _interactive(runtime: TalkRuntime, timeout: float) -> None:
-    loop = asyncio.get_running_loop()
-    runtime.renderer.info("type a line and press enter; an empty line or Ctrl-D quits")
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line or not line.strip():
-            return
-        await runtime.say(line.rstrip("\n"), timeout=timeout)
-
-
 async def run_talk(args: argparse.Namespace) -> int:
     if getattr(args, "list_devices", False):
         print(await asyncio.to_thread(list_devices))
@@ -123,7 +120,7 @@ async def run_talk(args: argparse.Namespace) -> int:
         if args.text:
             await runtime.say(args.text, timeout=args.timeout)
         if not args.audio_in and not args.text and local.mic is None:
-            await _interactive(runtime, args.timeout)
+            await run_typed(runtime, stdin_lines(), timeout=args.timeout)
         await local.drain()
         assert runtime.manager is not None
         await runtime.manager.close()

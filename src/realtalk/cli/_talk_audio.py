@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import logging
 import queue
 import sys
@@ -19,24 +18,24 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from realtalk._errors import ConfigError, RealtalkError, TransportClosedError
 from realtalk.cli._capture import MicCapture
-from realtalk.cli._device import AudioDevice, format_devices, is_quiet, parse_device_spec
+from realtalk.cli._device import AudioDevice, format_devices, parse_device_spec
 from realtalk.cli._playback import Speaker
-from realtalk.cli._session import TalkRuntime
+from realtalk.cli._render import Renderer
 from realtalk.cli._sounddevice import load_sounddevice
-from realtalk.protocol import AudioFrame
-from realtalk.transports import WebRtcPeer
 
 __all__ = [
     "HEADPHONES_NOTE",
     "AudioOptions",
     "LocalAudio",
+    "TalkSession",
     "add_audio_arguments",
     "list_devices",
     "run_mic",
+    "run_typed",
     "stdin_lines",
 ]
 
@@ -46,10 +45,6 @@ HEADPHONES_NOTE = (
     "Use headphones with --mic: from loudspeakers the model hears its own voice, "
     "takes it for the person and interrupts itself (or pass --no-speaker)."
 )
-# Above this much unsent audio on the WebRTC track, quiet microphone blocks are skipped
-# so drift between the sound card clock and the track's pacing cannot build latency.
-MAX_MIC_LAG_MS = 200.0
-
 DeviceFactory = Callable[[str], AudioDevice]
 
 
@@ -90,10 +85,6 @@ class AudioOptions:
         speaker = getattr(args, "speaker", None)
         if mic and (getattr(args, "audio_in", None) or getattr(args, "text", None)):
             raise ConfigError("--mic cannot be combined with --audio-in or --text; pick one input")
-        if (mic or speaker) and getattr(args, "app_server", None):
-            raise ConfigError(
-                "--mic and --speaker do not work with --app-server yet; leave out --app-server"
-            )
         return cls(
             mic=mic,
             speaker=mic if speaker is None else bool(speaker),
@@ -205,41 +196,90 @@ async def stdin_lines(stream: TextIO | None = None) -> AsyncIterator[str]:
         yield line
 
 
-def _audio_sink(runtime: TalkRuntime) -> Callable[[bytes], Awaitable[None] | None]:
-    peer: WebRtcPeer | None = runtime.peer
-    if peer is not None:
+class TalkSession(Protocol):
+    """What interactive input needs from a running conversation, local or remote."""
 
-        def push(pcm: bytes) -> None:
-            if peer.outgoing_buffered_ms > MAX_MIC_LAG_MS and is_quiet(pcm, threshold=64):
-                return
-            peer.push_pcm24k(pcm)
+    renderer: Renderer
 
-        return push
-    manager = runtime.manager
-    assert manager is not None
+    @property
+    def ended(self) -> asyncio.Event:
+        """Set once the conversation closed."""
+        ...
 
-    async def send(pcm: bytes) -> None:
-        await manager.audio_in(AudioFrame(base64.b64encode(pcm).decode("ascii")))
+    def end_error(self) -> str | None:
+        """The error that ended the conversation, if one did."""
+        ...
 
-    return send
+    async def say(self, text: str, *, timeout: float) -> None:
+        """Send a typed line and wait until its turn is over."""
+        ...
+
+    async def send_line(self, text: str) -> None:
+        """Send a typed line and ask for an answer, without waiting for it."""
+        ...
+
+    def audio_sink(self) -> Callable[[bytes], Awaitable[None] | None]:
+        """Where microphone pcm24k goes."""
+        ...
+
+    async def wait_media(self, timeout: float) -> None:  # noqa: ASYNC109 (bounded wait)
+        """Wait until microphone audio can flow."""
+        ...
+
+    async def media_lost(self) -> str:
+        """Wait until the media path breaks (maybe never); returns why."""
+        ...
 
 
-async def _typed_lines(runtime: TalkRuntime, lines: AsyncIterator[str]) -> bool:
+def _raise_if_failed(session: TalkSession) -> None:
+    message = session.end_error()
+    if message is not None:
+        raise RealtalkError(f"the conversation ended with an error: {message}")
+
+
+async def _next_line(lines: AsyncIterator[str], ended: asyncio.Event) -> str | None:
+    """The next typed line; None at EOF or once the conversation ended."""
+    line = asyncio.ensure_future(anext(lines, ""))
+    end = asyncio.ensure_future(ended.wait())
+    try:
+        await asyncio.wait({line, end}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in (line, end):
+            waiter.cancel()
+        await asyncio.gather(line, end, return_exceptions=True)
+    if line.done() and not line.cancelled() and line.exception() is None and line.result():
+        return line.result()
+    return None
+
+
+async def run_typed(session: TalkSession, lines: AsyncIterator[str], *, timeout: float) -> None:
+    """Say each typed line and wait for its answer, until an empty line, EOF, or the
+    conversation ends (then raise if it ended with an error).
+
+    Read ``lines`` from :func:`stdin_lines`: an executor thread blocked in ``readline``
+    would keep Ctrl-C from ending the process until the person pressed Enter.
+    """
+    session.renderer.info("type a line and press enter; an empty line or Ctrl-D quits")
+    while True:
+        line = await _next_line(lines, session.ended)
+        if line is None or not line.strip():
+            break
+        await session.say(line.rstrip("\n"), timeout=timeout)
+    _raise_if_failed(session)
+
+
+async def _typed_lines(session: TalkSession, lines: AsyncIterator[str]) -> bool:
     """Send typed lines as text; True when the person asked to quit (an empty line)."""
-    manager = runtime.manager
-    assert manager is not None
     async for line in lines:
         text = line.strip()
         if not text:
             return True
-        runtime.renderer.user(text)
-        await manager.text_in(text)
-        await manager.request_response()
+        await session.send_line(text)
     return False
 
 
 async def run_mic(
-    runtime: TalkRuntime,
+    session: TalkSession,
     mic: MicCapture,
     *,
     lines: AsyncIterator[str],
@@ -251,21 +291,17 @@ async def run_mic(
     Raises:
         RealtalkError: the conversation or the media connection ended with an error.
     """
-    if runtime.peer is not None:
-        await runtime.peer.wait_connected(timeout=connect_timeout)
+    await session.wait_media(connect_timeout)
     name = mic.info.name if mic.info is not None else "default"
-    runtime.renderer.info(
+    session.renderer.info(
         f"listening on {name!r}: just talk (the server detects turns); "
         "type a line to send text; an empty line, Ctrl-D or Ctrl-C quits"
     )
-    capture = asyncio.ensure_future(mic.run(_audio_sink(runtime)))
-    typed = asyncio.ensure_future(_typed_lines(runtime, lines))
-    ended = asyncio.ensure_future(runtime.tracker.ended.wait())
-    waiters: set[asyncio.Future[Any]] = {capture, typed, ended}
-    peer_ended: asyncio.Future[None] | None = None
-    if runtime.peer is not None:
-        peer_ended = asyncio.ensure_future(runtime.peer.wait_ended())
-        waiters.add(peer_ended)
+    capture = asyncio.ensure_future(mic.run(session.audio_sink()))
+    typed = asyncio.ensure_future(_typed_lines(session, lines))
+    ended = asyncio.ensure_future(session.ended.wait())
+    media = asyncio.ensure_future(session.media_lost())
+    waiters: set[asyncio.Future[Any]] = {capture, typed, ended, media}
     pending = set(waiters)
     try:
         while True:
@@ -276,14 +312,10 @@ async def run_mic(
             if typed in done and (typed.result() or quit_on_eof):
                 return
             if ended in done:
-                closed = runtime.tracker.closed
-                if closed is not None and closed.reason == "error":
-                    errors = runtime.tracker.errors
-                    message = errors[-1] if errors else "unknown error"
-                    raise RealtalkError(f"the conversation ended with an error: {message}")
+                _raise_if_failed(session)
                 return
-            if peer_ended is not None and peer_ended in done:
-                raise TransportClosedError("the WebRTC media connection ended")
+            if media in done:
+                raise TransportClosedError(media.result())
             # stdin reached EOF but is not a terminal: keep listening until Ctrl-C.
     finally:
         for waiter in waiters:
@@ -291,4 +323,4 @@ async def run_mic(
         await asyncio.gather(*waiters, return_exceptions=True)
         mic.close()
         if mic.dropped_blocks:
-            runtime.renderer.info(f"dropped {mic.dropped_blocks} microphone blocks (too slow)")
+            session.renderer.info(f"dropped {mic.dropped_blocks} microphone blocks (too slow)")

@@ -9,9 +9,10 @@ turn notifications like local ``talk``.
 
 A typed line is ``appendText`` (append-only by design) followed by
 ``thread/realtime/requestResponse``, which asks the model to answer it.
-``--audio-in`` sends 20 ms ``appendAudio`` frames at real-time pace; the model's
-``outputAudio/delta`` goes to ``--audio-out``. See :mod:`._remote_events` for how
-the end of a turn is detected.
+``--audio-in`` and ``--mic`` send 20 ms ``appendAudio`` frames (the server's VAD
+takes turns); the model's ``outputAudio/delta`` goes to ``--audio-out`` and the
+speaker, which a ``speech_started`` item clears (barge-in). See
+:mod:`._remote_events` for how the end of a turn is detected.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import logging
 import os
 import sys
 import wave
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Final
 
@@ -37,6 +39,7 @@ from realtalk.app_server import (
     RealtimeTransportWebsocket,
     default_server_command,
 )
+from realtalk.cli._device import AudioPlayback
 from realtalk.cli._jsonl import EventLog
 from realtalk.cli._remote_events import (
     TOKEN_ENV,
@@ -50,6 +53,7 @@ from realtalk.cli._remote_events import (
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import OFFLINE_API_KEY
 from realtalk.cli._talk import resolve_cli_settings
+from realtalk.cli._talk_audio import AudioOptions, LocalAudio, run_mic, run_typed, stdin_lines
 from realtalk.emulator import Emulator, EmulatorOptions
 from realtalk.transports import read_wav_pcm24k, stream_pcm24k
 
@@ -108,8 +112,10 @@ class RemoteTalk:
         *,
         events_jsonl: str | None = None,
         audio_out: str | None = None,
+        playback: AudioPlayback | None = None,
     ) -> None:
         self.renderer = renderer
+        self.playback = playback  # the local speaker (``--speaker``)
         self.tracker = RemoteTracker()
         self.client: Client | None = None
         self.emulator: Emulator | None = None
@@ -192,8 +198,12 @@ class RemoteTalk:
         if isinstance(params, dict) or getattr(params, "thread_id", None) != self.thread_id:
             return  # another thread's, or not decodable (the client logged it)
         if method == "thread/realtime/outputAudio/delta":
-            if self._wav is not None:
-                self._wav.write(params.audio)
+            self._play(params.audio)
+        elif method == "thread/realtime/itemAdded" and (
+            params.item.get("type") == "input_audio_buffer.speech_started"
+        ):
+            if self.playback is not None:
+                self.playback.interrupt()  # barge-in: stop talking over the person
         elif method == "thread/realtime/closed":
             self.renderer.info(f"conversation closed ({params.reason})")
         elif self.tracker.started.is_set() or method != "thread/realtime/error":
@@ -202,6 +212,17 @@ class RemoteTalk:
             if event is not None:
                 self.renderer.show(event)
         self.tracker.observe(method, params)
+
+    def _play(self, chunk: RealtimeAudioChunk) -> None:
+        if self._wav is not None:
+            self._wav.write(chunk)
+        if self.playback is not None:
+            try:
+                pcm = base64.b64decode(chunk.data, validate=True)
+            except binascii.Error:
+                logger.warning("skipping output audio that is not valid base64")
+                return
+            self.playback.play(pcm)
 
     async def _wait(self, *events: asyncio.Event) -> None:
         """Wait for any of ``events``; fail if the app-server connection drops first."""
@@ -251,22 +272,50 @@ class RemoteTalk:
 
     async def stream_pcm(self, pcm: bytes, name: str) -> None:
         """Send pcm24k as ``appendAudio`` frames at real-time pace."""
-        client, thread_id = self._require()
         # Trailing silence lets server VAD end the turn.
         pcm += bytes(_RATE * 2)
         self.renderer.info(f"streaming {name} ({len(pcm) / (_RATE * 2):.1f}s at real-time pace)")
         self.tracker.expect_turn()
+        await stream_pcm24k(pcm, self.audio_sink())
 
-        async def send(chunk: bytes) -> None:
+    # -- what interactive input needs (``_talk_audio.TalkSession``) ------------------
+
+    @property
+    def ended(self) -> asyncio.Event:
+        return self.tracker.ended
+
+    def end_error(self) -> str | None:
+        if self.tracker.closed != "error":
+            return None
+        return _one_line(self.tracker.errors[-1]) if self.tracker.errors else "unknown error"
+
+    async def send_line(self, text: str) -> None:
+        client, thread_id = self._require()
+        self.renderer.user(text)
+        await client.append_text(thread_id, text)
+        await client.request_response(thread_id)
+
+    def audio_sink(self) -> Callable[[bytes], Awaitable[None]]:
+        client, thread_id = self._require()
+
+        async def send(pcm: bytes) -> None:
             audio = RealtimeAudioChunk(
-                data=base64.b64encode(chunk).decode("ascii"),
+                data=base64.b64encode(pcm).decode("ascii"),
                 sample_rate=_RATE,
                 num_channels=1,
-                samples_per_channel=len(chunk) // 2,
+                samples_per_channel=len(pcm) // 2,
             )
             await client.append_audio(thread_id, audio)
 
-        await stream_pcm24k(pcm, send)
+        return send
+
+    async def wait_media(self, timeout: float) -> None:  # noqa: ASYNC109 (bounded wait)
+        return  # audio rides the app-server connection, which is up
+
+    async def media_lost(self) -> str:
+        assert self.client is not None
+        await self.client.closed.wait()
+        return "the app-server closed the connection"
 
     async def wait_idle(self, timeout: float) -> None:
         tracker = self.tracker
@@ -319,16 +368,6 @@ class RemoteTalk:
         self._close_files()
 
 
-async def _interactive(talk: RemoteTalk, timeout: float) -> None:
-    loop = asyncio.get_running_loop()
-    talk.renderer.info("type a line and press enter; an empty line or Ctrl-D quits")
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line or not line.strip():
-            return
-        await talk.say(line.rstrip("\n"), timeout=timeout)
-
-
 async def run_talk_remote(args: argparse.Namespace) -> int:
     """Run ``realtalk talk --app-server URL``; returns the exit code."""
     target = parse_app_server_target(args.app_server)
@@ -336,21 +375,31 @@ async def run_talk_remote(args: argparse.Namespace) -> int:
     options = realtime_options(args)
     pcm = await asyncio.to_thread(read_wav_pcm24k, args.audio_in) if args.audio_in else None
     token = args.app_server_token or os.environ.get(TOKEN_ENV) or None
+    audio = AudioOptions.from_args(args)
     renderer = Renderer(verbose=args.verbose)
-    async with RemoteTalk(
-        renderer, events_jsonl=args.events_jsonl, audio_out=args.audio_out
-    ) as talk:
+    async with (
+        LocalAudio(audio) as local,
+        RemoteTalk(
+            renderer,
+            events_jsonl=args.events_jsonl,
+            audio_out=args.audio_out,
+            playback=local.speaker,
+        ) as talk,
+    ):
         if target is None:
             await talk.spawn(args)
         else:
             await talk.connect(target, token)
         await talk.start(options)
+        if local.mic is not None:
+            await run_mic(talk, local.mic, lines=stdin_lines(), quit_on_eof=sys.stdin.isatty())
         if pcm is not None:
             await talk.stream_pcm(pcm, args.audio_in)
             await talk.wait_idle(args.timeout)
         if args.text:
             await talk.say(args.text, timeout=args.timeout)
-        if pcm is None and not args.text:
-            await _interactive(talk, args.timeout)
+        if pcm is None and not args.text and local.mic is None:
+            await run_typed(talk, stdin_lines(), timeout=args.timeout)
+        await local.drain()
         await talk.stop()
     return 0
