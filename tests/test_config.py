@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from realtalk import ConfigError
-from realtalk._config import Settings, default_config_path, load_settings
+from realtalk._config import Settings, check_base_url, default_config_path, load_settings
 from realtalk.protocol import Mode, OutputModality, Version
 
 
@@ -86,3 +86,26 @@ def test_default_config_path_uses_xdg(tmp_path: Path) -> None:
         default_config_path({"XDG_CONFIG_HOME": str(tmp_path)})
         == tmp_path / "realtalk" / "config.toml"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.openai.com/v1", "http://127.0.0.1:8080/v1", "ws://localhost:1/v1", "WSS://h"],
+)
+def test_usable_base_urls_pass(url: str) -> None:
+    assert check_base_url(url, "--base-url") == url
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://example.com/v1", "http://:80", "http://h:99999"])
+def test_unusable_base_urls_name_their_source(url: str) -> None:
+    with pytest.raises(ConfigError, match=f"^--base-url {url!r} is not a"):
+        check_base_url(url, "--base-url")
+
+
+def test_base_urls_from_env_and_file_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="environment variable OPENAI_BASE_URL 'foo'"):
+        load_settings(environ={"XDG_CONFIG_HOME": str(tmp_path), "OPENAI_BASE_URL": "foo"})
+    config = tmp_path / "c.toml"
+    config.write_text('[realtime]\nws_base_url = "localhost:8080"\n')
+    with pytest.raises(ConfigError, match=f"config file {config}: realtime.ws_base_url"):
+        load_settings(config, environ={})

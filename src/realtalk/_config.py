@@ -18,13 +18,20 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 
 from realtalk._errors import ConfigError
 from realtalk.protocol import Mode, OutputModality, Version
 
-__all__ = ["DEFAULT_API_BASE_URL", "Settings", "default_config_path", "load_settings"]
+__all__ = [
+    "DEFAULT_API_BASE_URL",
+    "Settings",
+    "check_base_url",
+    "default_config_path",
+    "load_settings",
+]
 
 DEFAULT_API_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_REALTIME_MODEL = "gpt-realtime-1.5"
@@ -168,6 +175,39 @@ def _int_env(env: Mapping[str, str], name: str) -> int | None:
         raise ConfigError(f"environment variable {name}={value!r}: expected an integer") from exc
 
 
+_URL_SCHEMES = ("http", "https", "ws", "wss")
+
+
+def check_base_url(value: str, source: str) -> str:
+    """``value`` if it is an http(s)/ws(s) URL with a host.
+
+    Raises:
+        ConfigError: Anything else, naming ``source`` (where the value came from).
+    """
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise ConfigError(f"{source} {value!r} is not a valid URL: {exc}") from exc
+    if parts.scheme.lower() not in _URL_SCHEMES or not parts.hostname:
+        raise ConfigError(
+            f"{source} {value!r} is not a usable base URL: expected "
+            "http(s)://HOST[:PORT]/v1 (or ws(s)://...), e.g. https://api.openai.com/v1"
+        )
+    return value
+
+
+def _url_setting(
+    env: Mapping[str, str], env_name: str, file_value: str | None, file_key: str
+) -> str | None:
+    value = _env(env, env_name)
+    if value is not None:
+        return check_base_url(value, f"environment variable {env_name}")
+    if file_value is not None:
+        return check_base_url(file_value, file_key)
+    return None
+
+
 def load_settings(
     config_path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -201,8 +241,13 @@ def load_settings(
 
     return Settings(
         api_key=_env(env, "OPENAI_API_KEY"),
-        base_url=_env(env, "OPENAI_BASE_URL") or file.base_url or DEFAULT_API_BASE_URL,
-        realtime_ws_base_url=_env(env, "REALTALK_WS_BASE_URL") or rt.ws_base_url,
+        base_url=_url_setting(
+            env, "OPENAI_BASE_URL", file.base_url, f"config file {path}: base_url"
+        )
+        or DEFAULT_API_BASE_URL,
+        realtime_ws_base_url=_url_setting(
+            env, "REALTALK_WS_BASE_URL", rt.ws_base_url, f"config file {path}: realtime.ws_base_url"
+        ),
         version=_enum_env(env, "REALTALK_VERSION", Version) or rt.version or Version.V2,
         mode=_enum_env(env, "REALTALK_MODE", Mode) or rt.mode or Mode.CONVERSATIONAL,
         voice=_env(env, "REALTALK_VOICE") or rt.voice,

@@ -105,6 +105,24 @@ def test_bad_wav_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "bad.wav" in result.stderr
+    assert "offline emulator" not in result.stdout  # refused before any network work
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("bench", "relay", "--sessions", "0"), "--sessions: must be at least 1, got 0"),
+        (("bench", "app-server", "--seconds", "-1"), "--seconds: must be more than 0"),
+        (("bench", "startup", "--call-latency-ms", "x"), "expected whole milliseconds, got 'x'"),
+        (("talk", "--timeout", "0"), "--timeout: must be more than 0"),
+    ],
+)
+def test_values_that_would_hang_or_measure_nothing_are_refused(
+    argv: tuple[str, ...], message: str
+) -> None:
+    result = _run(*argv, timeout=30)
+    assert result.returncode == 2
+    assert message in result.stderr
 
 
 def test_audio_in_and_out_round_trip(tmp_path: Path) -> None:

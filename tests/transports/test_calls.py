@@ -237,6 +237,9 @@ async def test_connection_refused_is_connect_error() -> None:
     assert not isinstance(info.value, HandshakeError)
     assert f"127.0.0.1:{port}/v1/realtime/calls" in str(info.value)
     assert "test-token" not in str(info.value)
+    # The OS's reason, not aiohttp's rendering of its internals.
+    assert "Connect call failed" in str(info.value)
+    assert "SSLContext" not in str(info.value) and "ssl:" not in str(info.value)
 
 
 async def test_slow_server_times_out_as_connect_error(server: CallServer) -> None:

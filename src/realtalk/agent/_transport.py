@@ -27,6 +27,7 @@ from realtalk._errors import (
     RealtalkError,
     TransportClosedError,
     TransportError,
+    connect_failure_reason,
 )
 from realtalk._wslog import WS_CLIENT_LOGGER
 from realtalk.protocol.responses import (
@@ -124,7 +125,7 @@ def _connect_failure(exc: BaseException, url: str) -> ConnectError:
     if hint is not None:
         return ConnectError(hint)
     return ConnectError(
-        f"could not connect to the model server at {host}: {exc or type(exc).__name__}; "
+        f"could not connect to the model server at {host}: {connect_failure_reason(exc)}; "
         "check the base URL and the network"
     )
 

@@ -20,6 +20,7 @@ import msgspec
 
 from realtalk._benchutil import percentile, realtalk_argv, spawn_ready
 from realtalk._config import Settings
+from realtalk.cli._argtypes import count_arg, millis_arg, seconds_arg
 
 __all__ = ["add_bench_arguments", "run_bench"]
 
@@ -29,10 +30,10 @@ BenchFn = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench", required=True)
     relay = sub.add_parser("relay", help="S sessions streaming audio both ways")
-    relay.add_argument("--sessions", type=int, default=100)
-    relay.add_argument("--seconds", type=float, default=5.0)
+    relay.add_argument("--sessions", type=count_arg, default=100)
+    relay.add_argument("--seconds", type=seconds_arg, default=5.0)
     parse = sub.add_parser("parse", help="server events parsed and dispatched per second")
-    parse.add_argument("--events", type=int, default=300_000)
+    parse.add_argument("--events", type=count_arg, default=300_000)
     for name, helptext in (
         ("handoff", "agent final message to response.create, audio gaps while a task runs"),
         ("startup", "WebRTC start: SDP answer before the sideband, vs a sequential baseline"),
@@ -42,18 +43,18 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--json", action="store_true")
         if name == "handoff":
-            p.add_argument("--rounds", type=int, default=5)
-            p.add_argument("--work-ms", type=int, default=1000)
+            p.add_argument("--rounds", type=count_arg, default=5)
+            p.add_argument("--work-ms", type=millis_arg, default=1000)
         if name == "startup":
-            p.add_argument("--starts", type=int, default=20)
-            p.add_argument("--call-latency-ms", type=int, default=300)
-            p.add_argument("--sideband-latency-ms", type=int, default=400)
+            p.add_argument("--starts", type=count_arg, default=20)
+            p.add_argument("--call-latency-ms", type=millis_arg, default=300)
+            p.add_argument("--sideband-latency-ms", type=millis_arg, default=400)
         if name == "preconnect":
-            p.add_argument("--turns", type=int, default=10)
-            p.add_argument("--handshake-latency-ms", type=int, default=300)
+            p.add_argument("--turns", type=count_arg, default=10)
+            p.add_argument("--handshake-latency-ms", type=millis_arg, default=300)
         if name == "app-server":
-            p.add_argument("--threads", type=int, default=100)
-            p.add_argument("--seconds", type=float, default=5.0)
+            p.add_argument("--threads", type=count_arg, default=100)
+            p.add_argument("--seconds", type=seconds_arg, default=5.0)
     for p in (relay, parse):
         p.add_argument("--json", action="store_true", help="print JSON (the only format)")
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from realtalk._errors import RealtalkError
+from realtalk.cli._argtypes import seconds_arg
 from realtalk.tls import describe_tls_failure
 
 __all__ = ["build_parser", "main"]
@@ -26,7 +27,7 @@ def _add_conversation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transport", choices=["webrtc", "websocket"], help="default webrtc")
     p.add_argument("--agent-cmd", help='background agent command, e.g. "my-agent exec"')
     p.add_argument("--events-jsonl", metavar="PATH", help="write every wire message as JSON lines")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a turn")
+    p.add_argument("--timeout", type=seconds_arg, default=120.0, help="seconds to wait for a turn")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import shlex
 import sys
-import time
 
 import msgspec
 
-from realtalk._config import Settings, load_settings
+from realtalk._config import Settings, check_base_url, load_settings
 from realtalk._errors import ConfigError
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
@@ -24,7 +22,7 @@ from realtalk.cli._talk_audio import (
     run_typed,
     stdin_lines,
 )
-from realtalk.protocol import AudioFrame, Mode, OutputModality, Version
+from realtalk.protocol import Mode, OutputModality, Version
 from realtalk.transports import read_wav_pcm24k, stream_pcm24k
 
 __all__ = ["resolve_cli_settings", "run_talk"]
@@ -38,9 +36,9 @@ def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
     settings = load_settings(getattr(args, "config", None))
     overrides: dict[str, object] = {}
     if getattr(args, "base_url", None):
-        overrides["base_url"] = args.base_url
+        overrides["base_url"] = check_base_url(args.base_url, "--base-url")
     if getattr(args, "ws_base_url", None):
-        overrides["realtime_ws_base_url"] = args.ws_base_url
+        overrides["realtime_ws_base_url"] = check_base_url(args.ws_base_url, "--ws-base-url")
     if getattr(args, "version", None):
         overrides["version"] = Version(args.version)
     if getattr(args, "mode", None):
@@ -64,29 +62,13 @@ def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
     return settings, offline
 
 
-async def _stream_wav(runtime: TalkRuntime, path: str) -> None:
-    try:
-        pcm = await asyncio.to_thread(read_wav_pcm24k, path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read --audio-in {path}: {exc.strerror or exc}") from exc
-    assert runtime.manager is not None
+async def _stream_wav(runtime: TalkRuntime, pcm: bytes, path: str) -> None:
     # Trailing silence lets server VAD end the turn.
     pcm += bytes(24000 * 2)
     runtime.renderer.info(f"streaming {path} ({len(pcm) / 48000:.1f}s at real-time pace)")
     runtime.tracker.expect_turn()
-    if runtime.peer is not None:
-        await runtime.peer.wait_connected(timeout=15.0)
-        await stream_pcm24k(pcm, runtime.peer.push_pcm24k)
-        return
-    start = time.monotonic()
-    for i in range(0, len(pcm), FRAME_BYTES):
-        chunk = pcm[i : i + FRAME_BYTES]
-        await runtime.manager.audio_in(AudioFrame(base64.b64encode(chunk).decode("ascii")))
-        # Pace to real time: the next frame is due at start + n * 20 ms.
-        due = start + (i // FRAME_BYTES + 1) * FRAME_MS / 1000.0
-        delay = due - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    await runtime.wait_media(15.0)
+    await stream_pcm24k(pcm, runtime.audio_sink())
 
 
 async def run_talk(args: argparse.Namespace) -> int:
@@ -99,6 +81,8 @@ async def run_talk(args: argparse.Namespace) -> int:
 
         return await run_talk_remote(args)
     settings, offline = resolve_cli_settings(args)
+    # Read the WAV first: a bad file fails in one line before any network work.
+    pcm = await asyncio.to_thread(read_wav_pcm24k, args.audio_in) if args.audio_in else None
     renderer = Renderer(verbose=args.verbose)
     async with (
         LocalAudio(audio) as local,
@@ -114,8 +98,8 @@ async def run_talk(args: argparse.Namespace) -> int:
         await runtime.start()
         if local.mic is not None:
             await run_mic(runtime, local.mic, lines=stdin_lines(), quit_on_eof=sys.stdin.isatty())
-        if args.audio_in:
-            await _stream_wav(runtime, args.audio_in)
+        if pcm is not None:
+            await _stream_wav(runtime, pcm, args.audio_in)
             await runtime.wait_idle(args.timeout)
         if args.text:
             await runtime.say(args.text, timeout=args.timeout)

@@ -208,7 +208,7 @@ def write_wav(
 
 async def stream_pcm24k(
     pcm: bytes,
-    sink: Callable[[bytes], None] | Callable[[bytes], Awaitable[None]],
+    sink: Callable[[bytes], Awaitable[None] | None],
     *,
     chunk_ms: int = FRAME_MS,
     lead_ms: int = 100,
@@ -234,7 +234,7 @@ async def stream_pcm24k(
 
 async def stream_wav(
     path: str | os.PathLike[str],
-    sink: Callable[[bytes], None] | Callable[[bytes], Awaitable[None]],
+    sink: Callable[[bytes], Awaitable[None] | None],
     *,
     lead_ms: int = 100,
 ) -> float:

@@ -21,7 +21,7 @@ from typing import Literal
 import aiohttp
 from multidict import CIMultiDict
 
-from realtalk._errors import ConfigError, ConnectError, HandshakeError
+from realtalk._errors import ConfigError, ConnectError, HandshakeError, connect_failure_reason
 from realtalk.protocol import (
     CallBodyKind,
     build_call_request,
@@ -144,7 +144,8 @@ async def create_call(
         if tls is not None:
             raise ConnectError(tls) from exc
         raise ConnectError(
-            f"could not reach the realtime calls endpoint {request.url}: {exc}; "
+            f"could not reach the realtime calls endpoint {request.url}: "
+            f"{connect_failure_reason(exc)}; "
             "check the base URL and that the server is running"
         ) from exc
 
