@@ -136,6 +136,10 @@ class ConversationManager:
         params = params or StartParams()
         timer = StepTimer(logger, "realtime start")
         async with self._lock:
+            if self._closed:
+                raise ConversationNotRunningError(
+                    "this conversation manager is closed; create a new one to start again"
+                )
             try:
                 config = self._prepare(params)
             except RealtalkError as exc:
@@ -147,11 +151,9 @@ class ConversationManager:
             await self._stop_current(emit_closed=False)
             if isinstance(params.transport, WebRtcTransport):
                 await self._start_webrtc(config, params.transport.sdp, timer)
-            elif self.settings.transport == "webrtc" and params.transport is None:
-                # Without an offer there is no WebRTC peer to answer: the
-                # library default for a bare start is the WebSocket transport.
-                await self._start_websocket(config, timer)
             else:
+                # Without an offer there is no WebRTC peer to answer, whatever
+                # settings.transport says: a bare start uses the WebSocket transport.
                 await self._start_websocket(config, timer)
 
     def _headers(self, config: SessionConfig, *, require_key: bool) -> dict[str, str]:
@@ -188,7 +190,8 @@ class ConversationManager:
         runtime = ConversationRuntime(config.version, session_id=config.session_id)
         runtime.conn = conn
         runtime.start_io(None)
-        self._install(runtime)
+        if not await self._install(runtime):
+            return
         logger.info("realtime conversation started")
         await self._emit(Started(config.session_id, config.version))
         timer.step("started emitted")
@@ -233,7 +236,8 @@ class ConversationManager:
             runtime.start_io(None)
         else:
             runtime.start_io(join)
-        self._install(runtime)
+        if not await self._install(runtime):
+            return
         logger.info("realtime conversation started")
         await self._emit(Started(config.session_id, config.version))
         await self._emit(SdpAnswer(call.answer_sdp))
@@ -269,9 +273,19 @@ class ConversationManager:
             return conn
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _install(self, runtime: ConversationRuntime) -> None:
+    async def _install(self, runtime: ConversationRuntime) -> bool:
+        """Make ``runtime`` the running conversation; False (and stop it) if closed meanwhile.
+
+        ``aclose`` does not wait for an in-flight start (that could take a connect
+        timeout), so a start that finishes after it must not leave a live conversation.
+        """
+        if self._closed:
+            logger.info("conversation manager closed while starting; dropping the new conversation")
+            await runtime.stop(send_close=True)
+            return False
         self._state = runtime
         self._ensure_agent_pump()
+        return True
 
     # ---------------------------------------------------------------- fanout
 
