@@ -178,7 +178,7 @@ class ConversationManager:
             timer.step("websocket connected")
             try:
                 await conn.send(session_update(config))
-            except RealtalkError:
+            except BaseException:  # an error or a cancelled start: do not leak the socket
                 conn.abort()
                 raise
         except RealtalkError as exc:
@@ -267,7 +267,7 @@ class ConversationManager:
                 continue
             try:
                 await conn.send(session_update(config))
-            except RealtalkError:
+            except BaseException:  # an error or a cancelled join: do not leak the socket
                 conn.abort()
                 raise
             return conn
