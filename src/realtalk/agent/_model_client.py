@@ -294,9 +294,8 @@ class ModelClient:
         if self._closed:
             raise AgentError("the model client is closed; start a new session")
         if self._http is None:
-            self._http = aiohttp.ClientSession(
-                trust_env=True, timeout=aiohttp.ClientTimeout(total=None)
-            )
+            # Proxies come from realtalk._proxy per request, not trust_env (see there).
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         return self._http
 
     # -- internals -----------------------------------------------------------------

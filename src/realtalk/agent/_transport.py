@@ -29,6 +29,7 @@ from realtalk._errors import (
     TransportError,
     connect_failure_reason,
 )
+from realtalk._proxy import proxy_for_request
 from realtalk._wslog import WS_CLIENT_LOGGER
 from realtalk.protocol.responses import (
     ERR_BINARY_FRAME,
@@ -273,7 +274,16 @@ async def http_stream(
         async with asyncio.timeout(connect_timeout_s):
             # No context (plain http) means aiohttp's default, which does no TLS here.
             ssl_context = tls.ssl_for_url(url)
-            resp = await http.post(url, data=body, headers=dict(headers), ssl=ssl_context or True)
+            request_headers = dict(headers)
+            proxy, proxy_headers = proxy_for_request(url, request_headers)
+            resp = await http.post(
+                url,
+                data=body,
+                headers=request_headers,
+                ssl=ssl_context or True,
+                proxy=proxy,
+                proxy_headers=proxy_headers,
+            )
     except TimeoutError as exc:
         raise ConnectError(
             f"timed out after {connect_timeout_s:g}s waiting for the model server at "

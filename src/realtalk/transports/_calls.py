@@ -22,6 +22,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, connect_failure_reason
+from realtalk._proxy import proxy_for_request
 from realtalk.protocol import (
     CallBodyKind,
     build_call_request,
@@ -108,6 +109,7 @@ async def create_call(
     request_headers: CIMultiDict[str] = CIMultiDict(headers or {})
     request_headers["Content-Type"] = request.content_type
     ssl_context = ssl_for_url(request.url)
+    proxy, proxy_headers = proxy_for_request(request.url, request_headers)
     started = time.monotonic()
     logger.debug(
         "realtime call request",
@@ -115,15 +117,15 @@ async def create_call(
     )
     try:
         async with (
-            aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=timeout), trust_env=True
-            ) as session,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
             session.post(
                 request.url,
                 data=request.body,
                 headers=request_headers,
                 ssl=ssl_context if ssl_context is not None else True,
                 allow_redirects=False,
+                proxy=proxy,
+                proxy_headers=proxy_headers,
             ) as response,
         ):
             raw = await response.read()
