@@ -109,3 +109,10 @@ def test_base_urls_from_env_and_file_are_checked(tmp_path: Path) -> None:
     config.write_text('[realtime]\nws_base_url = "localhost:8080"\n')
     with pytest.raises(ConfigError, match=f"config file {config}: realtime.ws_base_url"):
         load_settings(config, environ={})
+
+
+def test_an_api_key_with_a_stray_newline_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "OPENAI_API_KEY": "sk-secret-123\r"}
+    with pytest.raises(ConfigError, match="control character") as info:
+        load_settings(environ=env)
+    assert "sk-secret-123" not in str(info.value)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from realtalk._errors import ConfigError
-from realtalk.protocol import Mode, OutputModality, Version
+from realtalk.protocol import Mode, OutputModality, Version, check_api_key
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
@@ -239,8 +239,11 @@ def load_settings(
             return env[env_name]
         return file_value
 
+    api_key = _env(env, "OPENAI_API_KEY")
+    if api_key is not None:
+        check_api_key(api_key)
     return Settings(
-        api_key=_env(env, "OPENAI_API_KEY"),
+        api_key=api_key,
         base_url=_url_setting(
             env, "OPENAI_BASE_URL", file.base_url, f"config file {path}: base_url"
         )

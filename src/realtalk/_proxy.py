@@ -15,7 +15,14 @@ from collections.abc import MutableMapping
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-__all__ = ["EnvProxy", "env_proxy", "proxy_for_request"]
+from realtalk._errors import ConfigError
+
+__all__ = ["EnvProxy", "env_proxy", "proxy_for_request", "proxy_setup_error"]
+
+
+PROXY_SETTING_HINT = (
+    "check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY: expected http://[user:pass@]HOST:PORT"
+)
 
 
 class EnvProxy(NamedTuple):
@@ -26,13 +33,24 @@ class EnvProxy(NamedTuple):
 
 
 def env_proxy(url: str) -> EnvProxy | None:
-    """The proxy for ``url`` per the environment, or None (none set, or ``NO_PROXY``)."""
+    """The proxy for ``url`` per the environment, or None (none set, or ``NO_PROXY``).
+
+    Raises:
+        ConfigError: The proxy variable is not a URL (its value is never quoted).
+    """
     parts = urlsplit(url)
     proxy = urllib.request.getproxies().get(parts.scheme.lower())
     host = parts.hostname
     if not proxy or not host or urllib.request.proxy_bypass(host):
         return None
-    split = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    try:
+        split = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        port = split.port
+    except ValueError:
+        # from None, and no quoting: the value may carry credentials.
+        raise ConfigError(
+            f"the proxy setting is not a usable proxy URL; {PROXY_SETTING_HINT}"
+        ) from None
     headers = None
     if split.username is not None:
         pair = f"{unquote(split.username)}:{unquote(split.password or '')}".encode()
@@ -40,8 +58,8 @@ def env_proxy(url: str) -> EnvProxy | None:
     netloc = split.hostname or ""
     if ":" in netloc:  # IPv6 literal
         netloc = f"[{netloc}]"
-    if split.port is not None:
-        netloc = f"{netloc}:{split.port}"
+    if port is not None:
+        netloc = f"{netloc}:{port}"
     return EnvProxy(urlunsplit((split.scheme, netloc, split.path, "", "")), headers)
 
 
@@ -60,3 +78,18 @@ def proxy_for_request(
         headers.update(proxy.headers)
         return proxy.url, None
     return proxy.url, proxy.headers
+
+
+def proxy_setup_error(exc: BaseException) -> str | None:
+    """A safe message when ``websockets`` rejected the proxy configuration, else None.
+
+    ``websockets`` reads the proxy variables itself; its ``InvalidProxy`` repeats the
+    proxy URL, credentials included, so the message here never quotes it.
+    """
+    from websockets.exceptions import InvalidProxy
+
+    if isinstance(exc, InvalidProxy | ValueError):
+        return f"the proxy setting is not a usable proxy URL; {PROXY_SETTING_HINT}"
+    if isinstance(exc, ImportError):
+        return f"the configured proxy needs a package that is not installed ({exc}); {PROXY_SETTING_HINT}"
+    return None

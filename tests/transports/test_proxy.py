@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from realtalk import ConfigError
 from realtalk._proxy import EnvProxy, env_proxy
 from realtalk.transports._calls import create_call
 from tests.conftest import EmulatorFactory
@@ -105,3 +106,12 @@ async def test_a_netrc_entry_for_the_api_host_is_ignored(
     emulator = await emulator_factory()
     result = await create_call(emulator.base_url, offer_sdp=offer, headers=AUTH)
     assert result.call_id.startswith("rtc_")
+
+
+def test_a_malformed_proxy_setting_is_a_config_error_that_hides_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:s3cret@[bad/x")
+    with pytest.raises(ConfigError, match="HTTPS_PROXY") as info:
+        env_proxy("https://api.openai.com/v1/responses")
+    assert "s3cret" not in str(info.value)

@@ -126,6 +126,21 @@ def test_read_wav_pcm24k_mono_is_passed_through_unchanged(tmp_path: Path) -> Non
     assert read_wav_pcm24k(path) == frames
 
 
+@pytest.mark.parametrize(("channels", "width"), [(1, 3), (2, 2), (2, 3)])
+def test_read_wav_of_a_file_cut_mid_frame_keeps_the_whole_frames(
+    tmp_path: Path, channels: int, width: int
+) -> None:
+    frames = tone(300, 0.2, rate=24_000, channels=channels)
+    if width != 2:
+        frames = _widen(frames, width)
+    path = _write(tmp_path / "in.wav", frames, rate=24_000, channels=channels, width=width)
+    with open(path, "r+b") as f:  # a download cut short: the data ends mid-frame
+        f.truncate(path.stat().st_size - 1)
+    out = read_wav_pcm24k(path)
+    assert len(out) % 2 == 0
+    assert abs(len(out) // 2 - 4800) <= 24  # 0.2 s at 24 kHz mono
+
+
 def test_write_wav_round_trip(tmp_path: Path) -> None:
     frames = tone(500, 0.1)
     write_wav(tmp_path / "out.wav", frames)

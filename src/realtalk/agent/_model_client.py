@@ -34,6 +34,7 @@ from realtalk._errors import AgentError, ConfigError, RealtalkError
 from realtalk.agent._model_session import ModelClientSession
 from realtalk.agent._transport import TurnStateCell, connect_websocket, is_upgrade_required
 from realtalk.agent._turn_metadata import DEFAULT_METADATA_BUDGET_S, turn_metadata_header
+from realtalk.protocol import check_api_key
 from realtalk.protocol.responses import (
     FALLBACK_WARNING,
     OPENAI_BETA_HEADER,
@@ -120,8 +121,11 @@ class ModelClient:
             options: Timeouts, retries and switches.
 
         Raises:
-            ConfigError: The base URL has an unsupported scheme.
+            ConfigError: The base URL has an unsupported scheme, or the key a control
+                character.
         """
+        if api_key:
+            check_api_key(api_key)
         self._options = options or ModelClientOptions()
         self._http_url = responses_url(base_url)
         self._ws_url = websocket_url(self._http_url)

@@ -29,7 +29,7 @@ from realtalk._errors import (
     TransportError,
     connect_failure_reason,
 )
-from realtalk._proxy import proxy_for_request
+from realtalk._proxy import proxy_for_request, proxy_setup_error
 from realtalk._wslog import WS_CLIENT_LOGGER
 from realtalk.protocol.responses import (
     ERR_BINARY_FRAME,
@@ -172,6 +172,11 @@ async def connect_websocket(
         ) from exc
     except RealtalkError:
         raise
+    except (websockets.InvalidProxy, ImportError, ValueError) as exc:
+        # from None: the proxy error's text carries the proxy URL and its credentials.
+        raise ConnectError(
+            f"could not connect to the model server at {_host(url)}: {proxy_setup_error(exc)}"
+        ) from None
     except (OSError, websockets.WebSocketException) as exc:
         raise _connect_failure(exc, url) from exc
     if cell is not None and ws.response is not None:

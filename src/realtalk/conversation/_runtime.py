@@ -109,20 +109,20 @@ class ConversationRuntime:
         tasks = [t for t in self._tasks if t is not current]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                if current is not None and current.cancelling():
-                    raise
-            except Exception:  # a task failing at shutdown must not break the stop
-                logger.debug("conversation task failed during stop", exc_info=True)
         conn = self.conn
-        if conn is not None:
-            if send_close:
+        try:
+            # gather, not a loop of awaits: it waits for every task even when this stop
+            # runs in cleanup after its caller was cancelled (a cancelled caller still
+            # sees its own CancelledError from the gather).
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            for result in results:
+                if isinstance(result, Exception):  # failing at shutdown must not break stop
+                    logger.debug("conversation task failed during stop", exc_info=result)
+            if conn is not None and send_close:
                 await conn.aclose()
-            else:
-                conn.abort()
+        finally:
+            if conn is not None:
+                conn.abort()  # no-op after a clean close; drops the socket otherwise
 
     def start_io(self, connector: Connector | None) -> None:
         """Spawn the reader and the three forwarders.
@@ -187,6 +187,10 @@ class ConversationRuntime:
             await conn.send(message)
         except RealtalkError as exc:
             logger.warning("failed to send %s: %s", what, exc)
+            await self.fail(f"failed to send {what}: {exc}")
+            return False
+        except Exception as exc:  # a bug must end the conversation, never stall it
+            logger.exception("unexpected error sending %s", what)
             await self.fail(f"failed to send {what}: {exc}")
             return False
         return True
@@ -258,6 +262,14 @@ class ConversationRuntime:
     # ----------------------------------------------------------------- reader
 
     async def _reader(self, connector: Connector | None) -> None:
+        try:
+            await self._read(connector)
+        except Exception as exc:  # a bug must end the conversation, never stall it
+            logger.exception("realtime reader failed unexpectedly")
+            if self.active:
+                await self.fail(f"realtime stream failed: {exc}")
+
+    async def _read(self, connector: Connector | None) -> None:
         if connector is not None:
             try:
                 self.conn = await connector()

@@ -13,6 +13,7 @@ __all__ = [
     "OPENAI_ALPHA_HEADER",
     "OPENAI_ALPHA_V1",
     "SESSION_ID_HEADER",
+    "check_api_key",
     "merge_headers",
     "realtime_headers",
     "realtime_ws_url",
@@ -149,12 +150,35 @@ def merge_headers(
     return dict(merged.values())
 
 
+def _is_header_safe(value: str) -> bool:
+    """No control characters (CR/LF would split the header; others are refused by servers)."""
+    return not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)
+
+
+def check_api_key(api_key: str) -> None:
+    """Refuse a key that cannot go into an ``Authorization`` header (never echoing it).
+
+    Raises:
+        ConfigError: The key contains a control character.
+    """
+    if not _is_header_safe(api_key):
+        # A stray CR/LF usually comes from a .env file saved with Windows line endings.
+        raise ConfigError(
+            "the API key contains a control character (a stray newline or carriage "
+            "return?); check OPENAI_API_KEY"
+        )
+
+
 def realtime_headers(version: Version, *, api_key: str | None, session_id: str) -> dict[str, str]:
     """The realtime-specific handshake headers (the ``extra`` of :func:`merge_headers`).
 
     ``Authorization: Bearer <key>`` when there is a key, ``x-session-id`` always, and
     ``openai-alpha: quicksilver=v1`` for v1 only. There is no ``OpenAI-Beta`` header.
     """
+    if api_key:
+        check_api_key(api_key)
+    if not _is_header_safe(session_id):
+        raise ConfigError(f"realtime session id {session_id!r} contains a control character")
     headers: dict[str, str] = {}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"

@@ -182,6 +182,9 @@ def read_wav_pcm24k(path: str | os.PathLike[str]) -> bytes:
             f"unsupported WAV file {os.fspath(path)!r}: {channels} channels, {width * 8}-bit; "
             "use mono or stereo PCM with 8, 16, 24 or 32-bit samples"
         )
+    # A truncated file can end mid-frame: keep whole frames only.
+    frame_bytes = width * channels
+    data = data[: len(data) - len(data) % frame_bytes]
     if width == 3:
         data = _pcm24_to_pcm16(data)
     in_format = _WAV_FORMATS[width]

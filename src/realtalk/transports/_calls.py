@@ -141,6 +141,11 @@ async def create_call(
         raise ConfigError(
             f"invalid realtime calls URL {request.url}: {exc}; check the provider base URL"
         ) from exc
+    except ValueError:  # aiohttp refuses e.g. a control character in a header value
+        raise ConfigError(
+            f"realtime call request to {request.url} is invalid: a header value contains "
+            "a control character; check the API key and the session id"
+        ) from None
     except aiohttp.ClientError as exc:
         tls = describe_tls_failure(exc)
         if tls is not None:

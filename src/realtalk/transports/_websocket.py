@@ -19,9 +19,16 @@ from urllib.parse import urlsplit
 import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidProxy,
+    InvalidStatus,
+    InvalidURI,
+)
 
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
+from realtalk._proxy import proxy_setup_error
 from realtalk._wslog import WS_CLIENT_LOGGER
 from realtalk.protocol import (
     ErrorEvent,
@@ -89,7 +96,7 @@ class RealtimeConnection:
             raise TransportClosedError(_CLOSED_MESSAGE)
         data = _encoder.encode(message)
         if self._tap is not None:
-            self._tap("out", data)
+            self._observe("out", data)
         try:
             await self._ws.send(data, text=True)
         except ConnectionClosed as exc:
@@ -117,7 +124,7 @@ class RealtimeConnection:
                 logger.error("unexpected binary realtime websocket event")
                 return self._parser.parse_binary(frame)
             if self._tap is not None:
-                self._tap("in", frame.encode())
+                self._observe("in", frame.encode())
             event = self._parser.parse(frame)
             if event is None:
                 continue
@@ -136,6 +143,18 @@ class RealtimeConnection:
                 await self._ws.close()
         except (TimeoutError, OSError, ConnectionClosed):
             self._ws.transport.abort()
+        except BaseException:  # cancelled mid-close: a later aclose() returns at once
+            self._ws.transport.abort()
+            raise
+
+    def _observe(self, direction: str, data: bytes) -> None:
+        """Feed the wire tap; a tap that fails (e.g. a full disk) is dropped, not fatal."""
+        assert self._tap is not None
+        try:
+            self._tap(direction, data)
+        except Exception:
+            logger.exception("the wire tap failed; no more wire events will be recorded")
+            self._tap = None
 
     def abort(self) -> None:
         """Drop the socket without a close frame (used when a conversation is replaced)."""
@@ -176,6 +195,9 @@ async def connect_realtime(
         )
     except InvalidURI as exc:
         raise ConfigError(f"invalid realtime URL {shown}: {exc}") from exc
+    except (InvalidProxy, ImportError, ValueError) as exc:
+        # from None: the proxy error's text carries the proxy URL and its credentials.
+        raise ConnectError(f"could not connect to {shown}: {proxy_setup_error(exc)}") from None
     except InvalidStatus as exc:
         status = exc.response.status_code
         body = bytes(exc.response.body or b"").decode("utf-8", "replace")[:500]
