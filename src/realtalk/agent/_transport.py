@@ -172,12 +172,15 @@ async def connect_websocket(
         ) from exc
     except RealtalkError:
         raise
+    except (OSError, websockets.InvalidHandshake, websockets.ConnectionClosed) as exc:
+        raise _connect_failure(exc, url) from exc
     except (websockets.InvalidProxy, ImportError, ValueError) as exc:
-        # from None: the proxy error's text carries the proxy URL and its credentials.
+        # After OSError: ssl.SSLCertVerificationError is a ValueError too. From None: the
+        # proxy error's text carries the proxy URL and its credentials.
         raise ConnectError(
             f"could not connect to the model server at {_host(url)}: {proxy_setup_error(exc)}"
         ) from None
-    except (OSError, websockets.WebSocketException) as exc:
+    except websockets.WebSocketException as exc:
         raise _connect_failure(exc, url) from exc
     if cell is not None and ws.response is not None:
         cell.set_once(ws.response.headers.get(TURN_STATE_HEADER))

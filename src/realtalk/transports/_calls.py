@@ -141,11 +141,6 @@ async def create_call(
         raise ConfigError(
             f"invalid realtime calls URL {request.url}: {exc}; check the provider base URL"
         ) from exc
-    except ValueError:  # aiohttp refuses e.g. a control character in a header value
-        raise ConfigError(
-            f"realtime call request to {request.url} is invalid: a header value contains "
-            "a control character; check the API key and the session id"
-        ) from None
     except aiohttp.ClientError as exc:
         tls = describe_tls_failure(exc)
         if tls is not None:
@@ -155,6 +150,12 @@ async def create_call(
             f"{connect_failure_reason(exc)}; "
             "check the base URL and that the server is running"
         ) from exc
+    except ValueError:  # after ClientError: certificate errors are ValueErrors too
+        # aiohttp refuses e.g. a control character in a header value.
+        raise ConfigError(
+            f"realtime call request to {request.url} is invalid: a header value contains "
+            "a control character; check the API key and the session id"
+        ) from None
 
     elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     if not 200 <= status < 300:

@@ -195,9 +195,6 @@ async def connect_realtime(
         )
     except InvalidURI as exc:
         raise ConfigError(f"invalid realtime URL {shown}: {exc}") from exc
-    except (InvalidProxy, ImportError, ValueError) as exc:
-        # from None: the proxy error's text carries the proxy URL and its credentials.
-        raise ConnectError(f"could not connect to {shown}: {proxy_setup_error(exc)}") from None
     except InvalidStatus as exc:
         status = exc.response.status_code
         body = bytes(exc.response.body or b"").decode("utf-8", "replace")[:500]
@@ -222,6 +219,10 @@ async def connect_realtime(
             f"could not connect to realtime server at {shown}: {exc.strerror or exc}; "
             "check the base URL and that the server is running"
         ) from exc
+    except (InvalidProxy, ImportError, ValueError) as exc:
+        # After OSError: ssl.SSLCertVerificationError is a ValueError too. From None: the
+        # proxy error's text carries the proxy URL and its credentials.
+        raise ConnectError(f"could not connect to {shown}: {proxy_setup_error(exc)}") from None
     logger.info("realtime websocket connected", extra={"ws_url": shown})
     return RealtimeConnection(ws, parser, url=shown, tap=tap)
 
