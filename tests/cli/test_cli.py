@@ -113,7 +113,7 @@ def test_bad_wav_is_one_clear_line(tmp_path: Path) -> None:
     [
         (("bench", "relay", "--sessions", "0"), "--sessions: must be at least 1, got 0"),
         (("bench", "app-server", "--seconds", "-1"), "--seconds: must be more than 0"),
-        (("bench", "startup", "--call-latency-ms", "x"), "expected whole milliseconds, got 'x'"),
+        (("bench", "startup", "--call-latency-ms", "x"), "expected a whole number, got 'x'"),
         (("talk", "--timeout", "0"), "--timeout: must be more than 0"),
     ],
 )

@@ -17,6 +17,7 @@ from realtalk.conversation import (
     StartParams,
     WebRtcTransport,
 )
+from tests._http import serving
 
 OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
@@ -45,17 +46,12 @@ async def slow_calls() -> AsyncIterator[SlowCalls]:
     state = SlowCalls()
     app = web.Application()
     app.router.add_post("/v1/realtime/calls", state.create_call)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    state.base_url = f"http://{host}:{port}/v1"
-    try:
-        yield state
-    finally:
-        state.release.set()
-        await runner.cleanup()
+    async with serving(app) as url:
+        state.base_url = f"{url}/v1"
+        try:
+            yield state
+        finally:
+            state.release.set()
 
 
 def _live_conversation_tasks(manager: ConversationManager) -> list[str]:

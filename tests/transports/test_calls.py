@@ -15,6 +15,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from realtalk import ConfigError, ConnectError, HandshakeError, ProtocolError
 from realtalk.protocol import encode_call_session
 from realtalk.transports._calls import CallCreationError, CallResult, create_call
+from tests._http import serving
 
 OFFER = "v=offer\r\n"
 AUTH = {"Authorization": "Bearer test-token"}
@@ -81,17 +82,12 @@ async def server() -> AsyncIterator[CallServer]:
     state = CallServer()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", state.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    state.url = f"http://{host}:{port}"
-    try:
-        yield state
-    finally:
-        state.release.set()
-        await runner.cleanup()
+    async with serving(app) as url:
+        state.url = url
+        try:
+            yield state
+        finally:
+            state.release.set()
 
 
 async def test_sends_sdp_offer_as_raw_body(server: CallServer) -> None:

@@ -17,6 +17,7 @@ from aiohttp import web
 from realtalk import ConfigError
 from realtalk._proxy import EnvProxy, env_proxy
 from realtalk.transports._calls import create_call
+from tests._http import serving
 from tests.conftest import EmulatorFactory
 
 AUTH = {"Authorization": "Bearer test-token"}
@@ -49,16 +50,9 @@ async def proxy() -> AsyncIterator[FakeProxy]:
     state = FakeProxy()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", state.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    state.url = f"http://{host}:{port}"
-    try:
+    async with serving(app) as url:
+        state.url = url
         yield state
-    finally:
-        await runner.cleanup()
 
 
 def test_env_proxy_rules(monkeypatch: pytest.MonkeyPatch) -> None:

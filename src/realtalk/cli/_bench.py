@@ -18,9 +18,9 @@ from typing import Any
 
 import msgspec
 
+from realtalk._argtypes import count_arg, non_negative_arg, seconds_arg
 from realtalk._benchutil import percentile, realtalk_argv, spawn_ready
 from realtalk._config import Settings
-from realtalk.cli._argtypes import count_arg, millis_arg, seconds_arg
 
 __all__ = ["add_bench_arguments", "run_bench"]
 
@@ -44,14 +44,14 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true")
         if name == "handoff":
             p.add_argument("--rounds", type=count_arg, default=5)
-            p.add_argument("--work-ms", type=millis_arg, default=1000)
+            p.add_argument("--work-ms", type=non_negative_arg, default=1000)
         if name == "startup":
             p.add_argument("--starts", type=count_arg, default=20)
-            p.add_argument("--call-latency-ms", type=millis_arg, default=300)
-            p.add_argument("--sideband-latency-ms", type=millis_arg, default=400)
+            p.add_argument("--call-latency-ms", type=non_negative_arg, default=300)
+            p.add_argument("--sideband-latency-ms", type=non_negative_arg, default=400)
         if name == "preconnect":
             p.add_argument("--turns", type=count_arg, default=10)
-            p.add_argument("--handshake-latency-ms", type=millis_arg, default=300)
+            p.add_argument("--handshake-latency-ms", type=non_negative_arg, default=300)
         if name == "app-server":
             p.add_argument("--threads", type=count_arg, default=100)
             p.add_argument("--seconds", type=seconds_arg, default=5.0)

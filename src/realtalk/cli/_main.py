@@ -8,8 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from realtalk._argtypes import seconds_arg
 from realtalk._errors import RealtalkError
-from realtalk.cli._argtypes import seconds_arg
 from realtalk.tls import describe_tls_failure
 
 __all__ = ["build_parser", "main"]

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from realtalk._argtypes import non_negative_arg
 from realtalk._signals import wait_for_stop_signal
 from realtalk.emulator._options import EmulatorOptions
 from realtalk.emulator._responses import ResponsesOptions
@@ -14,25 +15,15 @@ from realtalk.emulator._server import Emulator
 __all__ = ["add_arguments", "run_from_args"]
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a value >= 0, got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's options to ``parser``."""
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument(
-        "--port", type=_non_negative, default=0, help="listen port; 0 picks a free one (default)"
+        "--port", type=non_negative_arg, default=0, help="listen port; 0 picks a free one (default)"
     )
     parser.add_argument(
         "--handshake-latency-ms",
-        type=_non_negative,
+        type=non_negative_arg,
         default=0,
         metavar="MS",
         help="delay every WebSocket accept by MS milliseconds",
@@ -45,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ):
         parser.add_argument(
             f"--{knob}",
-            type=_non_negative,
+            type=non_negative_arg,
             default=None,
             metavar="N",
             help=f"fault: {what} after N server events",
@@ -77,14 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--call-latency-ms",
-        type=_non_negative,
+        type=non_negative_arg,
         default=0,
         metavar="MS",
         help="total time to answer POST /v1/realtime/calls (SDP work included)",
     )
     parser.add_argument(
         "--sideband-latency-ms",
-        type=_non_negative,
+        type=non_negative_arg,
         default=0,
         metavar="MS",
         help="total time until a sideband (?call_id=) handshake completes",
@@ -102,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sideband-refuse",
-        type=_non_negative,
+        type=non_negative_arg,
         default=0,
         metavar="N",
         help="fault: refuse the first N sideband handshakes with HTTP 503",
