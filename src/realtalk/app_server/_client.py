@@ -149,6 +149,8 @@ class Client(TypedCalls):
     async def _read(self, link: Link) -> None:
         try:
             await link.receive(self._dispatch)
+        except Exception:
+            logger.exception("app-server client reader failed; the connection is closed")
         finally:
             await self._on_closed()
 
@@ -164,6 +166,13 @@ class Client(TypedCalls):
 
     async def _dispatch(self, data: bytes | str) -> None:
         self._tapped("in", data)
+        try:
+            self._handle(data)
+        except Exception:  # one bad message must not end the connection
+            logger.exception("app-server client could not handle a message: %r", data[:200])
+        self._signal()
+
+    def _handle(self, data: bytes | str) -> None:
         message = parse_message(data)
         if isinstance(message, IncomingResponse):
             pending = self._pending.pop(message.id, None) if isinstance(message.id, int) else None
@@ -184,7 +193,6 @@ class Client(TypedCalls):
                 self.unmatched.append(orphan)
             else:
                 logger.warning("unexpected app-server message: %r", data[:200])
-        self._signal()
 
     def _decode_notification(self, message: IncomingNotification) -> Notification:
         kind = NOTIFICATIONS.get(message.method)
@@ -201,7 +209,10 @@ class Client(TypedCalls):
             self._dropped += 1
         self._kept.append(notification)
         if self._on_notification is not None:
-            self._on_notification(notification)
+            try:
+                self._on_notification(notification)
+            except Exception:  # the caller's bug must not end the connection
+                logger.exception("on_notification failed for %s", notification.method)
 
     async def _on_closed(self) -> None:
         self.closed.set()
@@ -307,8 +318,9 @@ class Client(TypedCalls):
         future: asyncio.Future[msgspec.Raw] = asyncio.get_running_loop().create_future()
         self._pending[rid] = (method, future)
         try:
-            await self.send_raw(encode_request(rid, method, params))
+            # The send is timed too: a server that does not read blocks it.
             async with asyncio.timeout(timeout):
+                await self.send_raw(encode_request(rid, method, params))
                 return await future
         finally:
             self._pending.pop(rid, None)
@@ -356,5 +368,5 @@ class _NullIdError(msgspec.Struct):
 def _null_id_error(data: bytes | str) -> RpcErrorObject | None:
     try:
         return msgspec.json.decode(data, type=_NullIdError).error
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None

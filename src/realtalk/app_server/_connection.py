@@ -10,8 +10,9 @@ worker (see :mod:`._threads`); others run inline.
 
 Outbound queue: at most ``outbound_queue_size`` encoded messages wait for the
 transport. When it is full a sender waits up to ``slow_client_timeout_s``; a
-client that still has not drained it is disconnected (logged, WebSocket close
-1008), because dropping responses or notifications silently would break the
+client that still has not drained it is disconnected (logged; the transport
+drops the connection, since a client that does not read would never see a close
+frame), because dropping responses or notifications silently would break the
 protocol. Messages queued for a connection that already closed are discarded.
 """
 
@@ -97,6 +98,7 @@ class Connection:
         self.opt_out: frozenset[str] = frozenset()
         self._out = Outbox(self.limits.outbound_queue_size)
         self._closed = False
+        self._close_task: asyncio.Task[None] | None = None
         self.aborted = asyncio.Event()
         """Set when the connection must be dropped (slow client); the transport closes it."""
         self.abort_reason = ""
@@ -239,14 +241,26 @@ class Connection:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the threads (ending their conversations), then end :meth:`outgoing`."""
-        if self._closed:
-            return
-        if self.on_close is not None:
-            await self.on_close()
-        self._closed = True
-        # A dropped (too slow) client will never read what is queued.
-        self._out.close(discard=self.aborted.is_set())
+        """Close the threads (ending their conversations), then end :meth:`outgoing`.
+
+        The close runs once, in its own task: every caller (the transport, the
+        server shutting down) waits for that same close, and cancelling one caller
+        does not interrupt it.
+        """
+        if self._close_task is None:
+            self._close_task = asyncio.create_task(
+                self._close(), name=f"realtalk-app-close-{self.name}"
+            )
+        await asyncio.shield(self._close_task)
+
+    async def _close(self) -> None:
+        try:
+            if self.on_close is not None:
+                await self.on_close()
+        finally:
+            self._closed = True
+            # A dropped (too slow) client will never read what is queued.
+            self._out.close(discard=self.aborted.is_set())
 
 
 def overloaded() -> RequestError:

@@ -74,6 +74,9 @@ logger = logging.getLogger(__name__)
 
 NOT_RUNNING = "conversation is not running"
 
+_CWD_SHOWN = 200
+"""Characters of a requested cwd quoted in an error message."""
+
 INLINE_WHEN_IDLE = frozenset({"thread/realtime/appendAudio"})
 """Requests that never wait on the conversation, run by the reader when their thread is idle."""
 
@@ -111,12 +114,21 @@ def _text_of(inputs: list[UserInput]) -> str:
 
 
 def _resolve_cwd(requested: str | None, default: Path | None) -> Path:
-    base = default or Path.cwd()
-    cwd = Path(requested).expanduser() if requested else base
-    if not cwd.is_absolute():
-        cwd = base / cwd
-    if not cwd.is_dir():
-        raise invalid_request(f"cwd {str(cwd)!r} is not a directory")
+    try:
+        base = default or Path.cwd()
+        cwd = Path(requested).expanduser() if requested else base
+        if not cwd.is_absolute():
+            cwd = base / cwd
+        usable = cwd.is_dir()
+    except (RuntimeError, OSError, ValueError) as exc:
+        # "~nouser/x" (RuntimeError), a name too long (OSError), a NUL byte (ValueError).
+        shown = (requested or "")[:_CWD_SHOWN]
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise invalid_request(
+            f"cwd {shown!r} cannot be used ({reason}); send an existing directory"
+        ) from exc
+    if not usable:
+        raise invalid_request(f"cwd {str(cwd)[:_CWD_SHOWN]!r} is not a directory")
     return cwd
 
 
@@ -128,6 +140,7 @@ class Dispatcher:
         self.settings = settings
         self.options = options
         self.threads: dict[str, ThreadHandle] = {}
+        self._closing = False
         handlers: dict[str, Callable[[RequestId, Any], Awaitable[None]]] = {
             "initialize": self._initialize,
             "thread/start": self._thread_start,
@@ -171,6 +184,7 @@ class Dispatcher:
 
     async def aclose(self) -> None:
         """Close every thread of the connection (their conversations end cleanly)."""
+        self._closing = True
         threads, self.threads = list(self.threads.values()), {}
         await asyncio.gather(*(t.aclose() for t in threads), return_exceptions=True)
 
@@ -198,6 +212,8 @@ class Dispatcher:
     # -- threads and turns ---------------------------------------------------------------
 
     async def _thread_start(self, rid: RequestId, params: ThreadStartParams) -> None:
+        if self._closing:
+            raise invalid_request("the connection is closing; reconnect to start a thread")
         if len(self.threads) >= self.conn.limits.max_threads:
             raise invalid_request(
                 f"this connection already has {len(self.threads)} threads (the limit)"

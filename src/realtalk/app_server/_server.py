@@ -8,7 +8,7 @@ import logging
 import socket
 from collections.abc import Iterable
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import BinaryIO, Final, Self
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -23,6 +23,9 @@ from realtalk.app_server._websocket import WebSocketListener
 __all__ = ["AppServer", "is_loopback_host", "parse_listen_url"]
 
 logger = logging.getLogger(__name__)
+
+_CONNECTIONS_CLOSE_TIMEOUT_S: Final = 15.0
+"""Longest wait for the connections at shutdown (a thread's own close is bounded at 10 s)."""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -167,8 +170,20 @@ class AppServer:
         self._closed = True
         runner, self._runner = self._runner, None
         if runner is not None:
+            # Closes the WebSocket connections (1001); their handlers close them.
             await runner.cleanup()
-        await asyncio.gather(*(c.aclose() for c in list(self.connections)), return_exceptions=True)
+        # A connection closes once, whoever asks: waiting for every close here means
+        # their threads are closed when this returns, even if a handler was cancelled.
+        try:
+            async with asyncio.timeout(_CONNECTIONS_CLOSE_TIMEOUT_S):
+                await asyncio.gather(
+                    *(c.aclose() for c in list(self.connections)), return_exceptions=True
+                )
+        except TimeoutError:
+            logger.warning(
+                "app-server connections did not close within %g s; giving up on them",
+                _CONNECTIONS_CLOSE_TIMEOUT_S,
+            )
         self.connections.clear()
 
     async def __aenter__(self) -> Self:

@@ -127,10 +127,14 @@ async def run_stream_connection(
 
 
 async def _deliver(conn: Connection, frame: bytes | Oversized) -> None:
-    if isinstance(frame, Oversized):
-        await conn.receive_oversized(frame.size)
-    else:
-        await conn.receive(frame)
+    # A bug in handling one line must not end the connection: that line gets no answer.
+    try:
+        if isinstance(frame, Oversized):
+            await conn.receive_oversized(frame.size)
+        else:
+            await conn.receive(frame)
+    except Exception:
+        logger.exception("app-server line handling failed", extra={"conn": conn.name})
 
 
 @contextlib.asynccontextmanager

@@ -18,9 +18,11 @@ WebSocket layer closes the connection with 1009 (message too big).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import itertools
 import logging
+import socket
 import struct
 from collections.abc import Callable, Iterable
 from typing import Final
@@ -35,10 +37,14 @@ __all__ = ["WebSocketListener", "text_frame"]
 logger = logging.getLogger(__name__)
 
 _FLUSH_TIMEOUT_S: Final = 5.0
+_CLOSE_TIMEOUT_S: Final = 1.0
+"""Longest close handshake before the TCP connection is dropped."""
 _LEN1: Final = struct.Struct("!BB")
 _LEN2: Final = struct.Struct("!BBH")
 _LEN3: Final = struct.Struct("!BBQ")
 _HEARTBEAT_S: Final = 30.0
+_LINGER_RESET: Final = struct.pack("ii", 1, 0)
+"""SO_LINGER on, zero seconds: closing sends a reset."""
 
 
 class WebSocketListener:
@@ -55,7 +61,7 @@ class WebSocketListener:
         self._token = auth_token
         self._origins = frozenset(o.rstrip("/") for o in allowed_origins)
         self._ids = itertools.count(1)
-        self._sockets: set[web.WebSocketResponse] = set()
+        self._sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = {}
         self.app = web.Application()
         self.app.router.add_get("/readyz", self._health)
         self.app.router.add_get("/healthz", self._health)
@@ -102,17 +108,20 @@ class WebSocketListener:
             return web.Response(status=426, text="expected a WebSocket upgrade\n")
         await ws.prepare(request)
         conn = self._new_connection(f"ws-{next(self._ids)}")
-        self._sockets.add(ws)
+        self._sockets[ws] = request.transport
         try:
             await _serve(conn, ws, request.transport)
         finally:
-            self._sockets.discard(ws)
+            self._sockets.pop(ws, None)
         return ws
 
     async def _close_sockets(self, app: web.Application) -> None:
         del app
         await asyncio.gather(
-            *(ws.close(code=1001, message=b"server shutting down") for ws in list(self._sockets)),
+            *(
+                _close_gracefully(ws, transport, code=1001, message=b"server shutting down")
+                for ws, transport in list(self._sockets.items())
+            ),
             return_exceptions=True,
         )
 
@@ -124,7 +133,7 @@ async def _read(conn: Connection, ws: web.WebSocketResponse) -> None:
             if len(data) > MAX_MESSAGE_BYTES:
                 await conn.receive_oversized(len(data))
             else:
-                await conn.receive(data)
+                await _receive(conn, data)
         elif msg.type is WSMsgType.BINARY:
             await conn.receive_unsupported(
                 "binary frames are not supported; send one JSON message per text frame"
@@ -132,6 +141,14 @@ async def _read(conn: Connection, ws: web.WebSocketResponse) -> None:
         elif msg.type is WSMsgType.ERROR:
             logger.info("app-server websocket error: %s", ws.exception(), extra={"conn": conn.name})
             return
+
+
+async def _receive(conn: Connection, data: str) -> None:
+    # A bug in handling one frame must not end the connection: that frame gets no answer.
+    try:
+        await conn.receive(data)
+    except Exception:
+        logger.exception("app-server frame handling failed", extra={"conn": conn.name})
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -168,15 +185,58 @@ async def _serve(
         reader.cancel()
         aborted.cancel()
         await asyncio.gather(reader, aborted, return_exceptions=True)
+        if conn.aborted.is_set():
+            _drop(transport)  # it does not read: nothing more can reach it
         # Ending the threads first ends their realtime conversations cleanly.
         await conn.aclose()
+        if conn.aborted.is_set():
+            _drop(transport)  # found too slow while its threads closed
+        flushed = True
         try:
             async with asyncio.timeout(_FLUSH_TIMEOUT_S):
                 await asyncio.gather(writer, return_exceptions=True)
         except TimeoutError:
+            # Cancelling a writer stuck on a paused transport also breaks aiohttp's
+            # drain waiter, so a graceful close could no longer complete.
+            flushed = False
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
-        if conn.aborted.is_set():
-            await ws.close(code=1008, message=conn.abort_reason.encode()[:120])
+        if conn.aborted.is_set() or not flushed:
+            _drop(transport)
         else:
-            await ws.close()
+            await _close_gracefully(ws, transport)
+
+
+def _drop(transport: asyncio.Transport | None) -> None:
+    """Close the TCP connection at once (reset), discarding what it has not sent."""
+    if transport is None or transport.is_closing():
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # Without this the kernel would keep trying to deliver the unread data.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    transport.abort()
+
+
+async def _close_gracefully(
+    ws: web.WebSocketResponse,
+    transport: asyncio.Transport | None,
+    *,
+    code: int = 1000,
+    message: bytes = b"",
+) -> None:
+    """Close handshake, bounded; a peer that does not complete it is dropped."""
+    try:
+        async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+            await ws.close(code=code, message=message)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            _drop(transport)
+            raise
+        # A stray cancellation from aiohttp's shared drain waiter, not ours.
+        _drop(transport)
+    except Exception as exc:  # TimeoutError, or the connection already broke
+        logger.debug("app-server websocket close failed (%r); dropping the connection", exc)
+        _drop(transport)

@@ -138,6 +138,8 @@ class _Envelope(msgspec.Struct):
 
 _envelope_decoder: Final = msgspec.json.Decoder(_Envelope)
 
+_TOO_DEEP: Final = "Parse error: JSON is nested too deeply; flatten the message"
+
 
 def _invalid(message: str, request_id: RequestId | None = None) -> RpcFailure:
     return RpcFailure(RpcErrorObject(INVALID_REQUEST, f"Invalid request: {message}"), request_id)
@@ -153,7 +155,7 @@ def _recover_id(data: bytes | str) -> RequestId | None:
     """The request id of a frame that failed typed decoding, when it has a usable one."""
     try:
         value = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if isinstance(value, dict):
         rid = value.get("id")
@@ -174,6 +176,8 @@ def parse_message(data: bytes | str) -> Incoming:
         return _invalid(_describe(exc)[0], _recover_id(data))
     except msgspec.DecodeError as exc:
         return RpcFailure(RpcErrorObject(PARSE_ERROR, f"Parse error: {exc}"))
+    except RecursionError:
+        return RpcFailure(RpcErrorObject(PARSE_ERROR, _TOO_DEEP))
     rid = None if isinstance(env.id, msgspec.UnsetType) else env.id
     if not isinstance(env.jsonrpc, msgspec.UnsetType) and env.jsonrpc != "2.0":
         return _invalid(f'unsupported jsonrpc version {env.jsonrpc!r}; use "2.0"', rid)
@@ -239,7 +243,8 @@ def decode_params(raw: msgspec.Raw | None, kind: type[T]) -> T:
     """Decode ``params`` (absent or null: ``{}``) into ``kind``.
 
     Raises:
-        ParamsError: The params do not fit; the message names the field.
+        ParamsError: The params do not fit (the message names the field) or are
+            nested too deeply to decode.
     """
     data: bytes | msgspec.Raw = b"{}" if raw is None or bytes(raw) == b"null" else raw
     decoder = _param_decoders.get(kind)
@@ -252,6 +257,8 @@ def decode_params(raw: msgspec.Raw | None, kind: type[T]) -> T:
         raise ParamsError(f"Invalid params: {message}", field) from exc
     except msgspec.DecodeError as exc:  # pragma: no cover - Raw came from valid JSON
         raise ParamsError(f"Invalid params: {exc}", None) from exc
+    except RecursionError as exc:
+        raise ParamsError("Invalid params: nested too deeply; flatten the params", None) from exc
 
 
 # -- gating and validation -----------------------------------------------------------
