@@ -27,6 +27,10 @@ Behaviour:
   and the command blocks). The task timeout keeps running meanwhile.
 * **Timeout.** Per run; on expiry, and on :meth:`CommandAgent.aclose`, the command's
   whole process group gets SIGTERM, then SIGKILL after ``kill_grace`` seconds.
+* **Background children.** Once the command exits, its output pipes get half a
+  second (:data:`~realtalk.agent._tools.EXIT_GRACE_S`) to reach EOF; then, and in
+  any case when the run ends, what is left of its process group is killed. The
+  run's outcome is the command's own exit status.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Final, Literal
 
 from realtalk._errors import AgentError, ConfigError
 from realtalk.agent._interface import AgentEvent, AssistantMessage, TaskComplete, TaskFailed
+from realtalk.agent._tools import EXIT_GRACE_S, wait_for_exit
 
 __all__ = ["OUTPUT_TRUNCATED_MARKER", "CommandAgent"]
 
@@ -163,7 +168,7 @@ class CommandAgent:
         self._pending: deque[str] = deque()
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
-        self._closed = asyncio.Event()
+        self._ended = False
 
     @property
     def busy(self) -> bool:
@@ -205,24 +210,27 @@ class CommandAgent:
             yield item
 
     async def aclose(self) -> None:
-        """Stop the running command, drop queued texts and end :meth:`events`. Idempotent."""
-        if self._closing:
-            await self._closed.wait()
-            return
-        self._closing = True
-        try:
+        """Stop the running command, drop queued texts and end :meth:`events`. Idempotent.
+
+        Cancelling this call cancels only the wait: the command is still stopped in
+        the background, and a later call waits for that.
+        """
+        runner = self._runner
+        if not self._closing:
+            self._closing = True
             self._pending.clear()
-            runner = self._runner
-            if runner is not None and not runner.done():
-                runner.cancel()
-                # The runner's cleanup is bounded (kill_grace + a SIGKILL reap).
-                with contextlib.suppress(asyncio.CancelledError):
-                    await runner
+            if runner is not None:
+                runner.cancel()  # once: a second cancel would cut the cleanup short
+        if runner is not None and not runner.done():
+            # The runner's cleanup is bounded (kill_grace + a SIGKILL reap). asyncio.wait
+            # (not `await runner`) so a cancellation of this call is not mistaken for
+            # the runner's and reaches the caller.
+            await asyncio.wait({runner})
+        if not self._ended:
+            self._ended = True
             with contextlib.suppress(asyncio.QueueFull):
                 # If the queue is full the reader drains it and then sees `_closing`.
                 self._events.put_nowait(_END)
-        finally:
-            self._closed.set()
 
     # -- running --
 
@@ -302,24 +310,35 @@ class CommandAgent:
     async def _communicate(
         self, proc: asyncio.subprocess.Process, text: str, splitter: _MessageSplitter
     ) -> tuple[int, str]:
-        assert proc.stdout is not None
         async with asyncio.TaskGroup() as group:
-            if proc.stdin is not None:
-                group.create_task(self._feed(proc.stdin, text))
             stderr_task = group.create_task(self._stderr_tail(proc))
-            while chunk := await proc.stdout.read(_CHUNK):
-                # Past the cap the splitter returns nothing: we keep reading anyway so
-                # the command never blocks on a full pipe.
-                for message in splitter.feed(chunk):
-                    await self._emit(AssistantMessage(message))
-            if (rest := splitter.finish()) is not None:
-                await self._emit(AssistantMessage(rest))
-            if splitter.truncated:
-                logger.warning(
-                    "background agent output truncated", extra={"cap_bytes": self._output_cap}
-                )
-            status = await proc.wait()
+            pipes = {stderr_task, group.create_task(self._read_stdout(proc, splitter))}
+            if proc.stdin is not None:
+                pipes.add(group.create_task(self._feed(proc.stdin, text)))
+            status = await wait_for_exit(proc)
+            # Background children may still hold the pipes: a moment for their output,
+            # then the group is killed so the pipes reach EOF. Output already read is
+            # still emitted (the reader may be waiting on a full event queue).
+            _, busy = await asyncio.wait(pipes, timeout=EXIT_GRACE_S)
+            if busy:
+                self._signal(proc, signal.SIGKILL)
         return status, stderr_task.result()
+
+    async def _read_stdout(
+        self, proc: asyncio.subprocess.Process, splitter: _MessageSplitter
+    ) -> None:
+        assert proc.stdout is not None
+        while chunk := await proc.stdout.read(_CHUNK):
+            # Past the cap the splitter returns nothing: we keep reading anyway so
+            # the command never blocks on a full pipe.
+            for message in splitter.feed(chunk):
+                await self._emit(AssistantMessage(message))
+        if (rest := splitter.finish()) is not None:
+            await self._emit(AssistantMessage(rest))
+        if splitter.truncated:
+            logger.warning(
+                "background agent output truncated", extra={"cap_bytes": self._output_cap}
+            )
 
     @staticmethod
     async def _feed(stdin: asyncio.StreamWriter, text: str) -> None:
@@ -345,13 +364,14 @@ class CommandAgent:
         """Make sure the command is reaped and its pipes are at EOF (bounded).
 
         After a timeout or a cancellation the whole process group gets SIGTERM, and
-        SIGKILL if it is not gone (leader exited, pipes closed) within the grace.
+        the grace to exit (leader exited, pipes closed). Then whatever is left of the
+        group gets SIGKILL, also after a normal exit: a background child must not
+        outlive its run.
         """
         if abnormal:
             self._signal(proc, signal.SIGTERM)
-            if await self._reap(proc):
-                return
-            self._signal(proc, signal.SIGKILL)
+            await self._reap(proc)
+        self._signal(proc, signal.SIGKILL)
         if not await self._reap(proc):
             logger.warning("background agent command did not exit", extra={"pid": proc.pid})
 

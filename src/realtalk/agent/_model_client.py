@@ -201,24 +201,31 @@ class ModelClient:
         return session
 
     async def aclose(self) -> None:
-        """Close sockets, cancel and await background tasks, close HTTP. Idempotent."""
-        if self._closed:
-            return
+        """Close sockets, cancel and await background tasks, close HTTP. Idempotent.
+
+        Every step runs even if this call is cancelled meanwhile (the cancellation is
+        re-raised after); a repeated call finishes whatever is still open.
+        """
         self._closed = True
         self._clear_preconnect()
-        for session in list(self._sessions):
-            await session.aclose()
-        # Cancelled tasks may spawn socket closes while they unwind: loop until none
-        # is left. Close tasks are not cancelled; websockets bounds them (close timeout).
-        while self._tasks:
-            tasks = list(self._tasks)
-            for task in tasks:
-                if task.get_name() != _CLOSE_TASK:
-                    task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        try:
+            for session in list(self._sessions):
+                await session.aclose()
+        finally:
+            try:
+                # Cancelled tasks may spawn socket closes while they unwind: loop until
+                # none is left. Close tasks are not cancelled; websockets bounds them
+                # (close timeout). asyncio.wait, unlike gather, never cancels them.
+                while self._tasks:
+                    tasks = set(self._tasks)
+                    for task in tasks:
+                        if task.get_name() != _CLOSE_TASK:
+                            task.cancel()
+                    await asyncio.wait(tasks)
+            finally:
+                http, self._http = self._http, None
+                if http is not None:
+                    await http.close()
 
     # -- used by ModelClientSession -------------------------------------------------
 

@@ -21,6 +21,9 @@ Behaviour:
   outputs of finished tool calls; a call that never finished gets
   :data:`ABORTED_OUTPUT`, so the next request is valid. The turn ends with
   ``TaskFailed(INTERRUPTED_MESSAGE)`` and the agent takes the next task.
+* **Failures.** A tool that raises (it should not) gives the model an
+  ``error: <Type>: <message>`` output. A turn that fails in any other way answers
+  its open calls with :data:`FAILED_OUTPUT`, so the thread stays valid too.
 * **Steering.** ``submit`` while busy queues the text; it is appended to the thread
   as a user message right before the running turn's next request (a turn that was
   about to end makes one more request for it). At most ``max_pending`` texts wait;
@@ -28,7 +31,8 @@ Behaviour:
 * **Ordering.** A new turn starts only after the previous one has emitted its final
   event, so events of two turns never interleave.
 * **Ownership.** The agent owns ``client``: :meth:`aclose` cancels the running turn
-  and closes the client.
+  and closes the client, even when the ``aclose`` call itself is cancelled (the
+  cancellation still reaches the caller; calling ``aclose`` again waits for the rest).
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ from realtalk.protocol.responses import (
     user_message,
 )
 
-__all__ = ["ABORTED_OUTPUT", "ResponsesAgent"]
+__all__ = ["ABORTED_OUTPUT", "FAILED_OUTPUT", "ResponsesAgent"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +84,9 @@ process group is killed at once; reaping it is bounded by the tool runner)."""
 
 ABORTED_OUTPUT: Final = "aborted: the user interrupted the task before this tool call finished"
 """The ``function_call_output`` recorded for a call an interrupt cut short."""
+
+FAILED_OUTPUT: Final = "aborted: the task failed before this tool call finished"
+"""The ``function_call_output`` recorded for a call left open by a failed turn."""
 
 
 class _Turn:
@@ -151,6 +158,7 @@ class ResponsesAgent:
         self._current: _Turn | None = None
         self._busy = False
         self._closing = False
+        self._ended = False
 
     @property
     def busy(self) -> bool:
@@ -234,18 +242,28 @@ class ResponsesAgent:
             yield item
 
     async def aclose(self) -> None:
-        """Cancel the running turn, close the model client, end :meth:`events`. Idempotent."""
-        if self._closing:
-            return
-        self._closing = True
-        self._steers.clear()
-        for task in list(self._turns):
-            task.cancel()
-        await asyncio.gather(*self._turns, return_exceptions=True)
-        self._busy = False
-        await self._client.aclose()
-        with contextlib.suppress(asyncio.QueueFull):
-            self._events.put_nowait(_END)
+        """Cancel the running turn, close the model client, end :meth:`events`. Idempotent.
+
+        The client is closed even if this call is cancelled while the turn stops;
+        the cancellation is then re-raised, and a later call waits for what is left.
+        """
+        if not self._closing:
+            self._closing = True
+            self._steers.clear()
+            for task in list(self._turns):
+                task.cancel()  # once: a second cancel would cut a tool's cleanup short
+        try:
+            if self._turns:
+                await asyncio.wait(set(self._turns))
+        finally:
+            self._busy = False
+            try:
+                await self._client.aclose()
+            finally:
+                if not self._ended:
+                    self._ended = True
+                    with contextlib.suppress(asyncio.QueueFull):
+                        self._events.put_nowait(_END)
 
     # -- the turn --------------------------------------------------------------------
 
@@ -264,12 +282,14 @@ class ResponsesAgent:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()  # the interrupt is handled here; the task ends normally
-            self._answer_open_calls()
+            self._answer_open_calls(ABORTED_OUTPUT)
         except RealtalkError as exc:
             reason = _short(str(exc))
+            self._answer_open_calls(FAILED_OUTPUT)
         except Exception as exc:
             logger.exception("background agent turn crashed")
             reason = _short(f"internal error ({type(exc).__name__})")
+            self._answer_open_calls(FAILED_OUTPUT)
         if not turn.settled.is_set():
             self._finish(turn)
         if turn.interrupted:
@@ -307,13 +327,21 @@ class ResponsesAgent:
                 await self._emit(AssistantMessage(reply))
             for call in calls:
                 logger.info("background agent runs a tool", extra={"tool": call.name})
-                output = await self._tools.run(call)
+                output = await self._run_tool(call)
                 self._history.append(function_call_output(call.call_id, output))
             if not calls and not self._steers:
                 # Decided with no await since the check, so a later submit starts a new turn.
                 self._finish(turn)
                 return
         raise AgentError(f"the task needed more than {self._max_requests} model requests")
+
+    async def _run_tool(self, call: FunctionCall) -> str:
+        """The tool's output; an exception (tools should never raise) becomes the output."""
+        try:
+            return await self._tools.run(call)
+        except Exception as exc:
+            logger.exception("background agent tool raised", extra={"tool": call.name})
+            return f"error: {type(exc).__name__}: {exc}"
 
     async def _request(self, session: ModelClientSession, prompt: Prompt) -> list[Item]:
         """Run one request, streaming its text as deltas; return its output items."""
@@ -338,8 +366,8 @@ class ResponsesAgent:
         while self._steers:
             self._history.append(user_message(self._steers.popleft()))
 
-    def _answer_open_calls(self) -> None:
-        """Give every function call without an output the aborted output."""
+    def _answer_open_calls(self, output: str) -> None:
+        """Give every function call without an output ``output``."""
         answered = {
             item.get("call_id")
             for item in self._history
@@ -348,7 +376,7 @@ class ResponsesAgent:
         for item in list(self._history):
             call = as_function_call(item)
             if call is not None and call.call_id not in answered:
-                self._history.append(function_call_output(call.call_id, ABORTED_OUTPUT))
+                self._history.append(function_call_output(call.call_id, output))
 
     def _finish(self, turn: _Turn) -> None:
         """Mark the agent idle; texts that arrived too late stay in the thread."""

@@ -3,10 +3,14 @@
 * ``shell`` runs ``command`` as an argv list (never through a shell, so nothing in
   the text is interpreted) with ``cwd`` = the workspace, stdin closed, stdout and
   stderr merged, a timeout (the whole process group is killed on expiry) and an
-  output cap (the rest is read and dropped so the child never blocks). A switch
-  disables it: it is then not advertised, and a call gets an error output.
-* ``read_file`` reads a file inside the workspace (symlinks resolved first, so a
-  link cannot lead outside), up to the output cap.
+  output cap (the rest is read and dropped so the child never blocks). Once the
+  command itself exits, background children get :data:`EXIT_GRACE_S` to finish
+  writing; then the process group is killed, so a child that keeps the output
+  pipe open never stretches the call to its timeout. A switch disables the tool:
+  it is then not advertised, and a call gets an error output.
+* ``read_file`` reads a regular file inside the workspace (symlinks resolved
+  first, so a link cannot lead outside), up to the output cap. FIFOs, devices and
+  sockets are refused without being opened for blocking reads.
 
 Tools never raise: every problem becomes the text returned to the model.
 """
@@ -17,6 +21,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import stat
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -27,12 +32,14 @@ from realtalk._errors import ConfigError
 from realtalk.protocol.responses import FunctionCall
 
 __all__ = [
+    "EXIT_GRACE_S",
     "READ_FILE_TOOL",
     "SHELL_DISABLED_OUTPUT",
     "SHELL_TOOL",
     "ToolRunner",
     "read_workspace_file",
     "run_argv",
+    "wait_for_exit",
 ]
 
 SHELL_TOOL: Final = "shell"
@@ -82,6 +89,11 @@ _READ_FILE_SPEC: Final[dict[str, Any]] = {
 
 _CHUNK: Final = 64 * 1024
 _REAP_TIMEOUT_S: Final = 5.0
+_EXIT_POLL_S: Final = 0.02
+
+EXIT_GRACE_S: Final = 0.5
+"""How long output may still arrive after a command exited (from its background
+children); then the command's process group is killed and reading stops."""
 
 
 class ToolRunner:
@@ -134,7 +146,11 @@ class ToolRunner:
             )
         timeout_s = self._timeout_s
         timeout_ms = args.get("timeout_ms")
-        if isinstance(timeout_ms, int | float) and timeout_ms > 0:
+        if (
+            isinstance(timeout_ms, int | float)
+            and not isinstance(timeout_ms, bool)
+            and timeout_ms > 0
+        ):
             timeout_s = min(timeout_s, timeout_ms / 1000)
         return await run_argv(argv, cwd=self._workspace, timeout_s=timeout_s, cap=self._cap)
 
@@ -152,8 +168,7 @@ async def run_argv(argv: list[str], *, cwd: Path, timeout_s: float, cap: int) ->
             start_new_session=True,
         )
     except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return f"error: could not start {argv[0]!r}: {reason}"
+        return f"error: could not start {argv[0]!r}: {_reason(exc)}"
     kept = bytearray()
     total = 0
 
@@ -165,18 +180,18 @@ async def run_argv(argv: list[str], *, cwd: Path, timeout_s: float, cap: int) ->
             room = cap - len(kept)
             if room > 0:
                 kept.extend(chunk[:room])
-        await proc.wait()
 
+    reader = asyncio.create_task(pump(), name="realtalk-shell-output")
     timed_out = False
     try:
         async with asyncio.timeout(timeout_s):
-            await pump()
+            await wait_for_exit(proc)
+            # Background children may still hold the pipe: a moment for their output.
+            await asyncio.wait({reader}, timeout=EXIT_GRACE_S)
     except TimeoutError:
-        timed_out = True
-        await _kill_and_reap(proc)
-    except BaseException:
-        await _kill_and_reap(proc)
-        raise
+        timed_out = proc.returncode is None  # expiry during the grace is not a timeout
+    finally:
+        await _kill_and_reap(proc, reader)
     text = kept.decode("utf-8", errors="replace")
     if total > cap:
         text += f"\n[output truncated: {total - cap} more bytes]"
@@ -189,13 +204,35 @@ async def run_argv(argv: list[str], *, cwd: Path, timeout_s: float, cap: int) ->
     return f"{head}\nWall time: {wall:.2f} seconds\nOutput:\n{text}"
 
 
-async def _kill_and_reap(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(TimeoutError):
+async def wait_for_exit(proc: asyncio.subprocess.Process) -> int:
+    """The exit status of ``proc`` as soon as it exits.
+
+    ``Process.wait()`` (Python 3.11) also waits until every pipe is closed, which a
+    background child holding stdout delays until the child ends; the status is
+    visible in ``returncode`` at once, so it is polled as well.
+    """
+    waiter = asyncio.ensure_future(proc.wait())
+    try:
+        while (status := proc.returncode) is None:
+            await asyncio.wait({waiter}, timeout=_EXIT_POLL_S)
+    finally:
+        waiter.cancel()
+    return status
+
+
+async def _kill_and_reap(proc: asyncio.subprocess.Process, reader: asyncio.Task[None]) -> None:
+    """Kill what is left of the process group, read the pipe to EOF and reap (bounded)."""
+    # Always: a command that exited may have left children behind in its group.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    try:
         async with asyncio.timeout(_REAP_TIMEOUT_S):
+            await asyncio.wait({reader})  # EOF once no process holds the pipe
             await asyncio.shield(proc.wait())
+    except TimeoutError:
+        pass
+    finally:
+        reader.cancel()
 
 
 async def read_workspace_file(path: str, *, workspace: Path, cap: int) -> str:
@@ -204,18 +241,37 @@ async def read_workspace_file(path: str, *, workspace: Path, cap: int) -> str:
 
 
 def _read_confined(path: str, workspace: Path, cap: int) -> str:
-    root = workspace.resolve()
-    target = (root / path).resolve()
+    try:
+        root = workspace.resolve()
+        target = (root / path).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # NUL byte, symlink loop
+        return f"error: cannot read {path!r}: {_reason(exc)}"
     if not target.is_relative_to(root):
         return f"error: {path!r} is outside the workspace"
     try:
-        with target.open("rb") as handle:
-            data = handle.read(cap + 1)
-    except IsADirectoryError:
-        return f"error: {path!r} is a directory"
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (the thread would
+        # block for good); for a regular file the flag changes nothing.
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ValueError) as exc:
+        return f"error: cannot read {path!r}: {_reason(exc)}"
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            return f"error: {path!r} is a directory"
+        if not stat.S_ISREG(mode):
+            return f"error: {path!r} is not a regular file"
+        data = b""
+        while len(data) <= cap and (chunk := os.read(fd, cap + 1 - len(data))):
+            data += chunk
     except OSError as exc:
-        return f"error: cannot read {path!r}: {exc.strerror or exc}"
+        return f"error: cannot read {path!r}: {_reason(exc)}"
+    finally:
+        os.close(fd)
     text = data[:cap].decode("utf-8", errors="replace")
     if len(data) > cap:
         text += "\n[file truncated]"
     return text
+
+
+def _reason(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
