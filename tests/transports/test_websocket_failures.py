@@ -4,8 +4,6 @@ a failing wire tap. Real loopback sockets throughout."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,47 +12,8 @@ from realtalk import ConfigError, ConnectError
 from realtalk.protocol import ServerEventParser, Version, realtime_headers
 from realtalk.transports import connect_realtime
 from realtalk.transports._calls import create_call
+from tests._http import DeafServer
 from tests.conftest import EmulatorFactory
-
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-class DeafServer:
-    """Accepts the WebSocket upgrade, then never answers anything (not even a close)."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.got_frame = asyncio.Event()
-        self.lost = asyncio.Event()
-        self._server: asyncio.Server | None = None
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += await reader.read(4096)
-        key = next(
-            line.split(b":", 1)[1].strip()
-            for line in data.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key")
-        )
-        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-        writer.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-        )
-        await writer.drain()
-        while await reader.read(4096):  # the close frame arrives here; it is never answered
-            self.got_frame.set()
-        self.lost.set()  # EOF: the client dropped the connection
-
-    async def __aenter__(self) -> DeafServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
 
 
 @pytest.fixture

@@ -150,8 +150,13 @@ class ModelClientSession:
         self._client._forget_session(self)
         ws, self._ws = self._ws, None
         if ws is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await ws.close()
+            except Exception:  # closing is best effort
+                logger.debug("model session socket close failed", exc_info=True)
+            except BaseException:  # cancelled mid-close: nobody can retry, so drop it now
+                ws.transport.abort()
+                raise
 
     async def complete(self, prompt: Prompt) -> ResponseResult:
         """Run :meth:`stream` to the end and collect the output items."""

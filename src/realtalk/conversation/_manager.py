@@ -85,7 +85,10 @@ class ConversationManager:
         self._submit_task: asyncio.Task[None] | None = None
         # Delegations waiting for the agent to accept them (back-pressure when full).
         self._submissions: asyncio.Queue[str] = asyncio.Queue(SUBMISSION_QUEUE_SIZE)
+        # Conversations that ended by themselves and are still closing their socket.
+        self._finishing: set[asyncio.Future[None]] = set()
         self._closed = False
+        self._close_task: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- events
 
@@ -108,17 +111,18 @@ class ConversationManager:
 
     # ---------------------------------------------------------------- start
 
-    def _prepare(self, params: StartParams) -> SessionConfig:
+    async def _startup_context(self) -> str:
+        if self.settings.startup_context is not None:
+            return self.settings.startup_context
+        # A directory scan: off the event loop, so a slow filesystem stalls no audio.
+        return await asyncio.to_thread(build_startup_context, self._workspace)
+
+    def _prepare(self, params: StartParams, context: str) -> SessionConfig:
         s = self.settings
         version = params.version or s.version
         voice = resolve_voice(version, params.voice, s.voice)
         request_prompt = params.prompt
         prompt = resolve_backend_prompt(s.backend_prompt, request_prompt, DEFAULT_BACKEND_PROMPT)
-        context = (
-            s.startup_context
-            if s.startup_context is not None
-            else build_startup_context(self._workspace)
-        )
         config = SessionConfig(
             instructions=build_instructions(prompt, context),
             model=params.model or s.model,
@@ -140,8 +144,20 @@ class ConversationManager:
                 raise ConversationNotRunningError(
                     "this conversation manager is closed; create a new one to start again"
                 )
+            # Without an offer there is no WebRTC peer to answer, whatever
+            # settings.transport says: a bare start uses the WebSocket transport.
+            webrtc = isinstance(params.transport, WebRtcTransport)
             try:
-                config = self._prepare(params)
+                # Everything that can fail without the network fails here, before the
+                # running conversation is replaced (reference 1.3: preflight first).
+                config = self._prepare(params, await self._startup_context())
+                headers = self._headers(config, require_key=not webrtc)
+                ws_url = realtime_ws_url(
+                    self.settings.ws_base_url,
+                    version=config.version,
+                    mode=config.mode,
+                    model=None if webrtc else config.model,
+                )
             except RealtalkError as exc:
                 logger.error("failed to prepare realtime conversation: %s", exc)
                 await self._emit(Realtime(ErrorEvent(str(exc))))
@@ -150,11 +166,9 @@ class ConversationManager:
             logger.info("starting realtime conversation")
             await self._stop_current(emit_closed=False)
             if isinstance(params.transport, WebRtcTransport):
-                await self._start_webrtc(config, params.transport.sdp, timer)
+                await self._start_webrtc(config, headers, params.transport.sdp, timer)
             else:
-                # Without an offer there is no WebRTC peer to answer, whatever
-                # settings.transport says: a bare start uses the WebSocket transport.
-                await self._start_websocket(config, timer)
+                await self._start_websocket(config, headers, ws_url, timer)
 
     def _headers(self, config: SessionConfig, *, require_key: bool) -> dict[str, str]:
         key = self.settings.api_key
@@ -163,15 +177,10 @@ class ConversationManager:
         assert config.session_id is not None
         return realtime_headers(config.version, api_key=key, session_id=config.session_id)
 
-    async def _start_websocket(self, config: SessionConfig, timer: StepTimer) -> None:
+    async def _start_websocket(
+        self, config: SessionConfig, headers: dict[str, str], url: str, timer: StepTimer
+    ) -> None:
         try:
-            headers = self._headers(config, require_key=True)
-            url = realtime_ws_url(
-                self.settings.ws_base_url,
-                version=config.version,
-                mode=config.mode,
-                model=config.model,
-            )
             conn = await connect_realtime(
                 url, headers, ServerEventParser(config.version), tap=self._tap
             )
@@ -197,9 +206,10 @@ class ConversationManager:
         timer.step("started emitted")
         self._spawn_fanout(runtime)
 
-    async def _start_webrtc(self, config: SessionConfig, offer: str, timer: StepTimer) -> None:
+    async def _start_webrtc(
+        self, config: SessionConfig, headers: dict[str, str], offer: str, timer: StepTimer
+    ) -> None:
         try:
-            headers = self._headers(config, require_key=False)
             call = await create_call(
                 self.settings.base_url,
                 offer_sdp=offer,
@@ -313,8 +323,14 @@ class ConversationManager:
             logger.info("realtime conversation transport closed")
         if self._state is runtime:
             self._state = None
-        await runtime.stop(send_close=True)
+        # Closed goes out before the (up to 2 s) socket close: a start in that window
+        # must not see this conversation's Closed arrive after its own Started. Only
+        # this task emits this conversation's events, so nothing follows the Closed.
         await self._emit(Closed(end))
+        finishing = asyncio.ensure_future(runtime.stop(send_close=True))
+        self._finishing.add(finishing)
+        finishing.add_done_callback(self._finishing.discard)
+        await asyncio.shield(finishing)
 
     async def _route_handoff(self, runtime: ConversationRuntime, event: HandoffRequested) -> None:
         text = delegation_text(event)
@@ -352,12 +368,22 @@ class ConversationManager:
     # ---------------------------------------------------------------- agent
 
     def _ensure_agent_pump(self) -> None:
-        if self.agent is None or self._agent_task is not None:
+        """Run the agent's event pump and submitter (again, if the pump ended).
+
+        The pump ends only when the agent's event stream failed (reported then); it is
+        restarted so later handoffs are not submitted to an agent nobody listens to.
+        The submitter never ends on its own.
+        """
+        if self.agent is None:
             return
-        self._agent_task = asyncio.ensure_future(self._agent_pump(self.agent))
-        self._agent_task.set_name(f"realtalk-agent-pump-{self.thread_id}")
-        self._submit_task = asyncio.ensure_future(self._submitter(self.agent))
-        self._submit_task.set_name(f"realtalk-agent-submit-{self.thread_id}")
+        if self._agent_task is None or self._agent_task.done():
+            if self._agent_task is not None:
+                logger.warning("restarting the background agent event pump")
+            self._agent_task = asyncio.ensure_future(self._agent_pump(self.agent))
+            self._agent_task.set_name(f"realtalk-agent-pump-{self.thread_id}")
+        if self._submit_task is None:
+            self._submit_task = asyncio.ensure_future(self._submitter(self.agent))
+            self._submit_task.set_name(f"realtalk-agent-submit-{self.thread_id}")
 
     async def _agent_pump(self, agent: BackgroundAgent) -> None:
         try:
@@ -428,14 +454,25 @@ class ConversationManager:
         await self._emit(Closed("requested"))
 
     async def aclose(self) -> None:
-        """Shut down without emitting events; closes subscriptions. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        await self._stop_current(emit_closed=True)
-        for task in (self._agent_task, self._submit_task):
-            if task is not None:
+        """Shut down without emitting events; closes subscriptions. Idempotent.
+
+        The teardown runs once, in its own task: a caller cancelled half-way does not
+        leave the agent tasks or the subscriptions behind, and every call waits for it.
+        """
+        if self._close_task is None:
+            self._closed = True
+            self._close_task = asyncio.ensure_future(self._teardown())
+        await asyncio.shield(self._close_task)
+
+    async def _teardown(self) -> None:
+        try:
+            await self._stop_current(emit_closed=True)
+            if self._finishing:
+                await asyncio.wait(set(self._finishing))
+        finally:
+            tasks = [t for t in (self._agent_task, self._submit_task) if t is not None]
+            for task in tasks:
                 task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        for sub in list(self._subscribers):
-            sub.close()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for sub in list(self._subscribers):
+                sub.close()
