@@ -16,12 +16,12 @@ from pathlib import Path
 from realtalk._config import Settings
 from realtalk._errors import ConfigError, ConversationNotRunningError, RealtalkError
 from realtalk._logging import StepTimer
-from realtalk.agent import AssistantMessage, BackgroundAgent, TaskComplete, TaskFailed
+from realtalk.agent import BackgroundAgent
+from realtalk.conversation._agent_link import AgentLink
 from realtalk.conversation._context import build_startup_context
 from realtalk.conversation._runtime import ConversationRuntime, backoff_delay
 from realtalk.conversation._subscription import Subscription
 from realtalk.conversation._types import (
-    AgentActivity,
     Closed,
     CloseReason,
     ConversationEvent,
@@ -56,8 +56,6 @@ __all__ = ["ConversationManager", "Subscription"]
 
 logger = logging.getLogger("realtalk.conversation")
 
-SUBMISSION_QUEUE_SIZE = 64
-
 
 class ConversationManager:
     """Runs realtime conversations for one thread, one at a time."""
@@ -81,10 +79,9 @@ class ConversationManager:
         self._state: ConversationRuntime | None = None
         self._subscribers: set[Subscription] = set()
         self._lock = asyncio.Lock()
-        self._agent_task: asyncio.Task[None] | None = None
-        self._submit_task: asyncio.Task[None] | None = None
-        # Delegations waiting for the agent to accept them (back-pressure when full).
-        self._submissions: asyncio.Queue[str] = asyncio.Queue(SUBMISSION_QUEUE_SIZE)
+        self._agent_link = AgentLink(
+            agent, emit=self._emit, current=self._running_state, name=self.thread_id
+        )
         # Conversations that ended by themselves and are still closing their socket.
         self._finishing: set[asyncio.Future[None]] = set()
         self._closed = False
@@ -100,6 +97,9 @@ class ConversationManager:
     async def _emit(self, event: ConversationEvent) -> None:
         for sub in list(self._subscribers):
             await sub.put(event)
+
+    def _running_state(self) -> ConversationRuntime | None:
+        return self._state if self.running else None
 
     @property
     def running(self) -> bool:
@@ -294,7 +294,7 @@ class ConversationManager:
             await runtime.stop(send_close=True)
             return False
         self._state = runtime
-        self._ensure_agent_pump()
+        self._agent_link.ensure_running()
         return True
 
     # ---------------------------------------------------------------- fanout
@@ -337,79 +337,9 @@ class ConversationManager:
         if text is None:
             return
         logger.debug("[realtime-text] appending realtime conversation text output")
-        await self._emit(AgentActivity("submitted", text))
-        if self.agent is None:
-            logger.warning("handoff requested but no background agent is configured")
-            await self._agent_failed(runtime, "no background agent is configured")
-            return
-        # Hand the text to the submitter task: the fanout never waits for the agent,
+        # The link's submitter hands it over: the fanout never waits for the agent,
         # so audio and transcripts keep flowing however slow the agent is to accept.
-        await runtime.put_until_stopped(self._submissions, text)
-
-    async def _submitter(self, agent: BackgroundAgent) -> None:
-        while True:
-            text = await self._submissions.get()
-            try:
-                await agent.submit(text)
-            except Exception as exc:  # any agent failure is spoken back, never fatal here
-                logger.warning("background agent rejected the handoff: %s", exc)
-                await self._agent_failed(self._state if self.running else None, str(exc))
-
-    async def _agent_failed(self, runtime: ConversationRuntime | None, message: str) -> None:
-        # A failure is spoken back (short error), never swallowed.
-        await self._emit(AgentActivity("failed", message))
-        if runtime is not None:
-            await self._queue_handoff(runtime, runtime.handoff.agent_failed(message))
-
-    async def _queue_handoff(self, runtime: ConversationRuntime, item: object) -> None:
-        if item:
-            await runtime.put_until_stopped(runtime.handoff_out, item)
-
-    # ---------------------------------------------------------------- agent
-
-    def _ensure_agent_pump(self) -> None:
-        """Run the agent's event pump and submitter (again, if the pump ended).
-
-        The pump ends only when the agent's event stream failed (reported then); it is
-        restarted so later handoffs are not submitted to an agent nobody listens to.
-        The submitter never ends on its own.
-        """
-        if self.agent is None:
-            return
-        if self._agent_task is None or self._agent_task.done():
-            if self._agent_task is not None:
-                logger.warning("restarting the background agent event pump")
-            self._agent_task = asyncio.ensure_future(self._agent_pump(self.agent))
-            self._agent_task.set_name(f"realtalk-agent-pump-{self.thread_id}")
-        if self._submit_task is None:
-            self._submit_task = asyncio.ensure_future(self._submitter(self.agent))
-            self._submit_task.set_name(f"realtalk-agent-submit-{self.thread_id}")
-
-    async def _agent_pump(self, agent: BackgroundAgent) -> None:
-        try:
-            await self._pump_agent_events(agent)
-        except Exception as exc:  # an agent bug must not leave a delegation hanging
-            logger.exception("background agent event stream failed")
-            await self._agent_failed(
-                self._state if self.running else None, f"the background agent stopped: {exc}"
-            )
-
-    async def _pump_agent_events(self, agent: BackgroundAgent) -> None:
-        async for event in agent.events():
-            runtime = self._state if self.running else None
-            if isinstance(event, AssistantMessage):
-                await self._emit(AgentActivity("message", event.text))
-                if runtime is not None:
-                    # Resolve the message against the handoff state now, in agent
-                    # order: resolving it later in the forwarder would let the
-                    # completion (which clears the handoff) overtake it and drop it.
-                    await self._queue_handoff(runtime, runtime.handoff.agent_message(event.text))
-            elif isinstance(event, TaskComplete):
-                await self._emit(AgentActivity("complete"))
-                if runtime is not None:
-                    await self._queue_handoff(runtime, runtime.handoff.agent_complete())
-            elif isinstance(event, TaskFailed):
-                await self._agent_failed(runtime, event.message)
+        await self._agent_link.delegate(runtime, text)
 
     # ---------------------------------------------------------------- inputs
 
@@ -470,9 +400,6 @@ class ConversationManager:
             if self._finishing:
                 await asyncio.wait(set(self._finishing))
         finally:
-            tasks = [t for t in (self._agent_task, self._submit_task) if t is not None]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._agent_link.aclose()
             for sub in list(self._subscribers):
                 sub.close()
