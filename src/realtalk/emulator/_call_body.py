@@ -68,7 +68,7 @@ def _session_object(value: Any) -> JsonDict | None:
     if isinstance(value, str | bytes):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise CallBodyError("The 'session' field is not valid JSON.", param="session") from None
     if not isinstance(value, dict):
         raise CallBodyError("The 'session' field must be a JSON object.", param="session")
@@ -136,7 +136,7 @@ def parse_call_body(content_type: str | None, body: bytes) -> CallBody:
     if mime == "application/json":
         try:
             value = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise CallBodyError("The request body is not valid JSON.") from None
         if not isinstance(value, dict) or not isinstance(value.get("sdp"), str):
             raise CallBodyError("Missing required parameter: 'sdp'.", param="sdp")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from aiohttp import web
 
@@ -33,6 +33,7 @@ __all__ = ["CallRecord", "CallService", "sleep_until"]
 
 logger = logging.getLogger(__name__)
 
+JsonDict = dict[str, Any]
 CALL_PATHS: Final = ("/v1/realtime/calls", "/realtime/calls", "/backend-api/codex/realtime/calls")
 _TEARDOWN_TIMEOUT_S: Final = 10.0
 _LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "::1")
@@ -161,14 +162,32 @@ class CallService:
         model = self._host.new_model(
             version=version, mode=mode, model=model_name, audio_sink=call.play
         )
-        await call.configure(model, body.session)
         try:
-            answer = await call.peer.answer(body.offer_sdp)
+            return await self._answer(request, call, model, body.offer_sdp, body.session)
+        except BaseException:  # cancelled or failed mid-answer: never leak the peer
+            await call.aclose()
+            raise
+
+    async def _answer(
+        self,
+        request: web.Request,
+        call: Call,
+        model: ScriptedModel,
+        offer_sdp: str,
+        session: JsonDict | None,
+    ) -> web.Response:
+        options, record = self._host.options, call.record
+        await call.configure(model, session)
+        try:
+            answer = await call.peer.answer(offer_sdp)
         except ProtocolError as exc:
             await call.aclose()
             return _error_response(
                 400, f"Invalid SDP offer: {exc}", error_type="invalid_request_error", param="sdp"
             )
+        if self._closing.is_set():  # aclose() ran while we answered: it cannot end this call
+            await call.aclose()
+            return _error_response(503, "The emulator is shutting down.", error_type="server_error")
         record.answer_sdp = answer
         headers = {
             "Content-Type": "application/sdp"
@@ -178,10 +197,10 @@ class CallService:
             if options.call_location_without_id:
                 headers["Location"] = request.path
         else:
-            record.call_id = call_id
-            headers["Location"] = f"/v1/realtime/calls/{call_id}"
-            self._calls[call_id] = call
-            self._host.register_call(call_id, model)
+            record.call_id = call.call_id
+            headers["Location"] = f"/v1/realtime/calls/{call.call_id}"
+            self._calls[call.call_id] = call
+            self._host.register_call(call.call_id, model)
             await call.start()
             self._watch(call)
         return web.Response(status=201, body=answer.encode("utf-8"), headers=headers)

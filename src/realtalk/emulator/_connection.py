@@ -182,6 +182,13 @@ class RealtimeConnection:
                 error_event(f"Invalid JSON in client message: {exc}", code="invalid_json")
             )
             return
+        except RecursionError:
+            await self.inject(
+                error_event(
+                    "Invalid JSON in client message: nested too deeply.", code="invalid_json"
+                )
+            )
+            return
         if not isinstance(message, dict):
             await self.inject(
                 error_event(

@@ -11,6 +11,7 @@ __all__ = ["Conversation", "ItemError"]
 
 JsonDict = dict[str, Any]
 _ITEM_TYPES = ("message", "function_call", "function_call_output")
+_JSON_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a decimal", str: "a string"}
 
 
 class ItemError(NamedTuple):
@@ -61,6 +62,15 @@ class Conversation:
                 "invalid_value",
                 "item.type",
             )
+        content = item.get("content")
+        if item_type == "message" and content is not None and not isinstance(content, list):
+            got = _JSON_TYPE_NAMES.get(type(content), "an object")
+            return ItemError(
+                f"Invalid type for 'item.content': expected an array of content parts, "
+                f"but got {got} instead.",
+                "invalid_type",
+                "item.content",
+            )
         given_id = item.get("id")
         item_id = given_id if isinstance(given_id, str) and given_id else self._ids.next("item")
         stored = {**item, "id": item_id, "object": "realtime.item", "status": "completed"}
@@ -71,7 +81,7 @@ class Conversation:
         elif item_type == "message" and item.get("role") != "assistant":
             text = "".join(
                 part["text"]
-                for part in item.get("content") or []
+                for part in content or []
                 if isinstance(part, dict) and isinstance(part.get("text"), str)
             )
             if text.startswith(BACKEND_PREFIX):

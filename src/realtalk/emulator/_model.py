@@ -146,12 +146,19 @@ class ScriptedModel:
             await sink(event)
 
     async def _error(
-        self, message: str, *, code: str | None, param: str | None, event: JsonDict
+        self,
+        message: str,
+        *,
+        code: str | None,
+        param: str | None,
+        event: JsonDict,
+        error_type: str = "invalid_request_error",
     ) -> None:
         client_id = event.get("event_id")
         await self._emit(
             error_event(
                 message,
+                error_type=error_type,
                 code=code,
                 param=param,
                 client_event_id=client_id if isinstance(client_id, str) else None,
@@ -183,7 +190,18 @@ class ScriptedModel:
                 event=event,
             )
             return
-        await handler(event)
+        try:
+            await handler(event)
+        except Exception:
+            # A bug must cost the client one request, not the whole socket or call.
+            logger.exception("emulator failed to handle a client event", extra={"type": event_type})
+            await self._error(
+                "The server had an error while processing your request.",
+                code=None,
+                param=None,
+                event=event,
+                error_type="server_error",
+            )
 
     async def feed_input_audio(self, pcm: bytes) -> None:
         """Raw PCM16 24 kHz mono input (e.g. a WebRTC track), same path as ``append``."""
@@ -379,6 +397,8 @@ class ScriptedModel:
         )
 
     async def _respond(self, event: JsonDict) -> None:
+        if self._closed:  # the model closed while this handler awaited a sink
+            return
         params = event.get("response")
         conversation = self._conversation
         last = conversation.take_last_input()

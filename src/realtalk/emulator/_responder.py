@@ -35,9 +35,12 @@ class Responder:
         self._task: asyncio.Task[None] | None = None
         # v1 conversation.handoff.append texts waiting to be spoken, in order.
         self._speech_queue: deque[str] = deque()
+        self._closed = False
 
     def start(self, params: JsonDict, plan: Plan) -> None:
-        """Start a response (the caller checked that none is active)."""
+        """Start a response (the caller checked that none is active); no-op once closed."""
+        if self._closed:
+            return
         resp = self._new_response(params)
         self.active = resp
         self._task = asyncio.create_task(
@@ -46,6 +49,8 @@ class Responder:
 
     def queue_speech(self, text: str) -> None:
         """Speak ``text`` now, or right after the active response (v1 handoff output)."""
+        if self._closed:
+            return
         if self.active is None:
             self.start({}, Plan(PlanKind.SPEAK, text=text))
         else:
@@ -85,7 +90,8 @@ class Responder:
         return True
 
     async def aclose(self) -> None:
-        """Hard-stop any running response; idempotent."""
+        """Hard-stop any running response; idempotent. No response starts afterwards."""
+        self._closed = True
         self._speech_queue.clear()
         task, self._task = self._task, None
         if task is not None and not task.done():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import re
 import shlex
 import time
@@ -64,6 +65,8 @@ __all__ = [
     "ResponsesStats",
     "scripted_reply",
 ]
+
+logger = logging.getLogger(__name__)
 
 _MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
 _COMMAND: Final = re.compile(r"`([^`\n]+)`")
@@ -201,7 +204,14 @@ class ResponsesEmulator:
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT:
-                    if not await self._websocket_request(ws, message.data, index, headers, inputs):
+                    try:
+                        more = await self._websocket_request(
+                            ws, message.data, index, headers, inputs
+                        )
+                    except (ConnectionError, RuntimeError) as exc:
+                        _client_left("websocket", exc)
+                        break
+                    if not more:
                         break
                 elif message.type is WSMsgType.BINARY:
                     await ws.close(code=1003, message=b"binary frames are not supported")
@@ -267,12 +277,15 @@ class ResponsesEmulator:
                 TURN_STATE_HEADER: f"ts-{next(self._turn_states)}",
             }
         )
-        await response.prepare(request)
-        for event in self._events(f"resp-{next(self._ids)}", list(body.input)):
-            if isinstance(event, ResponseCompleted) and self.options.close_before_completed:
-                break
-            await response.write(encode_sse(event))
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            for event in self._events(f"resp-{next(self._ids)}", list(body.input)):
+                if isinstance(event, ResponseCompleted) and self.options.close_before_completed:
+                    break
+                await response.write(encode_sse(event))
+            await response.write_eof()
+        except (ConnectionError, RuntimeError) as exc:
+            _client_left("http", exc)
         return response
 
     async def _handle_stats(self, request: web.Request) -> web.Response:
@@ -387,6 +400,14 @@ def _info(response_id: str, status: str) -> ResponseInfo:
     usage = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
     return ResponseInfo(
         id=response_id, status=status, usage=usage if status == "completed" else None
+    )
+
+
+def _client_left(transport: str, exc: Exception) -> None:
+    """A client that disconnects mid-stream is normal: end the stream quietly."""
+    logger.debug(
+        "emulator responses client went away mid-stream",
+        extra={"transport": transport, "error": str(exc)},
     )
 
 

@@ -166,6 +166,8 @@ def decode_ws_request(data: str | bytes) -> ResponseCreate:
         return msgspec.json.decode(data, type=ResponseCreate)
     except msgspec.DecodeError as exc:
         raise ProtocolError(f"invalid response.create frame: {exc}") from exc
+    except RecursionError as exc:  # absurdly deep nesting: malformed input, not a crash
+        raise ProtocolError("invalid response.create frame: JSON nested too deeply") from exc
 
 
 def decode_http_request(data: str | bytes) -> RequestBody:
@@ -178,6 +180,8 @@ def decode_http_request(data: str | bytes) -> RequestBody:
         return msgspec.json.decode(data, type=RequestBody)
     except msgspec.DecodeError as exc:
         raise ProtocolError(f"invalid responses request body: {exc}") from exc
+    except RecursionError as exc:  # absurdly deep nesting: malformed input, not a crash
+        raise ProtocolError("invalid responses request body: JSON nested too deeply") from exc
 
 
 class RequestPlan(NamedTuple):
