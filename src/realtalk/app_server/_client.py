@@ -30,7 +30,7 @@ from typing import Any, Final, NamedTuple, Self, TypeVar
 
 import msgspec
 
-from realtalk._errors import RealtalkError, TransportClosedError
+from realtalk._errors import RealtalkError, TransportClosedError, TransportError
 from realtalk.app_server._api import (
     NOTIFICATIONS,
 )
@@ -45,7 +45,7 @@ from realtalk.protocol import (
     parse_message,
 )
 
-__all__ = ["Client", "Notification", "RpcError", "default_server_command"]
+__all__ = ["Client", "Notification", "RequestTimeoutError", "RpcError", "default_server_command"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,10 @@ class RpcError(RealtalkError):
         self.code = error.code
         self.rpc_message = error.message
         self.data = error.data
+
+
+class RequestTimeoutError(TransportError, TimeoutError):
+    """A request got no answer in time (still a TimeoutError for older callers)."""
 
 
 class Notification(NamedTuple):
@@ -322,6 +326,10 @@ class Client(TypedCalls):
             async with asyncio.timeout(timeout):
                 await self.send_raw(encode_request(rid, method, params))
                 return await future
+        except TimeoutError as exc:
+            raise RequestTimeoutError(
+                f"the app-server did not answer {method} within {timeout:g}s"
+            ) from exc
         finally:
             self._pending.pop(rid, None)
 

@@ -12,6 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from realtalk._errors import ConnectError, HandshakeError, TransportClosedError
+from realtalk._wslog import WS_CLIENT_LOGGER
 
 __all__ = ["READ_LIMIT", "Link", "ProcessLink", "WebSocketLink"]
 
@@ -56,6 +57,7 @@ class WebSocketLink:
                 max_size=READ_LIMIT,
                 open_timeout=open_timeout,
                 proxy=None if host in ("127.0.0.1", "localhost", "::1") else True,
+                logger=WS_CLIENT_LOGGER,  # websockets logs headers at DEBUG: redact the token
             )
         except InvalidStatus as exc:
             status = exc.response.status_code

@@ -148,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RealtalkError as exc:
         print(f"realtalk: error: {exc}", file=sys.stderr)
         return 1
+    except TimeoutError as exc:  # an OSError whose text is often empty
+        detail = f": {exc}" if str(exc) else " waiting for an answer"
+        print(f"realtalk: error: timed out{detail}", file=sys.stderr)
+        return 1
     except OSError as exc:
         message = describe_tls_failure(exc) or str(exc)
         print(f"realtalk: error: {message}", file=sys.stderr)

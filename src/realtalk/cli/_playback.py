@@ -18,11 +18,28 @@ from realtalk.cli._device import (
 )
 from realtalk.transports import PCM24K_RATE, Pcm16Resampler
 
-__all__ = ["JitterBuffer", "Speaker"]
+__all__ = ["JitterBuffer", "Speaker", "buffer_policy"]
 
 logger = logging.getLogger(__name__)
 
 _SAMPLE_BYTES = 2  # mono PCM16
+
+PACED_MAX_MS = 2000
+PACED_SKIP_QUIET_MS = 100
+UNPACED_MAX_MS = 60_000
+
+
+def buffer_policy(*, paced: bool) -> tuple[int, int | None]:
+    """``(max_ms, skip_quiet_ms)`` for a source that is (or is not) paced in real time.
+
+    A WebRTC track is paced and never stops (silence between turns): a small cap and
+    skipping quiet chunks keep clock drift from building latency. A WebSocket delivers
+    an answer as fast as the server produces it, often faster than real time: the
+    buffer must hold the whole answer and keep its pauses.
+    """
+    if paced:
+        return PACED_MAX_MS, PACED_SKIP_QUIET_MS
+    return UNPACED_MAX_MS, None
 
 
 class JitterBuffer:
@@ -32,8 +49,9 @@ class JitterBuffer:
 
     * overflow: beyond ``max_ms`` the oldest audio is dropped (``dropped_bytes``);
     * silence skip: near-silent chunks are discarded while more than ``skip_quiet_ms``
-      is buffered, so a continuous stream (WebRTC sends silence between turns) cannot
-      build latency out of clock drift between sender and sound card;
+      is buffered (``None``: never), so a continuous stream (WebRTC sends silence
+      between turns) cannot build latency out of clock drift between sender and sound
+      card (see :func:`buffer_policy`);
     * prefill: playback (re)starts once ``prefill_ms`` is buffered, or once buffered
       audio has waited ``prefill_ms`` of output time (so a short tail still plays);
     * underrun: missing bytes are silence (``underruns`` counts the episodes);
@@ -44,23 +62,30 @@ class JitterBuffer:
         self,
         *,
         samplerate: int = PCM24K_RATE,
-        max_ms: int = 2000,
+        max_ms: int = PACED_MAX_MS,
         prefill_ms: int = 60,
-        skip_quiet_ms: int = 100,
+        skip_quiet_ms: int | None = PACED_SKIP_QUIET_MS,
     ) -> None:
         per_ms = samplerate * _SAMPLE_BYTES / 1000
-        self._max = int(max_ms * per_ms) // 2 * 2
-        self._prefill = int(prefill_ms * per_ms)
-        self._skip_quiet = int(skip_quiet_ms * per_ms)
         self._per_ms = per_ms
-        self._buf = bytearray()
         self._lock = threading.Lock()
+        self._max = 0
+        self._skip_quiet: int | None = None
+        self.set_limits(max_ms=max_ms, skip_quiet_ms=skip_quiet_ms)
+        self._prefill = int(prefill_ms * per_ms)
+        self._buf = bytearray()
         self._playing = False
         self._held = 0
         self.consumed = 0  # bytes that left the buffer: played, dropped or cleared
         self.dropped_bytes = 0
         self.skipped_bytes = 0
         self.underruns = 0
+
+    def set_limits(self, *, max_ms: int, skip_quiet_ms: int | None) -> None:
+        """Change the overflow cap and the silence skip (e.g. for another source)."""
+        with self._lock:
+            self._max = int(max_ms * self._per_ms) // 2 * 2
+            self._skip_quiet = None if skip_quiet_ms is None else int(skip_quiet_ms * self._per_ms)
 
     @property
     def buffered_ms(self) -> float:
@@ -74,7 +99,8 @@ class JitterBuffer:
 
     def push(self, data: bytes) -> None:
         with self._lock:
-            if len(self._buf) > self._skip_quiet and is_quiet(data):
+            skip = self._skip_quiet
+            if skip is not None and len(self._buf) > skip and is_quiet(data):
                 self.skipped_bytes += len(data)
                 return
             self._buf += data
@@ -117,28 +143,32 @@ class JitterBuffer:
 
 
 class Speaker:
-    """Plays pcm24k on an output device through a ``JitterBuffer`` (an ``AudioPlayback``)."""
+    """Plays pcm24k on an output device through a ``JitterBuffer`` (an ``AudioPlayback``).
+
+    ``paced``: whether the audio arrives in real time (a WebRTC track) or in bursts (a
+    WebSocket); it picks the buffer's limits (:func:`buffer_policy`, :meth:`set_paced`).
+    """
 
     def __init__(
         self,
         device: AudioDevice,
         *,
         spec: str | int | None = None,
-        max_buffer_ms: int = 2000,
+        paced: bool = True,
         prefill_ms: int = 60,
     ) -> None:
         self._device = device
         self._spec = spec
-        self._max_ms = max_buffer_ms
+        self._paced = paced
         self._prefill_ms = prefill_ms
         self._stream: AudioStream | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resampler: Pcm16Resampler | None = None
         self._progress = asyncio.Event()
         self._draining = False
-        self.buffer = JitterBuffer(max_ms=max_buffer_ms, prefill_ms=prefill_ms)
         self.info: DeviceInfo | None = None
         self.samplerate = PCM24K_RATE
+        self.buffer = self._new_buffer()
         self.interruptions = 0
 
     def open(self) -> None:
@@ -150,9 +180,7 @@ class Speaker:
             self._resampler = Pcm16Resampler(
                 in_rate=PCM24K_RATE, in_channels=1, out_rate=self.samplerate
             )
-        self.buffer = JitterBuffer(
-            samplerate=self.samplerate, max_ms=self._max_ms, prefill_ms=self._prefill_ms
-        )
+        self.buffer = self._new_buffer()
         stream = self._device.open_output(
             self.info,
             samplerate=self.samplerate,
@@ -161,6 +189,21 @@ class Speaker:
         )
         self._stream = stream
         stream.start()
+
+    def _new_buffer(self) -> JitterBuffer:
+        max_ms, skip_quiet_ms = buffer_policy(paced=self._paced)
+        return JitterBuffer(
+            samplerate=self.samplerate,
+            max_ms=max_ms,
+            prefill_ms=self._prefill_ms,
+            skip_quiet_ms=skip_quiet_ms,
+        )
+
+    def set_paced(self, *, paced: bool) -> None:
+        """Set whether the source is paced in real time (WebRTC) or bursty (WebSocket)."""
+        self._paced = paced
+        max_ms, skip_quiet_ms = buffer_policy(paced=paced)
+        self.buffer.set_limits(max_ms=max_ms, skip_quiet_ms=skip_quiet_ms)
 
     def _pull(self, frames: int) -> bytes:
         # Driver thread.

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-import wave
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
@@ -31,10 +30,10 @@ from realtalk.agent import (
 )
 from realtalk.cli._device import AudioPlayback, is_quiet
 from realtalk.cli._jsonl import EventLog
+from realtalk.cli._outputs import SafePlayback, WavSink, close_outputs
 from realtalk.cli._render import Renderer
+from realtalk.cli._turns import TurnTracker
 from realtalk.conversation import (
-    AgentActivity,
-    Closed,
     ConversationEvent,
     ConversationManager,
     Realtime,
@@ -51,9 +50,6 @@ from realtalk.protocol import (
     AudioOut,
     ErrorEvent,
     InputAudioSpeechStarted,
-    ResponseCancelled,
-    ResponseCreated,
-    ResponseDone,
 )
 from realtalk.transports import WebRtcPeer
 
@@ -65,65 +61,6 @@ OFFLINE_API_KEY = "offline-emulator-key"
 # Above this much unsent audio on the WebRTC track, quiet microphone blocks are skipped
 # so drift between the sound card clock and the track's pacing cannot build latency.
 MAX_MIC_LAG_MS = 200.0
-
-
-class TurnTracker:
-    """Decides when the conversation is idle again after the person said something.
-
-    Idle = a response finished since the input, no response is active, the agent
-    is not working, and if the agent produced output, its spoken result is done.
-    """
-
-    def __init__(self) -> None:
-        self.idle = asyncio.Event()
-        self.closed: Closed | None = None
-        self.ended = asyncio.Event()  # set once the conversation is Closed
-        self.errors: list[str] = []
-        self.errored = asyncio.Event()
-        self._response_active = False
-        self._saw_done = False
-        self._agent_busy = False
-        self._await_speech = False
-        self._agent_messages = 0
-
-    def expect_turn(self) -> None:
-        self.idle.clear()
-        self._saw_done = False
-
-    def observe(self, event: ConversationEvent) -> None:
-        if isinstance(event, Closed):
-            self.closed = event
-            self.ended.set()
-            self.idle.set()
-            return
-        if isinstance(event, AgentActivity):
-            if event.kind == "submitted":
-                self._agent_busy = True
-                self._agent_messages = 0
-            elif event.kind == "message":
-                self._agent_messages += 1
-            else:
-                self._agent_busy = False
-                self._await_speech = self._agent_messages > 0 or event.kind == "failed"
-        elif isinstance(event, Realtime):
-            payload = event.payload
-            if isinstance(payload, ResponseCreated):
-                self._response_active = True
-            elif isinstance(payload, ResponseDone | ResponseCancelled):
-                self._response_active = False
-                self._saw_done = True
-                if not self._agent_busy:
-                    self._await_speech = False
-            elif isinstance(payload, ErrorEvent):
-                self.errors.append(payload.message)
-                self.errored.set()
-        if (
-            self._saw_done
-            and not self._response_active
-            and not self._agent_busy
-            and not self._await_speech
-        ):
-            self.idle.set()
 
 
 class TalkRuntime:
@@ -143,6 +80,7 @@ class TalkRuntime:
     ) -> None:
         self.settings = settings
         self.playback = playback  # e.g. the local speaker (``--speaker``)
+        self._speaker = SafePlayback(playback, renderer.error) if playback is not None else None
         self.peer: WebRtcPeer | None = None
         self.renderer = renderer
         self.offline = offline
@@ -156,14 +94,14 @@ class TalkRuntime:
         self._log: EventLog | None = None
         self._sub: Subscription | None = None
         self._pump: asyncio.Task[None] | None = None
-        self._audio: wave.Wave_write | None = None
+        self._audio: WavSink | None = None
         self.started = asyncio.Event()
 
     async def __aenter__(self) -> TalkRuntime:
         try:
             await self._open()
-        except BaseException:
-            await self.aclose()
+        except BaseException as exc:
+            await self._close_after(exc)
             raise
         return self
 
@@ -173,7 +111,16 @@ class TalkRuntime:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        await self._close_after(exc)
+
+    async def _close_after(self, exc: BaseException | None) -> None:
+        """aclose(); a file that failed is raised, unless a failure is already on its way."""
+        try:
+            await self.aclose()
+        except ConfigError as close_error:
+            if exc is None:
+                raise
+            self.renderer.error(str(close_error))
 
     async def _open(self) -> None:
         settings = self.settings
@@ -186,22 +133,9 @@ class TalkRuntime:
             )
             self.settings = settings
         if self._events_jsonl:
-            try:
-                self._log = EventLog(self._events_jsonl)
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot write --events-jsonl {self._events_jsonl}: {exc}"
-                ) from exc
+            self._log = EventLog(self._events_jsonl)
         if self._audio_out_path:
-            try:
-                self._audio = wave.open(self._audio_out_path, "wb")  # noqa: SIM115
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot write --audio-out {self._audio_out_path}: {exc}"
-                ) from exc
-            self._audio.setnchannels(1)
-            self._audio.setsampwidth(2)
-            self._audio.setframerate(24000)
+            self._audio = WavSink(self._audio_out_path)
         if settings.transport == "webrtc":
             # The local media peer: our microphone/WAV goes out on its audio track,
             # the model's audio comes back on it; the conversation is controlled
@@ -221,9 +155,9 @@ class TalkRuntime:
 
     def _on_peer_audio(self, pcm: bytes) -> None:
         if self._audio is not None:
-            self._audio.writeframes(pcm)
-        if self.playback is not None:
-            self.playback.play(pcm)
+            self._audio.write(pcm)
+        if self._speaker is not None:
+            self._speaker.play(pcm)
 
     def _on_dc_event(self, event: dict[str, Any]) -> None:
         self.renderer.data_channel(event)
@@ -231,37 +165,48 @@ class TalkRuntime:
     def _route_audio(self, event: Realtime) -> None:
         """Model audio to ``--audio-out`` and the speaker; barge-in clears the speaker."""
         payload = event.payload
-        wanted = self._audio is not None or self.playback is not None
+        wanted = self._audio is not None or self._speaker is not None
         if isinstance(payload, AudioOut) and wanted:
             pcm = base64.b64decode(payload.frame.data)
             if self._audio is not None:
-                self._audio.writeframes(pcm)
-            if self.playback is not None:
-                self.playback.play(pcm)
-        elif isinstance(payload, InputAudioSpeechStarted) and self.playback is not None:
+                self._audio.write(pcm)
+            if self._speaker is not None:
+                self._speaker.play(pcm)
+        elif isinstance(payload, InputAudioSpeechStarted) and self._speaker is not None:
             # Barge-in: stop talking over the person (the conversation truncates the
             # interrupted item on the server).
-            self.playback.interrupt()
+            self._speaker.interrupt()
 
     async def _pump_events(self, sub: Subscription) -> None:
+        """Handle every event; a failure ends the run's waits instead of hanging them."""
         async for event in sub:
-            if isinstance(event, Started):
-                self.started.set()
-            if isinstance(event, SdpAnswer) and self.peer is not None:
-                try:
-                    await self.peer.accept_answer(event.sdp)
-                except RealtalkError as exc:
-                    self.renderer.error(f"could not apply the SDP answer: {exc}")
-            if isinstance(event, Realtime):
-                self._route_audio(event)
-            starting_error = (
-                not self.started.is_set()
-                and isinstance(event, Realtime)
-                and isinstance(event.payload, ErrorEvent)
-            )
-            if not starting_error:  # a failed start is reported once, by the caller
-                self.renderer.show(event)
-            self.tracker.observe(event)
+            try:
+                await self._handle(event)
+            except Exception as exc:
+                logger.exception("handling a conversation event failed")
+                sub.close()  # stop reading without stalling the conversation
+                reason = str(exc) or type(exc).__name__
+                self.tracker.fail(f"could not handle the conversation's events: {reason}")
+                return
+
+    async def _handle(self, event: ConversationEvent) -> None:
+        if isinstance(event, Started):
+            self.started.set()
+        if isinstance(event, SdpAnswer) and self.peer is not None:
+            try:
+                await self.peer.accept_answer(event.sdp)
+            except RealtalkError as exc:
+                self.renderer.error(f"could not apply the SDP answer: {exc}")
+        if isinstance(event, Realtime):
+            self._route_audio(event)
+        starting_error = (
+            not self.started.is_set()
+            and isinstance(event, Realtime)
+            and isinstance(event.payload, ErrorEvent)
+        )
+        if not starting_error:  # a failed start is reported once, by the caller
+            self.renderer.show(event)
+        self.tracker.observe(event)
 
     async def start(self) -> None:
         assert self.manager is not None
@@ -299,11 +244,13 @@ class TalkRuntime:
         return self.tracker.ended
 
     def end_error(self) -> str | None:
-        """The error that ended the conversation, if one did."""
-        closed = self.tracker.closed
-        if closed is None or closed.reason != "error":
+        """The error that ended the conversation (or this run's view of it), if one did."""
+        tracker = self.tracker
+        if tracker.failure is not None:
+            return tracker.failure
+        if tracker.closed is None or tracker.closed.reason != "error":
             return None
-        return self.tracker.errors[-1] if self.tracker.errors else "unknown error"
+        return tracker.errors[-1] if tracker.errors else "unknown error"
 
     async def send_line(self, text: str) -> None:
         """Send a typed line and ask for an answer, without waiting for it."""
@@ -351,11 +298,16 @@ class TalkRuntime:
             raise RealtalkError(
                 f"timed out after {timeout:g}s waiting for the assistant to finish"
             ) from exc
-        message = self.end_error()
-        if message is not None:
-            raise RealtalkError(f"the conversation ended with an error: {message}")
+        tracker = self.tracker
+        if tracker.failure is not None:
+            raise RealtalkError(tracker.failure)
+        closed = tracker.closed
+        if closed is not None and closed.reason != "requested":  # it ended during the turn
+            detail = f": {tracker.errors[-1]}" if tracker.errors else ""
+            raise RealtalkError(f"the conversation ended ({closed.reason}){detail}")
 
     async def aclose(self) -> None:
+        """Stop everything; then raise ConfigError if an output file failed."""
         if self.manager is not None:
             with contextlib.suppress(RealtalkError):
                 await self.manager.aclose()
@@ -368,11 +320,7 @@ class TalkRuntime:
             await self._agent.aclose()
         if self.emulator is not None:
             await self.emulator.aclose()
-        if self._log is not None:
-            self._log.close()
-        if self._audio is not None:
-            self._audio.close()
-            self._audio = None
+        close_outputs(self._log, self._audio)
 
 
 AGENT_INSTRUCTIONS = """\

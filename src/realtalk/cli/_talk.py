@@ -95,6 +95,8 @@ async def run_talk(args: argparse.Namespace) -> int:
             playback=local.speaker,
         ) as runtime,
     ):
+        if local.speaker is not None:  # only the WebRTC track paces the model's audio
+            local.speaker.set_paced(paced=settings.transport == "webrtc")
         await runtime.start()
         if local.mic is not None:
             await run_mic(runtime, local.mic, lines=stdin_lines(), quit_on_eof=sys.stdin.isatty())

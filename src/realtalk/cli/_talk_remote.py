@@ -25,7 +25,6 @@ import contextlib
 import logging
 import os
 import sys
-import wave
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Final
@@ -41,6 +40,7 @@ from realtalk.app_server import (
 )
 from realtalk.cli._device import AudioPlayback
 from realtalk.cli._jsonl import EventLog
+from realtalk.cli._outputs import SafePlayback, WavSink, close_outputs
 from realtalk.cli._remote_events import (
     TOKEN_ENV,
     RemoteTracker,
@@ -72,37 +72,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-class _WavSink:
-    """``--audio-out``: output audio chunks into a WAV file (format of the first chunk)."""
-
-    def __init__(self, path: str) -> None:
-        try:
-            self._wav = wave.open(path, "wb")  # noqa: SIM115 - closed in close()
-        except OSError as exc:
-            raise ConfigError(f"cannot write --audio-out {path}: {exc}") from exc
-        self._wav.setsampwidth(2)
-        self._wav.setnchannels(1)
-        self._wav.setframerate(_RATE)
-        self._format: tuple[int, int] | None = None
-
-    def write(self, chunk: RealtimeAudioChunk) -> None:
-        fmt = (chunk.sample_rate, chunk.num_channels)
-        if self._format is None:
-            self._format = fmt
-            self._wav.setframerate(chunk.sample_rate)
-            self._wav.setnchannels(chunk.num_channels)
-        elif fmt != self._format:
-            logger.warning("output audio changed format to %s; chunk dropped", fmt)
-            return
-        try:
-            self._wav.writeframes(base64.b64decode(chunk.data, validate=True))
-        except (binascii.Error, ValueError):
-            logger.warning("output audio chunk is not valid base64; dropped")
-
-    def close(self) -> None:
-        self._wav.close()
-
-
 class RemoteTalk:
     """Everything one remote ``talk`` run owns; ``async with`` closes it all."""
 
@@ -116,22 +85,19 @@ class RemoteTalk:
     ) -> None:
         self.renderer = renderer
         self.playback = playback  # the local speaker (``--speaker``)
+        self._speaker = SafePlayback(playback, renderer.error) if playback is not None else None
         self.tracker = RemoteTracker()
         self.client: Client | None = None
         self.emulator: Emulator | None = None
         self.thread_id: str | None = None
-        self._log: EventLog | None = None
-        self._wav: _WavSink | None = None
-        if events_jsonl:
-            try:
-                self._log = EventLog(events_jsonl)
-            except OSError as exc:
-                raise ConfigError(f"cannot write --events-jsonl {events_jsonl}: {exc}") from exc
+        self._log = EventLog(events_jsonl) if events_jsonl else None
+        self._wav: WavSink | None = None
         if audio_out:
             try:
-                self._wav = _WavSink(audio_out)
+                self._wav = WavSink(audio_out)
             except ConfigError:
-                self._close_files()
+                with contextlib.suppress(ConfigError):
+                    close_outputs(self._log)
                 raise
 
     async def __aenter__(self) -> RemoteTalk:
@@ -143,7 +109,12 @@ class RemoteTalk:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        try:
+            await self.aclose()
+        except ConfigError as close_error:
+            if exc is None:
+                raise
+            self.renderer.error(str(close_error))  # the run's own failure goes first
 
     # -- connecting --------------------------------------------------------------------
 
@@ -197,13 +168,14 @@ class RemoteTalk:
         method, params = notification
         if isinstance(params, dict) or getattr(params, "thread_id", None) != self.thread_id:
             return  # another thread's, or not decodable (the client logged it)
+        self.tracker.observe(method, params)  # first: a failing renderer cannot skip it
         if method == "thread/realtime/outputAudio/delta":
             self._play(params.audio)
         elif method == "thread/realtime/itemAdded" and (
             params.item.get("type") == "input_audio_buffer.speech_started"
         ):
-            if self.playback is not None:
-                self.playback.interrupt()  # barge-in: stop talking over the person
+            if self._speaker is not None:
+                self._speaker.interrupt()  # barge-in: stop talking over the person
         elif method == "thread/realtime/closed":
             self.renderer.info(f"conversation closed ({params.reason})")
         elif self.tracker.started.is_set() or method != "thread/realtime/error":
@@ -211,18 +183,17 @@ class RemoteTalk:
             event = conversation_event(notification)
             if event is not None:
                 self.renderer.show(event)
-        self.tracker.observe(method, params)
 
     def _play(self, chunk: RealtimeAudioChunk) -> None:
         if self._wav is not None:
-            self._wav.write(chunk)
-        if self.playback is not None:
+            self._wav.write_chunk(chunk)
+        if self._speaker is not None:
             try:
                 pcm = base64.b64decode(chunk.data, validate=True)
             except binascii.Error:
                 logger.warning("skipping output audio that is not valid base64")
                 return
-            self.playback.play(pcm)
+            self._speaker.play(pcm)
 
     async def _wait(self, *events: asyncio.Event) -> None:
         """Wait for any of ``events``; fail if the app-server connection drops first."""
@@ -323,6 +294,8 @@ class RemoteTalk:
             async with asyncio.timeout(timeout):
                 while tracker.closed is None:
                     await self._wait(tracker.idle)
+                    if tracker.closed is not None:
+                        break  # ``closed`` sets ``idle`` too: the turn did not finish
                     tracker.activity.clear()
                     try:
                         async with asyncio.timeout(SETTLE_S):
@@ -352,20 +325,17 @@ class RemoteTalk:
                 timeout=STOP_TIMEOUT_S,
             )
 
-    def _close_files(self) -> None:
-        if self._log is not None:
-            self._log.close()
-        if self._wav is not None:
-            self._wav.close()
-            self._wav = None
-
     async def aclose(self) -> None:
-        """Close the connection (a spawned app-server exits), the emulator, the files."""
+        """Close the connection (a spawned app-server exits), the emulator, the files.
+
+        Raises:
+            ConfigError: an output file could not be written (after closing everything).
+        """
         if self.client is not None:
             await self.client.aclose()
         if self.emulator is not None:
             await self.emulator.aclose()
-        self._close_files()
+        close_outputs(self._log, self._wav)
 
 
 async def run_talk_remote(args: argparse.Namespace) -> int:
@@ -386,6 +356,8 @@ async def run_talk_remote(args: argparse.Namespace) -> int:
             playback=local.speaker,
         ) as talk,
     ):
+        if local.speaker is not None:  # audio comes in bursts over the app-server link
+            local.speaker.set_paced(paced=False)
         if target is None:
             await talk.spawn(args)
         else:
