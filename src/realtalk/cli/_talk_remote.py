@@ -38,6 +38,7 @@ from realtalk.app_server import (
     RealtimeTransportWebsocket,
     default_server_command,
 )
+from realtalk.cli._audio_pipe import AudioPipe
 from realtalk.cli._device import AudioPlayback
 from realtalk.cli._jsonl import EventLog
 from realtalk.cli._outputs import SafePlayback, WavSink, close_outputs
@@ -92,6 +93,7 @@ class RemoteTalk:
         self.thread_id: str | None = None
         self._log = EventLog(events_jsonl) if events_jsonl else None
         self._wav: WavSink | None = None
+        self._pipe: AudioPipe | None = None
         if audio_out:
             try:
                 self._wav = WavSink(audio_out)
@@ -248,6 +250,8 @@ class RemoteTalk:
         self.renderer.info(f"streaming {name} ({len(pcm) / (_RATE * 2):.1f}s at real-time pace)")
         self.tracker.expect_turn()
         await stream_pcm24k(pcm, self.audio_sink())
+        assert self._pipe is not None
+        await self._pipe.drain()
 
     # -- what interactive input needs (``_talk_audio.TalkSession``) ------------------
 
@@ -267,18 +271,11 @@ class RemoteTalk:
         await client.request_response(thread_id)
 
     def audio_sink(self) -> Callable[[bytes], Awaitable[None]]:
-        client, thread_id = self._require()
-
-        async def send(pcm: bytes) -> None:
-            audio = RealtimeAudioChunk(
-                data=base64.b64encode(pcm).decode("ascii"),
-                sample_rate=_RATE,
-                num_channels=1,
-                samples_per_channel=len(pcm) // 2,
-            )
-            await client.append_audio(thread_id, audio)
-
-        return send
+        """``appendAudio`` frames, pipelined (see :mod:`._audio_pipe`)."""
+        if self._pipe is None:
+            client, thread_id = self._require()
+            self._pipe = AudioPipe(client, thread_id)
+        return self._pipe.send
 
     async def wait_media(self, timeout: float) -> None:  # noqa: ASYNC109 (bounded wait)
         return  # audio rides the app-server connection, which is up
@@ -331,6 +328,8 @@ class RemoteTalk:
         Raises:
             ConfigError: an output file could not be written (after closing everything).
         """
+        if self._pipe is not None:
+            await self._pipe.aclose()
         if self.client is not None:
             await self.client.aclose()
         if self.emulator is not None:
