@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import Iterator
 
-__all__ = ["wait_for_stop_signal"]
+__all__ = ["Termination", "cancel_on_signals", "wait_for_stop_signal"]
 
 
 async def wait_for_stop_signal(stop: asyncio.Event) -> None:
@@ -24,6 +26,43 @@ async def wait_for_stop_signal(stop: asyncio.Event) -> None:
         installed.append(sig)
     try:
         await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+class Termination:
+    """Which signal cancelled the task (None: none did)."""
+
+    signal: signal.Signals | None = None
+
+
+@contextlib.contextmanager
+def cancel_on_signals(*signals: signal.Signals) -> Iterator[Termination]:
+    """Turn ``signals`` into a cancellation of the current task, so its cleanup runs.
+
+    Without this, SIGTERM or SIGHUP (a closed terminal) ends the process at once:
+    no close frame, no flushed files. Check ``Termination.signal`` after catching the
+    ``CancelledError``. Where the loop cannot install handlers, nothing changes.
+    """
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    state = Termination()
+    installed: list[signal.Signals] = []
+
+    def terminate(sig: signal.Signals) -> None:
+        if state.signal is None and task is not None:
+            state.signal = sig
+            task.cancel()
+
+    for sig in signals:
+        try:
+            loop.add_signal_handler(sig, terminate, sig)
+        except (NotImplementedError, RuntimeError):
+            continue
+        installed.append(sig)
+    try:
+        yield state
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)

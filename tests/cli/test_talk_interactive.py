@@ -47,11 +47,21 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
+    ("sig", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["ctrl-c", "sigterm", "sighup"],
+)
+@pytest.mark.parametrize(
     "extra", [(), ("--app-server", "stdio")], ids=["local", "through-app-server"]
 )
-async def test_ctrl_c_at_the_prompt_exits_at_once(tmp_path: Path, extra: tuple[str, ...]) -> None:
+async def test_a_signal_at_the_prompt_exits_at_once_and_cleanly(
+    tmp_path: Path, extra: tuple[str, ...], sig: signal.Signals, code: int
+) -> None:
     # A readline blocked in an executor thread used to hold the process after Ctrl-C
     # until the person pressed Enter (asyncio.run waits for executor threads).
+    # SIGTERM/SIGHUP (a closed terminal) cancel the run, so it closes its conversation
+    # and its files like Ctrl-C does.
+    log = tmp_path / "events.jsonl"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -59,6 +69,8 @@ async def test_ctrl_c_at_the_prompt_exits_at_once(tmp_path: Path, extra: tuple[s
         "talk",
         "--transport",
         "websocket",
+        "--events-jsonl",
+        str(log),
         *extra,
         stdin=asyncio.subprocess.PIPE,  # open and silent: the prompt waits
         stdout=asyncio.subprocess.PIPE,
@@ -73,10 +85,12 @@ async def test_ctrl_c_at_the_prompt_exits_at_once(tmp_path: Path, extra: tuple[s
                 chunk = await proc.stdout.read(4096)
                 assert chunk, f"talk exited before its prompt: {seen!r}"
                 seen += chunk
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         async with asyncio.timeout(10):
-            await proc.communicate()
-        assert proc.returncode == 130
+            _, err = await proc.communicate()
+        assert proc.returncode == code
+        assert b"Traceback" not in err
+        assert log.read_text().endswith("\n")  # every line written whole
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from realtalk._argtypes import seconds_arg
 from realtalk._errors import RealtalkError
+from realtalk._signals import cancel_on_signals
 from realtalk.tls import describe_tls_failure
 
 __all__ = ["build_parser", "main"]
@@ -112,6 +115,20 @@ def _configure_logging(*, verbose: bool) -> None:
     )
 
 
+async def _until_terminated(run: Coroutine[Any, Any, int]) -> int:
+    """Run ``run``; SIGTERM/SIGHUP cancel it so it closes cleanly, exit 128 + signal."""
+    with cancel_on_signals(signal.SIGTERM, signal.SIGHUP) as termination:
+        try:
+            return await run
+        except asyncio.CancelledError:
+            if termination.signal is None:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            return 128 + int(termination.signal)
+
+
 async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "emulator":
         from realtalk.emulator import run_emulator_from_args
@@ -120,11 +137,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "talk":
         from realtalk.cli._talk import run_talk
 
-        return await run_talk(args)
+        return await _until_terminated(run_talk(args))
     if args.command == "demo":
         from realtalk.cli._demo import run_demo
 
-        return await run_demo(args)
+        return await _until_terminated(run_demo(args))
     if args.command == "bench":
         from realtalk.cli._bench import run_bench
 
