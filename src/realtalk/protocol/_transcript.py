@@ -27,6 +27,19 @@ __all__ = ["TranscriptAccumulator"]
 
 _USER = "user"
 _ASSISTANT = "assistant"
+# The event types that touch the transcript. Events are final structs, so an exact
+# type check lets the hot path (audio deltas) skip the match below entirely.
+_RELEVANT: frozenset[type] = frozenset(
+    {
+        InputAudioSpeechStarted,
+        ResponseCreated,
+        InputTranscriptDelta,
+        OutputTranscriptDelta,
+        InputTranscriptDone,
+        OutputTranscriptDone,
+        HandoffRequested,
+    }
+)
 
 
 class TranscriptAccumulator:
@@ -51,6 +64,8 @@ class TranscriptAccumulator:
         A :class:`HandoffRequested` comes back as a copy whose ``active_transcript``
         holds the lines since the previous handoff; every other event is returned as is.
         """
+        if type(event) not in _RELEVANT:
+            return event
         match event:
             case InputAudioSpeechStarted():
                 self._new_input = True
