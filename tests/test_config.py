@@ -96,7 +96,16 @@ def test_usable_base_urls_pass(url: str) -> None:
     assert check_base_url(url, "--base-url") == url
 
 
-@pytest.mark.parametrize("url", ["notaurl", "ftp://example.com/v1", "http://:80", "http://h:99999"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "notaurl",
+        "ftp://example.com/v1",
+        "http://:80",
+        "http://h:99999",
+        "https://api..openai.com/v1",
+    ],
+)
 def test_unusable_base_urls_name_their_source(url: str) -> None:
     with pytest.raises(ConfigError, match=f"^--base-url {url!r} is not a"):
         check_base_url(url, "--base-url")

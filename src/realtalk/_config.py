@@ -194,6 +194,12 @@ def check_base_url(value: str, source: str) -> str:
             f"{source} {value!r} is not a usable base URL: expected "
             "http(s)://HOST[:PORT]/v1 (or ws(s)://...), e.g. https://api.openai.com/v1"
         )
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError as exc:  # e.g. an empty label: "api..openai.com"
+        raise ConfigError(
+            f"{source} {value!r} is not a usable base URL: invalid host name ({exc})"
+        ) from exc
     return value
 
 

@@ -83,12 +83,16 @@ def proxy_for_request(
 def proxy_setup_error(exc: BaseException) -> str | None:
     """A safe message when ``websockets`` rejected the proxy configuration, else None.
 
+    A ``ValueError`` counts only while a proxy variable is set: without one it is about
+    something else (e.g. a host name that is not valid IDNA) and the caller reports it.
+
     ``websockets`` reads the proxy variables itself; its ``InvalidProxy`` repeats the
     proxy URL, credentials included, so the message here never quotes it.
     """
     from websockets.exceptions import InvalidProxy
 
-    if isinstance(exc, InvalidProxy | ValueError):
+    configured = any(key != "no" for key in urllib.request.getproxies())
+    if isinstance(exc, InvalidProxy) or (isinstance(exc, ValueError) and configured):
         return f"the proxy setting is not a usable proxy URL; {PROXY_SETTING_HINT}"
     if isinstance(exc, ImportError):
         return f"the configured proxy needs a package that is not installed ({exc}); {PROXY_SETTING_HINT}"

@@ -43,7 +43,8 @@ def cancel_on_signals(*signals: signal.Signals) -> Iterator[Termination]:
 
     Without this, SIGTERM or SIGHUP (a closed terminal) ends the process at once:
     no close frame, no flushed files. Check ``Termination.signal`` after catching the
-    ``CancelledError``. Where the loop cannot install handlers, nothing changes.
+    ``CancelledError``. A second signal during the cleanup ends the process at once.
+    Where the loop cannot install handlers, nothing changes.
     """
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -54,6 +55,11 @@ def cancel_on_signals(*signals: signal.Signals) -> Iterator[Termination]:
         if state.signal is None and task is not None:
             state.signal = sig
             task.cancel()
+            return
+        # A second signal while the cleanup runs: stop waiting for it, the default way.
+        for installed_sig in installed:
+            loop.remove_signal_handler(installed_sig)
+        signal.raise_signal(sig)
 
     for sig in signals:
         try:

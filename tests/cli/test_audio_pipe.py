@@ -29,6 +29,7 @@ class HoldingServer:
 
     hold: int
     error_for: int | None = None  # answer this request index with an error
+    bad_result_for: int | None = None  # answer this one with a result of the wrong shape
     received: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -57,6 +58,8 @@ class HoldingServer:
                         "id": held["id"],
                         "error": {"code": -32600, "message": "thread not found"},
                     }
+                elif index == self.bad_result_for:
+                    answer = {"id": held["id"], "result": [1, 2, 3]}
                 else:
                     answer = {"id": held["id"], "result": {}}
                 await ws.send_str(json.dumps(answer))
@@ -121,4 +124,15 @@ async def test_a_refused_frame_is_reported_on_the_next_send() -> None:
                 await pipe.drain()
         with pytest.raises(RealtalkError, match="thread not found"):
             await pipe.send(FRAME)
+        await pipe.aclose()
+
+
+async def test_an_answer_that_does_not_decode_is_a_failure_too() -> None:
+    server = HoldingServer(hold=1, bad_result_for=0)
+    async for client in _client(server):
+        pipe = AudioPipe(client, "thr_1")
+        await pipe.send(FRAME)
+        with pytest.raises(RealtalkError):
+            async with asyncio.timeout(5):
+                await pipe.drain()
         await pipe.aclose()

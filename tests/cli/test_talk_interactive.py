@@ -191,3 +191,16 @@ async def test_mic_and_speaker_through_the_app_server(app_server: AppServer) -> 
             assert mic.closed
             await talk.stop()
             assert talk.tracker.closed == "requested"
+
+
+async def test_typed_input_ends_when_the_app_server_connection_drops(
+    app_server: AppServer,
+) -> None:
+    async with RemoteTalk(Renderer(Console(file=io.StringIO(), width=200))) as talk:
+        await talk.connect(app_server.url, None)
+        await talk.start({})
+        waiting = asyncio.ensure_future(run_typed(talk, _queued(asyncio.Queue()), timeout=30))
+        await app_server.aclose()  # the connection goes; no realtime "closed" arrives
+        with pytest.raises(RealtalkError, match="app-server closed the connection"):
+            async with asyncio.timeout(15):
+                await waiting

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from realtalk import ConfigError, ConnectError
+from realtalk.app_server import Client
 from realtalk.protocol import ServerEventParser, Version, realtime_headers
 from realtalk.transports import connect_realtime
 from realtalk.transports._calls import create_call
@@ -70,3 +71,23 @@ async def test_call_creation_maps_refused_header_values_to_config_error(
         await create_call(
             emulator.base_url, offer_sdp=offer, headers={"x-session-id": "s1\r\nX-Injected: 1"}
         )
+
+
+async def test_a_bad_host_without_a_proxy_is_not_blamed_on_the_proxy() -> None:
+    with pytest.raises(ConnectError) as info:
+        await connect_realtime(
+            "wss://api..example.invalid/v1/realtime", {}, ServerEventParser(Version.V2)
+        )
+    assert "proxy" not in str(info.value).lower()
+    assert "check the base URL" in str(info.value)
+
+
+async def test_the_app_server_client_hides_proxy_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "ftp://alice:s3cret@proxy.example.invalid:3128")
+    monkeypatch.setenv("HTTPS_PROXY", "ftp://alice:s3cret@proxy.example.invalid:3128")
+    with pytest.raises(ConnectError, match="HTTPS_PROXY") as info:
+        await Client.connect("ws://app.example.invalid:8765", open_timeout=5)
+    assert "s3cret" not in str(info.value)
+    assert info.value.__cause__ is None

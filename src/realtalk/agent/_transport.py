@@ -175,10 +175,13 @@ async def connect_websocket(
     except (OSError, websockets.InvalidHandshake, websockets.ConnectionClosed) as exc:
         raise _connect_failure(exc, url) from exc
     except (websockets.InvalidProxy, ImportError, ValueError) as exc:
-        # After OSError: ssl.SSLCertVerificationError is a ValueError too. From None: the
-        # proxy error's text carries the proxy URL and its credentials.
+        # After OSError: ssl.SSLCertVerificationError is a ValueError too.
+        proxy_problem = proxy_setup_error(exc)
+        if proxy_problem is None:
+            raise _connect_failure(exc, url) from exc
+        # From None: the proxy error's text carries the proxy URL and its credentials.
         raise ConnectError(
-            f"could not connect to the model server at {_host(url)}: {proxy_setup_error(exc)}"
+            f"could not connect to the model server at {_host(url)}: {proxy_problem}"
         ) from None
     except websockets.WebSocketException as exc:
         raise _connect_failure(exc, url) from exc

@@ -30,7 +30,7 @@ from typing import Any, Final, NamedTuple, Self, TypeVar
 
 import msgspec
 
-from realtalk._errors import RealtalkError, TransportClosedError, TransportError
+from realtalk._errors import ProtocolError, RealtalkError, TransportClosedError, TransportError
 from realtalk.app_server._api import (
     NOTIFICATIONS,
 )
@@ -336,9 +336,16 @@ class Client(TypedCalls):
     async def request(
         self, method: str, params: Any, result: type[T], *, timeout: float = 30.0
     ) -> T:
-        """Send a request and decode its result into ``result``."""
+        """Send a request and decode its result into ``result``.
+
+        Raises:
+            ProtocolError: the result does not have the documented shape.
+        """
         raw = await self.request_raw(method, params, timeout=timeout)
-        return msgspec.json.decode(raw, type=result)
+        try:
+            return msgspec.json.decode(raw, type=result)
+        except msgspec.ValidationError as exc:
+            raise ProtocolError(f"the app-server's answer to {method} is malformed: {exc}") from exc
 
     # -- lifecycle ---------------------------------------------------------------------
 

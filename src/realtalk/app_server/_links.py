@@ -9,9 +9,10 @@ from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidStatus
 
 from realtalk._errors import ConnectError, HandshakeError, TransportClosedError
+from realtalk._proxy import proxy_setup_error
 from realtalk._wslog import WS_CLIENT_LOGGER
 
 __all__ = ["READ_LIMIT", "Link", "ProcessLink", "WebSocketLink"]
@@ -69,6 +70,14 @@ class WebSocketLink:
             ) from exc
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise ConnectError(f"cannot connect to the app-server at {url}: {exc}") from exc
+        except (InvalidProxy, ImportError, ValueError) as exc:  # after OSError (ssl errors)
+            proxy_problem = proxy_setup_error(exc)
+            if proxy_problem is None:
+                raise ConnectError(f"cannot connect to the app-server at {url}: {exc}") from exc
+            # From None: the proxy error's text carries the proxy URL and its credentials.
+            raise ConnectError(
+                f"cannot connect to the app-server at {url}: {proxy_problem}"
+            ) from None
         return cls(ws)
 
     async def send(self, data: bytes) -> None:

@@ -56,10 +56,15 @@ class AudioPipe:
         try:
             await self._client.append_audio(self._thread_id, audio)
         except RealtalkError as exc:
-            if self._error is None:
-                self._error = exc
+            self._fail(exc)
+        except Exception as exc:  # e.g. an answer that does not decode: still a failure
+            self._fail(RealtalkError(f"appendAudio failed: {exc}"))
         finally:
             self._slots.release()
+
+    def _fail(self, error: RealtalkError) -> None:
+        if self._error is None:
+            self._error = error
 
     async def drain(self) -> None:
         """Wait until every frame sent so far is answered.

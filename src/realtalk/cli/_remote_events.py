@@ -36,6 +36,7 @@ from realtalk.protocol import (
 )
 
 __all__ = [
+    "CONNECTION_LOST",
     "TOKEN_ENV",
     "RemoteTracker",
     "check_remote_flags",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 TOKEN_ENV: Final = "REALTALK_APP_SERVER_TOKEN"
+CONNECTION_LOST: Final = "connection lost"
+"""The close reason when the app-server connection itself dropped."""
 
 _AUDIO_METHODS: Final = frozenset(
     {"thread/realtime/appendAudio", "thread/realtime/outputAudio/delta"}
@@ -147,6 +150,16 @@ class RemoteTracker:
     def expect_turn(self) -> None:
         self.idle.clear()
         self._answered = False
+
+    def connection_lost(self, message: str) -> None:
+        """The app-server connection dropped: the conversation is over, with an error."""
+        if self.closed is not None:
+            return
+        self.closed = CONNECTION_LOST
+        self.errors.append(message)
+        self.ended.set()
+        self.errored.set()
+        self.idle.set()
 
     def _response_over(self) -> None:
         self._answered = True

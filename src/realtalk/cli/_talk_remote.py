@@ -43,6 +43,7 @@ from realtalk.cli._device import AudioPlayback
 from realtalk.cli._jsonl import EventLog
 from realtalk.cli._outputs import SafePlayback, WavSink, close_outputs
 from realtalk.cli._remote_events import (
+    CONNECTION_LOST,
     TOKEN_ENV,
     RemoteTracker,
     check_remote_flags,
@@ -94,6 +95,7 @@ class RemoteTalk:
         self._log = EventLog(events_jsonl) if events_jsonl else None
         self._wav: WavSink | None = None
         self._pipe: AudioPipe | None = None
+        self._watcher: asyncio.Task[None] | None = None
         if audio_out:
             try:
                 self._wav = WavSink(audio_out)
@@ -136,6 +138,18 @@ class RemoteTalk:
             raise ConnectError(_one_line(str(exc)) + hint) from exc
         except ConnectError as exc:
             raise ConnectError(_one_line(str(exc))) from exc
+        self._watch_connection()
+
+    def _watch_connection(self) -> None:
+        """End the conversation for our loops if the app-server connection drops."""
+        client = self.client
+        assert client is not None
+
+        async def watch() -> None:
+            await client.closed.wait()
+            self.tracker.connection_lost("the app-server closed the connection")
+
+        self._watcher = asyncio.ensure_future(watch())
 
     async def spawn(self, args: argparse.Namespace) -> None:
         """``--app-server stdio``: run ``realtalk app-server`` as a child process."""
@@ -159,6 +173,7 @@ class RemoteTalk:
         self.client = await Client.spawn(
             command, env=env, on_notification=self._on_notification, tap=self._tap
         )
+        self._watch_connection()
 
     def _require(self) -> tuple[Client, str]:
         assert self.client is not None and self.thread_id is not None
@@ -260,7 +275,7 @@ class RemoteTalk:
         return self.tracker.ended
 
     def end_error(self) -> str | None:
-        if self.tracker.closed != "error":
+        if self.tracker.closed not in ("error", CONNECTION_LOST):
             return None
         return _one_line(self.tracker.errors[-1]) if self.tracker.errors else "unknown error"
 
@@ -328,6 +343,9 @@ class RemoteTalk:
         Raises:
             ConfigError: an output file could not be written (after closing everything).
         """
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         if self._pipe is not None:
             await self._pipe.aclose()
         if self.client is not None:

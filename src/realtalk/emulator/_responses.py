@@ -208,7 +208,12 @@ class ResponsesEmulator:
                         more = await self._websocket_request(
                             ws, message.data, index, headers, inputs
                         )
-                    except (ConnectionError, RuntimeError) as exc:
+                    except ConnectionError as exc:
+                        _client_left("websocket", exc)
+                        break
+                    except RuntimeError as exc:  # older aiohttp: "closing transport"
+                        if not ws.closed and not _closing(request):
+                            raise
                         _client_left("websocket", exc)
                         break
                     if not more:
@@ -284,7 +289,11 @@ class ResponsesEmulator:
                     break
                 await response.write(encode_sse(event))
             await response.write_eof()
-        except (ConnectionError, RuntimeError) as exc:
+        except ConnectionError as exc:
+            _client_left("http", exc)
+        except RuntimeError as exc:  # older aiohttp: "closing transport"
+            if not _closing(request):
+                raise
             _client_left("http", exc)
         return response
 
@@ -401,6 +410,11 @@ def _info(response_id: str, status: str) -> ResponseInfo:
     return ResponseInfo(
         id=response_id, status=status, usage=usage if status == "completed" else None
     )
+
+
+def _closing(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _client_left(transport: str, exc: Exception) -> None:

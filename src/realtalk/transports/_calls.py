@@ -150,12 +150,13 @@ async def create_call(
             f"{connect_failure_reason(exc)}; "
             "check the base URL and that the server is running"
         ) from exc
-    except ValueError:  # after ClientError: certificate errors are ValueErrors too
-        # aiohttp refuses e.g. a control character in a header value.
+    except ValueError as exc:  # after ClientError: certificate errors are ValueErrors too
+        # aiohttp's own refusals (a host that is not valid IDNA, a control character in
+        # a header); their texts quote no header values.
         raise ConfigError(
-            f"realtime call request to {request.url} is invalid: a header value contains "
-            "a control character; check the API key and the session id"
-        ) from None
+            f"invalid realtime call request to {request.url}: {exc}; "
+            "check the base URL, the API key and the session id"
+        ) from exc
 
     elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     if not 200 <= status < 300:

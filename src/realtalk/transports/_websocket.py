@@ -220,9 +220,14 @@ async def connect_realtime(
             "check the base URL and that the server is running"
         ) from exc
     except (InvalidProxy, ImportError, ValueError) as exc:
-        # After OSError: ssl.SSLCertVerificationError is a ValueError too. From None: the
-        # proxy error's text carries the proxy URL and its credentials.
-        raise ConnectError(f"could not connect to {shown}: {proxy_setup_error(exc)}") from None
+        # After OSError: ssl.SSLCertVerificationError is a ValueError too.
+        proxy_problem = proxy_setup_error(exc)
+        if proxy_problem is None:
+            raise ConnectError(
+                f"could not connect to realtime server at {shown}: {exc}; check the base URL"
+            ) from exc
+        # From None: the proxy error's text carries the proxy URL and its credentials.
+        raise ConnectError(f"could not connect to {shown}: {proxy_problem}") from None
     logger.info("realtime websocket connected", extra={"ws_url": shown})
     return RealtimeConnection(ws, parser, url=shown, tap=tap)
 
