@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 __all__ = ["Termination", "cancel_on_signals", "wait_for_stop_signal"]
 
@@ -17,18 +17,28 @@ async def wait_for_stop_signal(stop: asyncio.Event) -> None:
     ``stop`` ends the wait and Ctrl-C surfaces as ``KeyboardInterrupt`` as usual.
     """
     loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # platform without loop signal support
-            continue
-        installed.append(sig)
+    installed = _install(loop, (signal.SIGINT, signal.SIGTERM), lambda _sig: stop.set())
     try:
         await stop.wait()
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+def _install(
+    loop: asyncio.AbstractEventLoop,
+    signals: Iterable[signal.Signals],
+    handler: Callable[[signal.Signals], None],
+) -> list[signal.Signals]:
+    """Install ``handler(sig)`` for each signal the loop supports; returns those."""
+    installed: list[signal.Signals] = []
+    for sig in signals:
+        try:
+            loop.add_signal_handler(sig, handler, sig)
+        except (NotImplementedError, RuntimeError):  # no loop signal support here
+            continue
+        installed.append(sig)
+    return installed
 
 
 class Termination:
@@ -61,12 +71,7 @@ def cancel_on_signals(*signals: signal.Signals) -> Iterator[Termination]:
             loop.remove_signal_handler(installed_sig)
         signal.raise_signal(sig)
 
-    for sig in signals:
-        try:
-            loop.add_signal_handler(sig, terminate, sig)
-        except (NotImplementedError, RuntimeError):
-            continue
-        installed.append(sig)
+    installed.extend(_install(loop, signals, terminate))
     try:
         yield state
     finally:
