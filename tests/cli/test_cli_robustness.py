@@ -12,13 +12,10 @@ import errno
 import io
 import json
 import logging
-import os
 import socket
-import sys
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 from rich.console import Console
@@ -35,6 +32,7 @@ from realtalk.cli._talk_remote import RemoteTalk
 from realtalk.conversation import ConversationEvent, Realtime
 from realtalk.protocol import ResponseCreated
 from tests.cli._fake_device import FakeDevice, tone
+from tests.cli._run import Run, run_talk
 from tests.conftest import EmulatorFactory
 
 GUARD_S = 20.0  # far below any --timeout a test passes: a hang fails the guard
@@ -51,39 +49,8 @@ def _renderer(out: io.StringIO) -> Renderer:
 # -- subprocess helpers -------------------------------------------------------------------
 
 
-class Run(NamedTuple):
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 async def _talk(tmp_path: Path, *args: str) -> Run:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "REALTALK_")) and k != "XDG_CONFIG_HOME"
-    }
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "no-config")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "realtalk",
-        "talk",
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        async with asyncio.timeout(RUN_TIMEOUT):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return Run(proc.returncode, out.decode(), err.decode())
+    return await run_talk(tmp_path, *args, timeout_s=RUN_TIMEOUT)
 
 
 def _one_error_line(run: Run) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from realtalk.cli._talk_audio import AudioOptions, LocalAudio, run_mic, run_type
 from realtalk.cli._talk_remote import RemoteTalk
 from realtalk.emulator import Emulator, EmulatorOptions
 from tests.cli._fake_device import QUIET_MS, FakeDevice, RecordingPlayback, tone
+from tests.cli._run import clean_env
 
 PROMPT = b"type a line and press enter"
 
@@ -34,16 +34,6 @@ PROMPT = b"type a line and press enter"
 async def _queued(queue: asyncio.Queue[str]) -> AsyncIterator[str]:
     while True:
         yield await queue.get()
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "REALTALK_")) and k != "XDG_CONFIG_HOME"
-    }
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "no-config")
-    return env
 
 
 @pytest.mark.parametrize(
@@ -75,7 +65,7 @@ async def test_a_signal_at_the_prompt_exits_at_once_and_cleanly(
         stdin=asyncio.subprocess.PIPE,  # open and silent: the prompt waits
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(tmp_path),
+        env=clean_env(tmp_path),
     )
     assert proc.stdout is not None and proc.stdin is not None
     try:

@@ -6,13 +6,10 @@ loop on 127.0.0.1; ``realtalk talk`` runs as a real subprocess against them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
-import os
 import socket
 import struct
-import sys
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,49 +30,14 @@ from realtalk.app_server._api import (
 )
 from realtalk.cli._remote_events import RemoteTracker, elide_rpc_audio, parse_app_server_target
 from realtalk.emulator import Emulator, EmulatorOptions
+from tests.cli._run import Run, run_talk
 
 RUN_TIMEOUT = 60.0
 TOKEN = "s3cret-app-server-token"
 
 
-class Run(NamedTuple):
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def _clean_env(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "REALTALK_")) and k != "XDG_CONFIG_HOME"
-    }
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "no-config")
-    env.update(extra or {})
-    return env
-
-
 async def _talk(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Run:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "realtalk",
-        "talk",
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_clean_env(tmp_path, env),
-    )
-    try:
-        async with asyncio.timeout(RUN_TIMEOUT):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return Run(proc.returncode, out.decode(), err.decode())
+    return await run_talk(tmp_path, *args, env=env, timeout_s=RUN_TIMEOUT)
 
 
 def _assert_one_line_error(run: Run) -> None:

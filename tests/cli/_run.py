@@ -1,0 +1,52 @@
+"""``realtalk talk`` as a real subprocess, with the developer's own settings scrubbed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+
+class Run(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def clean_env(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "REALTALK_")) and k != "XDG_CONFIG_HOME"
+    }
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "no-config")
+    env.update(extra or {})
+    return env
+
+
+async def run_talk(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout_s: float = 60.0
+) -> Run:
+    """Run ``realtalk talk ARGS`` to the end (killed after ``timeout_s``)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtalk",
+        "talk",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=clean_env(tmp_path, env),
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return Run(proc.returncode, out.decode(), err.decode())
