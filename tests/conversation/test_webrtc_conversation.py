@@ -157,20 +157,6 @@ async def test_webrtc_v1_posts_quicksilver_session_and_joins_with_intent(
     assert mgr.running and rec.of_type(Closed) == []
 
 
-async def test_sequential_baseline_joins_before_started(
-    emulator_factory: EmulatorFactory, manager_factory: Factory, offer: str
-) -> None:
-    """The benchmark baseline (pre-change behaviour): Started/Sdp wait for the sideband."""
-    emu = await emulator_factory(sideband_latency_ms=200)
-    mgr, rec = manager_factory(webrtc_settings(emu.base_url), sequential_sideband=True)
-    await mgr.start(start_params(offer))
-    await rec.wait_for(is_(SdpAnswer))
-    assert len(emu.sessions) == 1  # already joined when the SDP answer came out
-    assert kinds(rec)[:2] == ["Started", "SdpAnswer"]
-    await emu.sessions[0].wait_for_count(1)
-    assert emu.sessions[0].received_types[0] == "session.update"
-
-
 # --------------------------------------------------------------------------- lifecycle
 
 

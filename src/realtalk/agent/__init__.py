@@ -1,6 +1,5 @@
 """Background agents: the interface, and the agents realtalk ships."""
 
-from realtalk.agent._bench import bench_preconnect
 from realtalk.agent._command import OUTPUT_TRUNCATED_MARKER, CommandAgent
 from realtalk.agent._interface import (
     INTERRUPTED_MESSAGE,
@@ -39,5 +38,4 @@ __all__ = [
     "StreamRetry",
     "TaskComplete",
     "TaskFailed",
-    "bench_preconnect",
 ]

@@ -21,7 +21,6 @@ from realtalk.app_server._api import (
     TurnStartResult,
     UserMessageItem,
 )
-from realtalk.app_server._bench import bench_app_server
 from realtalk.app_server._cli import add_app_server_arguments, run_app_server_from_args
 from realtalk.app_server._client import Client, Notification, RpcError, default_server_command
 from realtalk.app_server._connection import ConnectionLimits
@@ -55,7 +54,6 @@ __all__ = [
     "TurnStartResult",
     "UserMessageItem",
     "add_app_server_arguments",
-    "bench_app_server",
     "default_server_command",
     "generate_json_schema",
     "run_app_server_from_args",

@@ -1,6 +1,5 @@
 """Conversations: start / replace / close, audio and text in, events out, handoffs."""
 
-from realtalk.conversation._bench import bench_startup
 from realtalk.conversation._context import build_startup_context
 from realtalk.conversation._manager import ConversationManager, Subscription
 from realtalk.conversation._types import (
@@ -29,6 +28,5 @@ __all__ = [
     "Subscription",
     "WebRtcTransport",
     "WebSocketTransport",
-    "bench_startup",
     "build_startup_context",
 ]

@@ -30,7 +30,7 @@ from typing import Any, Final
 import aiohttp
 import msgspec
 
-from realtalk._benchutil import percentile, spawn_ready
+from realtalk.bench._util import percentile, spawn_ready
 from realtalk.protocol import encode_request
 
 __all__ = ["bench_app_server"]
