@@ -11,7 +11,8 @@ from realtalk.agent._interface import (
     TaskComplete,
     TaskFailed,
 )
-from realtalk.agent._model_client import ModelClient, ModelClientOptions
+from realtalk.agent._model_client import ModelClient
+from realtalk.agent._model_options import ModelClientOptions
 from realtalk.agent._model_session import (
     ModelClientSession,
     Prompt,

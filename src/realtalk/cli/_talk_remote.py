@@ -54,7 +54,7 @@ from realtalk.cli._remote_events import (
 )
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import OFFLINE_API_KEY
-from realtalk.cli._talk import resolve_cli_settings
+from realtalk.cli._settings import resolve_cli_settings
 from realtalk.cli._talk_audio import AudioOptions, LocalAudio, run_mic, run_typed, stdin_lines
 from realtalk.emulator import Emulator, EmulatorOptions
 from realtalk.transports import read_wav_pcm24k, stream_pcm24k
