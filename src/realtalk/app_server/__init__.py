@@ -5,8 +5,6 @@ turns (the built-in background agent) and the experimental realtime API.
 """
 
 from realtalk.app_server._api import (
-    METHODS,
-    NOTIFICATIONS,
     AgentMessageItem,
     InitializeResult,
     RealtimeAudioChunk,
@@ -25,6 +23,14 @@ from realtalk.app_server._cli import add_app_server_arguments, run_app_server_fr
 from realtalk.app_server._client import Client, Notification, RpcError, default_server_command
 from realtalk.app_server._connection import ConnectionLimits
 from realtalk.app_server._dispatch import AppServerOptions
+from realtalk.app_server._methods import (
+    METHODS,
+    NOTIFICATIONS,
+    MethodSpec,
+    NotificationMethod,
+    NotificationSpec,
+    RequestMethod,
+)
 from realtalk.app_server._schema import generate_json_schema
 from realtalk.app_server._server import AppServer
 from realtalk.app_server._threads import AgentFactory, ThreadConfig
@@ -39,11 +45,15 @@ __all__ = [
     "Client",
     "ConnectionLimits",
     "InitializeResult",
+    "MethodSpec",
     "Notification",
+    "NotificationMethod",
+    "NotificationSpec",
     "RealtimeAudioChunk",
     "RealtimeTransportWebrtc",
     "RealtimeTransportWebsocket",
     "RealtimeVoices",
+    "RequestMethod",
     "RpcError",
     "TextInput",
     "Thread",

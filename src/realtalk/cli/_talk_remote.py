@@ -34,6 +34,7 @@ from realtalk._errors import ConfigError, ConnectError, HandshakeError, Realtalk
 from realtalk.app_server import (
     Client,
     Notification,
+    NotificationMethod,
     RealtimeAudioChunk,
     RealtimeTransportWebsocket,
     default_server_command,
@@ -186,16 +187,16 @@ class RemoteTalk:
         if isinstance(params, dict) or getattr(params, "thread_id", None) != self.thread_id:
             return  # another thread's, or not decodable (the client logged it)
         self.tracker.observe(method, params)  # first: a failing renderer cannot skip it
-        if method == "thread/realtime/outputAudio/delta":
+        if method == NotificationMethod.REALTIME_OUTPUT_AUDIO_DELTA:
             self._play(params.audio)
-        elif method == "thread/realtime/itemAdded" and (
+        elif method == NotificationMethod.REALTIME_ITEM_ADDED and (
             params.item.get("type") == "input_audio_buffer.speech_started"
         ):
             if self._speaker is not None:
                 self._speaker.interrupt()  # barge-in: stop talking over the person
-        elif method == "thread/realtime/closed":
+        elif method == NotificationMethod.REALTIME_CLOSED:
             self.renderer.info(f"conversation closed ({params.reason})")
-        elif self.tracker.started.is_set() or method != "thread/realtime/error":
+        elif self.tracker.started.is_set() or method != NotificationMethod.REALTIME_ERROR:
             # A failed start is reported once, by start().
             event = conversation_event(notification)
             if event is not None:
@@ -331,7 +332,7 @@ class RemoteTalk:
         await client.realtime_stop(thread_id)
         with contextlib.suppress(TimeoutError, RealtalkError):
             await client.wait_for(
-                "thread/realtime/closed",
+                NotificationMethod.REALTIME_CLOSED,
                 lambda p: getattr(p, "thread_id", None) == thread_id,
                 start=mark,
                 timeout=STOP_TIMEOUT_S,
