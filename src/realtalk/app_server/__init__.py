@@ -19,7 +19,7 @@ from realtalk.app_server._api import (
     TurnStartResult,
     UserMessageItem,
 )
-from realtalk.app_server._cli import add_app_server_arguments, run_app_server_from_args
+from realtalk.app_server._cli import TOKEN_ENV, add_app_server_arguments, run_app_server_from_args
 from realtalk.app_server._client import Client, Notification, RpcError, default_server_command
 from realtalk.app_server._connection import ConnectionLimits
 from realtalk.app_server._dispatch import AppServerOptions
@@ -38,6 +38,7 @@ from realtalk.app_server._threads import AgentFactory, ThreadConfig
 __all__ = [
     "METHODS",
     "NOTIFICATIONS",
+    "TOKEN_ENV",
     "AgentFactory",
     "AgentMessageItem",
     "AppServer",

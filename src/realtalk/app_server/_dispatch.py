@@ -73,8 +73,6 @@ __all__ = ["AppServerOptions", "Dispatcher"]
 
 logger = logging.getLogger(__name__)
 
-NOT_RUNNING = "conversation is not running"
-
 _CWD_SHOWN = 200
 """Characters of a requested cwd quoted in an error message."""
 
@@ -288,7 +286,9 @@ class Dispatcher:
     async def _not_running(self, thread: ThreadHandle) -> None:
         await self.conn.notify(
             NotificationMethod.REALTIME_ERROR,
-            ThreadRealtimeErrorNotification(thread_id=thread.id, message=NOT_RUNNING),
+            ThreadRealtimeErrorNotification(
+                thread_id=thread.id, message=str(ConversationNotRunningError())
+            ),
         )
 
     async def _append_audio(self, rid: RequestId, params: ThreadRealtimeAppendAudioParams) -> None:

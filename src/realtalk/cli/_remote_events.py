@@ -43,7 +43,6 @@ from realtalk.protocol import (
 
 __all__ = [
     "CONNECTION_LOST",
-    "TOKEN_ENV",
     "RemoteTracker",
     "check_remote_flags",
     "conversation_event",
@@ -52,7 +51,6 @@ __all__ = [
     "realtime_options",
 ]
 
-TOKEN_ENV: Final = "REALTALK_APP_SERVER_TOKEN"
 CONNECTION_LOST: Final = "connection lost"
 """The close reason when the app-server connection itself dropped."""
 

@@ -17,18 +17,17 @@ from realtalk.cli._talk_audio import (
     run_typed,
     stdin_lines,
 )
-from realtalk.transports import read_wav_pcm24k, stream_pcm24k
+from realtalk.transports import PCM24K_RATE, read_wav_pcm24k, stream_pcm24k
 
 __all__ = ["run_talk"]
-
-FRAME_MS = 20
-FRAME_BYTES = 24000 * 2 * FRAME_MS // 1000
 
 
 async def _stream_wav(runtime: TalkRuntime, pcm: bytes, path: str) -> None:
     # Trailing silence lets server VAD end the turn.
-    pcm += bytes(24000 * 2)
-    runtime.renderer.info(f"streaming {path} ({len(pcm) / 48000:.1f}s at real-time pace)")
+    pcm += bytes(PCM24K_RATE * 2)
+    runtime.renderer.info(
+        f"streaming {path} ({len(pcm) / (PCM24K_RATE * 2):.1f}s at real-time pace)"
+    )
     runtime.tracker.expect_turn()
     await runtime.wait_media(15.0)
     await stream_pcm24k(pcm, runtime.audio_sink())

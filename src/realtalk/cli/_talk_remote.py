@@ -32,6 +32,7 @@ from typing import Any, Final
 import realtalk
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, RealtalkError
 from realtalk.app_server import (
+    TOKEN_ENV,
     Client,
     Notification,
     NotificationMethod,
@@ -45,7 +46,6 @@ from realtalk.cli._jsonl import EventLog
 from realtalk.cli._outputs import SafePlayback, WavSink, close_outputs
 from realtalk.cli._remote_events import (
     CONNECTION_LOST,
-    TOKEN_ENV,
     RemoteTracker,
     check_remote_flags,
     conversation_event,
@@ -58,7 +58,7 @@ from realtalk.cli._session import OFFLINE_API_KEY
 from realtalk.cli._settings import resolve_cli_settings
 from realtalk.cli._talk_audio import AudioOptions, LocalAudio, run_mic, run_typed, stdin_lines
 from realtalk.emulator import Emulator, EmulatorOptions
-from realtalk.transports import read_wav_pcm24k, stream_pcm24k
+from realtalk.transports import PCM24K_RATE, read_wav_pcm24k, stream_pcm24k
 
 __all__ = ["RemoteTalk", "run_talk_remote"]
 
@@ -68,7 +68,6 @@ SETTLE_S: Final = 0.3
 """Quiet time after the turn looks over, before believing it (see _remote_events)."""
 START_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 5.0
-_RATE: Final = 24000
 
 
 def _one_line(text: str) -> str:
@@ -262,8 +261,10 @@ class RemoteTalk:
     async def stream_pcm(self, pcm: bytes, name: str) -> None:
         """Send pcm24k as ``appendAudio`` frames at real-time pace."""
         # Trailing silence lets server VAD end the turn.
-        pcm += bytes(_RATE * 2)
-        self.renderer.info(f"streaming {name} ({len(pcm) / (_RATE * 2):.1f}s at real-time pace)")
+        pcm += bytes(PCM24K_RATE * 2)
+        self.renderer.info(
+            f"streaming {name} ({len(pcm) / (PCM24K_RATE * 2):.1f}s at real-time pace)"
+        )
         self.tracker.expect_turn()
         await stream_pcm24k(pcm, self.audio_sink())
         assert self._pipe is not None

@@ -34,7 +34,6 @@ from realtalk.tls import ssl_for_url
 __all__ = ["RealtimeConnection", "WireTap", "connect_realtime"]
 
 logger = logging.getLogger(__name__)
-wire_logger = logging.getLogger("realtalk.wire")
 
 WireTap = Callable[[str, bytes], None]
 """Called with ``("out" | "in", raw JSON bytes)`` for every text frame."""
