@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from realtalk.app_server._api import (
+from realtalk.app_server import (
     RealtimeTransportWebrtc,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeStartParams,

@@ -17,6 +17,7 @@ from realtalk.agent._model_session import (
     ModelClientSession,
     Prompt,
     ResponseResult,
+    StreamItem,
     StreamRetry,
 )
 from realtalk.agent._responses_agent import ResponsesAgent
@@ -36,6 +37,7 @@ __all__ = [
     "Prompt",
     "ResponseResult",
     "ResponsesAgent",
+    "StreamItem",
     "StreamRetry",
     "TaskComplete",
     "TaskFailed",
