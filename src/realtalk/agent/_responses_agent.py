@@ -41,7 +41,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -117,6 +117,7 @@ class ResponsesAgent:
         max_requests_per_turn: int = 32,
         max_pending: int = 16,
         events_maxsize: int = 64,
+        history: Sequence[Item] = (),
     ) -> None:
         """Configure the agent; nothing runs until :meth:`submit`.
 
@@ -131,6 +132,8 @@ class ResponsesAgent:
             max_requests_per_turn: Model requests one turn may make before it fails.
             max_pending: Most steering texts waiting for the next request.
             events_maxsize: Capacity of the event queue.
+            history: Items of an earlier thread to continue (a resumed app-server
+                thread); the first request sends them before the new input.
 
         Raises:
             ConfigError: A value is out of range or the workspace is not a directory.
@@ -150,7 +153,7 @@ class ResponsesAgent:
         )
         self._max_requests = max_requests_per_turn
         self._max_pending = max_pending
-        self._history: list[Item] = []
+        self._history: list[Item] = list(history)
         self._steers: deque[str] = deque()
         self._events: asyncio.Queue[AgentEvent | object] = asyncio.Queue(maxsize=events_maxsize)
         self._turns: set[asyncio.Task[None]] = set()
