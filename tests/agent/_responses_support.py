@@ -10,7 +10,17 @@ from typing import Any
 
 from aiohttp import web
 
-from realtalk.agent import AgentEvent, AssistantDelta, TaskComplete, TaskFailed
+from realtalk.agent import (
+    AgentEvent,
+    ApprovalRequested,
+    ApprovalResolved,
+    AssistantDelta,
+    CommandFinished,
+    CommandStarted,
+    PatchApplied,
+    TaskComplete,
+    TaskFailed,
+)
 from realtalk.agent._model_client import ModelClient, ModelClientOptions
 from realtalk.agent._model_session import Prompt
 from realtalk.agent._responses_agent import ResponsesAgent
@@ -96,13 +106,24 @@ async def agent_at(
         await agent.aclose()
 
 
-async def until_done(agent: ResponsesAgent, *, deltas: bool = False) -> list[AgentEvent]:
-    """Events up to and including the next TaskComplete/TaskFailed (deltas only if asked)."""
+_TOOL_EVENTS = (CommandStarted, CommandFinished, PatchApplied, ApprovalRequested, ApprovalResolved)
+
+
+async def until_done(
+    agent: ResponsesAgent, *, deltas: bool = False, tools: bool = False
+) -> list[AgentEvent]:
+    """Events up to and including the next TaskComplete/TaskFailed.
+
+    Deltas and tool/approval events only when asked.
+    """
     events: list[AgentEvent] = []
     async with asyncio.timeout(WAIT_S):
         async for event in agent.events():
-            if deltas or not isinstance(event, AssistantDelta):
-                events.append(event)
+            if isinstance(event, AssistantDelta) and not deltas:
+                continue
+            if isinstance(event, _TOOL_EVENTS) and not tools:
+                continue
+            events.append(event)
             if isinstance(event, TaskComplete | TaskFailed):
                 break
     return events

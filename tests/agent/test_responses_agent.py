@@ -14,6 +14,8 @@ from realtalk._errors import AgentError, ConfigError
 from realtalk.agent import (
     AssistantMessage,
     BackgroundAgent,
+    CommandFinished,
+    CommandStarted,
     TaskComplete,
     TaskFailed,
 )
@@ -42,8 +44,11 @@ async def test_shell_tool_call_end_to_end(tmp_path: Path) -> None:
         assert await emu.wait_for_handshakes(1, WAIT_S)
         await agent.submit("please run `echo hi there`")
         assert agent.busy
-        events = await until_done(agent)
+        events = await until_done(agent, tools=True)
+        argv = ["echo", "hi", "there"]
         assert events == [
+            CommandStarted("call_1", argv, str(tmp_path), "workspace-write"),
+            CommandFinished("call_1", argv, 0, "hi there\n", "completed"),
             AssistantMessage("I ran `echo hi there`. It printed: hi there"),
             TaskComplete(),
         ]
@@ -51,7 +56,7 @@ async def test_shell_tool_call_end_to_end(tmp_path: Path) -> None:
         # One preconnected socket carried both requests of the turn.
         assert (emu.stats.handshakes, emu.stats.websocket_requests) == (1, 2)
         first, second = (r.body for r in emu.requests)
-        assert [t["name"] for t in first["tools"]] == ["shell", "read_file"]
+        assert [t["name"] for t in first["tools"]] == ["shell", "read_file", "apply_patch"]
         assert second["previous_response_id"] == "resp-1"
         (output,) = tool_outputs(emu)
         assert output.startswith("Exit code: 0\n") and output.endswith("Output:\nhi there\n")
@@ -86,7 +91,7 @@ async def test_disabled_shell_is_not_advertised_and_calls_fail(tmp_path: Path) -
         await agent.submit("run `touch created`")
         events = await until_done(agent)
         assert events[-1] == TaskComplete()
-        assert [t["name"] for t in emu.requests[0].body["tools"]] == ["read_file"]
+        assert [t["name"] for t in emu.requests[0].body["tools"]] == ["read_file", "apply_patch"]
         assert tool_outputs(emu) == [SHELL_DISABLED_OUTPUT]
         assert not (tmp_path / "created").exists()
 

@@ -23,13 +23,20 @@ __all__ = [
     "CLIENT_NOTIFICATIONS",
     "METHODS",
     "NOTIFICATIONS",
+    "SERVER_REQUESTS",
     "THREAD_SCOPED_METHODS",
     "AgentMessageDeltaNotification",
     "AgentMessageItem",
+    "ApprovalPolicyName",
     "ClientInfo",
+    "CommandExecutionItem",
+    "CommandExecutionRequestApprovalParams",
     "EmptyParams",
     "EmptyResult",
     "ErrorNotification",
+    "FileChangeItem",
+    "FileChangeRequestApprovalParams",
+    "FileUpdateChange",
     "InitializeCapabilities",
     "InitializeParams",
     "InitializeResult",
@@ -41,6 +48,8 @@ __all__ = [
     "RealtimeTransportWebrtc",
     "RealtimeTransportWebsocket",
     "RealtimeVoices",
+    "SandboxModeName",
+    "ServerRequestResolvedNotification",
     "TextInput",
     "Thread",
     "ThreadItem",
@@ -116,12 +125,19 @@ class InitializeResult(_Camel, frozen=True):
 # -- threads and turns ------------------------------------------------------------------
 
 
+SandboxModeName = Literal["readOnly", "workspaceWrite", "dangerFullAccess"]
+ApprovalPolicyName = Literal["never", "onRequest", "untrusted", "unlessTrusted"]
+"""``unlessTrusted`` is the reference's older spelling of ``untrusted``."""
+
+
 class ThreadStartParams(_Camel, frozen=True):
     model: str | None = None
     cwd: str | None = None
     base_instructions: str | None = None
     developer_instructions: str | None = None
     ephemeral: bool | None = None
+    approval_policy: ApprovalPolicyName | None = None
+    sandbox: SandboxModeName | None = None
 
 
 class Thread(_Camel, frozen=True):
@@ -137,6 +153,8 @@ class ThreadStartResult(_Camel, frozen=True):
     model: str
     model_provider: str
     cwd: str
+    approval_policy: ApprovalPolicyName = "onRequest"
+    sandbox: SandboxModeName = "workspaceWrite"
 
 
 class TextInput(msgspec.Struct, frozen=True, tag_field="type", tag="text"):
@@ -156,7 +174,30 @@ class AgentMessageItem(_Camel, frozen=True, tag_field="type", tag="agentMessage"
     text: str
 
 
-ThreadItem = UserMessageItem | AgentMessageItem
+ToolItemStatus = Literal["inProgress", "completed", "failed", "declined"]
+
+
+class CommandExecutionItem(_Camel, frozen=True, tag_field="type", tag="commandExecution"):
+    id: str
+    command: str
+    cwd: str
+    status: ToolItemStatus
+    aggregated_output: str | None = None
+    exit_code: int | None = None
+
+
+class FileUpdateChange(_Camel, frozen=True):
+    path: str
+    kind: Literal["add", "update", "delete"]
+
+
+class FileChangeItem(_Camel, frozen=True, tag_field="type", tag="fileChange"):
+    id: str
+    changes: list[FileUpdateChange]
+    status: ToolItemStatus
+
+
+ThreadItem = UserMessageItem | AgentMessageItem | CommandExecutionItem | FileChangeItem
 
 TurnStatus = Literal["inProgress", "completed", "interrupted", "failed"]
 
@@ -234,6 +275,32 @@ class ErrorNotification(_Camel, frozen=True):
     turn_id: str
     error: TurnError
     will_retry: bool = False
+
+
+# -- approvals (server -> client requests) ------------------------------------------------
+
+
+class CommandExecutionRequestApprovalParams(_Camel, frozen=True, omit_defaults=True):
+    thread_id: str
+    turn_id: str
+    item_id: str
+    approval_id: str | None = None
+    reason: str | None = None
+    command: str | None = None
+    cwd: str | None = None
+
+
+class FileChangeRequestApprovalParams(_Camel, frozen=True, omit_defaults=True):
+    thread_id: str
+    turn_id: str
+    item_id: str
+    reason: str | None = None
+    grant_root: str | None = None
+
+
+class ServerRequestResolvedNotification(_Camel, frozen=True):
+    thread_id: str
+    request_id: str | int
 
 
 # -- realtime (experimental) ---------------------------------------------------------------
@@ -399,5 +466,13 @@ NOTIFICATIONS: Final[dict[str, type[msgspec.Struct]]] = {
     "thread/realtime/outputAudio/delta": ThreadRealtimeOutputAudioDeltaNotification,
     "thread/realtime/error": ThreadRealtimeErrorNotification,
     "thread/realtime/closed": ThreadRealtimeClosedNotification,
+    "serverRequest/resolved": ServerRequestResolvedNotification,
 }
 """Server-to-client notifications: method -> params type."""
+
+SERVER_REQUESTS: Final[dict[str, type[msgspec.Struct]]] = {
+    "item/commandExecution/requestApproval": CommandExecutionRequestApprovalParams,
+    "item/fileChange/requestApproval": FileChangeRequestApprovalParams,
+}
+"""Server-to-client requests: method -> params type. The client answers
+``{"decision": "accept" | "acceptForSession" | "decline" | "cancel"}``."""

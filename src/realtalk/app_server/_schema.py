@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import msgspec
 
-from realtalk.app_server._api import METHODS, NOTIFICATIONS
+from realtalk.app_server._api import METHODS, NOTIFICATIONS, SERVER_REQUESTS
 from realtalk.protocol import EXPERIMENTAL_NOTIFICATIONS, experimental_reason
 
 __all__ = ["generate_json_schema"]
@@ -93,6 +93,10 @@ def generate_json_schema(out_dir: Path, *, experimental: bool = False) -> list[P
         notification_envelopes.append(_envelope(method, kind, with_id=False))
         notification_types.append(kind)
         index["notifications"][method] = {"params": f"{kind.__name__}.json", "experimental": gated}
+    index["serverRequests"] = {}
+    for method, kind in SERVER_REQUESTS.items():
+        types.add(kind)
+        index["serverRequests"][method] = {"params": f"{kind.__name__}.json"}
     for kind in sorted(types, key=lambda t: t.__name__):
         schema = {"$schema": _DRAFT, **msgspec.json.schema(kind)}
         written.append(_write(out_dir / f"{kind.__name__}.json", schema))
