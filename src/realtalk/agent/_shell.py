@@ -124,7 +124,9 @@ class CommandSandbox:
         if sandboxed and "/" not in argv[0] and shutil.which(argv[0], path=env.get("PATH")) is None:
             # The sandbox sees the same programs; say so plainly instead of bwrap's execvp text.
             missing = f"error: could not start {argv[0]!r}: No such file or directory"
-            return ShellOutcome(ProcessResult(None, "", 0.0, start_error=missing), None, True)
+            return ShellOutcome(
+                ProcessResult(None, "", 0.0, start_error=missing), None, sandboxed=True
+            )
         result = await run_process(
             command, cwd=policy.workspace, timeout_s=timeout_s, cap=cap, env=env
         )

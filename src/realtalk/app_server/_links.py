@@ -13,6 +13,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidPro
 
 from realtalk._errors import ConnectError, HandshakeError, TransportClosedError
 from realtalk._proxy import proxy_setup_error
+from realtalk._secrets import scrub
 from realtalk._wslog import WS_CLIENT_LOGGER
 
 __all__ = ["READ_LIMIT", "Link", "ProcessLink", "WebSocketLink"]
@@ -62,7 +63,7 @@ class WebSocketLink:
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
-            body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
+            body = scrub(exc.response.body.decode("utf-8", "replace")) if exc.response.body else ""
             raise HandshakeError(
                 f"the app-server refused the connection (HTTP {status}): {body.strip()}",
                 status=status,

@@ -23,6 +23,7 @@ from multidict import CIMultiDict
 
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, connect_failure_reason
 from realtalk._proxy import proxy_for_request
+from realtalk._secrets import scrub
 from realtalk.protocol import (
     CallBodyKind,
     build_call_request,
@@ -60,8 +61,9 @@ class CallResult:
 
 
 def _refusal(status: int, reason: str | None, raw: bytes) -> CallCreationError:
-    server_message = server_error_message(raw)
-    body = raw.decode("utf-8", errors="replace")[:_MAX_ERROR_BODY_CHARS]
+    found = server_error_message(raw)
+    server_message = scrub(found) if found is not None else None
+    body = scrub(raw.decode("utf-8", errors="replace")[:_MAX_ERROR_BODY_CHARS])
     detail = server_message or body.strip() or (reason or "no response body")
     hint = (
         "check the API key and model settings"

@@ -29,6 +29,7 @@ from websockets.exceptions import (
 
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
 from realtalk._proxy import proxy_setup_error
+from realtalk._secrets import scrub
 from realtalk._wslog import WS_CLIENT_LOGGER
 from realtalk.protocol import (
     ErrorEvent,
@@ -197,7 +198,7 @@ async def connect_realtime(
         raise ConfigError(f"invalid realtime URL {shown}: {exc}") from exc
     except InvalidStatus as exc:
         status = exc.response.status_code
-        body = bytes(exc.response.body or b"").decode("utf-8", "replace")[:500]
+        body = scrub(bytes(exc.response.body or b"").decode("utf-8", "replace")[:500])
         raise HandshakeError(
             f"realtime server refused the connection to {shown} with HTTP {status}"
             + (f": {_error_message(body)}" if body else ""),
