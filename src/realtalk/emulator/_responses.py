@@ -12,7 +12,8 @@
 
 The model is scripted and deterministic. The latest user message or tool output
 decides: a user text containing a backticked command ("run `echo hi`") yields a
-``shell`` function call with that command as argv; a ``function_call_output`` yields
+``shell`` function call with that command as argv; one containing a ``*** Begin
+Patch`` block yields an ``apply_patch`` call (see ``_script.patch_in``); a ``function_call_output`` yields
 an answer quoting the tool output; any other text yields ``You said: <text>``.
 
 Faults (:class:`ResponsesOptions`): delay every handshake, refuse upgrades with 426,
@@ -36,6 +37,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from realtalk._errors import ProtocolError
+from realtalk.emulator._script import APPLY_PATCH_TOOL, patch_in
 from realtalk.protocol.responses import (
     TURN_STATE_HEADER,
     ErrorEvent,
@@ -357,6 +359,14 @@ def scripted_reply(items: list[Item], *, serial: str = "1") -> list[Item]:
         text = message_text(item, role="user")
         if text is None:
             continue
+        patch = patch_in(text)
+        if patch is not None:
+            arguments = msgspec.json.encode({"input": patch}).decode()
+            name = APPLY_PATCH_TOOL
+            call = function_call(
+                call_id=f"call_{serial}", name=name, arguments=arguments, item_id=f"fc_{serial}"
+            )
+            return [call]
         match = _COMMAND.search(text)
         argv: list[str] = []
         if match is not None:
@@ -383,6 +393,8 @@ def _command_of(items: list[Item], call_id: str) -> str:
             args = msgspec.json.decode(call.arguments)
         except msgspec.DecodeError:
             return call.arguments
+        if isinstance(args, dict) and isinstance(args.get("input"), str):
+            return APPLY_PATCH_TOOL
         argv = args.get("command") if isinstance(args, dict) else None
         if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
             return shlex.join(argv)

@@ -21,6 +21,10 @@ or — v1 — a ``conversation.handoff.append``):
 
 2. v1 ``conversation.handoff.append`` makes the model say ``output_text`` verbatim.
 
+The scripted Responses model (``_responses``) also edits files: a user text that
+contains a ``*** Begin Patch`` ... ``*** End Patch`` block yields an
+``apply_patch`` call with that block as ``input`` (:func:`patch_in`).
+
 Audio turns are transcribed deterministically: the k-th committed audio turn of a
 session (k from 0) becomes ``speech_transcripts[k % len]`` when that list is
 configured, else ``(speech X.Xs)`` with the turn's duration rounded to 0.1 s.
@@ -38,6 +42,7 @@ __all__ = [
     "BACKGROUND_AGENT_TOOL",
     "REMAIN_SILENT_TOOL",
     "FALLBACK_ACK",
+    "APPLY_PATCH_TOOL",
     "GREETING",
     "USER_PREFIX",
     "InputKind",
@@ -46,6 +51,7 @@ __all__ = [
     "PlanKind",
     "plan_response",
     "split_words",
+    "patch_in",
     "strip_user_prefix",
     "transcript_for_turn",
 ]
@@ -56,6 +62,18 @@ FALLBACK_ACK: Final = "Okay."
 GREETING: Final = "How can I help?"
 BACKGROUND_AGENT_TOOL: Final = "background_agent"
 REMAIN_SILENT_TOOL: Final = "remain_silent"
+APPLY_PATCH_TOOL: Final = "apply_patch"
+_PATCH_BEGIN: Final = "*** Begin Patch"
+_PATCH_END: Final = "*** End Patch"
+
+
+def patch_in(text: str) -> str | None:
+    """The first ``*** Begin Patch`` ... ``*** End Patch`` block of ``text``, if any."""
+    start = text.find(_PATCH_BEGIN)
+    end = text.find(_PATCH_END, start)
+    if start < 0 or end < 0:
+        return None
+    return text[start : end + len(_PATCH_END)] + "\n"
 
 
 class InputKind(enum.Enum):
