@@ -36,6 +36,7 @@ from realtalk.agent._model_session import (
 from realtalk.agent._responses_agent import ResponsesAgent
 from realtalk.agent._sandbox import SandboxMode, SandboxPolicy
 from realtalk.agent._shell import SafetyOptions, safety_from_settings
+from realtalk.agent._startup import report_sandbox
 
 __all__ = [
     "INTERRUPTED_MESSAGE",
@@ -71,6 +72,7 @@ __all__ = [
     "TaskFailed",
     "bench_preconnect",
     "fixed_approver",
+    "report_sandbox",
     "safety_from_settings",
     "sandbox_status",
 ]

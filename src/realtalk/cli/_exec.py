@@ -47,6 +47,7 @@ from realtalk.agent import (
     TaskComplete,
     TaskFailed,
     fixed_approver,
+    report_sandbox,
     safety_from_settings,
 )
 from realtalk.emulator import Emulator, EmulatorOptions
@@ -269,23 +270,9 @@ async def run_exec(args: argparse.Namespace) -> int:
 async def _run(
     agent: ResponsesAgent, workspace: Path, prompt: str, printer: _Printer, *, timeout_s: float
 ) -> int:
-    status = await agent.sandbox_status()
-    policy = agent.safety.sandbox.resolve(workspace)
-    logger.info(
-        "sandbox decision",
-        extra={
-            "policy": policy.describe(),
-            "available": status.available,
-            "reason": status.reason,
-            "approval": agent.safety.approval.value,
-        },
+    await report_sandbox(
+        agent, workspace, lambda text: print(f"realtalk: {text}", file=sys.stderr, flush=True)
     )
-    if not status.available:
-        print(
-            f"realtalk: warning: commands will be refused: {status.reason}",
-            file=sys.stderr,
-            flush=True,
-        )
     printer.start(f"thread_{uuid.uuid4().hex[:16]}")
     await agent.submit(prompt)
     try:
