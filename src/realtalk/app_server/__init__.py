@@ -23,7 +23,13 @@ from realtalk.app_server._api import (
 )
 from realtalk.app_server._bench import bench_app_server
 from realtalk.app_server._cli import add_app_server_arguments, run_app_server_from_args
-from realtalk.app_server._client import Client, Notification, RpcError, default_server_command
+from realtalk.app_server._client import (
+    Client,
+    Notification,
+    RpcError,
+    ServerRequest,
+    default_server_command,
+)
 from realtalk.app_server._connection import ConnectionLimits
 from realtalk.app_server._dispatch import AppServerOptions
 from realtalk.app_server._schema import generate_json_schema
@@ -41,6 +47,7 @@ __all__ = [
     "ConnectionLimits",
     "InitializeResult",
     "Notification",
+    "ServerRequest",
     "RealtimeAudioChunk",
     "RealtimeTransportWebrtc",
     "RealtimeTransportWebsocket",
