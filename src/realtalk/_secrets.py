@@ -46,8 +46,12 @@ _MIN_SECRET_CHARS: Final = 8
 
 _PATTERNS: Final = (
     # Authorization header values, wherever they are echoed (JSON, headers, prose).
-    # A token has 8+ characters and a digit, so prose ("bearer tokens") is left alone.
-    re.compile(r"(?i)\b(bearer|basic)(\s+|%20)(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}"),
+    # A token has 8+ characters with a digit, or 16+ characters, so prose ("bearer
+    # tokens", "basic authentication") is left alone.
+    re.compile(
+        r"(?i)\b(bearer|basic)(\s+|%20)"
+        r"(?:(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}|[A-Za-z0-9._~+/=\-]{16,})"
+    ),
     # OpenAI-style keys: sk-..., sk-proj-..., sk-svcacct-...
     re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"),
 )

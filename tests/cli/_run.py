@@ -19,7 +19,8 @@ def clean_env(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, 
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "REALTALK_")) and k not in ("XDG_CONFIG_HOME", "XDG_STATE_HOME")
+        if not k.startswith(("OPENAI_", "REALTALK_"))
+        and k not in ("XDG_CONFIG_HOME", "XDG_STATE_HOME")
     }
     env["XDG_CONFIG_HOME"] = str(tmp_path / "no-config")
     env["XDG_STATE_HOME"] = str(tmp_path / "state")

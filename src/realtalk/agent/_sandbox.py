@@ -2,7 +2,7 @@
 
 Modes (``[agent] sandbox``, ``--sandbox``, app-server ``thread/start.sandbox``):
 
-* ``read-only``: nothing on the host is writable.
+* ``read-only``: nothing on the host is writable (the workspace stays readable).
 * ``workspace-write`` (default): writable roots are the workspace and the extra
   ``[agent.sandbox] writable`` roots. Under every writable root, ``.git`` (a
   directory or a gitfile), the gitdir a gitfile points to, and ``.realtalk`` stay
@@ -10,7 +10,8 @@ Modes (``[agent] sandbox``, ``--sandbox``, app-server ``thread/start.sandbox``):
 * ``danger-full-access``: no limits and no sandbox.
 
 In both sandboxed modes ``/tmp`` inside the sandbox is private and empty (a
-tmpfs, gone when the command ends), the network is off unless ``network = true``,
+tmpfs, gone when the command ends; the host's ``/tmp`` is not visible, except the
+workspace and other rules' paths that live there), the network is off unless ``network = true``,
 ``[agent.sandbox] read_only`` paths are read-only and ``deny`` paths are hidden.
 
 A policy is a list of rules (path, access). For a path, among the rules whose path
@@ -96,6 +97,8 @@ class SandboxPolicy:
             if path not in rules or access > rules[path]:
                 rules[path] = access
 
+        # The workspace is always visible, even under the private /tmp.
+        add(root, Access.READ)
         if self.mode is SandboxMode.WORKSPACE_WRITE:
             if root == Path("/"):
                 raise ConfigError(
