@@ -43,11 +43,15 @@ _DENIAL_MARKERS: Final = (
     "operation not permitted",
     "permission denied",
     "read-only file system",
-    "network is unreachable",
-    "temporary failure in name resolution",
-    "could not resolve host",
     "seccomp",
     "sandbox",
+)
+_NETWORK_DENIAL_MARKERS: Final = (
+    "network is unreachable",
+    "connection refused",  # the sandbox's own loopback has no listeners
+    "temporary failure in name resolution",
+    "name or service not known",
+    "could not resolve host",
 )
 
 
@@ -71,12 +75,14 @@ class ShellOutcome:
     sandboxed: bool
 
 
-def looks_like_sandbox_denial(result: ProcessResult) -> bool:
-    """A failure that the sandbox probably caused (reference 4's keywords)."""
+def looks_like_sandbox_denial(result: ProcessResult, *, network_off: bool) -> bool:
+    """A failure that the sandbox probably caused (reference 4's keywords, and
+    network errors when the sandbox has no network)."""
     if result.exit_code in (None, 0):
         return False
     lowered = result.output.lower()
-    return any(marker in lowered for marker in _DENIAL_MARKERS)
+    markers = _DENIAL_MARKERS + (_NETWORK_DENIAL_MARKERS if network_off else ())
+    return any(marker in lowered for marker in markers)
 
 
 class CommandSandbox:

@@ -273,7 +273,7 @@ class ToolRunner:
         if (
             outcome.sandboxed
             and self.safety.approval is ApprovalPolicy.UNTRUSTED
-            and looks_like_sandbox_denial(result)
+            and looks_like_sandbox_denial(result, network_off=not self.sandbox.policy().network)
         ):
             reason = "It failed inside the sandbox; it would run outside the sandbox."
             decision = await self._decide(call_id, argv, reason)
