@@ -133,9 +133,10 @@ def _configure_logging(*, verbose: bool, command: str = "") -> None:
     stderr._realtalk_stderr = True  # type: ignore[attr-defined]
     root.addHandler(stderr)
     level = logging.DEBUG if verbose else logging.CRITICAL
-    if command in _LOGGED_COMMANDS and open_run_log(command, version=__version__) is not None:
-        level = min(level, logging.INFO)
-    root.setLevel(level)
+    logged = command in _LOGGED_COMMANDS
+    root.setLevel(min(level, logging.INFO) if logged else level)
+    if logged and open_run_log(command, version=__version__) is None:
+        root.setLevel(level)
 
 
 async def _until_terminated(run: Coroutine[Any, Any, int]) -> int:
