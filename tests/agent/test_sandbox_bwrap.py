@@ -174,6 +174,15 @@ async def test_commands_get_no_secrets(tmp_path: Path, monkeypatch: pytest.Monke
     assert CANARY not in leaked.output and "key=sk-***" in leaked.output
 
 
+async def test_host_unix_sockets_in_run_are_hidden_without_network(tmp_path: Path) -> None:
+    ws = _repo(tmp_path)
+    hidden = await _run(ws, "ls", "-A", "/run")
+    assert hidden.exit_code == 0 and hidden.output == ""
+    assert (await _run(ws, "touch", "/run/x")).exit_code != 0
+    shown = await _run(ws, "ls", "-A", "/run", policy=SandboxPolicy(network=True))
+    assert sorted(shown.output.split()) == sorted(os.listdir("/run"))
+
+
 async def test_proc_shows_only_the_sandbox(tmp_path: Path) -> None:
     ws = _repo(tmp_path)
     result = await _run(

@@ -11,7 +11,9 @@
   :func:`sandbox_status` caches the answer; realtalk reports it once at startup
   and refuses sandboxed commands with the same reason (fail closed).
 * **Invocation** (reference 2, in this order): ``--new-session --die-with-parent``;
-  ``--ro-bind / /``; ``--dev /dev``; ``--tmpfs /tmp`` (the private tmp); the
+  ``--ro-bind / /``; ``--dev /dev``; ``--tmpfs /tmp`` (the private tmp);
+  ``--tmpfs /run`` when the network is off (no host Unix sockets: D-Bus, the
+  session bus, database and container daemons); the
   policy's rules shallowest first (``--bind`` writable, ``--ro-bind`` read-only,
   a denied directory becomes an empty ``--tmpfs`` with mode 000 (111 when a rule
   below reopens something) and a denied file ``/dev/null``); ``--remount-ro`` of
@@ -159,6 +161,12 @@ def bwrap_argv(
     args = [bwrap, "--new-session", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev"]
     args += ["--tmpfs", "/tmp"]
     remount: list[str] = []
+    if not policy.network:
+        # /run holds the host's Unix sockets (D-Bus, the user session bus, database and
+        # container daemons): talking to them is a way out, so without the network
+        # the sandbox gets an empty, read-only /run.
+        args += ["--tmpfs", "/run"]
+        remount.append("/run")
     rules = [r for r in policy.rules if r.path != Path("/")]
     for rule in rules:
         path = str(rule.path)
