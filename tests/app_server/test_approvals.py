@@ -83,6 +83,7 @@ async def test_command_approval_under_untrusted(
         if isinstance(n.params.item, CommandExecutionItem)
     ]
     assert started[0].status == "inProgress" and started[0].id == done[0].id
+    assert started[0].cwd == done[0].cwd == str(tmp_path / "ws")
     assert (tmp_path / "ws" / "made.txt").exists()
 
 

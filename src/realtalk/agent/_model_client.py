@@ -31,6 +31,7 @@ import aiohttp
 from websockets.asyncio.client import ClientConnection
 
 from realtalk._errors import AgentError, ConfigError, RealtalkError
+from realtalk._secrets import register_secret
 from realtalk.agent._model_session import ModelClientSession
 from realtalk.agent._transport import TurnStateCell, connect_websocket, is_upgrade_required
 from realtalk.agent._turn_metadata import DEFAULT_METADATA_BUDGET_S, turn_metadata_header
@@ -126,6 +127,7 @@ class ModelClient:
         """
         if api_key:
             check_api_key(api_key)
+            register_secret(api_key)  # scrubbed from every message and log line from now on
         self._options = options or ModelClientOptions()
         self._http_url = responses_url(base_url)
         self._ws_url = websocket_url(self._http_url)

@@ -109,7 +109,8 @@ class _TurnState:
         self.message: _OpenMessage | None = None
         self.interrupted = False
         self.ended = asyncio.Event()
-        self.started_tools: set[str] = set()
+        self.started_tools: dict[str, str] = {}
+        """call id -> cwd of the commands started and not finished yet."""
 
     def snapshot(self, status: TurnStatus, error: str | None = None) -> Turn:
         return Turn(
@@ -359,7 +360,7 @@ class AgentBridge:
                 cwd=event.cwd,
                 status="inProgress",
             )
-            turn.started_tools.add(event.call_id)
+            turn.started_tools[event.call_id] = event.cwd
             await self._emit(
                 "item/started",
                 ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
@@ -369,7 +370,7 @@ class AgentBridge:
             item = CommandExecutionItem(
                 id=event.call_id,
                 command=shlex.join(event.command),
-                cwd="",
+                cwd=turn.started_tools.get(event.call_id, ""),
                 status=event.status,
                 aggregated_output=event.output,
                 exit_code=event.exit_code,
@@ -382,7 +383,7 @@ class AgentBridge:
                 "item/started",
                 ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
             )
-        turn.started_tools.discard(event.call_id)
+        turn.started_tools.pop(event.call_id, None)
         turn.items.append(item)
         await self._emit(
             "item/completed",

@@ -17,6 +17,14 @@ from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
 
+from realtalk.app_server._api_tools import (
+    CommandExecutionItem,
+    CommandExecutionRequestApprovalParams,
+    FileChangeItem,
+    FileChangeRequestApprovalParams,
+    FileUpdateChange,
+    ServerRequestResolvedNotification,
+)
 from realtalk.protocol import Mode, OutputModality, Version
 
 __all__ = [
@@ -174,29 +182,6 @@ class AgentMessageItem(_Camel, frozen=True, tag_field="type", tag="agentMessage"
     text: str
 
 
-ToolItemStatus = Literal["inProgress", "completed", "failed", "declined"]
-
-
-class CommandExecutionItem(_Camel, frozen=True, tag_field="type", tag="commandExecution"):
-    id: str
-    command: str
-    cwd: str
-    status: ToolItemStatus
-    aggregated_output: str | None = None
-    exit_code: int | None = None
-
-
-class FileUpdateChange(_Camel, frozen=True):
-    path: str
-    kind: Literal["add", "update", "delete"]
-
-
-class FileChangeItem(_Camel, frozen=True, tag_field="type", tag="fileChange"):
-    id: str
-    changes: list[FileUpdateChange]
-    status: ToolItemStatus
-
-
 ThreadItem = UserMessageItem | AgentMessageItem | CommandExecutionItem | FileChangeItem
 
 TurnStatus = Literal["inProgress", "completed", "interrupted", "failed"]
@@ -275,32 +260,6 @@ class ErrorNotification(_Camel, frozen=True):
     turn_id: str
     error: TurnError
     will_retry: bool = False
-
-
-# -- approvals (server -> client requests) ------------------------------------------------
-
-
-class CommandExecutionRequestApprovalParams(_Camel, frozen=True, omit_defaults=True):
-    thread_id: str
-    turn_id: str
-    item_id: str
-    approval_id: str | None = None
-    reason: str | None = None
-    command: str | None = None
-    cwd: str | None = None
-
-
-class FileChangeRequestApprovalParams(_Camel, frozen=True, omit_defaults=True):
-    thread_id: str
-    turn_id: str
-    item_id: str
-    reason: str | None = None
-    grant_root: str | None = None
-
-
-class ServerRequestResolvedNotification(_Camel, frozen=True):
-    thread_id: str
-    request_id: str | int
 
 
 # -- realtime (experimental) ---------------------------------------------------------------
