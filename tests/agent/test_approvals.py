@@ -17,6 +17,7 @@ from realtalk.agent import (
     ApprovalRequest,
     ApprovalRequested,
     ApprovalResolved,
+    ApprovingAgent,
     CommandFinished,
     PatchApplied,
     SafetyOptions,
@@ -163,6 +164,7 @@ async def test_agent_asks_through_its_events_and_takes_the_answer(tmp_path: Path
     ws = tmp_path / "ws"
     ws.mkdir()
     async with responses_server() as (_, base), agent_at(base, ws) as agent:
+        assert isinstance(agent, ApprovingAgent)
         await agent.submit(OUTSIDE_PATCH)
         events: list[AgentEvent] = []
         async with asyncio.timeout(10):

@@ -40,6 +40,7 @@ __all__ = [
     "AgentEvent",
     "ApprovalRequested",
     "ApprovalResolved",
+    "ApprovingAgent",
     "AssistantDelta",
     "AssistantMessage",
     "BackgroundAgent",
@@ -190,4 +191,22 @@ class InterruptibleAgent(BackgroundAgent, Protocol):
         The task ends with ``TaskFailed(INTERRUPTED_MESSAGE)``; the agent keeps its
         history and takes the next task.
         """
+        ...
+
+
+@runtime_checkable
+class ApprovingAgent(BackgroundAgent, Protocol):
+    """A background agent whose approval questions a consumer may answer.
+
+    The built-in agent implements it; it waits for an answer only when it was built
+    without an approver (``ResponsesAgent(approver=None)``).
+    """
+
+    def answer_approval(self, request_id: str, decision: ApprovalDecision) -> bool:
+        """Answer the pending :class:`ApprovalRequested` ``request_id``; False if not pending."""
+        ...
+
+    @property
+    def pending_approvals(self) -> list[str]:
+        """Ids of the questions waiting for an answer."""
         ...
