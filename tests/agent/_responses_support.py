@@ -17,14 +17,15 @@ from realtalk.agent import (
     AssistantDelta,
     CommandFinished,
     CommandStarted,
+    ModelClient,
+    ModelClientOptions,
     PatchApplied,
+    Prompt,
+    ResponsesAgent,
     TaskComplete,
     TaskFailed,
 )
-from realtalk.agent._model_client import ModelClient, ModelClientOptions
-from realtalk.agent._model_session import Prompt
-from realtalk.agent._responses_agent import ResponsesAgent
-from realtalk.emulator._responses import ResponsesEmulator, ResponsesOptions
+from realtalk.emulator import ResponsesEmulator, ResponsesOptions
 from realtalk.protocol.responses import Item, user_message
 
 API_KEY = "sk-test-secret-key"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from realtalk._errors import ConfigError
+from realtalk import ConfigError
 from realtalk.agent import SandboxMode, SandboxPolicy
 from realtalk.agent._bwrap import bwrap_argv, find_bwrap
 from realtalk.agent._sandbox import Access

@@ -7,7 +7,6 @@ from realtalk.agent._approval import (
     Approver,
     fixed_approver,
 )
-from realtalk.agent._bench import bench_preconnect
 from realtalk.agent._bwrap import SandboxStatus, sandbox_status
 from realtalk.agent._command import OUTPUT_TRUNCATED_MARKER, CommandAgent
 from realtalk.agent._interface import (
@@ -27,11 +26,13 @@ from realtalk.agent._interface import (
     TaskComplete,
     TaskFailed,
 )
-from realtalk.agent._model_client import ModelClient, ModelClientOptions
+from realtalk.agent._model_client import ModelClient
+from realtalk.agent._model_options import ModelClientOptions
 from realtalk.agent._model_session import (
     ModelClientSession,
     Prompt,
     ResponseResult,
+    StreamItem,
     StreamRetry,
 )
 from realtalk.agent._responses_agent import ResponsesAgent
@@ -69,10 +70,10 @@ __all__ = [
     "SandboxMode",
     "SandboxPolicy",
     "SandboxStatus",
+    "StreamItem",
     "StreamRetry",
     "TaskComplete",
     "TaskFailed",
-    "bench_preconnect",
     "fixed_approver",
     "report_sandbox",
     "safety_from_settings",

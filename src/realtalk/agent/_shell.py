@@ -20,9 +20,8 @@ import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
-from realtalk._config import Settings
 from realtalk._secrets import command_environment, scrub
 from realtalk.agent._approval import ApprovalPolicy
 from realtalk.agent._bwrap import SandboxStatus, bwrap_argv, sandbox_status
@@ -156,7 +155,26 @@ class CommandSandbox:
         return ShellOutcome(result, None, sandboxed=sandboxed)
 
 
-def safety_from_settings(settings: Settings) -> SafetyOptions:
+class SafetySettings(Protocol):
+    """The fields of ``realtalk.conversation.Settings`` the agent's safety comes from."""
+
+    @property
+    def agent_sandbox(self) -> str: ...
+    @property
+    def agent_approval(self) -> str: ...
+    @property
+    def agent_env_allow(self) -> tuple[str, ...]: ...
+    @property
+    def sandbox_writable(self) -> tuple[str, ...]: ...
+    @property
+    def sandbox_read_only(self) -> tuple[str, ...]: ...
+    @property
+    def sandbox_deny(self) -> tuple[str, ...]: ...
+    @property
+    def sandbox_network(self) -> bool: ...
+
+
+def safety_from_settings(settings: SafetySettings) -> SafetyOptions:
     """The agent's :class:`SafetyOptions` from resolved settings."""
     return SafetyOptions(
         sandbox=SandboxPolicy(

@@ -26,6 +26,7 @@ from realtalk.app_server._api import (
     ServerRequestResolvedNotification,
 )
 from realtalk.app_server._connection import ServerRequestError
+from realtalk.app_server._methods import NotificationMethod, ServerRequestMethod
 from realtalk.protocol import RequestId
 
 __all__ = ["ClientApprover", "ServerCall", "parse_decision"]
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 ServerCall = Callable[..., Awaitable[tuple[RequestId, msgspec.Raw]]]
 """``Connection.call(method, params, timeout=...)``."""
-Notify = Callable[[str, msgspec.Struct], Awaitable[None]]
+Notify = Callable[[NotificationMethod, msgspec.Struct], Awaitable[None]]
 
 _ACCEPT_OBJECTS = frozenset({"acceptWithExecpolicyAmendment"})
 
@@ -78,7 +79,7 @@ class ClientApprover:
         turn_id = self._turn_id() or ""
         params: msgspec.Struct
         if request.kind == "command":
-            method = "item/commandExecution/requestApproval"
+            method = ServerRequestMethod.COMMAND_APPROVAL
             params = CommandExecutionRequestApprovalParams(
                 thread_id=self._thread_id,
                 turn_id=turn_id,
@@ -89,7 +90,7 @@ class ClientApprover:
                 cwd=request.cwd,
             )
         else:
-            method = "item/fileChange/requestApproval"
+            method = ServerRequestMethod.FILE_CHANGE_APPROVAL
             params = FileChangeRequestApprovalParams(
                 thread_id=self._thread_id,
                 turn_id=turn_id,
@@ -105,7 +106,7 @@ class ClientApprover:
             return ApprovalDecision.DECLINE
         decision = parse_decision(raw)
         await self._notify(
-            "serverRequest/resolved",
+            NotificationMethod.SERVER_REQUEST_RESOLVED,
             ServerRequestResolvedNotification(thread_id=self._thread_id, request_id=request_id),
         )
         return decision
