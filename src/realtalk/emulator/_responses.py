@@ -13,8 +13,9 @@
 The model is scripted and deterministic. The latest user message or tool output
 decides: a user text containing a backticked command ("run `echo hi`") yields a
 ``shell`` function call with that command as argv; one containing a ``*** Begin
-Patch`` block yields an ``apply_patch`` call (see ``_script.patch_in``); a ``function_call_output`` yields
-an answer quoting the tool output; any other text yields ``You said: <text>``.
+Patch`` block yields an ``apply_patch`` call (see ``_script.patch_in``); a
+``function_call_output`` yields an answer quoting the tool output; any other text
+yields ``You said: <text>``.
 
 Faults (:class:`ResponsesOptions`): delay every handshake, refuse upgrades with 426,
 fail the first N handshakes with 500, close before ``response.completed``, or close
