@@ -69,7 +69,7 @@ class Emulator:
         self._sideband_refused = 0
         self._call_service = CallService(self, closing=self._closing)
         # The background agent's model API lives on the same server.
-        self.responses = ResponsesEmulator(self.options.responses)
+        self.responses = ResponsesEmulator(self.options.responses, record=self.options.record)
         self.responses.install(self.app)
 
     # ------------------------------------------------------------------ URLs
