@@ -31,22 +31,21 @@ import itertools
 import logging
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Final, Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Final
 
-import msgspec
 from aiohttp import WSMsgType, web
 
-from realtalk.emulator._responses_model import conversation, encode, reply, stream_events
-from realtalk.emulator._responses_wire import (
-    ParsedRequest,
-    RequestError,
-    parse_request,
-    response_object,
-    usage,
+from realtalk.emulator._responses_model import encode, scripted_reply
+from realtalk.emulator._responses_records import (
+    RecordedHandshake,
+    RecordedRequest,
+    ResponsesOptions,
+    ResponsesStats,
 )
+from realtalk.emulator._responses_store import STORE_LIMIT, ResponseStore, Stored
+from realtalk.emulator._responses_wire import RequestError, decode_json, parse_request
 
 __all__ = [
     "STORE_LIMIT",
@@ -63,75 +62,7 @@ logger = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
 TURN_STATE_HEADER: Final = "x-codex-turn-state"
-STORE_LIMIT: Final = 10_000
 _MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
-_DECODER: Final = msgspec.json.Decoder()
-
-
-@dataclass(frozen=True, kw_only=True)
-class ResponsesOptions:
-    """Latency and faults of the emulated Responses endpoint."""
-
-    handshake_latency_ms: int = 0
-    """Delay before answering each WebSocket upgrade."""
-    refuse_upgrade_426: bool = False
-    """Answer every upgrade with HTTP 426 (no WebSocket support)."""
-    close_before_completed: bool = False
-    """Close the socket / end the SSE stream instead of sending ``response.completed``."""
-    close_after_completed: bool = False
-    """Close the WebSocket right after each ``response.completed``."""
-    fail_handshakes: int = 0
-    """Answer the first N upgrades with HTTP 500."""
-
-
-@dataclass(frozen=True)
-class RecordedHandshake:
-    """One WebSocket upgrade request and the status it got."""
-
-    index: int
-    headers: dict[str, str]
-    status: int
-    received_at: float
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request: its JSON body, headers (the handshake's, for WebSocket) and answer."""
-
-    transport: Literal["websocket", "http"]
-    body: dict[str, Any]
-    headers: dict[str, str]
-    handshake: int | None
-    received_at: float
-    """``time.perf_counter()`` when the request arrived."""
-    events: list[JsonDict] = field(default_factory=list)
-    """What was sent back: the streamed events, or the one JSON Response / error body."""
-
-
-@dataclass(frozen=True)
-class ResponsesStats:
-    """Counts for tests; served as JSON by the stats route."""
-
-    handshakes: int
-    failed_handshakes: int
-    websocket_requests: int
-    http_requests: int
-
-
-@dataclass
-class _Stored:
-    context: list[JsonDict]
-    """Input and output of this and every earlier turn of its chain."""
-    response: JsonDict
-    events: list[JsonDict]
-
-
-@dataclass
-class _Turn:
-    response_id: str
-    completed: JsonDict
-    events: list[JsonDict]
-    stored: _Stored
 
 
 class ResponsesEmulator:
@@ -144,10 +75,9 @@ class ResponsesEmulator:
         self._requests: list[RecordedRequest] = []
         self._failures_left = self.options.fail_handshakes
         self._turn_states = itertools.count(1)
-        self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._sockets: set[web.WebSocketResponse] = set()
-        self._store: OrderedDict[str, _Stored] = OrderedDict()
+        self.store = ResponseStore()
 
     def install(
         self, app: web.Application, *, prefix: str = "/v1", stats_path: str = "/_emulator/stats"
@@ -188,49 +118,6 @@ class ResponsesEmulator:
     async def wait_for_requests(self, n: int, timeout_s: float) -> bool:
         """Wait until at least ``n`` requests arrived; False on timeout."""
         return await self._wait_until(lambda: len(self._requests) >= n, timeout_s)
-
-    # -- the model ---------------------------------------------------------------------
-
-    def _previous(self, request: ParsedRequest, socket_last: _Stored | None) -> list[JsonDict]:
-        wanted = request.previous_response_id
-        if wanted is None:
-            return []
-        if socket_last is not None and socket_last.response["id"] == wanted:
-            return socket_last.context
-        stored = self._store.get(wanted)
-        if stored is None:
-            raise RequestError(
-                f"Previous response with id '{wanted}' not found.",
-                param="previous_response_id",
-                code="previous_response_not_found",
-            )
-        return stored.context
-
-    def _turn(self, request: ParsedRequest, socket_last: _Stored | None = None) -> _Turn:
-        """Answer one request (raises :class:`RequestError`)."""
-        context = conversation(self._previous(request, socket_last), request.input)
-        serial = str(next(self._ids))
-        response_id = f"resp-{serial}"
-        created_at = int(time.time())
-        output = reply(request, context, serial=serial)
-        in_progress = response_object(
-            request, response_id=response_id, created_at=created_at, status="in_progress", output=[]
-        )
-        completed = response_object(
-            request,
-            response_id=response_id,
-            created_at=created_at,
-            status="completed",
-            output=output,
-            usage=usage(context, output),
-        )
-        events = stream_events(in_progress, completed)
-        stored = _Stored(context + output, completed, events)
-        if request.store:
-            self._store[response_id] = stored
-            while len(self._store) > STORE_LIMIT:
-                self._store.popitem(last=False)
-        return _Turn(response_id, completed, events, stored)
 
     # -- WebSocket -----------------------------------------------------------------------
 
@@ -287,7 +174,7 @@ class ResponsesEmulator:
     async def _websocket_request(self, socket: _Socket, data: str) -> bool:
         """Answer one frame; False once the socket was closed."""
         received_at = time.perf_counter()
-        body, problem = _decode(data)
+        body, problem = decode_json(data)
         recorded = RecordedRequest(
             "websocket",
             body if isinstance(body, dict) and self._record_bodies else {},
@@ -311,7 +198,7 @@ class ResponsesEmulator:
                     code="invalid_value",
                 )
             parsed = parse_request(body, websocket=True)
-            turn = self._turn(parsed, socket.last)
+            turn = self.store.answer(parsed, socket.last)
         except RequestError as exc:
             socket.last = None  # a failed turn evicts the socket's cached response
             error = {"type": "error", "status": exc.status, "error": exc.body()}
@@ -341,7 +228,7 @@ class ResponsesEmulator:
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
         received_at = time.perf_counter()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        body, problem = _decode(await request.read())
+        body, problem = decode_json(await request.read())
         recorded = RecordedRequest(
             "http",
             body if isinstance(body, dict) and self._record_bodies else {},
@@ -354,7 +241,7 @@ class ResponsesEmulator:
             if problem is not None:
                 raise problem
             parsed = parse_request(body, websocket=False)
-            turn = self._turn(parsed)
+            turn = self.store.answer(parsed)
         except RequestError as exc:
             recorded.events.append({"error": exc.body()})
             return web.json_response(
@@ -374,7 +261,7 @@ class ResponsesEmulator:
         return await _send_sse(request, events, self._http_headers())
 
     async def _handle_retrieve(self, request: web.Request) -> web.StreamResponse:
-        stored = self._store.get(request.match_info["response_id"])
+        stored = self.store.get(request.match_info["response_id"])
         if stored is None:
             return _not_found(request.match_info["response_id"])
         if request.query.get("stream") != "true":
@@ -391,7 +278,7 @@ class ResponsesEmulator:
 
     async def _handle_delete(self, request: web.Request) -> web.Response:
         response_id = request.match_info["response_id"]
-        if self._store.pop(response_id, None) is None:
+        if not self.store.delete(response_id):
             return _not_found(response_id)
         return web.json_response({"id": response_id, "object": "response", "deleted": True})
 
@@ -432,7 +319,7 @@ class _Socket:
     ws: web.WebSocketResponse
     index: int
     headers: dict[str, str]
-    last: _Stored | None = None
+    last: Stored | None = None
 
 
 async def _send_sse(
@@ -456,43 +343,9 @@ async def _send_sse(
     return response
 
 
-def _decode(data: str | bytes) -> tuple[Any, RequestError | None]:
-    """The JSON value of a request body or frame, or why it is not JSON."""
-    try:
-        return _DECODER.decode(data), None
-    except RecursionError:
-        reason = "the JSON is nested too deeply"
-    except msgspec.DecodeError as exc:
-        reason = str(exc)
-    message = f"We could not parse the JSON body of your request ({reason}). The OpenAI API expects a JSON payload."
-    return None, RequestError(message, code="invalid_json")
-
-
 def _not_found(response_id: str) -> web.Response:
     error = RequestError(f"Response with id '{response_id}' not found.", param="response_id")
     return web.json_response({"error": error.body()}, status=404)
-
-
-def scripted_reply(
-    items: list[JsonDict],
-    *,
-    serial: str = "1",
-    tools: list[JsonDict] | None = None,
-    tool_choice: Any = "auto",
-    instructions: str | None = None,
-) -> list[JsonDict]:
-    """The output items the scripted model answers ``items`` with (no I/O)."""
-    request = parse_request(
-        {
-            "model": "emulator",
-            "input": items,
-            "tools": tools or [],
-            "tool_choice": tool_choice,
-            "instructions": instructions,
-        },
-        websocket=False,
-    )
-    return reply(request, conversation([], request.input), serial=serial)
 
 
 def _closing(request: web.Request) -> bool:

@@ -19,6 +19,7 @@ from realtalk.emulator._responses_wire import (
     function_call_item,
     item_text,
     message_item,
+    parse_request,
 )
 from realtalk.emulator._script import (
     ToolCall,
@@ -27,7 +28,7 @@ from realtalk.emulator._script import (
     responses_answer,
 )
 
-__all__ = ["conversation", "reply", "stream_events", "text_pieces"]
+__all__ = ["conversation", "encode", "reply", "scripted_reply", "stream_events", "text_pieces"]
 
 JsonDict = dict[str, Any]
 _ARGUMENT_PIECES: Final = 3
@@ -186,6 +187,28 @@ def stream_events(in_progress: JsonDict, completed: JsonDict) -> list[JsonDict]:
             events += _call_events(item, index)
     events.append({"type": "response.completed", "response": completed})
     return events
+
+
+def scripted_reply(
+    items: list[JsonDict],
+    *,
+    serial: str = "1",
+    tools: list[JsonDict] | None = None,
+    tool_choice: Any = "auto",
+    instructions: str | None = None,
+) -> list[JsonDict]:
+    """The output items the scripted model answers ``items`` with (no I/O)."""
+    request = parse_request(
+        {
+            "model": "emulator",
+            "input": items,
+            "tools": tools or [],
+            "tool_choice": tool_choice,
+            "instructions": instructions,
+        },
+        websocket=False,
+    )
+    return reply(request, conversation([], request.input), serial=serial)
 
 
 def encode(event: JsonDict) -> bytes:

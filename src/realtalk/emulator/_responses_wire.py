@@ -19,8 +19,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
+
 __all__ = [
     "ParsedRequest",
+    "decode_json",
     "RequestError",
     "function_call_item",
     "item_text",
@@ -33,6 +36,7 @@ __all__ = [
 JsonDict = dict[str, Any]
 _TEXT_PARTS: Final = ("input_text", "output_text", "text")
 _ROLES: Final = ("user", "assistant", "system", "developer")
+_DECODER: Final = msgspec.json.Decoder()
 _JSON_TYPES: Final = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
@@ -347,3 +351,15 @@ def response_object(
         "user": echo.get("user"),
         "metadata": request.metadata,
     }
+
+
+def decode_json(data: str | bytes) -> tuple[Any, RequestError | None]:
+    """The JSON value of a request body or frame, or why it is not JSON."""
+    try:
+        return _DECODER.decode(data), None
+    except RecursionError:
+        reason = "the JSON is nested too deeply"
+    except msgspec.DecodeError as exc:
+        reason = str(exc)
+    message = f"We could not parse the JSON body of your request ({reason}). The OpenAI API expects a JSON payload."
+    return None, RequestError(message, code="invalid_json")
