@@ -26,6 +26,7 @@ import trustme
 from aiohttp import web
 
 from realtalk._errors import ConfigError
+from realtalk.emulator._beta import is_beta
 from realtalk.emulator._calls import CallRecord, CallService, sleep_until
 from realtalk.emulator._connection import RealtimeConnection
 from realtalk.emulator._model import ScriptedModel
@@ -312,15 +313,17 @@ class Emulator:
             decode_text=False,
         )
         await ws.prepare(request)
+        beta = model.version == "v2" and is_beta(request.headers.get("OpenAI-Beta"))
         record = RealtimeSessionRecord(
             path_qs=request.path_qs,
             headers=dict(request.headers),
             version=model.version,
             call_id=call_id,
             record=self.options.record,
+            beta=beta,
         )
         connection = RealtimeConnection(
-            ws, record, model, self.options, transport=request.transport
+            ws, record, model, self.options, transport=request.transport, beta=beta
         )
         self._connections.add(connection)
         self._session_added(record)
