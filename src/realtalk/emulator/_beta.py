@@ -64,7 +64,7 @@ def _beta_item(item: Any) -> Any:
     if not isinstance(item, dict) or not isinstance(item.get("content"), list):
         return item
     content = [
-        {**part, "type": _PART_TYPES.get(part.get("type"), part.get("type"))}
+        {**part, "type": _PART_TYPES.get(str(part.get("type")), part.get("type"))}
         if isinstance(part, dict)
         else part
         for part in item["content"]
