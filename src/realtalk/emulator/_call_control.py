@@ -132,7 +132,7 @@ class CallControl:
     async def _handle(self, request: web.Request) -> web.Response:
         call_id, action = request.match_info["call_id"], request.match_info["action"]
         if action not in _ACTIONS:
-            raise web.HTTPNotFound(text=f"unknown call action {action!r}")
+            return _answer(404, f"Invalid URL (POST {request.path})")
         secret = self._host.client_secrets.check(request)
         if isinstance(secret, web.Response):
             return secret
