@@ -61,16 +61,6 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     "__main__": frozenset({"cli"}),
 }
 
-EMULATOR_CLIENT_IMPORTS: Final = frozenset(
-    {
-        # TODO(emulator helper): delete both once the emulator has its own peer and
-        # Responses codec; then the emulator imports no client code at all.
-        ("emulator/_rtc_peer.py", "transports"),
-        ("emulator/_responses.py", "protocol"),
-    }
-)
-"""The emulator's known client imports (issue 10, item 6), being removed."""
-
 
 def _layer_of_file(path: Path) -> str:
     parts = path.relative_to(SRC).parts
@@ -126,16 +116,8 @@ def test_the_layer_imports_only_what_lies_below_it(layer: str) -> None:
     for source, target, where in _arrows():
         if source != layer or target in ALLOWED[layer]:
             continue
-        if (where.split(":")[0], target) in EMULATOR_CLIENT_IMPORTS:
-            continue
         offenders.append(where)
     assert offenders == []
-
-
-def test_the_emulator_exceptions_still_exist() -> None:
-    # When the emulator helper removes an import, its line above must go too.
-    seen = {(where.split(":")[0], target) for source, target, where in _arrows()}
-    assert seen >= EMULATOR_CLIENT_IMPORTS
 
 
 def test_the_check_sees_arrows() -> None:

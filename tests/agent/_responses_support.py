@@ -30,6 +30,16 @@ from realtalk.protocol.responses import Item, user_message
 
 API_KEY = "sk-test-secret-key"
 WAIT_S = 5.0
+SHELL_TOOL: dict[str, Any] = {
+    "type": "function",
+    "name": "shell",
+    "parameters": {
+        "type": "object",
+        "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+        "required": ["command"],
+    },
+}
+"""Declared by :func:`prompt`: the emulator's model calls only declared tools."""
 
 
 @asynccontextmanager
@@ -84,7 +94,9 @@ async def model_client(base_url: str, **overrides: Any) -> AsyncIterator[ModelCl
 def prompt(items: Sequence[Item] | str) -> Prompt:
     """A prompt for ``items`` (a string becomes one user message)."""
     input_items = [user_message(items)] if isinstance(items, str) else list(items)
-    return Prompt(model="test-model", instructions="be brief", input=input_items)
+    return Prompt(
+        model="test-model", instructions="be brief", input=input_items, tools=[SHELL_TOOL]
+    )
 
 
 @asynccontextmanager
