@@ -17,15 +17,29 @@ from typing import Any, Literal
 
 import msgspec
 
+from realtalk.app_server._api_tools import (
+    CommandExecutionItem,
+    CommandExecutionRequestApprovalParams,
+    FileChangeItem,
+    FileChangeRequestApprovalParams,
+    FileUpdateChange,
+    ServerRequestResolvedNotification,
+)
 from realtalk.protocol import Mode, OutputModality, Version
 
 __all__ = [
     "AgentMessageDeltaNotification",
     "AgentMessageItem",
+    "ApprovalPolicyName",
     "ClientInfo",
+    "CommandExecutionItem",
+    "CommandExecutionRequestApprovalParams",
     "EmptyParams",
     "EmptyResult",
     "ErrorNotification",
+    "FileChangeItem",
+    "FileChangeRequestApprovalParams",
+    "FileUpdateChange",
     "InitializeCapabilities",
     "InitializeParams",
     "InitializeResult",
@@ -36,6 +50,8 @@ __all__ = [
     "RealtimeTransportWebrtc",
     "RealtimeTransportWebsocket",
     "RealtimeVoices",
+    "SandboxModeName",
+    "ServerRequestResolvedNotification",
     "TextInput",
     "Thread",
     "ThreadArchiveParams",
@@ -125,12 +141,19 @@ class InitializeResult(_Camel, frozen=True):
 # -- threads and turns ------------------------------------------------------------------
 
 
+SandboxModeName = Literal["readOnly", "workspaceWrite", "dangerFullAccess"]
+ApprovalPolicyName = Literal["never", "onRequest", "untrusted", "unlessTrusted"]
+"""``unlessTrusted`` is the reference's older spelling of ``untrusted``."""
+
+
 class ThreadStartParams(_Camel, frozen=True):
     model: str | None = None
     cwd: str | None = None
     base_instructions: str | None = None
     developer_instructions: str | None = None
     ephemeral: bool | None = None
+    approval_policy: ApprovalPolicyName | None = None
+    sandbox: SandboxModeName | None = None
 
 
 class TextInput(msgspec.Struct, frozen=True, tag_field="type", tag="text"):
@@ -150,7 +173,7 @@ class AgentMessageItem(_Camel, frozen=True, tag_field="type", tag="agentMessage"
     text: str
 
 
-ThreadItem = UserMessageItem | AgentMessageItem
+ThreadItem = UserMessageItem | AgentMessageItem | CommandExecutionItem | FileChangeItem
 
 TurnStatus = Literal["inProgress", "completed", "interrupted", "failed"]
 
@@ -205,6 +228,8 @@ class ThreadStartResult(_Camel, frozen=True):
     model: str
     model_provider: str
     cwd: str
+    approval_policy: ApprovalPolicyName = "onRequest"
+    sandbox: SandboxModeName = "workspaceWrite"
 
 
 class ThreadResumeParams(_Camel, frozen=True):
@@ -215,6 +240,8 @@ class ThreadResumeParams(_Camel, frozen=True):
     cwd: str | None = None
     base_instructions: str | None = None
     developer_instructions: str | None = None
+    approval_policy: ApprovalPolicyName | None = None
+    sandbox: SandboxModeName | None = None
 
 
 class ThreadResumeResult(_Camel, frozen=True):
@@ -222,6 +249,8 @@ class ThreadResumeResult(_Camel, frozen=True):
     model: str
     model_provider: str
     cwd: str
+    approval_policy: ApprovalPolicyName = "onRequest"
+    sandbox: SandboxModeName = "workspaceWrite"
 
 
 ThreadSortKey = Literal["created_at", "updated_at"]
