@@ -6,6 +6,7 @@ resumed realtime session starts with it. Then the same through real
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from realtalk import StoreError
 from realtalk.app_server import (
     AppServer,
     AppServerOptions,
@@ -23,14 +25,18 @@ from realtalk.app_server import (
     SqliteThreadStore,
     StoredTurn,
     ThreadListParams,
+    ThreadPage,
+    ThreadQuery,
     ThreadRecord,
     ThreadResumeParams,
     ThreadStartParams,
+    ThreadStatusActive,
     ThreadStatusIdle,
     ThreadStatusNotLoaded,
     Turn,
     default_server_command,
 )
+from realtalk.app_server._api_tools import CommandExecutionItem
 from realtalk.conversation import Settings
 from realtalk.protocol import OutputModality
 
@@ -311,3 +317,53 @@ async def test_resume_repairs_what_a_stopped_app_server_left(
         await server.aclose()
     stored = await store.load("thr_cut")
     assert stored.turns[0].turn.status == "interrupted"
+
+
+class _BrokenStore(MemoryThreadStore):
+    async def create(self, record: ThreadRecord) -> None:
+        raise StoreError("the thread store /x stayed locked for 5 s; try again")
+
+    async def list_threads(self, query: ThreadQuery) -> ThreadPage:
+        raise StoreError("the thread store /x is unreadable")
+
+
+async def test_a_failing_store_is_an_internal_error_that_says_why(
+    backend: Backend, client_factory: ClientFactory, tmp_path: Path
+) -> None:
+    server = await _serve(make_settings(backend.base_url), tmp_path, _BrokenStore())
+    try:
+        client = await client_factory(server.url)
+        with pytest.raises(RpcError) as start:
+            await client.thread_start()
+        assert (start.value.code, start.value.rpc_message) == (
+            -32603,
+            "the thread store /x stayed locked for 5 s; try again",
+        )
+        assert server.registry.loaded == {}  # nothing half-open is left behind
+        # An ephemeral thread does not need the store.
+        assert (await client.thread_start(ThreadStartParams(ephemeral=True))).thread.ephemeral
+        with pytest.raises(RpcError, match="unreadable") as listing:
+            await client.thread_list()
+        assert listing.value.code == -32603
+    finally:
+        await server.aclose()
+
+
+async def test_a_thread_running_a_turn_is_listed_active(
+    server: AppServer, client_factory: ClientFactory, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate.fifo"
+    os.mkfifo(gate)
+    client = await client_factory(server.url)
+    thread_id = (await client.thread_start()).thread.id
+    mark = client.notification_count
+    await client.turn_start(thread_id, f"run `cat {gate}`")
+    await client.wait_for(
+        "item/started", lambda p: isinstance(p.item, CommandExecutionItem), start=mark
+    )
+    try:
+        assert (await client.thread_list()).data[0].status == ThreadStatusActive()
+    finally:
+        await asyncio.to_thread(gate.write_text, "done\n")
+    await client.wait_for("turn/completed", start=mark, timeout=TIMEOUT)
+    assert (await client.thread_list()).data[0].status == ThreadStatusIdle()
