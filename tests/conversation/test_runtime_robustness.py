@@ -8,6 +8,7 @@ import asyncio
 from realtalk._config import Settings
 from realtalk.conversation import (
     Closed,
+    CloseReason,
     ConversationEvent,
     ConversationManager,
     Realtime,
@@ -17,6 +18,7 @@ from realtalk.conversation import (
 )
 from realtalk.conversation._runtime import ConversationRuntime
 from realtalk.protocol import (
+    ConversationCore,
     ErrorEvent,
     Mode,
     OutputTranscriptDone,
@@ -28,18 +30,49 @@ from realtalk.transports import RealtimeConnection, connect_realtime
 from tests.conftest import EmulatorFactory
 
 
+class _Pump:
+    """What a runtime emits and how it ends, without a manager around it."""
+
+    def __init__(self) -> None:
+        self.events: list[ConversationEvent] = []
+        self.ended: asyncio.Future[CloseReason] = asyncio.get_running_loop().create_future()
+
+    async def emit(self, event: ConversationEvent) -> None:
+        self.events.append(event)
+
+    async def route(self, runtime: ConversationRuntime, text: str) -> None:
+        raise AssertionError(f"unexpected delegation {text!r}")
+
+    async def on_end(self, runtime: ConversationRuntime, reason: CloseReason) -> None:
+        self.ended.set_result(reason)
+        await runtime.stop(send_close=False)
+
+    def runtime(self, session_id: str) -> ConversationRuntime:
+        runtime = ConversationRuntime(
+            ConversationCore(Version.V2),
+            session_id=session_id,
+            emit=self.emit,
+            route=self.route,
+            on_end=self.on_end,
+        )
+        runtime.live.set()
+        return runtime
+
+
 async def test_an_unexpected_reader_error_ends_the_conversation() -> None:
-    runtime = ConversationRuntime(Version.V2, session_id="s-bug")
+    pump = _Pump()
+    runtime = pump.runtime("s-bug")
 
     async def broken_join() -> RealtimeConnection:
         raise RuntimeError("a bug in the join")  # not a RealtalkError
 
     runtime.start_io(broken_join)
     async with asyncio.timeout(5):
-        first = await runtime.next_fanout_item()
-        end = await runtime.next_fanout_item()
-    assert isinstance(first, ErrorEvent) and "a bug in the join" in first.message
-    assert end is None  # the stream ended: the fanout emits Closed(error)
+        reason = await pump.ended
+    assert reason == "error"
+    (event,) = pump.events
+    assert isinstance(event, Realtime) and isinstance(event.payload, ErrorEvent)
+    assert "a bug in the join" in event.payload.message
     await runtime.stop(send_close=False)
 
 
@@ -51,7 +84,7 @@ async def test_stop_in_cleanup_after_a_cancel_still_closes_everything(
         emulator.ws_base_url, version=Version.V2, mode=Mode.CONVERSATIONAL, model="gpt-realtime"
     )
     conn = await connect_realtime(url, {}, ServerEventParser(Version.V2))
-    runtime = ConversationRuntime(Version.V2, session_id="s-cancel")
+    runtime = _Pump().runtime("s-cancel")
     runtime.conn = conn
     runtime.start_io(None)
     await emulator.wait_for_sessions(1)

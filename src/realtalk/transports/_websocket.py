@@ -1,7 +1,8 @@
 """Realtime WebSocket transport: a thin full-duplex adapter around ``websockets``.
 
-The protocol work (parsing, transcript accumulation) happens in
-``realtalk.protocol``; this module only moves frames. ``websockets`` runs its own
+This module only moves frames and parses them (``ServerEventParser``, which never
+raises); every decision about them (transcript, barge-in, handoffs, errors) is the
+conversation core's, in ``realtalk.protocol``. ``websockets`` runs its own
 reader task per connection, answers pings and queues inbound frames, so a
 ``send`` never waits for a ``next_event`` and vice versa (the reference's pump
 task is not needed here). Concurrent ``send`` calls are serialised by
@@ -30,12 +31,7 @@ from websockets.exceptions import (
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
 from realtalk._proxy import proxy_setup_error
 from realtalk._wslog import WS_CLIENT_LOGGER
-from realtalk.protocol import (
-    ErrorEvent,
-    RealtimeEvent,
-    ServerEventParser,
-    TranscriptAccumulator,
-)
+from realtalk.protocol import RealtimeEvent, ServerEventParser
 from realtalk.tls import describe_tls_failure, ssl_for_url
 
 __all__ = ["RealtimeConnection", "WireTap", "connect_realtime"]
@@ -71,7 +67,6 @@ class RealtimeConnection:
     ) -> None:
         self._ws = ws
         self._parser = parser
-        self._transcript = TranscriptAccumulator()
         self._tap = tap
         self._ended = False
         self._closed = False
@@ -126,11 +121,8 @@ class RealtimeConnection:
             if self._tap is not None:
                 self._observe("in", frame.encode())
             event = self._parser.parse(frame)
-            if event is None:
-                continue
-            if isinstance(event, ErrorEvent):
-                logger.error("realtime stream error event received")
-            return self._transcript.observe(event)
+            if event is not None:
+                return event
         return None
 
     async def aclose(self) -> None:
