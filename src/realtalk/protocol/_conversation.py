@@ -351,7 +351,7 @@ class ConversationCore:
         if self._responses.request_create(reason):
             self._send(response_create(), _CREATE)
 
-    def _run(self, actions: list[HandoffAction], what: str) -> None:
+    def _run(self, actions: list[HandoffAction], what: str, *, turn: bool = True) -> None:
         for action in actions:
             if isinstance(action, SendMessage):
                 message = action.message
@@ -360,7 +360,8 @@ class ConversationCore:
                     self._owed += 1  # v1 speaks every append as its own response
             else:
                 self._request_create(action.reason)
-        self._update_turn()
+        if turn:
+            self._update_turn()
 
     def fail(self, message: str) -> None:
         """End the conversation with an error (a local failure: a bug, a failed join)."""
@@ -486,7 +487,8 @@ class ConversationCore:
     def _on_handoff(self, event: HandoffRequested, now: float) -> None:
         handoff = self._transcript.observe(event)  # with the transcript since the last one
         assert isinstance(handoff, HandoffRequested)
-        self._run(self._handoff.on_handoff_requested(handoff), "handoff steering acknowledgement")
+        actions = self._handoff.on_handoff_requested(handoff)
+        self._run(actions, "handoff steering acknowledgement", turn=False)
         text = delegation_text(handoff)
         if text is not None:
             logger.debug("[realtime-text] appending realtime conversation text output")
@@ -499,7 +501,7 @@ class ConversationCore:
         self._update_turn()
 
     def _on_noop(self, event: NoopRequested, now: float) -> None:
-        self._run(self._handoff.on_noop(event), "noop function output")
+        self._run(self._handoff.on_noop(event), "noop function output", turn=False)
         self._outputs.append(event)
 
     def _on_session_updated(self, event: SessionUpdated, now: float) -> None:

@@ -82,7 +82,7 @@ class AssistantAudio:
         """``(item_id, audio_end_ms)`` to truncate on barge-in, or None; forgets the item.
 
         ``audio_end_ms`` is the played position: ``clock``'s, else wall time since the
-        first delta, clamped to ``[0, received]`` (whole milliseconds, rounded down).
+        first delta, clamped to ``[0, received]`` (whole milliseconds).
         """
         item_id = self.item_id
         if item_id is None:
@@ -96,7 +96,8 @@ class AssistantAudio:
         if played >= received and not response_active:
             logger.debug("barge-in after the answer was fully played", extra={"item_id": item_id})
             return None
-        end_ms = int(min(max(played, 0.0), received))
+        # Whole milliseconds (the wire wants an int), never past the audio received.
+        end_ms = min(round(max(played, 0.0)), int(received))
         logger.debug(
             "barge-in: truncating the assistant item",
             extra={"item_id": item_id, "audio_end_ms": end_ms, "position_from": source},
