@@ -18,15 +18,18 @@ from realtalk.conversation import (
 )
 from realtalk.conversation._runtime import ConversationRuntime
 from realtalk.protocol import (
+    FRAME_TOO_DEEP,
     ConversationCore,
     ErrorEvent,
     Mode,
     OutputTranscriptDone,
     ServerEventParser,
+    SessionUpdated,
     Version,
     realtime_ws_url,
 )
 from realtalk.transports import RealtimeConnection, connect_realtime
+from tests._http import DeafServer
 from tests.conftest import EmulatorFactory
 
 
@@ -142,3 +145,37 @@ async def test_a_failing_wire_tap_does_not_end_the_conversation(
     assert isinstance(events[0], Started)
     assert not any(isinstance(e, Closed) for e in events)
     assert not any(isinstance(e, Realtime) and isinstance(e.payload, ErrorEvent) for e in events)
+
+
+async def test_a_frame_nested_1000_deep_is_reported_and_the_conversation_goes_on() -> None:
+    # 6 KB that used to end the conversation with a RecursionError in the parser.
+    deep = b'{"type":"conversation.item.added","item":{"content":' + b"[" * 1000 + b"]" * 1000
+    after = b'{"type":"session.updated","session":{"id":"sess_after"}}'
+    async with DeafServer(deep + b"}}", after) as server:
+        settings = Settings(
+            api_key="sk-test", base_url=f"http://127.0.0.1:{server.port}/v1", startup_context=""
+        )
+        manager = ConversationManager(settings)
+        events: list[ConversationEvent] = []
+        survived = asyncio.Event()
+
+        async def collect() -> None:
+            async for event in manager.subscribe():
+                events.append(event)
+                if isinstance(event, Realtime) and isinstance(event.payload, SessionUpdated):
+                    survived.set()
+
+        collector = asyncio.ensure_future(collect())
+        try:
+            await manager.start(StartParams(transport=WebSocketTransport()))
+            async with asyncio.timeout(5):
+                await survived.wait()
+            assert manager.running
+        finally:
+            await manager.aclose()
+            await asyncio.gather(collector, return_exceptions=True)
+    errors = [
+        e.payload for e in events if isinstance(e, Realtime) and isinstance(e.payload, ErrorEvent)
+    ]
+    assert [e.code for e in errors] == [FRAME_TOO_DEEP]
+    assert not any(isinstance(e, Closed) for e in events)

@@ -406,14 +406,3 @@ def test_v1_failure_is_spoken() -> None:
     assert state.agent_failed("timed out") == [
         handoff_append("h1", AGENT_FINAL_MESSAGE_LABEL + "The background agent failed: timed out")
     ]
-
-
-def test_clears_active_handoff_explicitly() -> None:
-    state = HandoffState(Version.V2)
-    state.on_handoff_requested(handoff("a", handoff_id="call_1"))
-    state.agent_message("x")
-    state.clear()
-    assert state.active_handoff_id is None
-    assert state.last_output_text is None
-    assert state.phase is HandoffPhase.IDLE
-    assert state.agent_complete() == []

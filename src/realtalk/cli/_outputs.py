@@ -125,12 +125,16 @@ class VirtualSpeaker:
         self.sink = sink
         self._clock = clock
         self._queue: deque[tuple[str | None, bytes]] = deque()
-        self._playhead = 0.0  # clock time up to which the audio has been played
+        self._since = 0.0  # clock time the current stretch of playback started
+        self._stretch = 0  # bytes played since then
         self._played: dict[str, int] = {}  # bytes played per recent item
 
     def _advance(self) -> None:
         now = self._clock()
-        budget = int((now - self._playhead) * _BYTES_PER_S) // 2 * 2
+        if not self._queue:
+            self._since, self._stretch = now, 0  # idle: the next audio starts on arrival
+            return
+        budget = round((now - self._since) * _BYTES_PER_S) // 2 * 2 - self._stretch
         while self._queue and budget > 0:
             item_id, pcm = self._queue[0]
             chunk = pcm[:budget]
@@ -140,9 +144,7 @@ class VirtualSpeaker:
                 self._queue[0] = (item_id, pcm[len(chunk) :])
             self._write(item_id, chunk)
             budget -= len(chunk)
-            self._playhead += len(chunk) / _BYTES_PER_S
-        if not self._queue:
-            self._playhead = now  # idle: the next audio starts when it arrives
+            self._stretch += len(chunk)
 
     def _write(self, item_id: str | None, pcm: bytes) -> None:
         self.sink.write(pcm)

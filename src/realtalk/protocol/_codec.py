@@ -16,6 +16,7 @@ Client side: small functions returning the wire messages of reference 2.3, and
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Final
 
 import msgspec
@@ -150,7 +151,7 @@ class ServerEventParser:
 _ENCODER: Final = msgspec.json.Encoder()
 
 
-def encode(message: dict[str, Any]) -> bytes:
+def encode(message: Mapping[str, Any]) -> bytes:
     """Encode a client message as compact UTF-8 JSON (send it as a TEXT frame)."""
     return _ENCODER.encode(message)
 

@@ -232,12 +232,6 @@ class HandoffState:
     def last_output_text(self) -> str | None:
         return self._last_output
 
-    def clear(self) -> None:
-        """Forget the active handoff and its last output (sends nothing)."""
-        self._phase = HandoffPhase.IDLE
-        self._active_id = None
-        self._last_output = None
-
     def _step(self, handoff_input: HandoffInput) -> HandoffEffect:
         self._phase, effect = self._table.step(self._phase, handoff_input)
         return effect

@@ -31,7 +31,7 @@ from websockets.exceptions import (
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
 from realtalk._proxy import proxy_setup_error
 from realtalk._wslog import WS_CLIENT_LOGGER
-from realtalk.protocol import RealtimeEvent, ServerEventParser
+from realtalk.protocol import RealtimeEvent, ServerEventParser, encode
 from realtalk.tls import describe_tls_failure, ssl_for_url
 
 __all__ = ["RealtimeConnection", "WireTap", "connect_realtime"]
@@ -43,7 +43,6 @@ WireTap = Callable[[str, bytes], None]
 """Called with ``("out" | "in", raw JSON bytes)`` for every text frame."""
 
 _CLOSED_MESSAGE = "realtime websocket connection is closed"
-_encoder = msgspec.json.Encoder()
 
 
 def _redact_url(url: str) -> str:
@@ -89,7 +88,7 @@ class RealtimeConnection:
         """
         if self._closed:
             raise TransportClosedError(_CLOSED_MESSAGE)
-        data = _encoder.encode(message)
+        data = encode(message)
         if self._tap is not None:
             self._observe("out", data)
         try:
