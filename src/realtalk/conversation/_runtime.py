@@ -252,7 +252,8 @@ class ConversationRuntime:
         self.ready.set()
         self._wake.set()  # input that arrived while joining goes out now
         await self.live.wait()
-        core = self.core
+        core, emit, wake = self.core, self._emit, self._wake
+        next_output = core.next_output
         clock = asyncio.get_running_loop().time
         while True:
             try:
@@ -265,9 +266,18 @@ class ConversationRuntime:
                 else:
                     core.receive_event(event, clock())
                     if core.pending_messages:
-                        self._wake.set()
-            await self.flush_outputs()
-            if self._check_end():
+                        wake.set()
+            if not self._emitting:  # flush_outputs, inlined: this is the hot path
+                self._emitting = True
+                try:
+                    while (out := next_output()) is not None:
+                        if isinstance(out, Delegate):
+                            await self._route(self, out.text)
+                        else:
+                            await emit(Realtime(out))
+                finally:
+                    self._emitting = False
+            if core.end_reason is not None and self._check_end():
                 return
 
     # ----------------------------------------------------------------- writer
