@@ -13,30 +13,15 @@ outcome of a send, and the time — and answers with two queues the I/O layer dr
 Once :attr:`end_reason` is set the conversation is over: the I/O layer emits what is
 left in the outputs, then ``Closed(end_reason)``, and closes the socket.
 
-Decisions made here (reference 1.5, 2.6, 4; reference-wire-facts 1-3):
-
-* **v1 / v2**: user text gets the ``[USER] `` prefix on v2; agent output goes out as
-  ``[BACKEND] `` items + a completion ``function_call_output`` (v2) or as
-  ``conversation.handoff.append`` (v1); ``remain_silent`` calls get an empty output.
-* **``response.create``** goes through one :class:`ResponseCreateQueue` (never two
-  creates in flight). v1 has no ``response.*`` events: its responses are read from its
-  own events — an assistant item is added or its transcript starts, and it ends on
-  ``response.output_audio_transcript.done`` or that item's ``conversation.item.done``
-  (a v1 ``conversation.handoff.requested`` is the model's whole answer).
-* **Transcript** accumulation (:class:`TranscriptAccumulator`) and the delegation text.
-* **Barge-in** (WebSocket audio): on ``speech_started`` the assistant item being played
-  is truncated at the played position (:mod:`._playback`). Over WebRTC the server owns
-  the output buffer and handles the interruption itself: nothing is sent.
-* **Turns**: :class:`TurnStarted` when the assistant comes to owe an answer (a request,
-  speech, a delegation, agent output to speak) and :class:`TurnDone` when nothing is
-  owed any more: no response active or owed, no delegated task running, and (WebRTC)
-  the server's output audio buffer drained.
-* **Errors**: a server ``error`` ends the conversation (reference 1.5), except three
-  that are survived: ``conversation_already_has_active_response`` (the create is owed
-  again, not shown), a refused ``conversation.item.truncate`` (recognised by the
-  ``event_id`` we gave it; logged, not shown), and a frame refused for its nesting
-  depth (:data:`FRAME_TOO_DEEP`; shown as an ``ErrorEvent``, and the conversation goes
-  on). A binary frame, a read error or a failed send end it.
+It decides (reference 1.5, 2.6, 4; reference-wire-facts 1-3; ``docs/architecture.md``
+has the whole list): the v1/v2 differences, the ``response.create`` queue and v1's own
+response lifecycle (:mod:`._answers`), the handoff cycle (:mod:`._handoff`), the
+transcript (:mod:`._transcript`), barge-in truncation at the played position over
+WebSocket (:mod:`._playback`; over WebRTC the server does it), the turn edges
+(:class:`TurnStarted` / :class:`TurnDone`), and which errors are survived: the
+active-response race, a refused truncate (known by the ``event_id`` we gave it) and a
+frame nested too deep (:data:`FRAME_TOO_DEEP`, shown); any other server ``error``, a
+binary frame, a read error or a failed send ends the conversation.
 
 Hot path: an audio delta is one exact-type dict lookup, one tracker update and one
 append to the outputs; no other allocation.
@@ -51,10 +36,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from realtalk.protocol._answers import Answers
 from realtalk.protocol._codec import (
     FRAME_TOO_DEEP,
     ServerEventParser,
-    input_audio_append,
     item_truncate,
     response_create,
     user_text_item,
@@ -82,17 +67,12 @@ from realtalk.protocol._events import (
     ResponseDone,
     SessionUpdated,
     TranscriptEntry,
-    TurnDone,
-    TurnStarted,
     Version,
 )
 from realtalk.protocol._handoff import HandoffAction, HandoffState, SendMessage, delegation_text
+from realtalk.protocol._outbox import AUDIO_OUTBOX_LIMIT, Outbox
 from realtalk.protocol._playback import AssistantAudio, PlaybackClock
-from realtalk.protocol._response_queue import (
-    ACTIVE_RESPONSE_ERROR_CODE,
-    QueueState,
-    ResponseCreateQueue,
-)
+from realtalk.protocol._response_queue import ACTIVE_RESPONSE_ERROR_CODE
 from realtalk.protocol._transcript import TranscriptAccumulator
 
 __all__ = [
@@ -107,8 +87,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-AUDIO_OUTBOX_LIMIT: Final = 256
-"""Input audio frames waiting to be sent; beyond it new frames are dropped (logged)."""
 _BEST_EFFORT_IDS: Final = 16
 
 EndReason = Literal["transport_closed", "error"]
@@ -141,9 +119,6 @@ class ConversationSnapshot:
     busy: bool
 
 
-_TURN_STARTED: Final = TurnStarted()
-_TURN_DONE: Final = TurnDone()
-_AUDIO: Final = "input audio"
 _TRUNCATE: Final = "truncate"
 _CREATE: Final = "response.create"
 
@@ -170,21 +145,12 @@ class ConversationCore:
         self._parser = ServerEventParser(version)
         self._transcript = TranscriptAccumulator()
         self._handoff = HandoffState(version)
-        self._responses = ResponseCreateQueue()
+        self._answers = Answers()
         self._audio = AssistantAudio()
-        self._outbox: deque[tuple[str, dict[str, Any]] | AudioFrame] = deque()
+        self._outbox = Outbox(audio_limit)
         self._outputs: deque[Output] = deque()
-        self._audio_limit = audio_limit
-        self._queued_audio = 0
-        self._dropped_audio = 0
-        self._sending = ""  # what the message last handed out by next_message() is
         self._best_effort: deque[str] = deque(maxlen=_BEST_EFFORT_IDS)
         self._truncate_count = 0
-        self._owed = 0  # answers the assistant owes (v1 speaks each handoff.append)
-        self._v1_item: str | None = None  # the v1 assistant item being spoken
-        self._v1_speaking = False
-        self._server_playing = False  # WebRTC: the server's output audio buffer plays
-        self._busy = False
         self._handlers: dict[type, Callable[[Any, float], None]] = {
             AudioOut: self._on_audio,
             OutputTranscriptDelta: self._on_output_delta,
@@ -210,16 +176,7 @@ class ConversationCore:
 
     def next_message(self) -> dict[str, Any] | None:
         """The next client message to send (None: nothing to send now)."""
-        if not self._outbox:
-            return None
-        item = self._outbox.popleft()
-        if type(item) is AudioFrame:
-            self._queued_audio -= 1
-            self._sending = _AUDIO
-            return input_audio_append(item.data)
-        assert type(item) is tuple
-        self._sending, message = item
-        return message
+        return self._outbox.take()
 
     @property
     def pending_messages(self) -> int:
@@ -229,7 +186,7 @@ class ConversationCore:
     @property
     def pending_control(self) -> int:
         """Messages other than input audio waiting to be sent (for back-pressure)."""
-        return len(self._outbox) - self._queued_audio
+        return self._outbox.control
 
     def next_output(self) -> Output | None:
         """The next event to show or delegation to route (None: nothing now)."""
@@ -238,14 +195,14 @@ class ConversationCore:
     @property
     def busy(self) -> bool:
         """True between :class:`TurnStarted` and :class:`TurnDone`."""
-        return self._busy
+        return self._answers.busy
 
     def snapshot(self) -> ConversationSnapshot:
         return ConversationSnapshot(
             self.version,
             self._transcript.entries,
             self._handoff.active_handoff_id,
-            self._busy,
+            self._answers.busy,
         )
 
     # ------------------------------------------------------------- server side
@@ -282,8 +239,8 @@ class ConversationCore:
 
     def send_failed(self, error: str) -> None:
         """Sending the message last returned by :meth:`next_message` failed."""
-        what = self._sending
-        if what == _CREATE and self._responses.on_send_result(error):
+        what = self._outbox.last
+        if what == _CREATE and self._answers.send_failed(error):
             self._update_turn()
             return  # "already has an active response": owed again, not fatal
         if what == _TRUNCATE:
@@ -304,17 +261,7 @@ class ConversationCore:
         """Queue one input audio frame; False if it was dropped (queue full or ended)."""
         if self.end_reason is not None:
             return False
-        if self._queued_audio >= self._audio_limit:
-            self._dropped_audio += 1
-            if self._dropped_audio == 1 or self._dropped_audio % 100 == 0:
-                logger.warning(
-                    "dropping input audio frame due to full queue",
-                    extra={"dropped_total": self._dropped_audio},
-                )
-            return False
-        self._outbox.append(frame)
-        self._queued_audio += 1
-        return True
+        return self._outbox.put_audio(frame)
 
     def request_response(self, reason: str = "user request") -> bool:
         """Ask the model to answer (after everything queued so far)."""
@@ -344,12 +291,14 @@ class ConversationCore:
     # ------------------------------------------------------------ internals
 
     def _send(self, message: dict[str, Any], what: str) -> None:
-        self._outbox.append((what, message))
+        self._outbox.put(message, what)
 
     def _request_create(self, reason: str) -> None:
-        self._owed = max(self._owed, 1)  # creates coalesce in the queue: one answer
-        if self._responses.request_create(reason):
-            self._send(response_create(), _CREATE)
+        if self._answers.request(reason):
+            self._send_create()
+
+    def _send_create(self) -> None:
+        self._send(response_create(), _CREATE)
 
     def _run(self, actions: list[HandoffAction], what: str, *, turn: bool = True) -> None:
         for action in actions:
@@ -357,7 +306,7 @@ class ConversationCore:
                 message = action.message
                 self._send(message, what)
                 if message["type"] == "conversation.handoff.append":
-                    self._owed += 1  # v1 speaks every append as its own response
+                    self._answers.spoken_append()
             else:
                 self._request_create(action.reason)
         if turn:
@@ -371,26 +320,9 @@ class ConversationCore:
             self.end_reason = "error"
 
     def _update_turn(self) -> None:
-        busy = (
-            self._owed > 0
-            or self._responses.state is not QueueState.IDLE
-            or self._handoff.active
-            or self._server_playing
-        )
-        if busy is not self._busy:
-            self._busy = busy
-            self._outputs.append(_TURN_STARTED if busy else _TURN_DONE)
-
-    def _response_started(self, response_id: str | None) -> None:
-        self._responses.on_response_created(response_id)
-        if self._owed:
-            self._owed -= 1
-
-    def _response_finished(
-        self, response_id: str | None, kind: Literal["done", "cancelled"]
-    ) -> None:
-        if self._responses.on_response_finished(response_id, kind):
-            self._send(response_create(), _CREATE)  # the owed create
+        edge = self._answers.turn(delegated=self._handoff.active)
+        if edge is not None:
+            self._outputs.append(edge)
 
     # ---------------------------------------------------------------- handlers
 
@@ -404,19 +336,22 @@ class ConversationCore:
 
     def _on_output_delta(self, event: OutputTranscriptDelta, now: float) -> None:
         self._outputs.append(self._transcript.observe(event))
-        if not self._v2 and not self._v1_speaking:
-            self._v1_started(None)
+        if not self._v2:
+            self._answers.v1_started(None)
+            self._update_turn()
 
     def _on_input_done(self, event: InputTranscriptDone, now: float) -> None:
         self._outputs.append(self._transcript.observe(event))
         if self.mode is Mode.TRANSCRIPTION:
-            self._owed = 0  # the transcript is the whole answer
+            self._answers.transcribed()
             self._update_turn()
 
     def _on_output_done(self, event: OutputTranscriptDone, now: float) -> None:
         self._outputs.append(self._transcript.observe(event))
         if not self._v2:
-            self._v1_finished()
+            if self._answers.v1_finished():
+                self._send_create()  # the create owed until now
+            self._update_turn()
 
     def _on_speech_started(self, event: InputAudioSpeechStarted, now: float) -> None:
         # `event.item_id` is the new *user* item; the item to cut is the one playing.
@@ -424,7 +359,7 @@ class ConversationCore:
             cut = self._audio.cut(
                 now,
                 self.playback,
-                response_active=self._responses.state is not QueueState.IDLE,
+                response_active=self._answers.response_active,
             )
             if cut is not None:
                 self._truncate_count += 1
@@ -432,12 +367,12 @@ class ConversationCore:
                 self._best_effort.append(event_id)
                 self._send(item_truncate(*cut, event_id=event_id), _TRUNCATE)
         self._outputs.append(self._transcript.observe(event))
-        self._owed = 1  # the person is talking: an answer to *this* is owed now
+        self._answers.speech()
         self._update_turn()
 
     def _on_response_created(self, event: ResponseCreated, now: float) -> None:
         self._outputs.append(self._transcript.observe(event))
-        self._response_started(event.response_id)
+        self._answers.started(event.response_id)
         self._update_turn()
 
     def _on_response_finished(self, event: ResponseDone | ResponseCancelled, now: float) -> None:
@@ -447,12 +382,13 @@ class ConversationCore:
             or (type(event) is ResponseDone and event.status == "cancelled")
             else "done"
         )
-        self._response_finished(event.response_id, kind)
+        if self._answers.finished(event.response_id, kind):
+            self._send_create()  # the create owed until now
         self._outputs.append(event)
         self._update_turn()
 
     def _on_server_playing(self, event: RealtimeEvent, now: float) -> None:
-        self._server_playing = type(event) is OutputAudioBufferStarted
+        self._answers.server_playing(playing=type(event) is OutputAudioBufferStarted)
         self._outputs.append(event)
         self._update_turn()
 
@@ -461,27 +397,14 @@ class ConversationCore:
         item = event.item
         if not self._v2 and item.get("type") == "message" and item.get("role") == "assistant":
             item_id = item.get("id")
-            self._v1_started(item_id if type(item_id) is str else None)
+            self._answers.v1_started(item_id if type(item_id) is str else None)
+            self._update_turn()
 
     def _on_item_done(self, event: ConversationItemDone, now: float) -> None:
         self._outputs.append(event)
-        if not self._v2 and self._v1_speaking and event.item_id == self._v1_item:
-            self._v1_finished()
-
-    def _v1_started(self, item_id: str | None) -> None:
-        if self._v1_speaking:
-            self._v1_item = self._v1_item or item_id
-            return
-        self._v1_speaking = True
-        self._v1_item = item_id
-        self._response_started(None)
-        self._update_turn()
-
-    def _v1_finished(self) -> None:
-        if self._v1_speaking:
-            self._v1_speaking = False
-            self._v1_item = None
-            self._response_finished(None, "done")
+        if not self._v2:
+            if self._answers.v1_finished(event.item_id):
+                self._send_create()  # the create owed until now
             self._update_turn()
 
     def _on_handoff(self, event: HandoffRequested, now: float) -> None:
@@ -494,10 +417,8 @@ class ConversationCore:
             logger.debug("[realtime-text] appending realtime conversation text output")
             self._outputs.append(Delegate(text))
         self._outputs.append(handoff)
-        if not self._v2:  # the request is v1's whole response
-            self._v1_speaking = False
-            self._response_started(None)
-            self._response_finished(None, "done")
+        if not self._v2 and self._answers.v1_handoff():  # v1: the request is the answer
+            self._send_create()  # the create owed until now
         self._update_turn()
 
     def _on_noop(self, event: NoopRequested, now: float) -> None:
@@ -514,7 +435,7 @@ class ConversationCore:
         if event.code == ACTIVE_RESPONSE_ERROR_CODE:
             # Benign race: our create met an active response. Owe it until that ends.
             logger.warning("realtime response.create raced an active response; deferring")
-            self._responses.on_active_response_error()
+            self._answers.rejected()
             self._update_turn()
         elif event.code == FRAME_TOO_DEEP:
             self._outputs.append(event)  # shown; the conversation goes on
