@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -232,6 +233,22 @@ def nest(leaf: Any, shape: list[bool]) -> Any:
 tricky_strings = st.text(alphabet='[]{}"\\ ab', max_size=40)
 
 
+TOO_DEEP = "too deep"
+
+
+def expected_deep(event: dict[str, Any], version: Version) -> RealtimeEvent | str | None:
+    """The oracle, plus the depth rule: an event that passes server JSON on as is (an
+    ``error``; an item added) is refused when the frame nests deeper than the limit."""
+    kind = event["type"]
+    item_added = kind == "conversation.item.added" or (
+        version is Version.V2 and kind == "conversation.item.created"
+    )
+    carries_json = kind == "error" or (item_added and isinstance(event.get("item"), dict))
+    if carries_json and json_depth(event) > MAX_JSON_DEPTH:
+        return TOO_DEEP
+    return oracle(event, version)
+
+
 @settings(max_examples=300)
 @given(
     events,
@@ -239,7 +256,7 @@ tricky_strings = st.text(alphabet='[]{}"\\ ab', max_size=40)
     st.one_of(
         st.integers(MAX_JSON_DEPTH - 4, MAX_JSON_DEPTH + 2), st.integers(0, 2 * MAX_JSON_DEPTH)
     ).flatmap(lambda n: st.lists(st.booleans(), min_size=n, max_size=n)),
-    st.sampled_from(FIELDS),
+    st.sampled_from([*FIELDS, "junk"]),
     st.one_of(scalars, tricky_strings),
 )
 def test_deep_events_are_refused_and_the_rest_parsed_as_the_reference(
@@ -247,24 +264,55 @@ def test_deep_events_are_refused_and_the_rest_parsed_as_the_reference(
 ) -> None:
     event = {**event, field: nest(leaf, shape)}
     text = json.dumps(event)
-    too_deep = json_depth(event) > MAX_JSON_DEPTH
     for version, parser in PARSERS.items():
         result = parser.parse(text)
-        if too_deep:
+        expected = expected_deep(event, version)
+        if expected == TOO_DEEP:
             assert isinstance(result, ErrorEvent) and result.code == FRAME_TOO_DEEP, text
         else:
-            assert result == oracle(event, version), (version, text)
+            assert result == expected, (version, text)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"error","error":{"message":"m","param":%s}}',
+        '{"type":"conversation.item.added","item":{"id":"i","content":%s}}',
+        '{"type":"conversation.item.created","item":{"id":"i","content":%s}}',
+        '{"type":"conversation.item.added","item":{"id":"i"},"junk":{"k":%s}}',
+    ],
+)
+@pytest.mark.parametrize("nesting", ["[%s]", '{"k":%s}'])
+def test_the_depth_limit_is_exact(frame: str, nesting: str) -> None:
+    # The frame's own object and the field's parent take two levels.
+    for depth, refused in ((MAX_JSON_DEPTH, False), (MAX_JSON_DEPTH + 1, True)):
+        value = "1"
+        for _ in range(depth - 2):
+            value = nesting % value
+        text = frame % value
+        result = PARSERS[Version.V2].parse(text)
+        assert (isinstance(result, ErrorEvent) and result.code == FRAME_TOO_DEEP) is refused, depth
 
 
 @given(st.integers(min_value=MAX_JSON_DEPTH + 1, max_value=100_000), st.sampled_from(["[", "{"]))
-@settings(max_examples=25)
+@settings(max_examples=40)
 def test_any_depth_never_raises(depth: int, bracket: str) -> None:
-    # Malformed and unbalanced too: the parser refuses by depth before it decodes.
+    # Balanced or cut off, in a field realtalk keeps or not: never an exception. A kept
+    # item nested this deep is always refused; elsewhere the frame may also be ignored
+    # (cut off) or parsed with the deep value dropped (response.done keeps only ids).
     opening = '{"a":' if bracket == "{" else "["
-    text = '{"type":"conversation.item.added","item":' + opening * depth
-    for parser in PARSERS.values():
-        result = parser.parse(text)
-        assert isinstance(result, ErrorEvent) and result.code == FRAME_TOO_DEEP
+    closing = "}" if bracket == "{" else "]"
+    item = '{"type":"conversation.item.added","item":'
+    response = '{"type":"response.done","response":'
+    for prefix in (item, response):
+        balanced = prefix + opening * depth + "1" + closing * depth + "}"
+        for text in (prefix + opening * depth, balanced):
+            for parser in PARSERS.values():
+                result = parser.parse(text)
+                refused = isinstance(result, ErrorEvent) and result.code == FRAME_TOO_DEEP
+                assert result is None or refused or isinstance(result, ResponseDone)
+                if prefix is item and bracket == "{" and text is balanced:
+                    assert refused
 
 
 # --- a plain restatement of reference 2.4 over dicts, used as the oracle ---------------

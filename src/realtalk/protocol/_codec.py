@@ -5,9 +5,14 @@ union (:mod:`._wire`) and maps it to a normalised event. Any failure (bad JSON, 
 object, no/unknown ``type``, bad required field, a number out of range) means "ignore
 this frame": we log why at debug level and return ``None``. The reason is worked out on
 a second, generic decode, only when debug logging is on, so ignored frames stay cheap in
-production. A frame nested deeper than :data:`MAX_JSON_DEPTH` is not decoded at all: it
-becomes an :class:`ErrorEvent` with code :data:`FRAME_TOO_DEEP`, which the conversation
-core reports and survives (see ``_conversation``).
+production.
+
+Nesting depth: a frame whose event would pass server JSON on as is (an item, an error's
+details) and that nests deeper than :data:`MAX_JSON_DEPTH`, or any frame too deep for
+the decoder's recursion, becomes an :class:`ErrorEvent` with code :data:`FRAME_TOO_DEEP`,
+which the conversation core reports and survives. In every other event a deep value
+can only sit in a field whose non-scalar values are dropped anyway. So the hot path
+(audio and transcript deltas) pays nothing for the check.
 
 Client side: small functions returning the wire messages of reference 2.3, and
 :func:`encode` for compact JSON.
@@ -23,7 +28,14 @@ import msgspec
 
 from realtalk.protocol._events import ErrorEvent, RealtimeEvent, Version
 from realtalk.protocol._session import SessionConfig, session_payload
-from realtalk.protocol._wire import DECODERS, KNOWN_TYPES, MAX_JSON_DEPTH, Wire, too_deep
+from realtalk.protocol._wire import (
+    CARRIES_JSON,
+    DECODERS,
+    KNOWN_TYPES,
+    MAX_JSON_DEPTH,
+    Wire,
+    too_deep,
+)
 
 __all__ = [
     "BACKEND_PREFIX",
@@ -77,17 +89,17 @@ class ServerEventParser:
     def parse(self, data: str | bytes) -> RealtimeEvent | None:
         """Parse one TEXT frame; ``None`` means "ignore it and keep reading".
 
-        A frame nested too deep to decode safely gives an :class:`ErrorEvent` with code
-        :data:`FRAME_TOO_DEEP` instead.
+        A frame nested too deep to pass on gives an :class:`ErrorEvent` with code
+        :data:`FRAME_TOO_DEEP` instead (see the module docstring).
         """
-        if too_deep(data):
-            return self._too_deep(data)
         try:
             wire = self._decode(data)
         except ValueError as exc:  # msgspec.DecodeError/ValidationError, bad surrogates
             self._log_ignored(data, None, exc)
             return None
-        except RecursionError:  # only when the caller's own stack is already very deep
+        except RecursionError:  # nested deeper than the decoder can follow
+            return self._too_deep(data)
+        if type(wire) in CARRIES_JSON and too_deep(data):
             return self._too_deep(data)
         event = wire.to_event()
         if event is None:

@@ -44,7 +44,7 @@ from realtalk.protocol._events import (
 )
 from realtalk.protocol._session import BACKGROUND_AGENT_TOOL_NAME, REMAIN_SILENT_TOOL_NAME
 
-__all__ = ["DECODERS", "KNOWN_TYPES", "MAX_JSON_DEPTH", "Wire", "too_deep"]
+__all__ = ["CARRIES_JSON", "DECODERS", "KNOWN_TYPES", "MAX_JSON_DEPTH", "Wire", "too_deep"]
 
 MAX_JSON_DEPTH: Final = 64
 """The deepest JSON nesting realtalk decodes. Real server events nest under 10 levels;
@@ -421,4 +421,8 @@ def _tags(members: tuple[type[Wire], ...]) -> frozenset[str]:
 
 
 DECODERS: Final = {Version.V1: _decoder(_V1_WIRE), Version.V2: _decoder(_V2_WIRE)}
+CARRIES_JSON: Final[frozenset[type[Wire]]] = frozenset({_ItemAdded, _V2ItemCreated, _Error})
+"""Wire events whose normalised event carries server JSON as is (an item, an error's
+details): only these must be checked for nesting depth before they are passed on. Every
+other event keeps scalars only, so a deep value in one of its fields is dropped."""
 KNOWN_TYPES: Final = {Version.V1: _tags(_V1_WIRE), Version.V2: _tags(_V2_WIRE)}
