@@ -29,11 +29,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures).
+# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures) and
+# bubblewrap (the agent's sandbox; its tests run the real bwrap).
 sysdeps:
 	@command -v openssl >/dev/null 2>&1 || { \
 		echo "installing openssl (needed by the TLS tests)"; \
 		apt-get update -qq && apt-get install -y -qq openssl; }
+	@test -x /usr/bin/bwrap || { \
+		echo "installing bubblewrap (needed by the sandbox tests)"; \
+		apt-get update -qq && apt-get install -y -qq bubblewrap; }
 
 pytest: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q

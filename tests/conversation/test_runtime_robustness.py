@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-from realtalk._config import Settings
 from realtalk.conversation import (
     Closed,
     CloseReason,
     ConversationEvent,
     ConversationManager,
     Realtime,
+    Settings,
     Started,
     StartParams,
     WebSocketTransport,

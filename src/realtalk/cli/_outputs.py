@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Final, Protocol
 
 from realtalk._errors import ConfigError
 from realtalk.cli._device import AudioPlayback
+from realtalk.transports import PCM24K_RATE
 
 if TYPE_CHECKING:
     from realtalk.app_server import RealtimeAudioChunk
@@ -35,8 +36,7 @@ __all__ = ["SafePlayback", "VirtualSpeaker", "WavSink", "close_outputs"]
 
 logger = logging.getLogger(__name__)
 
-_RATE: Final = 24000
-_BYTES_PER_S: Final = _RATE * 2
+_BYTES_PER_S: Final = PCM24K_RATE * 2
 _ITEMS_KEPT: Final = 8
 
 
@@ -58,7 +58,7 @@ class WavSink:
         self._wav: wave.Wave_write | None = wave.open(self._file, "wb")  # noqa: SIM115 - closed
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)
-        self._wav.setframerate(_RATE)
+        self._wav.setframerate(PCM24K_RATE)
         self._format: tuple[int, int] | None = None
         self._error: OSError | None = None
 

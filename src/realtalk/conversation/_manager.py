@@ -69,7 +69,6 @@ class ConversationManager:
         thread_id: str | None = None,
         workspace: Path | None = None,
         playback: PlaybackClock | None = None,
-        sequential_sideband: bool = False,
     ) -> None:
         """``playback``: the player of the assistant's WebSocket audio, if this process
         plays it (a speaker): barge-in then truncates at *its* played position instead
@@ -80,7 +79,6 @@ class ConversationManager:
         self._tap = tap
         self._workspace = workspace
         self._playback = playback
-        self._sequential_sideband = sequential_sideband
         self._state: ConversationRuntime | None = None
         self._subscribers: set[Subscription] = set()
         self._subs: tuple[Subscription, ...] = ()
@@ -245,16 +243,7 @@ class ConversationManager:
             timer.step("sideband connected", call_id=call.call_id)
             return conn
 
-        if self._sequential_sideband:
-            # Pre-#20715 behaviour, kept only as the benchmark baseline.
-            try:
-                runtime.conn = await join()
-            except RealtalkError as exc:
-                await self._emit(Realtime(ErrorEvent(str(exc))))
-                return
-            runtime.start_io(None)
-        else:
-            runtime.start_io(join)
+        runtime.start_io(join)
         if not await self._install(runtime):
             return
         logger.info("realtime conversation started")
