@@ -20,11 +20,11 @@ from realtalk.app_server._api import (
 from realtalk.app_server._methods import NotificationMethod
 from realtalk.app_server._recorder import ThreadRecorder, context_turns
 from realtalk.app_server._store import (
-    MemoryThreadStore,
     StoredTurn,
     ThreadRecord,
     TranscriptLine,
 )
+from realtalk.app_server._store_memory import MemoryThreadStore
 from realtalk.conversation import ThreadTurn
 
 RECORD = ThreadRecord(

@@ -14,7 +14,6 @@ from realtalk import StoreError, ThreadBusyError, ThreadNotFoundError
 from realtalk.app_server._api import AgentMessageItem, TextInput, Turn, UserMessageItem
 from realtalk.app_server._store import (
     InvalidCursorError,
-    MemoryThreadStore,
     StoredTurn,
     StoreLimits,
     ThreadArchivedError,
@@ -24,6 +23,7 @@ from realtalk.app_server._store import (
     TranscriptLine,
     history_cut,
 )
+from realtalk.app_server._store_memory import MemoryThreadStore
 from realtalk.app_server._store_sqlite import SqliteThreadStore
 
 

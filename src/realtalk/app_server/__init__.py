@@ -93,7 +93,6 @@ from realtalk.app_server._schema import generate_json_schema
 from realtalk.app_server._server import AppServer
 from realtalk.app_server._store import (
     LoadedThread,
-    MemoryThreadStore,
     StoredTurn,
     StoreLimits,
     ThreadPage,
@@ -102,6 +101,7 @@ from realtalk.app_server._store import (
     ThreadStore,
     TranscriptLine,
 )
+from realtalk.app_server._store_memory import MemoryThreadStore
 from realtalk.app_server._store_sqlite import STORE_FILE_NAME, SqliteThreadStore
 from realtalk.app_server._threads import AgentFactory, ThreadConfig
 

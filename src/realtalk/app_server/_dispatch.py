@@ -57,7 +57,8 @@ from realtalk.app_server._lifecycle import (
     thread_settings,
 )
 from realtalk.app_server._methods import NotificationMethod, RequestMethod
-from realtalk.app_server._store import MemoryThreadStore, ThreadStore
+from realtalk.app_server._store import ThreadStore
+from realtalk.app_server._store_memory import MemoryThreadStore
 from realtalk.app_server._thread_settings import (
     APPROVAL_WIRE,
     SANDBOX_WIRE,

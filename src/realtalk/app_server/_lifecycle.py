@@ -60,12 +60,12 @@ from realtalk.app_server._recorder import ThreadRecorder
 from realtalk.app_server._store import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    MemoryThreadStore,
     ThreadQuery,
     ThreadRecord,
     ThreadStore,
     now_ms,
 )
+from realtalk.app_server._store_memory import MemoryThreadStore
 from realtalk.app_server._thread_settings import (
     APPROVAL_WIRE,
     SANDBOX_WIRE,

@@ -19,7 +19,7 @@ from realtalk.app_server._connection import Connection, ConnectionLimits
 from realtalk.app_server._dispatch import AppServerOptions, Dispatcher
 from realtalk.app_server._lifecycle import ThreadRegistry
 from realtalk.app_server._stdio import open_stdio, run_stream_connection
-from realtalk.app_server._store import MemoryThreadStore
+from realtalk.app_server._store_memory import MemoryThreadStore
 from realtalk.app_server._websocket import WebSocketListener
 
 __all__ = ["AppServer", "is_loopback_host", "parse_listen_url"]
