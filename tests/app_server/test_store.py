@@ -356,3 +356,12 @@ async def test_a_file_that_is_not_a_database_is_reported(tmp_path: Path) -> None
     with pytest.raises(StoreError, match="unreadable"):
         await SqliteThreadStore.open(path)
     assert path.read_bytes().startswith(b"this is not sqlite")
+
+
+async def test_a_load_without_history_skips_it(make_store: StoreFactory) -> None:
+    clock = Clock()
+    store = await make_store(clock=clock)
+    await store.create(record("thr_a", clock))
+    await store.append_history("thr_a", [user("x")])
+    assert (await store.load("thr_a", with_history=False)).history == []
+    assert (await store.load("thr_a")).history == [user("x")]

@@ -223,7 +223,7 @@ class ThreadLifecycle:
             self.check_room(closing)
             handle = await self._claim(params)
         with store_errors():
-            loaded = await handle.recorder.store.load(handle.id)
+            loaded = await handle.recorder.store.load(handle.id, with_history=False)
         turns = [_interrupted(t.turn) for t in loaded.turns]
         safety = handle.config.safety
         await self.conn.respond(

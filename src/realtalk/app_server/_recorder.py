@@ -285,7 +285,7 @@ class ThreadRecorder:
         """The thread's recent turns for the startup context (after pending writes)."""
         await self.flush()
         loaded = await self.store.load(
-            self.record.id, last_turns=CONTEXT_TURNS, last_lines=CONTEXT_LINES
+            self.record.id, last_turns=CONTEXT_TURNS, last_lines=CONTEXT_LINES, with_history=False
         )
         return context_turns(loaded.turns, loaded.transcript)
 

@@ -184,9 +184,15 @@ class ThreadStore(Protocol):
     async def append_transcript(self, thread_id: str, lines: Sequence[TranscriptLine]) -> None: ...
 
     async def load(
-        self, thread_id: str, *, last_turns: int | None = None, last_lines: int | None = None
+        self,
+        thread_id: str,
+        *,
+        last_turns: int | None = None,
+        last_lines: int | None = None,
+        with_history: bool = True,
     ) -> LoadedThread:
-        """Read a thread without claiming it (its newest turns / lines when limited).
+        """Read a thread without claiming it (its newest turns / lines when limited;
+        ``history`` empty unless ``with_history``).
 
         Raises:
             ThreadNotFoundError: No such thread.

@@ -134,9 +134,15 @@ class MemoryThreadStore:
         del thread.transcript[: -self._limits.max_transcript_lines]
 
     async def load(
-        self, thread_id: str, *, last_turns: int | None = None, last_lines: int | None = None
+        self,
+        thread_id: str,
+        *,
+        last_turns: int | None = None,
+        last_lines: int | None = None,
+        with_history: bool = True,
     ) -> LoadedThread:
-        return self._snapshot(self._get(thread_id), last_turns, last_lines)
+        loaded = self._snapshot(self._get(thread_id), last_turns, last_lines)
+        return loaded if with_history else msgspec.structs.replace(loaded, history=[])
 
     def _snapshot(
         self, thread: _MemoryThread, last_turns: int | None, last_lines: int | None

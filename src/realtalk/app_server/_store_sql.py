@@ -272,7 +272,12 @@ def _turn(thread_id: str, row: sqlite3.Row) -> StoredTurn | None:
 
 
 def load_thread(
-    conn: sqlite3.Connection, thread_id: str, last_turns: int | None, last_lines: int | None
+    conn: sqlite3.Connection,
+    thread_id: str,
+    last_turns: int | None,
+    last_lines: int | None,
+    *,
+    with_history: bool,
 ) -> LoadedThread:
     """Raises ThreadNotFoundError. Call inside a transaction for one consistent snapshot."""
     record = select_record(conn, thread_id)
@@ -285,7 +290,8 @@ def load_thread(
         (thread_id, -1 if last_lines is None else last_lines),
     ).fetchall()
     history_rows = conn.execute(
-        "SELECT body FROM agent_items WHERE thread_id = ? ORDER BY ord", (thread_id,)
+        "SELECT body FROM agent_items WHERE thread_id = ? AND ? ORDER BY ord",
+        (thread_id, with_history),
     )
     return LoadedThread(
         record=record,

@@ -254,7 +254,7 @@ class SqliteThreadStore:
                     "UPDATE threads SET owner = ?, lease_expires_ms = ? WHERE id = ?",
                     (self._node, self._lease_end(), thread_id),
                 )
-                return load_thread(conn, thread_id, None, None)
+                return load_thread(conn, thread_id, None, None, with_history=True)
 
         loaded = await self._run(claim)
         self._claimed.add(thread_id)
@@ -321,12 +321,19 @@ class SqliteThreadStore:
         await self._run(append)
 
     async def load(
-        self, thread_id: str, *, last_turns: int | None = None, last_lines: int | None = None
+        self,
+        thread_id: str,
+        *,
+        last_turns: int | None = None,
+        last_lines: int | None = None,
+        with_history: bool = True,
     ) -> LoadedThread:
         def load(conn: sqlite3.Connection) -> LoadedThread:
             conn.execute("BEGIN")  # one snapshot of every table
             try:
-                return load_thread(conn, thread_id, last_turns, last_lines)
+                return load_thread(
+                    conn, thread_id, last_turns, last_lines, with_history=with_history
+                )
             finally:
                 conn.execute("COMMIT")
 
