@@ -29,11 +29,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures).
+# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures) and
+# espeak-ng (the emulator's spoken answers, and spoken-question fixtures).
 sysdeps:
 	@command -v openssl >/dev/null 2>&1 || { \
 		echo "installing openssl (needed by the TLS tests)"; \
 		apt-get update -qq && apt-get install -y -qq openssl; }
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+		echo "installing espeak-ng (the emulator's offline speech)"; \
+		apt-get update -qq && apt-get install -y -qq espeak-ng; }
 
 pytest: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q

@@ -46,6 +46,7 @@ from realtalk.emulator._script import (
     plan_response,
 )
 from realtalk.emulator._speech import ActiveResponse, AudioSink, ResponseWriter
+from realtalk.emulator._tts import SpeechSynthesizer, shared_synthesizer
 from realtalk.emulator._wire import (
     IdFactory,
     SessionMode,
@@ -83,6 +84,7 @@ class ScriptedModel:
         speech_transcripts: tuple[str, ...] = (),
         auto_respond_to_text: bool = False,
         audio_sink: AudioSink | None = None,
+        synthesizer: SpeechSynthesizer | None = None,
     ) -> None:
         self.version: SessionVersion = version
         self.mode: SessionMode = "conversational" if version == "v1" else mode
@@ -101,6 +103,7 @@ class ScriptedModel:
             v1=version == "v1",
             realtime=realtime_audio,
             audio_sink=audio_sink,
+            synthesizer=synthesizer if synthesizer is not None else shared_synthesizer(),
         )
         self._inputs = InputBuffer(self._ids, transcripts=speech_transcripts)
         self._conversation = Conversation(self._ids)
