@@ -168,7 +168,10 @@ class SpeechSynthesizer:
         if proc.returncode != 0 or len(out) <= 44:
             logger.warning(
                 "espeak-ng failed",
-                extra={"returncode": proc.returncode, "stderr": err.decode(errors="replace")[-300:]},
+                extra={
+                    "returncode": proc.returncode,
+                    "stderr": err.decode(errors="replace")[-300:],
+                },
             )
             return None
         return out
