@@ -27,7 +27,11 @@ def clean_env(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, 
 
 
 async def run_talk(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout_s: float = 60.0
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 60.0,
+    cwd: Path | None = None,
 ) -> Run:
     """Run ``realtalk talk ARGS`` to the end (killed after ``timeout_s``)."""
     proc = await asyncio.create_subprocess_exec(
@@ -40,6 +44,7 @@ async def run_talk(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=clean_env(tmp_path, env),
+        cwd=cwd,
     )
     try:
         async with asyncio.timeout(timeout_s):

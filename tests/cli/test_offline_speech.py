@@ -1,0 +1,79 @@
+"""Done-when of offline speech: a spoken request reaches the agent, the answer is spoken.
+
+``realtalk talk --audio-in q.wav --audio-out a.wav`` with no API key, where q.wav is
+espeak-ng saying "agent, list the files": the emulator recognises the request, the
+model delegates it to the agent, and a.wav holds speech as long as the answer needs,
+not a beep. Default transport (WebRTC): the answer comes back on the media track.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from realtalk.transports import read_wav_pcm24k
+
+from .._speech import envelope_variation, espeak_wav, pitch_changes, voiced_span_s
+from ._run import run_talk
+
+
+def _inbound(log: Path) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    return [line["event"] for line in lines if line["dir"] == "in"]
+
+
+async def test_spoken_request_offline_is_delegated_and_answered_in_speech(
+    tmp_path: Path,
+) -> None:
+    question = espeak_wav(tmp_path / "q.wav", "agent, list the files")
+    answer_wav = tmp_path / "a.wav"
+    log = tmp_path / "events.jsonl"
+    workspace = tmp_path / "work"
+    workspace.mkdir()
+    (workspace / "notes.txt").write_text("remember the milk\n")
+
+    run = await run_talk(
+        tmp_path,
+        "--audio-in",
+        str(question),
+        "--audio-out",
+        str(answer_wav),
+        "--events-jsonl",
+        str(log),
+        cwd=workspace,
+        timeout_s=150,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "offline emulator" in run.stdout
+    assert "you (voice)> Agent, list the files." in run.stdout
+    events = _inbound(log)
+    transcripts = [
+        e["transcript"]
+        for e in events
+        if e.get("type") == "conversation.item.input_audio_transcription.completed"
+    ]
+    assert transcripts == ["Agent, list the files."]
+    calls = [
+        e["item"]
+        for e in events
+        if e.get("type") == "conversation.item.done" and e["item"].get("type") == "function_call"
+    ]
+    assert [c["name"] for c in calls] == ["background_agent"]
+    assert json.loads(calls[0]["arguments"]) == {"prompt": "Agent, list the files."}
+    spoken = [
+        e["transcript"] for e in events if e.get("type") == "response.output_audio_transcript.done"
+    ]
+    assert len(spoken) == 1 and spoken[0].startswith("The agent says:")
+
+    # a.wav holds speech whose length follows the answer: compare with espeak-ng
+    # reading the same text on its own (the emulator speaks a little slower).
+    pcm = read_wav_pcm24k(answer_wav)
+    reference = read_wav_pcm24k(espeak_wav(tmp_path / "ref.wav", spoken[0]))
+    answer_s, reference_s = voiced_span_s(pcm), voiced_span_s(reference)
+    assert reference_s > 2.0
+    assert 0.7 * reference_s < answer_s < 1.5 * reference_s, (answer_s, reference_s)
+    # Speech, not a tone: loudness follows syllables and pauses, the pitch moves.
+    assert envelope_variation(pcm) > 0.4
+    assert pitch_changes(pcm) >= 5
