@@ -17,10 +17,17 @@ from typing import Any
 import pytest
 
 from realtalk.emulator import Emulator, ScriptedModel
-from realtalk.emulator._asr import SpeechRecognizer, format_transcript, speech_like
-from realtalk.emulator._audio import TONE_CHUNK
+from realtalk.emulator._asr import (
+    MAX_UTTERANCE_S,
+    SpeechRecognizer,
+    format_transcript,
+    speech_like,
+)
+from realtalk.emulator._audio import TONE_CHUNK, VadAction
+from realtalk.emulator._inputs import PRE_ROLL_MS, InputBuffer
 from realtalk.emulator._speech import split_chunks
 from realtalk.emulator._tts import SpeechSynthesizer, espeak_voice
+from realtalk.emulator._wire import IdFactory
 
 from .._speech import envelope_variation, espeak_pcm24k, pitch_changes, voiced_span_s
 from ._calls_support import connected, next_event
@@ -87,6 +94,45 @@ async def test_free_speech_falls_back_to_dictation(emulator: Emulator, tmp_path:
     assert completed["transcript"] == "Please open the window."
     said = next(e for e in events if e["type"] == "response.output_audio_transcript.done")
     assert said["transcript"] == "You said: Please open the window."
+
+
+async def test_speech_after_a_long_silence_is_still_heard(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # More silence than the recogniser keeps (15 s) before the question.
+    pcm = bytes(48_000 * 20) + espeak_pcm24k(tmp_path, "stay silent") + SILENCE_1S
+    async with open_client(url(emulator)) as client:
+        await start_v2(client)
+        for event in append_events(pcm, chunk_ms=500):
+            await client.send(event)
+        events = await client.until(
+            "conversation.item.input_audio_transcription.completed", timeout=20
+        )
+    assert events[-1]["transcript"] == "Stay silent."
+
+
+def test_recognition_audio_starts_just_before_speech() -> None:
+    buffer = InputBuffer(IdFactory(), transcripts=())
+    buffer.append(bytes(48_000 * 20), vad=True)
+    assert len(buffer.audio) == MAX_UTTERANCE_S * 48_000  # a bounded rolling window
+    updates = buffer.append(pcm_tone(1000), vad=True)
+    assert [u.action for u in updates] == [VadAction.SPEECH_STARTED]
+    buffer.speech_started_event(updates[0].at_ms)
+    assert len(buffer.audio) == (PRE_ROLL_MS + 1000) * 48
+
+
+async def test_manual_commit_is_recognised(emulator: Emulator, tmp_path: Path) -> None:
+    session = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    async with open_client(url(emulator)) as client:
+        await start_v2(client, session)
+        for event in append_events(espeak_pcm24k(tmp_path, "run the tests")):
+            await client.send(event)
+        await client.send({"type": "input_audio_buffer.commit"})
+        events = await client.until(
+            "conversation.item.input_audio_transcription.completed", timeout=20
+        )
+    assert events[0]["type"] == "input_audio_buffer.committed"
+    assert events[-1]["transcript"] == "Run the tests."
 
 
 async def test_v1_spoken_request_asks_for_a_handoff(emulator: Emulator, tmp_path: Path) -> None:
