@@ -8,7 +8,7 @@ from realtalk.cli._bench_speech import bench_speech
 async def test_quick_speech_bench_reports_accuracy_and_latency() -> None:
     result = await bench_speech(quick=True)
     recognition = result["recognition"]
-    assert recognition["commands"]["utterances"] == 9
+    assert recognition["commands"]["utterances"] == 8
     # The default espeak-ng voice saying the emulator's own phrases: all understood.
     assert recognition["commands"]["exact"] == 1.0
     assert recognition["commands"]["intent"] == 1.0

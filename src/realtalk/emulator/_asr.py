@@ -6,19 +6,22 @@ synthetic speech badly ("agent, list the files" -> "the final"), so recognition 
 constrained first and free only as a fallback. For one committed utterance, in a
 worker thread (never on the event loop):
 
-1. The first ``MAX_UTTERANCE_S`` of pcm24k are resampled to 16 kHz (PyAV) and get
-   a fixed, seeded noise floor (RMS ~50 of 32767, about -56 dBFS). Synthetic audio
-   (espeak-ng, generated WAVs) holds runs of exact digital silence that derail the
-   decoder's feature normalisation; measured on espeak-ng phrases, the constrained
-   pass went from 3 of 8 right to 10 of 10 with it. Real microphones have such a
-   floor anyway.
+1. The utterance (at most ``MAX_UTTERANCE_S``, from just before speech started) is
+   resampled to 16 kHz (PyAV) and gets a faint seeded noise floor (RMS ~50 of 32767,
+   about -56 dBFS). Synthetic audio (espeak-ng, generated WAVs) holds runs of exact
+   digital silence that derail the decoder's feature normalisation; measured on
+   espeak-ng phrases, the grammar pass went from 3 of 8 right to 10 of 10 with a floor.
+   Real microphones have such a floor anyway.
 2. Audio that is not speech-like is not recognised: a steady tone, hum or hiss has
    near-constant zero-crossing rates from one 20 ms frame to the next, speech does
    not (see :func:`speech_like`).
 3. A JSGF grammar of the emulator's own phrases ("agent, list the files", "ask the
-   agent to run the tests", "stay silent", "stop", ...). Its result is taken when the
-   search reached the end of the grammar (pocketsphinx otherwise returns a partial
-   path) and its acoustic score per frame is not far below what real matches get.
+   agent to run the tests", "stay silent", "stop", ...), decoded over three noise
+   floors (seeds). A floor's result counts when the search reached the end of the
+   grammar (pocketsphinx otherwise returns a partial path) and its acoustic score per
+   frame is not far below what real matches get; the phrase counted most often wins.
+   One floor alone lost "stop" on some voices; three got all 162 phrases of
+   ``realtalk bench speech`` right, with no free sentence taken for a command.
 4. Otherwise free dictation with pocketsphinx's general English model.
 
 The result is sentence-cased with the punctuation the scripted rules look for
@@ -35,9 +38,13 @@ from __future__ import annotations
 
 import array
 import asyncio
+import collections
 import concurrent.futures
+import functools
+import itertools
 import logging
 import math
+import operator
 import random
 import re
 import sys
@@ -61,10 +68,14 @@ MAX_UTTERANCE_S: Final = 15  # longer turns are recognised from their first 15 s
 _IN_RATE: Final = 24_000
 _RATE: Final = 16_000
 _NOISE_RMS: Final = 50.0
-_NOISE_SEED: Final = 20_240_601
-# Per-frame acoustic log-likelihood of the grammar path; real phrases scored -1.2 to
-# -4.1 on the measured espeak-ng set, sentences forced into the grammar -3.8 to -5.5.
-_MIN_GRAMMAR_SCORE: Final = -4.5
+# Three noise floors: the grammar pass runs once per floor and the phrase accepted most
+# often wins, so one unlucky noise draw cannot lose a short word like "stop".
+_NOISE_SEEDS: Final = (20_240_601, 7_919, 104_729)
+_NOISE_PEAK: Final = 250  # 5 sigma
+# Per-frame acoustic log-likelihood of the grammar path, per noise floor. On the
+# espeak-ng set of ``realtalk bench speech`` real phrases scored -1.3 to -3.0 and free
+# sentences forced onto a phrase -3.5 to -5.2 (and lower).
+_MIN_GRAMMAR_SCORE: Final = -3.4
 _VOICED_RMS: Final = 300.0
 _MIN_VOICED_FRAMES: Final = 5
 _MIN_ZCR_VARIATION: Final = 0.25
@@ -72,7 +83,7 @@ _MIN_ZCR_VARIATION: Final = 0.25
 # The emulator's phrases. The JSGF grammar and the completeness check are both built
 # from these, so they cannot disagree.
 _OPENINGS: Final = ("agent",)
-_TASKS: Final = ("list the files", "run the tests", "show the git status")
+_TASKS: Final = ("list the files", "run the tests")
 _ALONE: Final = ("stay silent", "stop")
 
 COMMAND_GRAMMAR: Final = f"""#JSGF V1.0;
@@ -120,14 +131,31 @@ def speech_like(pcm: bytes, *, rate: int = _IN_RATE) -> bool:
     return spread / mean >= _MIN_ZCR_VARIATION
 
 
-def _with_noise_floor(pcm16k: bytes) -> bytes:
+@functools.cache
+def _noise_table(seed: int) -> array.array[int]:
+    """One second of seeded Gaussian noise at ``_NOISE_RMS``, clipped to +-``_NOISE_PEAK``."""
+    noise = random.Random(seed)
+    return array.array(
+        "h",
+        (
+            max(-_NOISE_PEAK, min(_NOISE_PEAK, round(noise.gauss(0.0, _NOISE_RMS))))
+            for _ in range(_RATE)
+        ),
+    )
+
+
+def _with_noise_floor(pcm16k: bytes, seed: int = _NOISE_SEEDS[0]) -> bytes:
     samples = _samples(pcm16k)
-    noise = random.Random(_NOISE_SEED)
-    for i, s in enumerate(samples):
-        samples[i] = max(-32768, min(32767, s + round(noise.gauss(0.0, _NOISE_RMS))))
+    if not samples:
+        return b""
+    limit = 32767 - _NOISE_PEAK
+    if max(samples) > limit or min(samples) < -limit:  # rare: make room for the noise
+        samples = array.array("h", (max(-limit, min(limit, s)) for s in samples))
+    noise = itertools.islice(itertools.cycle(_noise_table(seed)), len(samples))
+    mixed = array.array("h", map(operator.add, samples, noise))
     if sys.byteorder == "big":
-        samples.byteswap()
-    return samples.tobytes()
+        mixed.byteswap()
+    return mixed.tobytes()
 
 
 def format_transcript(words: str) -> str:
@@ -150,13 +178,6 @@ class SpeechRecognizer:
         self._decoder: Any = None
         self._unavailable = False
 
-    @property
-    def available(self) -> bool | None:
-        """True/False once loading was tried; ``None`` before."""
-        if self._unavailable:
-            return False
-        return True if self._decoder is not None else None
-
     def prepare(self) -> None:
         """Start loading the model in the background (e.g. when speech starts)."""
         if self._decoder is None and not self._unavailable:
@@ -176,12 +197,17 @@ class SpeechRecognizer:
             decoder = self._load()
             if decoder is None:
                 return None
-            pcm = _with_noise_floor(
-                resample_pcm16(pcm24k, in_rate=_IN_RATE, in_channels=1, out_rate=_RATE)
+            pcm16k = resample_pcm16(pcm24k, in_rate=_IN_RATE, in_channels=1, out_rate=_RATE)
+            floors = [_with_noise_floor(pcm16k, seed) for seed in _NOISE_SEEDS]
+            votes = collections.Counter(
+                words
+                for pcm in floors
+                if (words := self._decode_commands(decoder, pcm)) is not None
             )
-            words = self._decode_commands(decoder, pcm)
-            if words is None:
-                words = self._decode(decoder, _FREE_SEARCH, pcm)
+            if votes:
+                words = votes.most_common(1)[0][0]
+            else:
+                words = self._decode(decoder, _FREE_SEARCH, floors[0])
         text = format_transcript(words or "")
         return text or None
 

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import io
 import logging
-import os
 import shutil
 import wave
 import weakref
@@ -108,10 +107,6 @@ class SpeechSynthesizer:
                 )
         return self._program
 
-    @property
-    def available(self) -> bool:
-        return self.program is not None
-
     async def synthesize(self, text: str, voice: str) -> bytes | None:
         """``text`` spoken in ``voice`` as pcm24k, or ``None`` (no TTS, or it failed)."""
         program = self.program
@@ -149,7 +144,6 @@ class SpeechSynthesizer:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                env={**os.environ, "LC_ALL": "C.UTF-8"},
             )
         except OSError as exc:
             logger.warning("could not start espeak-ng", extra={"error": str(exc)})
