@@ -31,7 +31,7 @@ from realtalk.emulator._wire import IdFactory
 
 from .._speech import envelope_variation, espeak_pcm24k, pitch_changes, voiced_span_s
 from ._calls_support import connected, next_event
-from ._client import append_events, open_client, pcm_tone, user_text
+from ._client import HANDOFF_TOOLS, append_events, open_client, pcm_tone, user_text
 from ._scenarios import start_v2, url
 from .test_v1_flows import start_v1, v1_url
 
@@ -148,7 +148,8 @@ async def test_v1_spoken_request_asks_for_a_handoff(emulator: Emulator, tmp_path
 async def test_spoken_question_over_a_webrtc_call(emulator: Emulator, tmp_path: Path) -> None:
     # The microphone path of a browser or `talk --mic` over WebRTC: Opus on the track.
     pcm = espeak_pcm24k(tmp_path, "agent, list the files") + SILENCE_1S
-    peer, _call_id, _record = await connected(emulator, {"type": "realtime"})
+    session = {"type": "realtime", "tools": HANDOFF_TOOLS}
+    peer, _call_id, _record = await connected(emulator, session)
     try:
         await next_event(peer, "session.created")
         peer.push_pcm24k(pcm)

@@ -11,26 +11,25 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Mapping
 from typing import Final
-from urllib.parse import urlsplit
 
 import aiohttp
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from realtalk import tls
+from realtalk._boundary import connect_rules, hostname, map_exceptions
 from realtalk._errors import (
     AgentError,
     ConfigError,
-    ConnectError,
     HandshakeError,
     ProtocolError,
-    RealtalkError,
     TransportClosedError,
     TransportError,
-    connect_failure_reason,
 )
-from realtalk._proxy import proxy_for_request, proxy_setup_error
+from realtalk._proxy import proxy_for_request
+from realtalk._secrets import scrub
 from realtalk._wslog import WS_CLIENT_LOGGER
+from realtalk.protocol import server_error_message
 from realtalk.protocol.responses import (
     ERR_BINARY_FRAME,
     ERR_CLOSED_BY_SERVER,
@@ -59,6 +58,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _ERROR_BODY_LIMIT: Final = 2048
+_ERROR_MESSAGE_LIMIT: Final = 300
 _CLOSE_TIMEOUT_S: Final = 2.0
 # Failures of these codes will not go away by asking again.
 _FATAL_RESPONSE_CODES: Final = frozenset(
@@ -113,21 +113,26 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, TransportError | ProtocolError)
 
 
-def _host(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or url
-    except ValueError:
-        return url
+def _said(body: str) -> str:
+    """``: <the server's error message>`` for a (scrubbed) error body, or nothing."""
+    message = server_error_message(body.encode())
+    return f": {message[:_ERROR_MESSAGE_LIMIT]}" if message else ""
 
 
-def _connect_failure(exc: BaseException, url: str) -> ConnectError:
-    host = _host(url)
-    hint = tls.describe_tls_failure(exc, host=host)
-    if hint is not None:
-        return ConnectError(hint)
-    return ConnectError(
-        f"could not connect to the model server at {host}: {connect_failure_reason(exc)}; "
-        "check the base URL and the network"
+_HINT: Final = "check the base URL and the network"
+
+
+def _peer(url: str) -> str:
+    return f"the model server at {hostname(url) or url}"
+
+
+def _ws_refusal(exc: websockets.InvalidStatus) -> HandshakeError:
+    status = exc.response.status_code
+    body = scrub(exc.response.body.decode("utf-8", errors="replace")[:_ERROR_BODY_LIMIT])
+    return HandshakeError(
+        f"the model server refused the websocket upgrade with HTTP {status}{_said(body)}",
+        status=status,
+        body=body,
     )
 
 
@@ -145,7 +150,16 @@ async def connect_websocket(
         HandshakeError: The server answered the upgrade with an HTTP error.
         ConnectError: Network, TLS or timeout failure.
     """
-    try:
+    with map_exceptions(
+        (websockets.InvalidStatus, _ws_refusal),
+        *connect_rules(
+            _peer(url),
+            timeout_s=connect_timeout_s,
+            host=hostname(url),
+            hint=_HINT,
+            network=(OSError, ValueError, websockets.WebSocketException),
+        ),
+    ):
         ws = await connect(
             url,
             additional_headers=dict(headers),
@@ -157,34 +171,6 @@ async def connect_websocket(
             user_agent_header="realtalk",
             logger=_WS_LOGGER,
         )
-    except websockets.InvalidStatus as exc:
-        status = exc.response.status_code
-        body = exc.response.body.decode("utf-8", errors="replace")[:_ERROR_BODY_LIMIT]
-        raise HandshakeError(
-            f"the model server refused the websocket upgrade with HTTP {status}",
-            status=status,
-            body=body,
-        ) from exc
-    except TimeoutError as exc:
-        raise ConnectError(
-            f"timed out after {connect_timeout_s:g}s connecting to the model server at "
-            f"{_host(url)}; check the base URL and the network"
-        ) from exc
-    except RealtalkError:
-        raise
-    except (OSError, websockets.InvalidHandshake, websockets.ConnectionClosed) as exc:
-        raise _connect_failure(exc, url) from exc
-    except (websockets.InvalidProxy, ImportError, ValueError) as exc:
-        # After OSError: ssl.SSLCertVerificationError is a ValueError too.
-        proxy_problem = proxy_setup_error(exc)
-        if proxy_problem is None:
-            raise _connect_failure(exc, url) from exc
-        # From None: the proxy error's text carries the proxy URL and its credentials.
-        raise ConnectError(
-            f"could not connect to the model server at {_host(url)}: {proxy_problem}"
-        ) from None
-    except websockets.WebSocketException as exc:
-        raise _connect_failure(exc, url) from exc
     if cell is not None and ws.response is not None:
         cell.set_once(ws.response.headers.get(TURN_STATE_HEADER))
     return ws
@@ -197,7 +183,7 @@ def _check_event(event: ResponsesEvent) -> None:
         code = error.code if error is not None else None
         message = error.message if error is not None and error.message else "no details"
         raise ModelResponseError(
-            f"the model response failed: {message}",
+            scrub(f"the model response failed: {message}"),
             code=code,
             retryable=code not in _FATAL_RESPONSE_CODES,
         )
@@ -209,7 +195,7 @@ def _check_event(event: ResponsesEvent) -> None:
         code = (event.error or {}).get("code")
         status = event.status
         raise ModelResponseError(
-            f"the model server reported an error: {detail}",
+            scrub(f"the model server reported an error: {detail}"),
             code=code,
             # A lost previous response heals itself: the retry reconnects and sends
             # the full input.
@@ -281,7 +267,18 @@ async def http_stream(
         TransportError: Nothing arrived within the idle timeout.
         ModelResponseError: The response failed.
     """
-    try:
+    with map_exceptions(
+        *connect_rules(
+            _peer(url),
+            timeout_s=connect_timeout_s,
+            host=hostname(url),
+            hint=_HINT,
+            network=(aiohttp.ClientError, OSError),
+            proxy=False,  # resolved here, from realtalk._proxy
+        ),
+        # aiohttp's own refusals (e.g. a header value it will not send): not retryable.
+        (ValueError, lambda exc: ConfigError(f"invalid request to {_peer(url)}: {exc}")),
+    ):
         async with asyncio.timeout(connect_timeout_s):
             # No context (plain http) means aiohttp's default, which does no TLS here.
             ssl_context = tls.ssl_for_url(url)
@@ -295,21 +292,15 @@ async def http_stream(
                 proxy=proxy,
                 proxy_headers=proxy_headers,
             )
-    except TimeoutError as exc:
-        raise ConnectError(
-            f"timed out after {connect_timeout_s:g}s waiting for the model server at "
-            f"{_host(url)}; check the base URL and the network"
-        ) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise _connect_failure(exc, url) from exc
     try:
         cell.set_once(resp.headers.get(TURN_STATE_HEADER))
         if resp.status != 200:
             raw = await _read_some(resp, idle_timeout_s)
+            error_body = scrub(raw.decode("utf-8", errors="replace"))
             raise HandshakeError(
-                f"the model server answered HTTP {resp.status}",
+                f"the model server answered HTTP {resp.status}{_said(error_body)}",
                 status=resp.status,
-                body=raw.decode("utf-8", errors="replace"),
+                body=error_body,
             )
         parser = SseParser()
         while True:

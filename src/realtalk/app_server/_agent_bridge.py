@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,14 +47,20 @@ from realtalk.agent import (
     AssistantDelta,
     AssistantMessage,
     BackgroundAgent,
+    CommandFinished,
+    CommandStarted,
     InterruptibleAgent,
+    PatchApplied,
     TaskComplete,
     TaskFailed,
 )
 from realtalk.app_server._api import (
     AgentMessageDeltaNotification,
     AgentMessageItem,
+    CommandExecutionItem,
     ErrorNotification,
+    FileChangeItem,
+    FileUpdateChange,
     ItemCompletedNotification,
     ItemStartedNotification,
     TextInput,
@@ -65,6 +72,7 @@ from realtalk.app_server._api import (
     TurnStatus,
     UserMessageItem,
 )
+from realtalk.app_server._methods import NotificationMethod
 
 __all__ = ["FORWARD_QUEUE_SIZE", "INTERRUPT_TIMEOUT_S", "AgentBridge", "Emit", "TurnConflictError"]
 
@@ -75,7 +83,7 @@ INTERRUPTED_MESSAGE: Final = "the task was interrupted by the user"
 INTERRUPT_TIMEOUT_S: Final = 15.0
 """Longest wait for an interrupted turn to end before the agent is replaced."""
 
-Emit = Callable[[str, msgspec.Struct], Awaitable[None]]
+Emit = Callable[[NotificationMethod, msgspec.Struct], Awaitable[None]]
 """Sends one notification (method, params) to the thread's client."""
 
 
@@ -102,6 +110,8 @@ class _TurnState:
         self.message: _OpenMessage | None = None
         self.interrupted = False
         self.ended = asyncio.Event()
+        self.started_tools: dict[str, str] = {}
+        """call id -> cwd of the commands started and not finished yet."""
 
     def snapshot(self, status: TurnStatus, error: str | None = None) -> Turn:
         return Turn(
@@ -259,17 +269,17 @@ class AgentBridge:
         turn = _TurnState(turn_id or _new_id("turn"))
         self._turns.append(turn)
         await self._emit(
-            "turn/started",
+            NotificationMethod.TURN_STARTED,
             TurnStartedNotification(thread_id=self._thread_id, turn=turn.snapshot("inProgress")),
         )
         item = UserMessageItem(id=_new_id("item"), content=[TextInput(text=text)])
         turn.items.append(item)
         await self._emit(
-            "item/started",
+            NotificationMethod.ITEM_STARTED,
             ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
         )
         await self._emit(
-            "item/completed",
+            NotificationMethod.ITEM_COMPLETED,
             ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
         )
 
@@ -317,6 +327,10 @@ class AgentBridge:
             await self._emit_delta(turn, event.text)
         elif isinstance(event, AssistantMessage):
             await self._complete_message(turn, event.text)
+        elif isinstance(event, CommandStarted | CommandFinished | PatchApplied):
+            await self._tool_item(turn, event)
+        elif not isinstance(event, TaskComplete | TaskFailed):
+            pass  # approval questions are asked by the thread's approver
         elif isinstance(event, TaskComplete):
             self._turns.popleft()
             await self._end_turn(turn, "completed")
@@ -326,7 +340,7 @@ class AgentBridge:
         else:
             self._turns.popleft()
             await self._emit(
-                "error",
+                NotificationMethod.ERROR,
                 ErrorNotification(
                     thread_id=self._thread_id,
                     turn_id=turn.id,
@@ -335,6 +349,48 @@ class AgentBridge:
             )
             await self._end_turn(turn, "failed", event.message)
 
+    async def _tool_item(
+        self, turn: _TurnState, event: CommandStarted | CommandFinished | PatchApplied
+    ) -> None:
+        """``item/started`` / ``item/completed`` for a command or a patch (id: the call id)."""
+        item: CommandExecutionItem | FileChangeItem
+        if isinstance(event, CommandStarted):
+            item = CommandExecutionItem(
+                id=event.call_id,
+                command=shlex.join(event.command),
+                cwd=event.cwd,
+                status="inProgress",
+            )
+            turn.started_tools[event.call_id] = event.cwd
+            await self._emit(
+                NotificationMethod.ITEM_STARTED,
+                ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
+            )
+            return
+        if isinstance(event, CommandFinished):
+            item = CommandExecutionItem(
+                id=event.call_id,
+                command=shlex.join(event.command),
+                cwd=turn.started_tools.get(event.call_id, ""),
+                status=event.status,
+                aggregated_output=event.output,
+                exit_code=event.exit_code,
+            )
+        else:
+            changes = [FileUpdateChange(path=c.path, kind=c.kind) for c in event.changes]
+            item = FileChangeItem(id=event.call_id, changes=changes, status=event.status)
+        if event.call_id not in turn.started_tools:  # declined or refused before it started
+            await self._emit(
+                NotificationMethod.ITEM_STARTED,
+                ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
+            )
+        turn.started_tools.pop(event.call_id, None)
+        turn.items.append(item)
+        await self._emit(
+            NotificationMethod.ITEM_COMPLETED,
+            ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
+        )
+
     async def _emit_delta(self, turn: _TurnState, text: str) -> None:
         if not text:
             return
@@ -342,7 +398,7 @@ class AgentBridge:
         if message is None:
             message = turn.message = _OpenMessage(_new_id("item"))
             await self._emit(
-                "item/started",
+                NotificationMethod.ITEM_STARTED,
                 ItemStartedNotification(
                     thread_id=self._thread_id,
                     turn_id=turn.id,
@@ -351,7 +407,7 @@ class AgentBridge:
             )
         message.pieces.append(text)
         await self._emit(
-            "item/agentMessage/delta",
+            NotificationMethod.AGENT_MESSAGE_DELTA,
             AgentMessageDeltaNotification(
                 thread_id=self._thread_id, turn_id=turn.id, item_id=message.id, delta=text
             ),
@@ -371,7 +427,7 @@ class AgentBridge:
         )
         turn.items.append(done)
         await self._emit(
-            "item/completed",
+            NotificationMethod.ITEM_COMPLETED,
             ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=done),
         )
 
@@ -380,7 +436,7 @@ class AgentBridge:
     ) -> None:
         await self._complete_message(turn)
         await self._emit(
-            "turn/completed",
+            NotificationMethod.TURN_COMPLETED,
             TurnCompletedNotification(thread_id=self._thread_id, turn=turn.snapshot(status, error)),
         )
         turn.ended.set()

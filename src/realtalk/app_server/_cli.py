@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from pathlib import Path
+from typing import Final
 
 from realtalk._signals import wait_for_stop_signal
 
 __all__ = ["add_app_server_arguments", "run_app_server_from_args"]
 
-TOKEN_ENV = "REALTALK_APP_SERVER_TOKEN"
+logger = logging.getLogger(__name__)
+
+TOKEN_ENV: Final = "REALTALK_APP_SERVER_TOKEN"
+"""The environment variable that holds the app-server's bearer token."""
 
 
 def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +63,25 @@ def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+async def _report_sandbox(mode: str, workspace: Path) -> None:
+    """Say once at startup when the agent's commands will be refused (fail closed)."""
+    from realtalk.agent import sandbox_status
+
+    if mode == "danger-full-access":
+        return
+    status = await sandbox_status(workspace, os.environ.get("PATH"))
+    logger.info(
+        "sandbox decision",
+        extra={"policy": mode, "available": status.available, "reason": status.reason},
+    )
+    if not status.available:
+        print(
+            f"realtalk app-server: warning: the agent's commands will be refused: {status.reason}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def _default_cwd(value: str | None) -> Path | None:
     return Path(value).resolve() if value else None
 
@@ -76,6 +100,7 @@ async def run_app_server_from_args(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     listen = parse_listen_url(args.listen)
     options = AppServerOptions(default_cwd=_default_cwd(args.cwd))
+    await _report_sandbox(settings.agent_sandbox, options.default_cwd or Path.cwd())
     async with AppServer(settings, options) as server:
         stop = asyncio.Event()
         if listen is None:

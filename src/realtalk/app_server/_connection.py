@@ -19,6 +19,7 @@ protocol. Messages queued for a connection that already closed are discarded.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -27,10 +28,16 @@ from typing import Any, Protocol, cast
 import msgspec
 
 from realtalk._errors import RealtalkError
-from realtalk.app_server._api import CLIENT_NOTIFICATIONS, METHODS, THREAD_SCOPED_METHODS
+from realtalk.app_server._methods import (
+    CLIENT_NOTIFICATIONS,
+    METHODS,
+    NOTIFICATIONS,
+    NotificationMethod,
+    RequestMethod,
+    request_method,
+)
 from realtalk.app_server._outbox import Outbox
 from realtalk.protocol import (
-    EXPERIMENTAL_NOTIFICATIONS,
     INTERNAL_ERROR,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
@@ -44,14 +51,13 @@ from realtalk.protocol import (
     decode_params,
     encode_error,
     encode_notification,
+    encode_request,
     encode_response,
-    experimental_error,
-    experimental_reason,
     oversized_error,
     parse_message,
 )
 
-__all__ = ["Connection", "ConnectionLimits", "RequestError"]
+__all__ = ["Connection", "ConnectionLimits", "RequestError", "ServerRequestError"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +89,10 @@ class RequestError(RealtalkError):
         self.error = RpcErrorObject(code, message, data)
 
 
+class ServerRequestError(RealtalkError):
+    """A server-to-client request failed (error answer, no answer in time, closed)."""
+
+
 def invalid_request(message: str) -> RequestError:
     return RequestError(INVALID_REQUEST, message)
 
@@ -103,9 +113,11 @@ class Connection:
         """Set when the connection must be dropped (slow client); the transport closes it."""
         self.abort_reason = ""
         # Set by the dispatcher: request handlers and the close hook.
-        self.handlers: dict[str, Callable[[RequestId, Any], Awaitable[None]]] = {}
+        self.handlers: dict[RequestMethod, Callable[[RequestId, Any], Awaitable[None]]] = {}
         self.route: Router | None = None
         self.on_close: Callable[[], Awaitable[None]] | None = None
+        self._server_ids = itertools.count(1)
+        self._server_requests: dict[str, asyncio.Future[msgspec.Raw]] = {}
 
     @property
     def closed(self) -> bool:
@@ -138,12 +150,39 @@ class Connection:
     async def fail(self, request_id: RequestId | None, error: RpcErrorObject) -> None:
         await self._enqueue(encode_error(request_id, error))
 
-    async def notify(self, method: str, params: msgspec.Struct) -> None:
+    async def notify(self, method: NotificationMethod, params: msgspec.Struct) -> None:
         if method in self.opt_out:
             return
-        if method in EXPERIMENTAL_NOTIFICATIONS and not self.experimental_api:
+        if NOTIFICATIONS[method].experimental and not self.experimental_api:
             return
         await self._enqueue(encode_notification(method, params))
+
+    async def call(
+        self, method: str, params: msgspec.Struct, *, timeout: float
+    ) -> tuple[RequestId, msgspec.Raw]:
+        """Send a server-to-client request and wait (bounded) for the client's result.
+
+        Returns the request id and the raw result.
+
+        Raises:
+            ServerRequestError: The client answered with an error, did not answer
+                within ``timeout`` seconds, or the connection closed.
+        """
+        rid = f"srv_{next(self._server_ids)}"
+        if self._closed or self.aborted.is_set():
+            raise ServerRequestError(f"{method}: the client connection is closed")
+        future: asyncio.Future[msgspec.Raw] = asyncio.get_running_loop().create_future()
+        self._server_requests[rid] = future
+        try:
+            await self._enqueue(encode_request(rid, method, params))
+            async with asyncio.timeout(timeout):
+                return rid, await future
+        except TimeoutError as exc:
+            raise ServerRequestError(
+                f"{method}: the client did not answer within {timeout:g} s"
+            ) from exc
+        finally:
+            self._server_requests.pop(rid, None)
 
     async def outgoing(self) -> AsyncIterator[bytes]:
         """Encoded messages for the transport, until the connection closes."""
@@ -180,35 +219,51 @@ class Connection:
                     extra={"conn": self.name},
                 )
         elif isinstance(message, IncomingResponse):
-            logger.warning(
-                "ignoring a response (id %r): this server sends no requests",
-                message.id,
-                extra={"conn": self.name},
-            )
+            self._resolve(message)
         else:
             await self._answer_failure(message.error, message.id)
 
+    def _resolve(self, message: IncomingResponse) -> None:
+        future = self._server_requests.get(str(message.id))
+        if future is None or future.done():
+            logger.warning(
+                "ignoring a response (id %r) that answers no pending server request",
+                message.id,
+                extra={"conn": self.name},
+            )
+            return
+        if message.error is not None:
+            try:
+                error = msgspec.json.decode(message.error, type=RpcErrorObject)
+                detail = f"({error.code}) {error.message}"
+            except msgspec.ValidationError:
+                detail = "a malformed error"
+            future.set_exception(ServerRequestError(f"the client answered with {detail}"))
+        else:
+            future.set_result(message.result or msgspec.Raw(b"null"))
+
     async def _request(self, req: IncomingRequest) -> None:
-        spec = METHODS.get(req.method)
-        handler = self.handlers.get(req.method)
-        if spec is None or handler is None:
+        method = request_method(req.method)
+        handler = None if method is None else self.handlers.get(method)
+        if method is None or handler is None:
             await self.fail(
                 req.id, RpcErrorObject(METHOD_NOT_FOUND, f"Method not found: {req.method}")
             )
             return
-        if req.method != "initialize" and not self.initialized:
+        spec = METHODS[method]
+        if method is not RequestMethod.INITIALIZE and not self.initialized:
             await self.fail(req.id, RpcErrorObject(INVALID_REQUEST, "Not initialized"))
             return
-        reason = experimental_reason(req.method)
-        if reason is not None and not self.experimental_api:
-            await self.fail(req.id, experimental_error(reason))
+        if spec.experimental and not self.experimental_api:
+            message = f"{req.method} requires experimentalApi capability"
+            await self.fail(req.id, RpcErrorObject(INVALID_REQUEST, message))
             return
         try:
             params = decode_params(req.params, spec.params)
         except ParamsError as exc:
             await self.fail(req.id, exc.to_error())
             return
-        if req.method in THREAD_SCOPED_METHODS and self.route is not None:
+        if spec.thread_scoped and self.route is not None:
             refused = await self.route(
                 cast(_HasThreadId, params).thread_id,
                 req.method,
@@ -259,6 +314,9 @@ class Connection:
                 await self.on_close()
         finally:
             self._closed = True
+            for future in self._server_requests.values():
+                if not future.done():
+                    future.set_exception(ServerRequestError("the client connection closed"))
             # A dropped (too slow) client will never read what is queued.
             self._out.close(discard=self.aborted.is_set())
 

@@ -16,20 +16,23 @@ import platform
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import realtalk
 from realtalk._config import Settings
-from realtalk._errors import ConversationNotRunningError
+from realtalk._errors import ConfigError, ConversationNotRunningError
+from realtalk.agent import ApprovalPolicy, SafetyOptions, SandboxMode, safety_from_settings
 from realtalk.app_server._api import (
+    ApprovalPolicyName,
     EmptyParams,
     EmptyResult,
     InitializeParams,
     InitializeResult,
     RealtimeTransportWebrtc,
     RealtimeVoices,
+    SandboxModeName,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeAppendTextParams,
     ThreadRealtimeErrorNotification,
@@ -49,6 +52,7 @@ from realtalk.app_server._api import (
     UserInput,
 )
 from realtalk.app_server._connection import Connection, RequestError, invalid_request, overloaded
+from realtalk.app_server._methods import NotificationMethod, RequestMethod
 from realtalk.app_server._threads import (
     DEFAULT_AGENT_INSTRUCTIONS,
     AgentFactory,
@@ -72,12 +76,10 @@ __all__ = ["AppServerOptions", "Dispatcher"]
 
 logger = logging.getLogger(__name__)
 
-NOT_RUNNING = "conversation is not running"
-
 _CWD_SHOWN = 200
 """Characters of a requested cwd quoted in an error message."""
 
-INLINE_WHEN_IDLE = frozenset({"thread/realtime/appendAudio"})
+INLINE_WHEN_IDLE = frozenset({RequestMethod.REALTIME_APPEND_AUDIO})
 """Requests that never wait on the conversation, run by the reader when their thread is idle."""
 
 
@@ -132,6 +134,31 @@ def _resolve_cwd(requested: str | None, default: Path | None) -> Path:
     return cwd
 
 
+_SANDBOX_WIRE: dict[SandboxMode, SandboxModeName] = {
+    SandboxMode.READ_ONLY: "readOnly",
+    SandboxMode.WORKSPACE_WRITE: "workspaceWrite",
+    SandboxMode.DANGER_FULL_ACCESS: "dangerFullAccess",
+}
+_APPROVAL_WIRE: dict[ApprovalPolicy, ApprovalPolicyName] = {
+    ApprovalPolicy.NEVER: "never",
+    ApprovalPolicy.ON_REQUEST: "onRequest",
+    ApprovalPolicy.UNTRUSTED: "untrusted",
+}
+
+
+def thread_safety(settings: Settings, params: ThreadStartParams) -> SafetyOptions:
+    """The thread's safety settings: the server's config, overridden by the params."""
+    safety = safety_from_settings(settings)
+    if params.sandbox is not None:
+        mode = next(m for m, wire in _SANDBOX_WIRE.items() if wire == params.sandbox)
+        safety = replace(safety, sandbox=replace(safety.sandbox, mode=mode))
+    if params.approval_policy is not None:
+        wire = "untrusted" if params.approval_policy == "unlessTrusted" else params.approval_policy
+        policy = next(p for p, name in _APPROVAL_WIRE.items() if name == wire)
+        safety = replace(safety, approval=policy)
+    return safety
+
+
 class Dispatcher:
     """Binds the handlers and the thread registry to one :class:`Connection`."""
 
@@ -141,18 +168,18 @@ class Dispatcher:
         self.options = options
         self.threads: dict[str, ThreadHandle] = {}
         self._closing = False
-        handlers: dict[str, Callable[[RequestId, Any], Awaitable[None]]] = {
-            "initialize": self._initialize,
-            "thread/start": self._thread_start,
-            "turn/start": self._turn_start,
-            "turn/steer": self._turn_steer,
-            "turn/interrupt": self._turn_interrupt,
-            "thread/realtime/start": self._realtime_start,
-            "thread/realtime/appendAudio": self._append_audio,
-            "thread/realtime/appendText": self._append_text,
-            "thread/realtime/stop": self._realtime_stop,
-            "thread/realtime/requestResponse": self._request_response,
-            "thread/realtime/listVoices": self._list_voices,
+        handlers: dict[RequestMethod, Callable[[RequestId, Any], Awaitable[None]]] = {
+            RequestMethod.INITIALIZE: self._initialize,
+            RequestMethod.THREAD_START: self._thread_start,
+            RequestMethod.TURN_START: self._turn_start,
+            RequestMethod.TURN_STEER: self._turn_steer,
+            RequestMethod.TURN_INTERRUPT: self._turn_interrupt,
+            RequestMethod.REALTIME_START: self._realtime_start,
+            RequestMethod.REALTIME_APPEND_AUDIO: self._append_audio,
+            RequestMethod.REALTIME_APPEND_TEXT: self._append_text,
+            RequestMethod.REALTIME_STOP: self._realtime_stop,
+            RequestMethod.REALTIME_REQUEST_RESPONSE: self._request_response,
+            RequestMethod.REALTIME_LIST_VOICES: self._list_voices,
         }
         conn.handlers = handlers
         conn.route = self._route
@@ -223,23 +250,42 @@ class Dispatcher:
         if params.developer_instructions:
             instructions = f"{instructions}\n\n{params.developer_instructions}"
         model = params.model or self.settings.agent_model
+        safety = thread_safety(self.settings, params)
+        try:
+            safety.sandbox.resolve(cwd)
+        except ConfigError as exc:
+            raise invalid_request(str(exc)) from exc
         config = ThreadConfig(
             thread_id=f"thr_{uuid.uuid4().hex[:16]}",
             cwd=cwd,
             model=model,
             instructions=instructions,
+            safety=safety,
         )
         thread = ThreadHandle(
-            self.settings, config, self.conn.notify, agent_factory=self.options.agent_factory
+            self.settings,
+            config,
+            self.conn.notify,
+            agent_factory=self.options.agent_factory,
+            call=self.conn.call,
         )
         self.threads[thread.id] = thread
         provider = self.options.model_provider
         described = thread.describe(provider)
         await self.conn.respond(
             rid,
-            ThreadStartResult(thread=described, model=model, model_provider=provider, cwd=str(cwd)),
+            ThreadStartResult(
+                thread=described,
+                model=model,
+                model_provider=provider,
+                cwd=str(cwd),
+                approval_policy=_APPROVAL_WIRE[safety.approval],
+                sandbox=_SANDBOX_WIRE[safety.sandbox.mode],
+            ),
         )
-        await self.conn.notify("thread/started", ThreadStartedNotification(thread=described))
+        await self.conn.notify(
+            NotificationMethod.THREAD_STARTED, ThreadStartedNotification(thread=described)
+        )
 
     async def _turn_start(self, rid: RequestId, params: TurnStartParams) -> None:
         text = _text_of(params.input)
@@ -284,8 +330,10 @@ class Dispatcher:
 
     async def _not_running(self, thread: ThreadHandle) -> None:
         await self.conn.notify(
-            "thread/realtime/error",
-            ThreadRealtimeErrorNotification(thread_id=thread.id, message=NOT_RUNNING),
+            NotificationMethod.REALTIME_ERROR,
+            ThreadRealtimeErrorNotification(
+                thread_id=thread.id, message=str(ConversationNotRunningError())
+            ),
         )
 
     async def _append_audio(self, rid: RequestId, params: ThreadRealtimeAppendAudioParams) -> None:

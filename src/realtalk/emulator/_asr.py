@@ -51,7 +51,7 @@ import sys
 import threading
 from typing import Any, Final
 
-from realtalk.transports import resample_pcm16
+from realtalk.emulator._pcm import resample_mono
 
 __all__ = [
     "COMMAND_GRAMMAR",
@@ -197,7 +197,7 @@ class SpeechRecognizer:
             decoder = self._load()
             if decoder is None:
                 return None
-            pcm16k = resample_pcm16(pcm24k, in_rate=_IN_RATE, in_channels=1, out_rate=_RATE)
+            pcm16k = resample_mono(pcm24k, in_rate=_IN_RATE, out_rate=_RATE)
             floors = [_with_noise_floor(pcm16k, seed) for seed in _NOISE_SEEDS]
             votes = collections.Counter(
                 words

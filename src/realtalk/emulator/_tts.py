@@ -3,8 +3,8 @@
 The scripted model's answers are synthesised by ``espeak-ng`` (Debian package
 ``espeak-ng``), run as an asyncio subprocess so the event loop never waits on it.
 espeak-ng writes 22,050 Hz mono WAV; PyAV's resampler (libswresample, already
-installed with aiortc, and the same converter the client uses for WAV files) turns it
-into the session's 24 kHz mono PCM16.
+installed with aiortc, which the emulator's call media uses too) turns it into the
+session's 24 kHz mono PCM16.
 
 * Only audio responses synthesise: text-only sessions never start espeak-ng.
 * Results are cached (LRU, bounded by bytes), so repeated answers ("Okay.",
@@ -27,13 +27,14 @@ import weakref
 from collections import OrderedDict
 from typing import Final
 
-from realtalk.transports import resample_pcm16
+from realtalk.emulator._pcm import resample_mono
 
 __all__ = ["ESPEAK_PROGRAM", "SpeechSynthesizer", "espeak_voice", "shared_synthesizer"]
 
 logger = logging.getLogger(__name__)
 
 ESPEAK_PROGRAM: Final = "espeak-ng"
+_RATE: Final = 24_000  # the session audio: 24 kHz mono PCM16
 _SPEED_WPM: Final = 165  # a calm speaking rate (espeak-ng's default is 175)
 _MAX_CONCURRENT: Final = 4
 _CACHE_BYTES: Final = 32 * 1024 * 1024  # about 11 minutes of pcm24k
@@ -63,10 +64,9 @@ def _wav_to_pcm24k(wav: bytes) -> bytes:
         width = reader.getsampwidth()
         # The streamed header claims ~2**31 frames: read what is actually there.
         pcm = reader.readframes(len(wav))
-    if width != 2 or channels not in (1, 2):
+    if width != 2 or channels != 1:
         raise ValueError(f"unexpected espeak-ng output: {channels} channels, {width * 8}-bit")
-    pcm = pcm[: len(pcm) - len(pcm) % (2 * channels)]
-    return resample_pcm16(pcm, in_rate=rate, in_channels=channels)
+    return resample_mono(pcm, in_rate=rate, out_rate=_RATE)
 
 
 class SpeechSynthesizer:

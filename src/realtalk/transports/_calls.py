@@ -21,8 +21,10 @@ from typing import Literal
 import aiohttp
 from multidict import CIMultiDict
 
-from realtalk._errors import ConfigError, ConnectError, HandshakeError, connect_failure_reason
+from realtalk._boundary import connect_rules, hostname, map_exceptions
+from realtalk._errors import ConfigError, HandshakeError
 from realtalk._proxy import proxy_for_request
+from realtalk._secrets import scrub
 from realtalk.protocol import (
     CallBodyKind,
     build_call_request,
@@ -30,7 +32,7 @@ from realtalk.protocol import (
     decode_answer_sdp,
     server_error_message,
 )
-from realtalk.tls import describe_tls_failure, ssl_for_url
+from realtalk.tls import ssl_for_url
 
 __all__ = ["CallCreationError", "CallResult", "create_call"]
 
@@ -60,8 +62,9 @@ class CallResult:
 
 
 def _refusal(status: int, reason: str | None, raw: bytes) -> CallCreationError:
-    server_message = server_error_message(raw)
-    body = raw.decode("utf-8", errors="replace")[:_MAX_ERROR_BODY_CHARS]
+    found = server_error_message(raw)
+    server_message = scrub(found) if found is not None else None
+    body = scrub(raw.decode("utf-8", errors="replace")[:_MAX_ERROR_BODY_CHARS])
     detail = server_message or body.strip() or (reason or "no response body")
     hint = (
         "check the API key and model settings"
@@ -115,7 +118,30 @@ async def create_call(
         "realtime call request",
         extra={"url": request.url, "content_type": request.content_type, "body": request.body},
     )
-    try:
+    with map_exceptions(
+        (
+            aiohttp.InvalidURL,
+            lambda exc: ConfigError(
+                f"invalid realtime calls URL {request.url}: {exc}; check the provider base URL"
+            ),
+        ),
+        *connect_rules(
+            f"the realtime calls endpoint {request.url}",
+            timeout_s=timeout,
+            host=hostname(request.url),
+            network=(aiohttp.ClientError, OSError),
+            proxy=False,  # resolved here, from realtalk._proxy
+        ),
+        # aiohttp's own refusals (a host that is not valid IDNA, a control character in
+        # a header); their texts quote no header values.
+        (
+            ValueError,
+            lambda exc: ConfigError(
+                f"invalid realtime call request to {request.url}: {exc}; "
+                "check the base URL, the API key and the session id"
+            ),
+        ),
+    ):
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
             session.post(
@@ -132,31 +158,6 @@ async def create_call(
             status = response.status
             reason = response.reason
             location = response.headers.get("Location")
-    except TimeoutError as exc:
-        raise ConnectError(
-            f"realtime call creation at {request.url} timed out after {timeout:g}s; "
-            "check that the server is reachable or raise the timeout"
-        ) from exc
-    except aiohttp.InvalidURL as exc:
-        raise ConfigError(
-            f"invalid realtime calls URL {request.url}: {exc}; check the provider base URL"
-        ) from exc
-    except aiohttp.ClientError as exc:
-        tls = describe_tls_failure(exc)
-        if tls is not None:
-            raise ConnectError(tls) from exc
-        raise ConnectError(
-            f"could not reach the realtime calls endpoint {request.url}: "
-            f"{connect_failure_reason(exc)}; "
-            "check the base URL and that the server is running"
-        ) from exc
-    except ValueError as exc:  # after ClientError: certificate errors are ValueErrors too
-        # aiohttp's own refusals (a host that is not valid IDNA, a control character in
-        # a header); their texts quote no header values.
-        raise ConfigError(
-            f"invalid realtime call request to {request.url}: {exc}; "
-            "check the base URL, the API key and the session id"
-        ) from exc
 
     elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     if not 200 <= status < 300:

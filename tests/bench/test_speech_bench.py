@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from realtalk.cli._bench_speech import bench_speech
+from realtalk.bench._speech import bench_speech
 
 
 async def test_quick_speech_bench_reports_accuracy_and_latency() -> None:

@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from realtalk._benchutil import percentile
 from realtalk._errors import ConfigError
+from realtalk.bench._util import percentile
 
 __all__ = ["bench_speech"]
 
@@ -76,10 +76,11 @@ def _edit_distance(ref: list[str], hyp: list[str]) -> int:
 
 
 def _intent(text: str) -> str:
+    """What the scripted model does with ``text``: handoff, nothing (stay silent), speak."""
     from realtalk.emulator._script import InputKind, LastInput, plan_response
 
-    plan = plan_response(LastInput(InputKind.USER_TEXT, text), None, v1=False)
-    return plan.tool_name or "speak"
+    # v1 needs no declared tools; its triggers are the same as v2's.
+    return plan_response(LastInput(InputKind.USER_TEXT, text), None, v1=True).kind.value
 
 
 def _espeak(path: Path, text: str, voice: str, speed: int) -> None:
