@@ -8,13 +8,24 @@ not a beep. Default transport (WebRTC): the answer comes back on the media track
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import pytest
+from rich.console import Console
+
+from realtalk.cli._render import Renderer
+from realtalk.cli._session import TalkRuntime
+from realtalk.cli._talk_audio import AudioOptions, LocalAudio, run_mic
+from realtalk.conversation import Settings
 from realtalk.transports import read_wav_pcm24k
+from tests.cli._fake_device import FakeDevice
 
-from .._speech import envelope_variation, espeak_wav, pitch_changes, voiced_span_s
+from .._speech import envelope_variation, espeak_pcm24k, espeak_wav, pitch_changes, voiced_span_s
 from ._run import run_talk
 
 
@@ -77,3 +88,49 @@ async def test_spoken_request_offline_is_delegated_and_answered_in_speech(
     # Speech, not a tone: loudness follows syllables and pauses, the pitch moves.
     assert envelope_variation(pcm) > 0.4
     assert pitch_changes(pcm) >= 5
+
+
+async def _no_lines() -> AsyncIterator[str]:
+    await asyncio.Event().wait()
+    yield ""  # pragma: no cover - never reached
+
+
+@pytest.mark.parametrize("transport", ["websocket", "webrtc"])
+async def test_spoken_request_on_the_microphone_reaches_the_agent_offline(
+    tmp_path: Path, transport: Literal["websocket", "webrtc"]
+) -> None:
+    """``talk --mic`` offline: words said into the (in-memory) microphone are recognised."""
+    device = FakeDevice()
+    out = io.StringIO()
+    spoken = espeak_pcm24k(tmp_path, "ask the agent to list the files") + bytes(48_000 * 2)
+    async with (
+        LocalAudio(
+            AudioOptions(mic=True, speaker=False), factory=device.factory, max_mic_queue_ms=10_000
+        ) as audio,
+        TalkRuntime(
+            Settings(transport=transport),
+            renderer=Renderer(Console(file=out, width=200)),
+            offline=True,
+            fast_emulator_audio=True,
+        ) as runtime,
+    ):
+        assert audio.mic is not None
+        await runtime.start()
+        talking = asyncio.ensure_future(
+            run_mic(runtime, audio.mic, lines=_no_lines(), quit_on_eof=False)
+        )
+        try:
+            mic = device.inputs[0]
+            assert await asyncio.to_thread(mic.started.wait, 30)
+            assert mic.samplerate == 24_000
+            runtime.tracker.expect_turn()
+            await asyncio.to_thread(mic.feed, spoken)
+            await runtime.wait_idle(40)
+        finally:
+            talking.cancel()
+            await asyncio.gather(talking, return_exceptions=True)
+        assert runtime.manager is not None
+        await runtime.manager.close()
+    screen = out.getvalue()
+    assert "you (voice)> Ask the agent to list the files." in screen
+    assert "handoff>" in screen
