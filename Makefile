@@ -30,7 +30,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures) and
-# bubblewrap (the agent's sandbox; its tests run the real bwrap).
+# bubblewrap (the agent's sandbox; its tests run the real bwrap), and espeak-ng (the
+# emulator's spoken answers, and spoken-question fixtures).
 sysdeps:
 	@command -v openssl >/dev/null 2>&1 || { \
 		echo "installing openssl (needed by the TLS tests)"; \
@@ -38,6 +39,9 @@ sysdeps:
 	@test -x /usr/bin/bwrap || { \
 		echo "installing bubblewrap (needed by the sandbox tests)"; \
 		apt-get update -qq && apt-get install -y -qq bubblewrap; }
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+		echo "installing espeak-ng (the emulator's offline speech)"; \
+		apt-get update -qq && apt-get install -y -qq espeak-ng; }
 
 pytest: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q
