@@ -85,6 +85,14 @@ def test_connect_rules_say_what_timed_out() -> None:
     )
 
 
+def test_a_timeout_names_the_setting_to_raise() -> None:
+    mapped = _connect(TimeoutError(), setting="connect_timeout_s / --connect-timeout")
+    assert str(mapped) == (
+        "timed out after 2.5s (connect_timeout_s / --connect-timeout) waiting for the test "
+        "server at h.example; check the base URL and the network, or raise connect_timeout_s"
+    )
+
+
 def test_connect_rules_give_the_os_reason_and_the_hint() -> None:
     mapped = _connect(ConnectionRefusedError(111, "Connect call failed ('h', 1)"), hint="do X")
     assert str(mapped) == (

@@ -149,6 +149,14 @@ def _with_file(tmp_path: Path, text: str) -> Path:
         ({}, "", "sideband_max_retries", 4),  # unset: the defaults
         ({}, "", "sideband_retry_base_ms", 200),
         ({}, "", "agent_timeout_s", 600.0),
+        ({}, "connect_timeout_s = 2\n", "connect_timeout_s", 2.0),
+        (  # the environment beats the file
+            {"REALTALK_CONNECT_TIMEOUT_S": "0.5"},
+            "connect_timeout_s = 2\n",
+            "connect_timeout_s",
+            0.5,
+        ),
+        ({}, "", "connect_timeout_s", 15.0),
     ],
 )
 def test_zero_is_a_value_not_unset(
@@ -173,6 +181,8 @@ def test_zero_is_a_value_not_unset(
         ({}, "[agent]\ntimeout_s = -1.5\n", "agent.timeout_s: -1.5"),
         ({}, "[agent]\ntimeout_s = inf\n", "agent.timeout_s: inf"),
         ({}, "[agent]\ntimeout_s = nan\n", "agent.timeout_s: nan"),
+        ({}, "connect_timeout_s = 0\n", "connect_timeout_s: 0"),
+        ({"REALTALK_CONNECT_TIMEOUT_S": "-3"}, "", "REALTALK_CONNECT_TIMEOUT_S: -3"),
     ],
 )
 def test_numbers_out_of_range_are_config_errors_naming_the_key(
@@ -187,8 +197,18 @@ def test_numbers_out_of_range_are_config_errors_naming_the_key(
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("sideband_max_retries", -1), ("sideband_retry_base_ms", -1), ("agent_timeout_s", 0.0)],
+    [
+        ("sideband_max_retries", -1),
+        ("sideband_retry_base_ms", -1),
+        ("agent_timeout_s", 0.0),
+        ("connect_timeout_s", 0.0),
+    ],
 )
 def test_settings_built_in_code_are_checked_too(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field):
         Settings(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_connect_timeout_that_is_not_a_number_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="REALTALK_CONNECT_TIMEOUT_S='soon': expected a number"):
+        load_settings(environ={"REALTALK_CONNECT_TIMEOUT_S": "soon"})

@@ -24,7 +24,14 @@ from realtalk._errors import ConnectError, RealtalkError
 from realtalk._proxy import proxy_setup_error
 from realtalk.tls import describe_tls_failure
 
-__all__ = ["Redacted", "Rule", "connect_rules", "hostname", "map_exceptions"]
+__all__ = [
+    "CONNECT_TIMEOUT_SETTING",
+    "Redacted",
+    "Rule",
+    "connect_rules",
+    "hostname",
+    "map_exceptions",
+]
 
 
 class Redacted(NamedTuple):
@@ -40,6 +47,8 @@ Rule = tuple[type[BaseException] | tuple[type[BaseException], ...], Convert]
 """(the exception classes it applies to, its converter)."""
 
 DEFAULT_HINT = "check the base URL and that the server is running"
+CONNECT_TIMEOUT_SETTING = "connect_timeout_s / --connect-timeout"
+"""The setting that bounds connecting and call creation (named in their timeout errors)."""
 
 
 @contextlib.contextmanager
@@ -75,10 +84,11 @@ def connect_rules(
     host: str | None = None,
     hint: str = DEFAULT_HINT,
     proxy: bool = True,
+    setting: str | None = None,
 ) -> tuple[Rule, ...]:
     """The rules of one connection attempt to ``peer``, in this order.
 
-    * a timeout: ``timed out after {timeout_s}s waiting for {peer}``;
+    * a timeout: ``timed out after {timeout_s}s ({setting}) waiting for {peer}``;
     * a certificate that failed verification, however wrapped: the TLS hint
       (:func:`realtalk.tls.describe_tls_failure`, naming ``host``);
     * with ``proxy``, a proxy setting that ``websockets`` refused: the proxy hint,
@@ -94,11 +104,19 @@ def connect_rules(
         host: The host contacted, for the TLS hint.
         hint: What to do about a failed connection.
         proxy: Whether the library reads the proxy settings itself (``websockets``).
+        setting: The setting that holds ``timeout_s``, named in the timeout error so the
+            user knows what to raise (e.g. :data:`CONNECT_TIMEOUT_SETTING`).
     """
 
     def timed_out(_: TimeoutError) -> ConnectError:
+        if setting is None:
+            return ConnectError(
+                f"timed out after {timeout_s:g}s waiting for {peer}; "
+                "check the base URL and the network"
+            )
         return ConnectError(
-            f"timed out after {timeout_s:g}s waiting for {peer}; check the base URL and the network"
+            f"timed out after {timeout_s:g}s ({setting}) waiting for {peer}; "
+            f"check the base URL and the network, or raise {setting.split(' / ')[0]}"
         )
 
     def tls(exc: BaseException) -> ConnectError | None:

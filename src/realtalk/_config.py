@@ -55,6 +55,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "sideband_max_retries": (0, 10),
     "sideband_retry_base_ms": (0, 10_000),
     "agent_timeout_s": (0.001, 7 * 24 * 3600.0),
+    "connect_timeout_s": (0.001, 3600.0),
 }
 """The numeric settings' ranges; a value outside is a ConfigError naming its key."""
 
@@ -100,6 +101,7 @@ class _AgentFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
 
 class _ConfigFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     base_url: str | None = None
+    connect_timeout_s: float | None = None
     state_dir: str | None = None
     realtime: _RealtimeFile = msgspec.field(default_factory=_RealtimeFile)
     agent: _AgentFile = msgspec.field(default_factory=_AgentFile)
@@ -111,6 +113,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     api_key: str | None = None
     base_url: str = DEFAULT_API_BASE_URL
     realtime_ws_base_url: str | None = None
+    connect_timeout_s: float = 15.0
+    """Longest wait to connect (realtime WebSocket, sideband, Responses) or create a call."""
     version: Version = Version.V2
     mode: Mode = Mode.CONVERSATIONAL
     voice: str | None = None
@@ -229,6 +233,16 @@ def _int_env(env: Mapping[str, str], name: str) -> int | None:
         return int(value)
     except ValueError as exc:
         raise ConfigError(f"environment variable {name}={value!r}: expected an integer") from exc
+
+
+def _float_env(env: Mapping[str, str], name: str) -> float | None:
+    value = _env(env, name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name}={value!r}: expected a number") from exc
 
 
 def _check_range(value: float, low: float, high: float, source: str) -> None:
@@ -354,6 +368,13 @@ def load_settings(
         ),
         **_number_setting(
             "agent_timeout_s", None, None, agent.timeout_s, in_file + "agent.timeout_s"
+        ),
+        **_number_setting(
+            "connect_timeout_s",
+            _float_env(env, "REALTALK_CONNECT_TIMEOUT_S"),
+            "REALTALK_CONNECT_TIMEOUT_S",
+            file.connect_timeout_s,
+            in_file + "connect_timeout_s",
         ),
     }
     settings = Settings(

@@ -173,7 +173,9 @@ async def test_connect_timeout_when_server_never_answers() -> None:
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        with pytest.raises(ConnectError, match="timed out"):
+        with pytest.raises(
+            ConnectError, match=r"timed out after 0.2s \(connect_timeout_s / --connect-timeout\)"
+        ):
             await connect_websocket(
                 f"ws://127.0.0.1:{port}/v1/responses",
                 {},

@@ -17,7 +17,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from realtalk import tls
-from realtalk._boundary import connect_rules, hostname, map_exceptions
+from realtalk._boundary import CONNECT_TIMEOUT_SETTING, connect_rules, hostname, map_exceptions
 from realtalk._errors import (
     AgentError,
     ConfigError,
@@ -157,6 +157,7 @@ async def connect_websocket(
             timeout_s=connect_timeout_s,
             host=hostname(url),
             hint=_HINT,
+            setting=CONNECT_TIMEOUT_SETTING,
             network=(OSError, ValueError, websockets.WebSocketException),
         ),
     ):
@@ -273,6 +274,7 @@ async def http_stream(
             timeout_s=connect_timeout_s,
             host=hostname(url),
             hint=_HINT,
+            setting=CONNECT_TIMEOUT_SETTING,
             network=(aiohttp.ClientError, OSError),
             proxy=False,  # resolved here, from realtalk._proxy
         ),

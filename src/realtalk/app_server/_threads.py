@@ -103,7 +103,9 @@ def responses_agent_factory(settings: Settings, config: ThreadConfig) -> Backgro
         # server's message, which tells the user what is missing.
         api_key=settings.api_key or "",
         session_id=config.thread_id,
-        options=ModelClientOptions(workspace=config.cwd),
+        options=ModelClientOptions(
+            workspace=config.cwd, connect_timeout_s=settings.connect_timeout_s
+        ),
     )
     return ResponsesAgent(
         client,

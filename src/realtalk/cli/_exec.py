@@ -102,6 +102,12 @@ def add_exec_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout", type=seconds_arg, default=600.0, help="seconds the task may take (600)"
     )
+    p.add_argument(
+        "--connect-timeout",
+        type=seconds_arg,
+        metavar="SECONDS",
+        help="longest wait to connect to the model server (default: connect_timeout_s, else 15)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
 
 
@@ -120,6 +126,8 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, bool]:
         overrides["sandbox_network"] = True
     if args.cd:
         overrides["workspace"] = args.cd
+    if args.connect_timeout:
+        overrides["connect_timeout_s"] = args.connect_timeout
     settings = msgspec.structs.replace(settings, **overrides)
     # No key and no server named anywhere: the offline emulator (as `realtalk talk` does).
     no_server = settings.base_url == DEFAULT_API_BASE_URL and not os.environ.get("OPENAI_BASE_URL")
@@ -247,7 +255,11 @@ async def run_exec(args: argparse.Namespace) -> int:
             base_url, api_key = await emulator.start(), OFFLINE_API_KEY
             logger.info("exec uses the offline emulator", extra={"base_url": base_url})
         client = ModelClient(
-            base_url, api_key=api_key, options=ModelClientOptions(workspace=workspace)
+            base_url,
+            api_key=api_key,
+            options=ModelClientOptions(
+                workspace=workspace, connect_timeout_s=settings.connect_timeout_s
+            ),
         )
         agent = ResponsesAgent(
             client,

@@ -32,7 +32,20 @@ def _add_conversation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transport", choices=["webrtc", "websocket"], help="default webrtc")
     p.add_argument("--agent-cmd", help='background agent command, e.g. "my-agent exec"')
     p.add_argument("--events-jsonl", metavar="PATH", help="write every wire message as JSON lines")
-    p.add_argument("--timeout", type=seconds_arg, default=120.0, help="seconds to wait for a turn")
+    p.add_argument(
+        "--timeout",
+        type=seconds_arg,
+        default=120.0,
+        help="idle limit: give up after this many seconds with no server event, agent "
+        "progress or input while waiting for an answer (a running agent task is never cut "
+        "short; [agent] timeout_s bounds it)",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=seconds_arg,
+        metavar="SECONDS",
+        help="longest wait to connect or create a call (default: connect_timeout_s, else 15)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
 
 

@@ -373,7 +373,9 @@ def build_agent(settings: Settings) -> BackgroundAgent:
     client = ModelClient(
         settings.base_url,
         api_key=settings.api_key or "",
-        options=ModelClientOptions(workspace=workspace),
+        options=ModelClientOptions(
+            workspace=workspace, connect_timeout_s=settings.connect_timeout_s
+        ),
     )
     return ResponsesAgent(
         client,

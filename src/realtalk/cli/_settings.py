@@ -35,6 +35,8 @@ def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
         overrides["output_modality"] = OutputModality(args.output_modality)
     if getattr(args, "transport", None):
         overrides["transport"] = args.transport
+    if getattr(args, "connect_timeout", None):
+        overrides["connect_timeout_s"] = args.connect_timeout
     if getattr(args, "agent_cmd", None):
         argv = shlex.split(args.agent_cmd)
         if not argv:

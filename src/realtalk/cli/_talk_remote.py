@@ -67,6 +67,8 @@ logger = logging.getLogger(__name__)
 SETTLE_S: Final = 0.3
 """Quiet time after the turn looks over, before believing it (see _remote_events)."""
 START_TIMEOUT_S: Final = 30.0
+CONNECT_TIMEOUT_S: Final = 10.0
+"""Longest wait to connect to a running app-server (``--connect-timeout`` overrides it)."""
 STOP_TIMEOUT_S: Final = 5.0
 
 
@@ -126,10 +128,16 @@ class RemoteTalk:
         if self._log is not None:
             self._log(direction, elide_rpc_audio(data))
 
-    async def connect(self, url: str, token: str | None) -> None:
+    async def connect(
+        self, url: str, token: str | None, *, open_timeout: float = CONNECT_TIMEOUT_S
+    ) -> None:
         try:
             self.client = await Client.connect(
-                url, token=token, on_notification=self._on_notification, tap=self._tap
+                url,
+                token=token,
+                on_notification=self._on_notification,
+                tap=self._tap,
+                open_timeout=open_timeout,
             )
         except HandshakeError as exc:
             hint = ""
@@ -159,6 +167,8 @@ class RemoteTalk:
             env["OPENAI_BASE_URL"] = args.base_url
         if args.ws_base_url:
             env["REALTALK_WS_BASE_URL"] = args.ws_base_url
+        if args.connect_timeout:
+            env["REALTALK_CONNECT_TIMEOUT_S"] = str(args.connect_timeout)
         if offline:
             self.emulator = Emulator(EmulatorOptions(audio_realtime=True))
             base = await self.emulator.start()
@@ -380,7 +390,9 @@ async def run_talk_remote(args: argparse.Namespace) -> int:
         if target is None:
             await talk.spawn(args)
         else:
-            await talk.connect(target, token)
+            await talk.connect(
+                target, token, open_timeout=args.connect_timeout or CONNECT_TIMEOUT_S
+            )
         await talk.start(options)
         if local.mic is not None:
             await run_mic(talk, local.mic, lines=stdin_lines(), quit_on_eof=sys.stdin.isatty())

@@ -192,7 +192,11 @@ class ConversationManager:
     ) -> None:
         try:
             conn = await connect_realtime(
-                url, headers, ServerEventParser(config.version), tap=self._tap
+                url,
+                headers,
+                ServerEventParser(config.version),
+                open_timeout=self.settings.connect_timeout_s,
+                tap=self._tap,
             )
             timer.step("websocket connected")
             try:
@@ -225,6 +229,7 @@ class ConversationManager:
                 offer_sdp=offer,
                 session_json=call_session_json(config),
                 headers=headers,
+                timeout=self.settings.connect_timeout_s,
             )
         except RealtalkError as exc:
             logger.error("failed to start realtime conversation: %s", exc)
@@ -262,7 +267,11 @@ class ConversationManager:
         for attempt in range(1, attempts + 1):
             try:
                 conn = await connect_realtime(
-                    url, headers, ServerEventParser(config.version), tap=self._tap
+                    url,
+                    headers,
+                    ServerEventParser(config.version),
+                    open_timeout=self.settings.connect_timeout_s,
+                    tap=self._tap,
                 )
             except RealtalkError as exc:
                 if attempt >= attempts:

@@ -21,7 +21,7 @@ from typing import Literal
 import aiohttp
 from multidict import CIMultiDict
 
-from realtalk._boundary import connect_rules, hostname, map_exceptions
+from realtalk._boundary import CONNECT_TIMEOUT_SETTING, connect_rules, hostname, map_exceptions
 from realtalk._errors import ConfigError, HandshakeError
 from realtalk._proxy import proxy_for_request
 from realtalk._secrets import scrub
@@ -86,7 +86,7 @@ async def create_call(
     session_json: str | None = None,
     headers: Mapping[str, str] | None = None,
     body: CallBodyKind | Literal["auto"] = "auto",
-    timeout: float = 30.0,  # noqa: ASYNC109 (a single aiohttp request bound)
+    timeout: float = 15.0,  # noqa: ASYNC109 (a single aiohttp request bound)
 ) -> CallResult:
     """Create a WebRTC realtime call.
 
@@ -131,6 +131,7 @@ async def create_call(
             host=hostname(request.url),
             network=(aiohttp.ClientError, OSError),
             proxy=False,  # resolved here, from realtalk._proxy
+            setting=CONNECT_TIMEOUT_SETTING,
         ),
         # aiohttp's own refusals (a host that is not valid IDNA, a control character in
         # a header); their texts quote no header values.

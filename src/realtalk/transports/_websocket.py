@@ -21,7 +21,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from realtalk._boundary import connect_rules, hostname, map_exceptions
+from realtalk._boundary import CONNECT_TIMEOUT_SETTING, connect_rules, hostname, map_exceptions
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
 from realtalk._secrets import scrub
 from realtalk._wslog import WS_CLIENT_LOGGER
@@ -172,6 +172,7 @@ async def connect_realtime(
             timeout_s=open_timeout,
             host=hostname(url),
             network=(OSError, ValueError),
+            setting=CONNECT_TIMEOUT_SETTING,
         ),
         (
             (InvalidHandshake, ConnectionClosed),
