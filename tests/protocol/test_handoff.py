@@ -9,6 +9,9 @@ import pytest
 
 from realtalk.protocol import (
     AGENT_FINAL_MESSAGE_LABEL,
+    CANCEL_ACK,
+    CANCELLED_OUTPUT,
+    CANCELLED_SPEECH,
     COMPLETION_ACK,
     HANDOFF_OUTPUT_LIMIT,
     HANDOFF_TRANSITIONS,
@@ -211,6 +214,9 @@ EXPECTED = {
     (P.IDLE, HandoffInput.COMPLETE): (P.IDLE, E.CLEAR, E.CLEAR),
     (P.ACTIVE, HandoffInput.COMPLETE): (P.IDLE, E.CLEAR, E.CLEAR),
     (P.ACTIVE_WITH_OUTPUT, HandoffInput.COMPLETE): (P.IDLE, E.CLEAR, E.COMPLETION_ACK),
+    (P.IDLE, HandoffInput.CANCEL): (P.IDLE, E.NOT_RUNNING, E.NOT_RUNNING),
+    (P.ACTIVE, HandoffInput.CANCEL): (P.IDLE, E.CANCEL, E.CANCEL),
+    (P.ACTIVE_WITH_OUTPUT, HandoffInput.CANCEL): (P.IDLE, E.CANCEL, E.CANCEL),
 }
 
 
@@ -406,3 +412,97 @@ def test_v1_failure_is_spoken() -> None:
     assert state.agent_failed("timed out") == [
         handoff_append("h1", AGENT_FINAL_MESSAGE_LABEL + "The background agent failed: timed out")
     ]
+
+
+# --- cancelling (realtalk's extension) ---------------------------------------------------
+
+
+def test_v2_cancel_answers_the_handoff_and_asks_for_a_response() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("run the tests", handoff_id="call_1"))
+    state.agent_message("running the tests")
+    cancelled, actions = state.cancel()
+    assert cancelled
+    assert actions == [
+        function_call_output("call_1", CANCELLED_OUTPUT),
+        RequestCreate("handoff cancelled"),
+    ]
+    assert state.phase is HandoffPhase.IDLE and state.active_handoff_id is None
+    assert state.stale_ends == 1
+
+
+def test_the_models_cancel_call_is_answered_after_the_handoff() -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("run the tests", handoff_id="call_1"))
+    cancelled, actions = state.cancel("call_cancel")
+    assert cancelled
+    assert actions == [
+        function_call_output("call_1", CANCELLED_OUTPUT),
+        function_call_output("call_cancel", CANCEL_ACK),
+        RequestCreate("handoff cancelled"),
+    ]
+
+
+def test_cancel_with_nothing_running() -> None:
+    state = HandoffState(Version.V2)
+    assert state.cancel() == (False, [])  # a key: nothing to send
+    cancelled, actions = state.cancel("call_cancel")  # the model's call is still answered
+    assert not cancelled
+    assert actions == [
+        function_call_output(
+            "call_cancel", "No background agent task was running; nothing was cancelled."
+        ),
+        RequestCreate("handoff cancelled"),
+    ]
+    assert state.stale_ends == 0
+
+
+def test_v1_cancel_is_a_spoken_append() -> None:
+    state = HandoffState(Version.V1)
+    state.on_handoff_requested(handoff("run the tests", handoff_id="handoff_7"))
+    cancelled, actions = state.cancel("ignored_on_v1")
+    assert cancelled
+    assert actions == [
+        SendMessage(
+            {
+                "type": "conversation.handoff.append",
+                "handoff_id": "handoff_7",
+                "output_text": CANCELLED_SPEECH,
+            }
+        )
+    ]
+
+
+@pytest.mark.parametrize("end", ["complete", "failed", "stopped"])
+def test_the_cancelled_tasks_events_are_dropped_until_its_end(end: str) -> None:
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("run the tests", handoff_id="call_1"))
+    state.cancel()
+    # A new delegation before the cancelled task's end arrived.
+    assert state.on_handoff_requested(handoff("lint it", handoff_id="call_2")) == []
+    assert state.agent_message("still running the tests") == []  # the old task's
+    ending = {
+        "complete": state.agent_complete,
+        "failed": lambda: state.agent_failed("boom"),
+        "stopped": state.agent_stopped,
+    }[end]
+    assert ending() == []  # the old task's end: dropped, the new handoff untouched
+    assert state.stale_ends == 0 and state.active_handoff_id == "call_2"
+    assert state.agent_message("lint is clean") == [backend_item("[BACKEND] lint is clean")]
+    assert state.agent_complete() == [
+        function_call_output("call_2", COMPLETION_ACK),
+        RequestCreate("handoff"),
+    ]
+
+
+def test_a_task_stopped_from_elsewhere_cancels_its_handoff() -> None:
+    # e.g. an app-server client's turn/interrupt: the agent ends the task as
+    # interrupted without a cancel from the conversation.
+    state = HandoffState(Version.V2)
+    state.on_handoff_requested(handoff("run the tests", handoff_id="call_1"))
+    assert state.agent_stopped() == [
+        function_call_output("call_1", CANCELLED_OUTPUT),
+        RequestCreate("handoff cancelled"),
+    ]
+    assert state.stale_ends == 0
+    assert state.agent_stopped() == []  # nothing left to stop

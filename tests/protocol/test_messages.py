@@ -9,6 +9,7 @@ import msgspec
 
 from realtalk.protocol import (
     BACKGROUND_AGENT_TOOL,
+    CANCEL_AGENT_DESCRIPTION,
     Mode,
     OutputModality,
     SessionConfig,
@@ -90,6 +91,17 @@ def test_realtime_v2_session_update_includes_background_agent_tool_and_handoff_o
                     "type": "function",
                     "name": "remain_silent",
                     "description": D2,
+                    "parameters": {
+                        "type": "object",
+                        "properties": {},
+                        "additionalProperties": False,
+                    },
+                },
+                # realtalk's own tool, after the reference's two (byte for byte above).
+                {
+                    "type": "function",
+                    "name": "cancel_background_agent",
+                    "description": CANCEL_AGENT_DESCRIPTION,
                     "parameters": {
                         "type": "object",
                         "properties": {},

@@ -12,6 +12,7 @@ from realtalk.protocol import (
     BINARY_FRAME_ERROR,
     AudioFrame,
     AudioOut,
+    CancelRequested,
     ConversationItemDone,
     ErrorEvent,
     HandoffRequested,
@@ -210,6 +211,14 @@ def test_v2_handoff_ids_fall_back_to_each_other() -> None:
     silent = _tool_call(name="remain_silent", call_id="call_2")
     assert parse(Version.V2, silent) == NoopRequested("call_2", "call_2")
     assert parse(Version.V2, _tool_call(name="background_agent")) is None
+
+
+def test_v2_cancel_call_is_a_cancel_request() -> None:
+    # realtalk's own tool (see CANCEL_AGENT_TOOL); its arguments are ignored.
+    cancel = _tool_call(name="cancel_background_agent", id="item_3", call_id="call_3")
+    assert parse(Version.V2, cancel) == CancelRequested("call_3", "item_3")
+    # v1 has no function tools: the item is only an item.
+    assert parse(Version.V1, cancel) == ConversationItemDone("item_3")
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from realtalk.emulator._script import BACKEND_PREFIX, InputKind, LastInput
+from realtalk.emulator._script import (
+    BACKEND_PREFIX,
+    BACKGROUND_AGENT_TOOL,
+    InputKind,
+    LastInput,
+)
 from realtalk.emulator._wire import IdFactory
 
 __all__ = ["Conversation", "ItemError"]
@@ -42,6 +47,20 @@ class Conversation:
     def handoff_called(self) -> None:
         """The model called ``background_agent``: older backend messages no longer count."""
         self.backend_since_handoff = None
+
+    def delegating(self) -> bool:
+        """A ``background_agent`` call has no ``function_call_output`` yet (a task runs)."""
+        answered = {
+            item.get("call_id")
+            for item in self.items.values()
+            if item.get("type") == "function_call_output"
+        }
+        return any(
+            item.get("type") == "function_call"
+            and item.get("name") == BACKGROUND_AGENT_TOOL
+            and item.get("call_id") not in answered
+            for item in self.items.values()
+        )
 
     def remember(self, item: JsonDict) -> None:
         """Keep a model output item (so later tool outputs and retrieves can find it)."""

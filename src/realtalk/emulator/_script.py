@@ -28,6 +28,10 @@ count as text through their transcript):
 
 1. contains "stay silent" (any case): realtime v2 calls ``remain_silent`` if
    declared; v1 produces nothing at all.
+1b. while a delegation runs (a ``background_agent`` call has no output yet), a
+   request to stop it — "stop", "cancel", "cancel that", "stop it", "never mind",
+   "abort", ... (any case, an "agent," or "please" in front allowed) — calls
+   ``cancel_background_agent`` if declared (realtalk's own tool).
 2. starts with "agent," or contains "ask the agent" (any case): realtime v2 calls
    ``background_agent`` if declared; v1 emits ``conversation.handoff.requested``
    with the text.
@@ -41,7 +45,8 @@ count as text through their transcript):
 5. ``tool_choice`` forces a tool (``required`` or a named function): call it.
 6. contains "your instructions": say ``My instructions are: <instructions>`` (or
    ``I have no instructions.``).
-7. otherwise say ``You said: <text>``.
+7. otherwise say ``You said: <text>``, and while a delegation runs add
+   ``The agent is still working on it.`` (the model knows its call is open).
 
 A rule whose tool is not declared (or not allowed) is skipped. Other inputs:
 
@@ -51,7 +56,9 @@ A rule whose tool is not declared (or not allowed) is skipped. Other inputs:
 * realtime, a user message starting with ``[BACKEND] ``: ``The agent says: <rest>``.
 * realtime ``function_call_output`` of a ``background_agent`` (or unknown) call:
   ``The agent says: <latest [BACKEND] text since the model last called
-  background_agent>``, or ``Okay.`` when there was none; of any other tool:
+  background_agent>``, or ``Okay.`` when there was none — unless the output starts
+  with "Cancelled": then ``The background task was cancelled.``; of
+  ``cancel_background_agent``: the output itself; of any other tool:
   ``The <name> tool returned: <output>``.
 * realtime, nothing new since the last response: ``How can I help?``.
 * realtime v1 ``conversation.handoff.append``: the model says ``output_text`` verbatim.
@@ -76,7 +83,10 @@ from realtalk.emulator._schema_args import arguments_for
 __all__ = [
     "BACKEND_PREFIX",
     "BACKGROUND_AGENT_TOOL",
+    "CANCEL_AGENT_TOOL",
+    "CANCELLED_SAID",
     "FALLBACK_ACK",
+    "STILL_WORKING",
     "GREETING",
     "NOTHING_SAID",
     "APPLY_PATCH_TOOL",
@@ -110,6 +120,25 @@ GREETING: Final = "How can I help?"
 NOTHING_SAID: Final = "You said nothing."
 BACKGROUND_AGENT_TOOL: Final = "background_agent"
 REMAIN_SILENT_TOOL: Final = "remain_silent"
+CANCEL_AGENT_TOOL: Final = "cancel_background_agent"
+CANCELLED_SAID: Final = "The background task was cancelled."
+STILL_WORKING: Final = "The agent is still working on it."
+_CANCEL_PHRASES: Final = frozenset(
+    {
+        "stop",
+        "stop it",
+        "stop that",
+        "stop the task",
+        "stop the agent",
+        "cancel",
+        "cancel it",
+        "cancel that",
+        "cancel the task",
+        "never mind",
+        "nevermind",
+        "abort",
+    }
+)
 SHELL_TOOL: Final = "shell"
 APPLY_PATCH_TOOL: Final = "apply_patch"
 _PATCH_BEGIN: Final = "*** Begin Patch"
@@ -339,7 +368,14 @@ def _wants_handoff(text: str) -> bool:
     return lowered.startswith("agent,") or "ask the agent" in lowered
 
 
-def _plan_user_text(text: str, declared: Declared, *, v1: bool) -> Plan:
+def _wants_cancel(text: str) -> bool:
+    words = text.strip().lower().rstrip(".!")
+    for lead in ("agent,", "please", "ok,", "okay,"):
+        words = words.removeprefix(lead).strip()
+    return words.removesuffix(" please").strip(" ,") in _CANCEL_PHRASES
+
+
+def _plan_user_text(text: str, declared: Declared, *, v1: bool, delegating: bool) -> Plan:
     if "stay silent" in text.lower():
         if v1:
             return Plan(PlanKind.NOTHING)
@@ -347,6 +383,10 @@ def _plan_user_text(text: str, declared: Declared, *, v1: bool) -> Plan:
         if silent is not None:
             call = _call(silent, text)
             return Plan(PlanKind.CALL_TOOL, tool_name=call.name, arguments=call.arguments)
+    cancel = declared.tool(CANCEL_AGENT_TOOL)
+    if delegating and not v1 and cancel is not None and _wants_cancel(text):
+        call = _call(cancel, text)
+        return Plan(PlanKind.CALL_TOOL, tool_name=call.name, arguments=call.arguments)
     if _wants_handoff(text):
         if v1:
             return Plan(PlanKind.HANDOFF, text=text)
@@ -357,7 +397,10 @@ def _plan_user_text(text: str, declared: Declared, *, v1: bool) -> Plan:
     calls = [] if v1 else choose_calls(text, declared, max_calls=1)
     if calls:
         return Plan(PlanKind.CALL_TOOL, tool_name=calls[0].name, arguments=calls[0].arguments)
-    return Plan(PlanKind.SPEAK, text=_said(text, declared))
+    said = _said(text, declared)
+    if delegating:
+        said = f"{said}{'' if said.endswith(('.', '!', '?')) else '.'} {STILL_WORKING}"
+    return Plan(PlanKind.SPEAK, text=said)
 
 
 def plan_response(
@@ -366,14 +409,22 @@ def plan_response(
     *,
     v1: bool,
     declared: Declared | None = None,
+    delegating: bool = False,
 ) -> Plan:
-    """Decide the next realtime response from the latest input (see the module rules)."""
+    """Decide the next realtime response from the latest input (see the module rules).
+
+    ``delegating``: a ``background_agent`` call has no output yet (a task runs).
+    """
     declared = declared or Declared()
     if last.kind is InputKind.USER_TEXT:
-        return _plan_user_text(strip_user_prefix(last.text), declared, v1=v1)
+        return _plan_user_text(strip_user_prefix(last.text), declared, v1=v1, delegating=delegating)
     if last.kind is InputKind.BACKEND_TEXT:
         return Plan(PlanKind.SPEAK, text=f"The agent says: {last.text}")
     if last.kind is InputKind.TOOL_OUTPUT:
+        if last.tool == CANCEL_AGENT_TOOL:
+            return Plan(PlanKind.SPEAK, text=last.text.strip() or CANCELLED_SAID)
+        if last.tool != REMAIN_SILENT_TOOL and last.text.lower().startswith("cancelled"):
+            return Plan(PlanKind.SPEAK, text=CANCELLED_SAID)
         if last.tool and last.tool not in (BACKGROUND_AGENT_TOOL, REMAIN_SILENT_TOOL):
             return Plan(PlanKind.SPEAK, text=output_sentence(last.tool, last.text))
         if backend_since_handoff:

@@ -46,6 +46,7 @@ from realtalk.protocol._codec import (
 )
 from realtalk.protocol._conversation import (
     AUDIO_OUTBOX_LIMIT,
+    CancelDelegation,
     ConversationCore,
     ConversationSnapshot,
     Delegate,
@@ -56,6 +57,7 @@ from realtalk.protocol._conversation import (
 from realtalk.protocol._events import (
     AudioFrame,
     AudioOut,
+    CancelRequested,
     ConversationItemAdded,
     ConversationItemDone,
     ErrorEvent,
@@ -83,6 +85,9 @@ from realtalk.protocol._events import (
 )
 from realtalk.protocol._handoff import (
     AGENT_FINAL_MESSAGE_LABEL,
+    CANCEL_ACK,
+    CANCELLED_OUTPUT,
+    CANCELLED_SPEECH,
     COMPLETION_ACK,
     HANDOFF_OUTPUT_LIMIT,
     HANDOFF_TRANSITIONS,
@@ -138,6 +143,9 @@ from realtalk.protocol._session import (
     BACKGROUND_AGENT_DESCRIPTION,
     BACKGROUND_AGENT_TOOL,
     BACKGROUND_AGENT_TOOL_NAME,
+    CANCEL_AGENT_DESCRIPTION,
+    CANCEL_AGENT_TOOL,
+    CANCEL_AGENT_TOOL_NAME,
     DEFAULT_BACKEND_PROMPT,
     DEFAULT_REALTIME_MODEL,
     INPUT_TRANSCRIPTION_MODEL,
@@ -180,6 +188,14 @@ __all__ = [
     "BACKGROUND_AGENT_DESCRIPTION",
     "BACKGROUND_AGENT_TOOL",
     "BACKGROUND_AGENT_TOOL_NAME",
+    "CANCEL_ACK",
+    "CANCELLED_OUTPUT",
+    "CANCELLED_SPEECH",
+    "CANCEL_AGENT_DESCRIPTION",
+    "CANCEL_AGENT_TOOL",
+    "CANCEL_AGENT_TOOL_NAME",
+    "CancelDelegation",
+    "CancelRequested",
     "BINARY_FRAME_ERROR",
     "CALL_BOUNDARY",
     "COMPLETION_ACK",

@@ -7,8 +7,9 @@ outcome of a send, and the time — and answers with two queues the I/O layer dr
 
 * :meth:`next_message` — client messages to send, in order (JSON objects);
 * :meth:`next_output` — what to show: the normalised :class:`RealtimeEvent` s (plus
-  :class:`TurnStarted` / :class:`TurnDone`) and :class:`Delegate` requests (hand this
-  text to the background agent, *before* showing the handoff event).
+  :class:`TurnStarted` / :class:`TurnDone`), :class:`Delegate` requests (hand this
+  text to the background agent, *before* showing the handoff event) and
+  :class:`CancelDelegation` (stop the agent's running task).
 
 Once :attr:`end_reason` is set the conversation is over: the I/O layer emits what is
 left in the outputs, then ``Closed(end_reason)``, and closes the socket.
@@ -22,6 +23,12 @@ WebSocket (:mod:`._playback`; over WebRTC the server does it), the turn edges
 active-response race, a refused truncate (known by the ``event_id`` we gave it) and a
 frame nested too deep (:data:`FRAME_TOO_DEEP`, shown); any other server ``error``, a
 binary frame, a read error or a failed send ends the conversation.
+
+The person's text and audio are never held back, whatever the agent is doing: they go
+out in the order given, and a response they ask for waits only for the active one.
+Cancelling the running delegation (the model's ``cancel_background_agent`` call, or
+:meth:`ConversationCore.cancel_delegation`) answers it at once and outputs
+:class:`CancelDelegation` (see :mod:`._handoff`).
 
 Hot path: an audio delta is one exact-type dict lookup, one tracker update and one
 append to the outputs; no other allocation.
@@ -47,6 +54,7 @@ from realtalk.protocol._codec import (
 from realtalk.protocol._events import (
     AudioFrame,
     AudioOut,
+    CancelRequested,
     ConversationItemAdded,
     ConversationItemDone,
     ErrorEvent,
@@ -77,6 +85,7 @@ from realtalk.protocol._transcript import TranscriptAccumulator
 
 __all__ = [
     "AUDIO_OUTBOX_LIMIT",
+    "CancelDelegation",
     "ConversationCore",
     "ConversationSnapshot",
     "Delegate",
@@ -106,7 +115,16 @@ class Delegate:
     text: str
 
 
-Output = RealtimeEvent | Delegate
+@dataclass(frozen=True, slots=True)
+class CancelDelegation:
+    """Stop the background agent's running task: the user cancelled it.
+
+    The core has already answered the handoff (the model will say it was cancelled);
+    the task's trailing events and its end are dropped when they arrive.
+    """
+
+
+Output = RealtimeEvent | Delegate | CancelDelegation
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +186,7 @@ class ConversationCore:
             ConversationItemDone: self._on_item_done,
             HandoffRequested: self._on_handoff,
             NoopRequested: self._on_noop,
+            CancelRequested: self._on_cancel_requested,
             ErrorEvent: self._on_error,
             SessionUpdated: self._on_session_updated,
         }
@@ -271,6 +290,26 @@ class ConversationCore:
         self._update_turn()
         return True
 
+    def cancel_delegation(self) -> bool:
+        """The person cancels the running delegation (a key, an app-server request).
+
+        True if one was running: its handoff is answered as cancelled (v2: the
+        ``background_agent`` call's output and a response; v1: a spoken append) and
+        :class:`CancelDelegation` is output. False (nothing sent) if none was.
+        """
+        if self.end_reason is not None:
+            return False
+        cancelled, actions = self._handoff.cancel()
+        if cancelled:
+            self._outputs.append(CancelDelegation())
+            self._run(actions, "handoff cancellation")
+        return cancelled
+
+    @property
+    def delegating(self) -> bool:
+        """A delegated task is running (a handoff is active)."""
+        return self._handoff.active
+
     # -------------------------------------------------------------- agent side
 
     def agent_message(self, text: str) -> None:
@@ -287,6 +326,12 @@ class ConversationCore:
         """The agent's task failed: the failure is spoken back like an agent message."""
         if self.end_reason is None:
             self._run(self._handoff.agent_failed(message), "handoff output")
+
+    def agent_stopped(self) -> None:
+        """The agent's task was interrupted: the end of a cancelled task, or (stopped
+        from elsewhere) a cancellation of its handoff, answered like one."""
+        if self.end_reason is None:
+            self._run(self._handoff.agent_stopped(), "handoff cancellation")
 
     # ------------------------------------------------------------ internals
 
@@ -424,6 +469,14 @@ class ConversationCore:
     def _on_noop(self, event: NoopRequested, now: float) -> None:
         self._run(self._handoff.on_noop(event), "noop function output", turn=False)
         self._outputs.append(event)
+
+    def _on_cancel_requested(self, event: CancelRequested, now: float) -> None:
+        cancelled, actions = self._handoff.cancel(event.call_id)
+        if cancelled:
+            self._outputs.append(CancelDelegation())
+        self._run(actions, "cancel acknowledgement", turn=False)
+        self._outputs.append(event)
+        self._update_turn()
 
     def _on_session_updated(self, event: SessionUpdated, now: float) -> None:
         logger.info(

@@ -16,6 +16,7 @@ import msgspec
 __all__ = [
     "AudioFrame",
     "AudioOut",
+    "CancelRequested",
     "ConversationItemAdded",
     "ConversationItemDone",
     "ErrorEvent",
@@ -168,6 +169,14 @@ class NoopRequested(_Event, frozen=True, tag="noop_requested"):
     item_id: str
 
 
+class CancelRequested(_Event, frozen=True, tag="cancel_requested"):
+    """The model called ``cancel_background_agent`` (realtalk's extension, v2): the user
+    asked to stop the background agent's running task."""
+
+    call_id: str
+    item_id: str
+
+
 class ErrorEvent(_Event, frozen=True, tag="error"):
     """A server ``error`` event, a transport failure or a local failure.
 
@@ -210,6 +219,7 @@ RealtimeEvent = (
     | ConversationItemDone
     | HandoffRequested
     | NoopRequested
+    | CancelRequested
     | ErrorEvent
     | TurnStarted
     | TurnDone

@@ -10,9 +10,20 @@ by ``(phase, input)``::
     IDLE --requested--> ACTIVE --output--> ACTIVE_WITH_OUTPUT --complete--> IDLE
                           |                                   (v2: completion ack)
                           +--complete--> IDLE (nothing was said: nothing is sent)
+    ACTIVE / ACTIVE_WITH_OUTPUT --cancel--> IDLE (the cancellation is answered at once)
 
 A second ``background_agent`` call while a handoff is active is a steering request
 in v2 (acknowledged, the active id is kept) and replaces the active id in v1.
+
+Cancelling (realtalk's extension, not in the reference): the user asks to stop the
+running task (the model's ``cancel_background_agent`` call, a key, an app-server
+method). The handoff is answered at once — v2 closes the ``background_agent`` call
+with :data:`CANCELLED_OUTPUT` (and a model's cancel call with :data:`CANCEL_ACK`) and
+asks for a response; v1 appends :data:`CANCELLED_SPEECH` — and the caller stops the
+agent. The cancelled task still ends later (its ``TaskFailed`` or, if it finished
+meanwhile, ``TaskComplete``): agent events are applied in agent order, so its
+messages and its end, which come before any later task's, are dropped (a count of
+*stale ends*, one per cancelled task).
 """
 
 from __future__ import annotations
@@ -34,7 +45,11 @@ from realtalk.protocol._table import StateTable
 
 __all__ = [
     "AGENT_FINAL_MESSAGE_LABEL",
+    "CANCELLED_OUTPUT",
+    "CANCELLED_SPEECH",
+    "CANCEL_ACK",
     "COMPLETION_ACK",
+    "NOTHING_TO_CANCEL",
     "HANDOFF_OUTPUT_LIMIT",
     "HANDOFF_TRANSITIONS",
     "STEERING_ACK",
@@ -58,6 +73,18 @@ COMPLETION_ACK: Final = (
     "Background agent finished. Use the preceding [BACKEND] messages as the result."
 )
 AGENT_FINAL_MESSAGE_LABEL: Final = '"Agent Final Message":\n\n'
+# Ours (cancelling is not in the reference).
+CANCELLED_OUTPUT: Final = (
+    "Cancelled: the user stopped this background agent task before it finished; "
+    "its result is discarded."
+)
+"""v2: the output of the cancelled ``background_agent`` call."""
+CANCEL_ACK: Final = "The background agent task was cancelled."
+"""v2: the output of the model's ``cancel_background_agent`` call that stopped a task."""
+NOTHING_TO_CANCEL: Final = "No background agent task was running; nothing was cancelled."
+"""v2: the output of a ``cancel_background_agent`` call with no task running."""
+CANCELLED_SPEECH: Final = "The background agent task was cancelled."
+"""v1: the ``conversation.handoff.append`` text of a cancelled handoff (spoken)."""
 HANDOFF_OUTPUT_LIMIT: Final = 4000
 """Most characters one forwarded agent message may have on the wire (~1,000 tokens)."""
 
@@ -154,6 +181,7 @@ class HandoffInput(enum.Enum):
     REQUESTED = "requested"  # a handoff request (v1 event / v2 background_agent call)
     OUTPUT = "output"  # the agent produced an assistant message
     COMPLETE = "complete"  # the agent's task ended (complete or failed)
+    CANCEL = "cancel"  # the user cancelled the running task (realtalk's extension)
 
 
 class HandoffEffect(enum.Enum):
@@ -163,6 +191,8 @@ class HandoffEffect(enum.Enum):
     DROP = "drop"  # no active handoff: the message goes nowhere
     COMPLETION_ACK = "completion_ack"  # v2: close the call with the completion text
     CLEAR = "clear"  # forget the handoff; nothing is sent
+    CANCEL = "cancel"  # answer the handoff as cancelled; the caller stops the agent
+    NOT_RUNNING = "not_running"  # nothing to cancel
 
 
 def _table(version: Version) -> StateTable[HandoffPhase, HandoffInput, HandoffEffect]:
@@ -172,6 +202,7 @@ def _table(version: Version) -> StateTable[HandoffPhase, HandoffInput, HandoffEf
         HandoffPhase.ACTIVE_WITH_OUTPUT,
     )
     req, out, done = HandoffInput.REQUESTED, HandoffInput.OUTPUT, HandoffInput.COMPLETE
+    cancel = HandoffInput.CANCEL
     e = HandoffEffect
     # A second request: v1 overwrites the id; v2 treats it as steering.
     again = e.ACTIVATE if version is Version.V1 else e.STEER_ACK
@@ -187,6 +218,9 @@ def _table(version: Version) -> StateTable[HandoffPhase, HandoffInput, HandoffEf
         (idle, done): (idle, e.CLEAR),
         (active, done): (idle, e.CLEAR),  # empty-output rule: say nothing
         (with_output, done): (idle, finish),
+        (idle, cancel): (idle, e.NOT_RUNNING),
+        (active, cancel): (idle, e.CANCEL),
+        (with_output, cancel): (idle, e.CANCEL),
     }
     return StateTable(f"{version.value} handoff", HandoffPhase, HandoffInput, steps)
 
@@ -202,7 +236,7 @@ class HandoffState:
     arrives after the completion of its task finds no active handoff and is dropped.
     """
 
-    __slots__ = ("_active_id", "_last_output", "_phase", "_table", "_version")
+    __slots__ = ("_active_id", "_last_output", "_phase", "_stale", "_table", "_version")
 
     def __init__(self, version: Version) -> None:
         self._version = version
@@ -210,6 +244,12 @@ class HandoffState:
         self._phase = HandoffPhase.IDLE
         self._active_id: str | None = None
         self._last_output: str | None = None
+        self._stale = 0  # cancelled tasks whose end has not arrived yet
+
+    @property
+    def stale_ends(self) -> int:
+        """Cancelled tasks whose end (and so whose trailing events) is still to come."""
+        return self._stale
 
     @property
     def version(self) -> Version:
@@ -257,7 +297,54 @@ class HandoffState:
         """Close a ``remain_silent`` call with an empty output; no response is requested."""
         return [SendMessage(function_call_output(event.call_id, ""))]
 
+    def cancel(self, call_id: str | None = None) -> tuple[bool, list[HandoffAction]]:
+        """The user cancels the running task; True if one was running.
+
+        ``call_id``: the model's ``cancel_background_agent`` call, answered too (v2).
+        The caller stops the agent when True; that task's end is then stale.
+        """
+        active_id = self._active_id
+        effect = self._step(HandoffInput.CANCEL)
+        actions: list[HandoffAction] = []
+        cancelled = effect is HandoffEffect.CANCEL and active_id is not None
+        if cancelled:
+            assert active_id is not None
+            logger.info("background agent task cancelled", extra={"handoff_id": active_id})
+            self._stale += 1
+            actions = self._cancelled(active_id)
+        if call_id is not None and self._version is Version.V2:
+            ack = CANCEL_ACK if cancelled else NOTHING_TO_CANCEL
+            actions.append(SendMessage(function_call_output(call_id, ack)))
+        if actions and self._version is Version.V2:
+            actions.append(RequestCreate("handoff cancelled"))
+        return cancelled, actions
+
+    def _cancelled(self, active_id: str) -> list[HandoffAction]:
+        self._active_id = None
+        self._last_output = None
+        if self._version is Version.V2:
+            return [SendMessage(function_call_output(active_id, CANCELLED_OUTPUT))]
+        return [SendMessage(handoff_append(active_id, CANCELLED_SPEECH))]
+
     # -- agent side --
+
+    def agent_stopped(self) -> list[HandoffAction]:
+        """The agent's task was interrupted (it ended with ``INTERRUPTED_MESSAGE``).
+
+        The end of a task cancelled here is dropped; a task stopped from elsewhere (an
+        app-server ``turn/interrupt``) cancels its handoff as if the user had.
+        """
+        if self._stale:
+            self._stale -= 1
+            return []
+        active_id = self._active_id
+        if self._step(HandoffInput.CANCEL) is HandoffEffect.CANCEL and active_id is not None:
+            logger.info("background agent task was interrupted", extra={"handoff_id": active_id})
+            actions = self._cancelled(active_id)
+            if self._version is Version.V2:
+                actions.append(RequestCreate("handoff cancelled"))
+            return actions
+        return []
 
     def agent_message(self, text: str) -> list[HandoffAction]:
         """What to send for one assistant message of the agent (nothing: no active handoff).
@@ -268,6 +355,9 @@ class HandoffState:
         """
         if not text.strip():
             logger.debug("empty background agent message dropped")
+            return []
+        if self._stale:
+            logger.debug("message of a cancelled background agent task dropped")
             return []
         effect = self._step(HandoffInput.OUTPUT)
         if effect is HandoffEffect.DROP or self._active_id is None:
@@ -284,6 +374,9 @@ class HandoffState:
 
     def agent_complete(self) -> list[HandoffAction]:
         """The agent's task ended: v2 closes the call if anything was said; then clear."""
+        if self._stale:
+            self._stale -= 1  # the end of a cancelled task
+            return []
         active_id = self._active_id
         effect = self._step(HandoffInput.COMPLETE)
         self._active_id = None
@@ -297,6 +390,9 @@ class HandoffState:
 
     def agent_failed(self, message: str) -> list[HandoffAction]:
         """The agent's task failed: say so (as an agent message), then complete."""
+        if self._stale:
+            self._stale -= 1  # the end of a cancelled task
+            return []
         if self._active_id is None:
             logger.warning(
                 "background agent failed with no active handoff",

@@ -21,6 +21,9 @@ __all__ = [
     "BACKGROUND_AGENT_DESCRIPTION",
     "BACKGROUND_AGENT_TOOL",
     "BACKGROUND_AGENT_TOOL_NAME",
+    "CANCEL_AGENT_DESCRIPTION",
+    "CANCEL_AGENT_TOOL",
+    "CANCEL_AGENT_TOOL_NAME",
     "DEFAULT_BACKEND_PROMPT",
     "DEFAULT_REALTIME_MODEL",
     "INPUT_TRANSCRIPTION_MODEL",
@@ -48,6 +51,8 @@ TOOL_CHOICE: Final = "auto"
 
 BACKGROUND_AGENT_TOOL_NAME: Final = "background_agent"
 REMAIN_SILENT_TOOL_NAME: Final = "remain_silent"
+CANCEL_AGENT_TOOL_NAME: Final = "cancel_background_agent"
+"""realtalk's own tool (not in the reference): the user stops the running agent task."""
 
 # Wire payload: compared byte for byte by the reference's WebRTC test. Do not reflow.
 BACKGROUND_AGENT_DESCRIPTION: Final = (
@@ -63,6 +68,15 @@ REMAIN_SILENT_DESCRIPTION: Final = (
     "Call this when the best response is to say nothing. Use it instead of speaking after "
     "hidden system/control messages, after background agent updates in silent modes, or "
     "whenever acknowledging aloud would be distracting. This tool has no user-visible effect."
+)
+
+# Ours, not the reference's: declared after the reference's two tools.
+CANCEL_AGENT_DESCRIPTION: Final = (
+    "Cancel the task the background agent is working on. Call this when the user asks to "
+    "stop, cancel or drop the running background task (for example: stop, cancel that, "
+    "never mind). The task is stopped at once and its result is discarded; then tell the "
+    "user it was cancelled. Do not call it when no background task is running, and do not "
+    "use it to change a task: use background_agent to steer it instead."
 )
 
 BACKGROUND_AGENT_TOOL: Final[dict[str, Any]] = {
@@ -85,6 +99,13 @@ REMAIN_SILENT_TOOL: Final[dict[str, Any]] = {
     "type": "function",
     "name": REMAIN_SILENT_TOOL_NAME,
     "description": REMAIN_SILENT_DESCRIPTION,
+    "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
+}
+
+CANCEL_AGENT_TOOL: Final[dict[str, Any]] = {
+    "type": "function",
+    "name": CANCEL_AGENT_TOOL_NAME,
+    "description": CANCEL_AGENT_DESCRIPTION,
     "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
 }
 
@@ -118,6 +139,7 @@ How to work:
 - Send any real task or question about code to the background agent with the \
 background_agent tool. Pass the user's own words; do not rephrase or summarise them.
 - If the agent is already busy, a new request steers the current task; say so briefly.
+- If the user asks to stop or cancel what the agent is doing, call cancel_background_agent.
 - Never pretend to have done work yourself, and never promise work for later without \
 calling background_agent so it is actually queued.
 - Messages starting with [BACKEND] are updates and results from the agent. Tell the user \
@@ -254,7 +276,12 @@ def _v2_conversational_payload(config: SessionConfig) -> dict[str, Any]:
             },
         },
         # Deep copies: callers may mutate the payload; the module constants must not change.
-        "tools": [copy.deepcopy(BACKGROUND_AGENT_TOOL), copy.deepcopy(REMAIN_SILENT_TOOL)],
+        # The reference's two tools, then ours (cancel_background_agent).
+        "tools": [
+            copy.deepcopy(BACKGROUND_AGENT_TOOL),
+            copy.deepcopy(REMAIN_SILENT_TOOL),
+            copy.deepcopy(CANCEL_AGENT_TOOL),
+        ],
         "tool_choice": TOOL_CHOICE,
     }
 

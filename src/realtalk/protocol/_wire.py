@@ -22,6 +22,7 @@ import msgspec
 from realtalk.protocol._events import (
     AudioFrame,
     AudioOut,
+    CancelRequested,
     ConversationItemAdded,
     ConversationItemDone,
     ErrorEvent,
@@ -42,7 +43,11 @@ from realtalk.protocol._events import (
     SessionUpdated,
     Version,
 )
-from realtalk.protocol._session import BACKGROUND_AGENT_TOOL_NAME, REMAIN_SILENT_TOOL_NAME
+from realtalk.protocol._session import (
+    BACKGROUND_AGENT_TOOL_NAME,
+    CANCEL_AGENT_TOOL_NAME,
+    REMAIN_SILENT_TOOL_NAME,
+)
 
 __all__ = ["CARRIES_JSON", "DECODERS", "KNOWN_TYPES", "MAX_JSON_DEPTH", "Wire", "too_deep"]
 
@@ -57,6 +62,9 @@ _V2_DEFAULT_SAMPLE_RATE: Final = 24000
 _V2_DEFAULT_CHANNELS: Final = 1
 _TOOL_ARGUMENT_KEYS: Final = ("input_transcript", "input", "text", "prompt", "query")
 _UNSET: Final = msgspec.UNSET
+_HANDOFF_TOOLS: Final = frozenset(
+    {BACKGROUND_AGENT_TOOL_NAME, REMAIN_SILENT_TOOL_NAME, CANCEL_AGENT_TOOL_NAME}
+)
 
 
 # --- nesting depth ----------------------------------------------------------------------
@@ -293,10 +301,7 @@ class _V2ItemDone(Wire, tag="conversation.item.done"):
         item = self.item
         item_id = _str(item.get("id"))
         name = item.get("name")
-        if item.get("type") == "function_call" and name in (
-            BACKGROUND_AGENT_TOOL_NAME,
-            REMAIN_SILENT_TOOL_NAME,
-        ):
+        if item.get("type") == "function_call" and name in _HANDOFF_TOOLS:
             call_id = _str(item.get("call_id"))
             if call_id is None:
                 call_id = item_id
@@ -305,6 +310,8 @@ class _V2ItemDone(Wire, tag="conversation.item.done"):
                     item_id = call_id
                 if name == REMAIN_SILENT_TOOL_NAME:
                     return NoopRequested(call_id, item_id)
+                if name == CANCEL_AGENT_TOOL_NAME:
+                    return CancelRequested(call_id, item_id)
                 arguments = _str(item.get("arguments")) or ""
                 return HandoffRequested(call_id, item_id, _handoff_input(arguments))
         return None if item_id is None else ConversationItemDone(item_id)
