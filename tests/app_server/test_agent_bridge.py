@@ -201,14 +201,14 @@ async def test_interrupt_reports_interrupted_and_replaces_the_agent(
         order.append("answered")
 
     with pytest.raises(TurnConflictError):
-        await b.interrupt("turn_other", respond)
-    await b.interrupt(turn.id, respond)
+        await b.interrupt_turn("turn_other", respond)
+    await b.interrupt_turn(turn.id, respond)
     assert order == ["answered"]
     assert agents[0].closed and len(agents) == 2
     assert sink.items[-1][0] == "turn/completed"
     assert sink.items[-1][1]["turn"]["status"] == "interrupted"
     async with asyncio.timeout(5):
-        assert await anext(events) == TaskFailed("the task was interrupted by the user")
+        assert await anext(events) == TaskFailed(INTERRUPTED_MESSAGE)
     # The fresh agent takes the next turn.
     await b.start_turn("again", _noop)
     assert agents[1].submitted == ["again"]
@@ -273,7 +273,7 @@ async def test_interrupt_keeps_the_agent_and_completes_the_partial_message(
     async def respond() -> None:
         order.append(f"answered after {len(sink.items)} notifications")
 
-    await b.interrupt(turn.id, respond)
+    await b.interrupt_turn(turn.id, respond)
     # The interrupt returns once the turn is reported, and answered before that.
     assert order == ["answered after 5 notifications"]
     assert sink.methods()[5:] == ["item/completed", "turn/completed"]
@@ -303,7 +303,7 @@ async def test_an_agent_that_does_not_stop_is_replaced(
     first = agents[0]
     assert isinstance(first, InterruptibleScriptedAgent)
     first.stops = False
-    await b.interrupt(turn.id, _answered)
+    await b.interrupt_turn(turn.id, _answered)
     assert first.interrupts == 1 and first.closed and len(agents) == 2
     assert sink.items[-1][0] == "turn/completed"
     assert sink.items[-1][1]["turn"]["status"] == "interrupted"

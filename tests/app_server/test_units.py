@@ -15,6 +15,7 @@ from realtalk.conversation import AgentActivity, Closed, Realtime, SdpAnswer, St
 from realtalk.protocol import (
     AudioFrame,
     AudioOut,
+    CancelRequested,
     ConversationItemAdded,
     ConversationItemDone,
     ErrorEvent,
@@ -145,6 +146,7 @@ ALL_EVENTS: list[tuple[RealtimeEvent, tuple[str, dict[str, Any]] | None]] = [
         ),
     ),
     (NoopRequested("call_2", "item_4"), None),
+    (CancelRequested("call_5", "item_5"), None),  # its item and turn/completed say it
     (ErrorEvent("upstream boom"), ("thread/realtime/error", {"message": "upstream boom"})),
 ]
 

@@ -19,7 +19,9 @@ from realtalk.conversation import (
 from realtalk.conversation._runtime import ConversationRuntime
 from realtalk.protocol import (
     FRAME_TOO_DEEP,
+    CancelDelegation,
     ConversationCore,
+    Delegate,
     ErrorEvent,
     Mode,
     OutputTranscriptDone,
@@ -43,8 +45,8 @@ class _Pump:
     async def emit(self, event: ConversationEvent) -> None:
         self.events.append(event)
 
-    async def route(self, runtime: ConversationRuntime, text: str) -> None:
-        raise AssertionError(f"unexpected delegation {text!r}")
+    async def route(self, runtime: ConversationRuntime, order: Delegate | CancelDelegation) -> None:
+        raise AssertionError(f"unexpected agent order {order!r}")
 
     async def on_end(self, runtime: ConversationRuntime, reason: CloseReason) -> None:
         self.ended.set_result(reason)

@@ -25,6 +25,7 @@ from realtalk.conversation import (
 from realtalk.emulator import Emulator
 from realtalk.protocol import (
     BACKGROUND_AGENT_TOOL,
+    CANCEL_AGENT_TOOL,
     REMAIN_SILENT_TOOL,
     AudioFrame,
     AudioOut,
@@ -99,7 +100,8 @@ async def test_webrtc_start_posts_generated_session(
             },
             "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"},
         },
-        "tools": [BACKGROUND_AGENT_TOOL, REMAIN_SILENT_TOOL],
+        # The reference's two tools, then realtalk's own.
+        "tools": [BACKGROUND_AGENT_TOOL, REMAIN_SILENT_TOOL, CANCEL_AGENT_TOOL],
         "tool_choice": "auto",
     }
     assert call.body == multipart(offer, expected_session)

@@ -27,6 +27,9 @@ Behaviour:
   and the command blocks). The task timeout keeps running meanwhile.
 * **Timeout.** Per run; on expiry, and on :meth:`CommandAgent.aclose`, the command's
   whole process group gets SIGTERM, then SIGKILL after ``kill_grace`` seconds.
+* **Interrupt.** :meth:`CommandAgent.interrupt` drops the queued texts and stops the
+  running command the same way (its process group: SIGTERM, then SIGKILL); the task
+  ends with ``TaskFailed(INTERRUPTED_MESSAGE)`` and the agent takes the next one.
 * **Background children.** Once the command exits, its output pipes get half a
   second (:data:`~realtalk.agent._process.EXIT_GRACE_S`) to reach EOF; then, and in
   any case when the run ends, what is left of its process group is killed. The
@@ -45,7 +48,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Final, Literal
 
 from realtalk._errors import AgentError, ConfigError
-from realtalk.agent._interface import AgentEvent, AssistantMessage, TaskComplete, TaskFailed
+from realtalk.agent._interface import (
+    INTERRUPTED_MESSAGE,
+    AgentEvent,
+    AssistantMessage,
+    TaskComplete,
+    TaskFailed,
+)
 from realtalk.agent._process import EXIT_GRACE_S, wait_for_exit
 
 __all__ = ["OUTPUT_TRUNCATED_MARKER", "CommandAgent"]
@@ -167,6 +176,7 @@ class CommandAgent:
         self._events: asyncio.Queue[AgentEvent | object] = asyncio.Queue(maxsize=events_maxsize)
         self._pending: deque[str] = deque()
         self._runner: asyncio.Task[None] | None = None
+        self._interrupted = False
         self._closing = False
         self._ended = False
 
@@ -197,6 +207,23 @@ class CommandAgent:
             return
         self._pending.append(text)
         self._runner = asyncio.create_task(self._run_pending(), name="realtalk-command-agent")
+
+    async def interrupt(self) -> bool:
+        """Stop the running task (its command's whole process group) and drop the
+        queued texts; False when none was running.
+
+        The task ends with ``TaskFailed(INTERRUPTED_MESSAGE)``. Returns once the
+        command is reaped (bounded by ``kill_grace`` and a SIGKILL reap).
+        """
+        runner = self._runner
+        if self._closing or runner is None or runner.done():
+            return False
+        self._pending.clear()
+        if not self._interrupted:
+            self._interrupted = True
+            runner.cancel()
+        await asyncio.wait({runner})
+        return True
 
     async def events(self) -> AsyncIterator[AgentEvent]:
         """The agent's events (single consumer); ends after :meth:`aclose`."""
@@ -235,6 +262,20 @@ class CommandAgent:
     # -- running --
 
     async def _run_pending(self) -> None:
+        try:
+            await self._run_queue()
+        except asyncio.CancelledError:
+            if not self._interrupted or self._closing:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # the interrupt is handled here: the task ends normally
+            logger.info("background agent command interrupted")
+            await self._emit(TaskFailed(INTERRUPTED_MESSAGE))
+        finally:
+            self._interrupted = False
+
+    async def _run_queue(self) -> None:
         # A text submitted while the terminal event is being emitted (the runner is
         # still "busy") is picked up by the outer loop, so nothing is stranded.
         while self._pending:

@@ -15,12 +15,16 @@ A thread owns one agent (the built-in ``ResponsesAgent``). Both the client
   never finished (interrupt, failure) is completed with the text streamed so far.
   The task's end becomes ``turn/completed`` (``completed``; ``interrupted``; or
   ``failed`` after an ``error`` notification).
-* ``interrupt`` answers the request, then asks an :class:`InterruptibleAgent` (the
-  built-in one) to stop its task: the agent keeps its thread, so the next turn sees
-  the earlier history; its ``TaskFailed`` becomes ``turn/completed`` with status
-  ``interrupted`` and still reaches the conversation (its handoff ends). Any other
-  agent, or one that does not stop within :data:`INTERRUPT_TIMEOUT_S`, is closed
-  and replaced with a fresh one from the factory (its history is lost).
+* ``interrupt_turn`` (``turn/interrupt``) answers the request, then asks an
+  :class:`InterruptibleAgent` (the built-in one) to stop its task: the agent keeps
+  its thread, so the next turn sees the earlier history; its ``TaskFailed`` becomes
+  ``turn/completed`` with status ``interrupted`` and still reaches the conversation
+  (which answers its handoff as cancelled). Any other agent, or one that does not
+  stop within :data:`INTERRUPT_TIMEOUT_S`, is closed and replaced with a fresh one
+  from the factory (its history is lost).
+* ``interrupt`` makes the bridge itself an :class:`InterruptibleAgent`: the
+  conversation's cancel (``thread/realtime/cancelHandoff``, or the model's
+  ``cancel_background_agent``) stops the running turn the same way.
 
 Events reach the conversation only once it reads :meth:`events` (a conversation
 that never started must not stall turns); that queue holds
@@ -43,6 +47,7 @@ import msgspec
 
 from realtalk._errors import AgentError
 from realtalk.agent import (
+    INTERRUPTED_MESSAGE,
     AgentEvent,
     AssistantDelta,
     AssistantMessage,
@@ -79,7 +84,6 @@ __all__ = ["FORWARD_QUEUE_SIZE", "INTERRUPT_TIMEOUT_S", "AgentBridge", "Emit", "
 logger = logging.getLogger(__name__)
 
 FORWARD_QUEUE_SIZE: Final = 64
-INTERRUPTED_MESSAGE: Final = "the task was interrupted by the user"
 INTERRUPT_TIMEOUT_S: Final = 15.0
 """Longest wait for an interrupted turn to end before the agent is replaced."""
 
@@ -223,7 +227,7 @@ class AgentBridge:
             await self._agent.submit(text)
             return active
 
-    async def interrupt(self, turn_id: str, respond: Callable[[], Awaitable[None]]) -> None:
+    async def interrupt_turn(self, turn_id: str, respond: Callable[[], Awaitable[None]]) -> None:
         """Stop the running turn ``turn_id``; ``respond`` runs before ``turn/completed``.
 
         Returns once the turn is reported complete, so the next ``turn/start`` finds
@@ -233,7 +237,6 @@ class AgentBridge:
             TurnConflictError: ``turn_id`` is not the running turn.
         """
         async with self._lock:
-            agent = self._agent
             async with self._gate:
                 if self.active_turn_id != turn_id:
                     raise TurnConflictError(
@@ -243,19 +246,35 @@ class AgentBridge:
                 turn = self._turns[-1]
                 await respond()
                 turn.interrupted = True
-            if isinstance(agent, InterruptibleAgent):
-                await agent.interrupt()
-                try:
-                    async with asyncio.timeout(INTERRUPT_TIMEOUT_S):
-                        await turn.ended.wait()
-                    return
-                except TimeoutError:
-                    logger.warning(
-                        "interrupted turn did not end in time; replacing the agent",
-                        extra={"thread_id": self._thread_id, "turn_id": turn.id},
-                    )
-            if not self._closed:
-                await self._replace_agent()
+            await self._stop_turn(turn)
+
+    async def interrupt(self) -> bool:
+        """Stop the running turn, if any (:class:`InterruptibleAgent`: the conversation's
+        cancel); False when none runs. Returns once the turn is reported complete."""
+        async with self._lock:
+            async with self._gate:
+                if self._closed or not self._turns:
+                    return False
+                turn = self._turns[-1]
+                turn.interrupted = True
+            await self._stop_turn(turn)
+            return True
+
+    async def _stop_turn(self, turn: _TurnState) -> None:
+        agent = self._agent
+        if isinstance(agent, InterruptibleAgent):
+            await agent.interrupt()
+            try:
+                async with asyncio.timeout(INTERRUPT_TIMEOUT_S):
+                    await turn.ended.wait()
+                return
+            except TimeoutError:
+                logger.warning(
+                    "interrupted turn did not end in time; replacing the agent",
+                    extra={"thread_id": self._thread_id, "turn_id": turn.id},
+                )
+        if not self._closed:
+            await self._replace_agent()
 
     # -- internals ---------------------------------------------------------------------
 

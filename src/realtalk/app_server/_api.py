@@ -61,6 +61,8 @@ __all__ = [
     "ThreadListResult",
     "ThreadRealtimeAppendAudioParams",
     "ThreadRealtimeAppendTextParams",
+    "ThreadRealtimeCancelHandoffParams",
+    "ThreadRealtimeCancelHandoffResult",
     "ThreadRealtimeClosedNotification",
     "ThreadRealtimeErrorNotification",
     "ThreadRealtimeItemAddedNotification",
@@ -415,6 +417,18 @@ class ThreadRealtimeRequestResponseParams(_Camel, frozen=True):
     """Ask the model to answer what was appended so far (``appendText`` never does)."""
 
     thread_id: str
+
+
+class ThreadRealtimeCancelHandoffParams(_Camel, frozen=True):
+    """Cancel the task the conversation delegated to the agent (realtalk extension)."""
+
+    thread_id: str
+
+
+class ThreadRealtimeCancelHandoffResult(_Camel, frozen=True):
+    """``cancelled``: a delegation was running (the model is told; the agent stops)."""
+
+    cancelled: bool
 
 
 class RealtimeVoices(_Camel, frozen=True):

@@ -23,6 +23,8 @@ from realtalk.app_server._api import (
     ThreadListResult,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeAppendTextParams,
+    ThreadRealtimeCancelHandoffParams,
+    ThreadRealtimeCancelHandoffResult,
     ThreadRealtimeListVoicesResult,
     ThreadRealtimeRequestResponseParams,
     ThreadRealtimeStartParams,
@@ -165,6 +167,14 @@ class TypedCalls:
         """Ask the model to answer the text appended so far (``appendText`` never does)."""
         params = ThreadRealtimeRequestResponseParams(thread_id=thread_id)
         await self.request(RequestMethod.REALTIME_REQUEST_RESPONSE, params, EmptyResult)
+
+    async def cancel_handoff(self: _Requester, thread_id: str) -> bool:
+        """Cancel the running delegation; True if one was running."""
+        params = ThreadRealtimeCancelHandoffParams(thread_id=thread_id)
+        result = await self.request(
+            RequestMethod.REALTIME_CANCEL_HANDOFF, params, ThreadRealtimeCancelHandoffResult
+        )
+        return result.cancelled
 
     async def realtime_stop(self: _Requester, thread_id: str) -> None:
         params = ThreadRealtimeStopParams(thread_id=thread_id)

@@ -32,6 +32,8 @@ from realtalk.app_server._api import (
     RealtimeVoices,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeAppendTextParams,
+    ThreadRealtimeCancelHandoffParams,
+    ThreadRealtimeCancelHandoffResult,
     ThreadRealtimeErrorNotification,
     ThreadRealtimeListVoicesResult,
     ThreadRealtimeRequestResponseParams,
@@ -164,6 +166,7 @@ class Dispatcher:
             RequestMethod.REALTIME_APPEND_TEXT: self._append_text,
             RequestMethod.REALTIME_STOP: self._realtime_stop,
             RequestMethod.REALTIME_REQUEST_RESPONSE: self._request_response,
+            RequestMethod.REALTIME_CANCEL_HANDOFF: self._cancel_handoff,
             RequestMethod.REALTIME_LIST_VOICES: self._list_voices,
         }
         conn.handlers = handlers
@@ -281,7 +284,7 @@ class Dispatcher:
         async def respond() -> None:
             await self.conn.respond(rid, EmptyResult())
 
-        await self._thread(params).bridge.interrupt(params.turn_id, respond)
+        await self._thread(params).bridge.interrupt_turn(params.turn_id, respond)
 
     # -- realtime ------------------------------------------------------------------------
 
@@ -347,6 +350,18 @@ class Dispatcher:
             await thread.manager.request_response()
         except ConversationNotRunningError:
             await self._not_running(thread)
+
+    async def _cancel_handoff(
+        self, rid: RequestId, params: ThreadRealtimeCancelHandoffParams
+    ) -> None:
+        thread = self._thread(params)
+        try:
+            cancelled = await thread.manager.cancel_delegation()
+        except ConversationNotRunningError:
+            await self.conn.respond(rid, ThreadRealtimeCancelHandoffResult(cancelled=False))
+            await self._not_running(thread)
+            return
+        await self.conn.respond(rid, ThreadRealtimeCancelHandoffResult(cancelled=cancelled))
 
     async def _realtime_stop(self, rid: RequestId, params: ThreadRealtimeStopParams) -> None:
         thread = self._thread(params)

@@ -2,7 +2,8 @@
 
 Pure mapping, no I/O. Events without a row in the table (``SessionUpdated``,
 ``ResponseCreated``, ``ResponseDone``, ``ConversationItemDone``, ``NoopRequested``,
-and agent activity, which the turn notifications cover) map to None.
+``CancelRequested`` — its function-call item and the interrupted turn say it — and
+agent activity, which the turn notifications cover) map to None.
 """
 
 from __future__ import annotations

@@ -37,6 +37,8 @@ from realtalk.app_server._api import (
     ThreadListResult,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeAppendTextParams,
+    ThreadRealtimeCancelHandoffParams,
+    ThreadRealtimeCancelHandoffResult,
     ThreadRealtimeClosedNotification,
     ThreadRealtimeErrorNotification,
     ThreadRealtimeItemAddedNotification,
@@ -98,6 +100,10 @@ class RequestMethod(StrEnum):
     REALTIME_APPEND_TEXT = "thread/realtime/appendText"
     REALTIME_STOP = "thread/realtime/stop"
     REALTIME_REQUEST_RESPONSE = "thread/realtime/requestResponse"
+    REALTIME_CANCEL_HANDOFF = "thread/realtime/cancelHandoff"
+    """realtalk's: cancel the running delegation (no turn id needed; the model is told
+    at once, the agent's task stops). ``turn/interrupt`` on the delegated turn ends
+    the same way, once the agent has stopped."""
     REALTIME_LIST_VOICES = "thread/realtime/listVoices"
 
 
@@ -177,6 +183,12 @@ METHODS: Final[dict[RequestMethod, MethodSpec]] = {
     ),
     _M.REALTIME_REQUEST_RESPONSE: MethodSpec(
         ThreadRealtimeRequestResponseParams, EmptyResult, thread_scoped=True, experimental=True
+    ),
+    _M.REALTIME_CANCEL_HANDOFF: MethodSpec(
+        ThreadRealtimeCancelHandoffParams,
+        ThreadRealtimeCancelHandoffResult,
+        thread_scoped=True,
+        experimental=True,
     ),
     _M.REALTIME_LIST_VOICES: MethodSpec(
         EmptyParams, ThreadRealtimeListVoicesResult, experimental=True

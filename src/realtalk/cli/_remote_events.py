@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -137,6 +138,8 @@ class RemoteTracker:
     def __init__(self) -> None:
         self.started = asyncio.Event()
         self.idle = asyncio.Event()
+        self.busy = asyncio.Event()
+        """The complement of ``idle``."""
         self.activity = asyncio.Event()
         """Set by every notification of the thread (the caller clears it)."""
         self.errored = asyncio.Event()
@@ -146,13 +149,33 @@ class RemoteTracker:
         self.ended = asyncio.Event()
         """Set once ``thread/realtime/closed`` arrived."""
         self.errors: list[str] = []
+        self.last_activity = 0.0
+        """``time.monotonic()`` of the last notification or input (for the idle limit)."""
         self._answered = False
         self._agent_busy = False
         self._await_speech = False
         self._agent_messages = 0
 
+    @property
+    def agent_running(self) -> bool:
+        """A handoff was requested or an agent turn runs (the idle limit waits)."""
+        return self._agent_busy
+
+    def _set_idle(self, *, idle: bool) -> None:
+        if idle:
+            self.idle.set()
+            self.busy.clear()
+        else:
+            self.idle.clear()
+            self.busy.set()
+
+    def touch(self) -> None:
+        """Something happened: the idle clock restarts."""
+        self.last_activity = time.monotonic()
+
     def expect_turn(self) -> None:
-        self.idle.clear()
+        self.touch()
+        self._set_idle(idle=False)
         self._answered = False
 
     def connection_lost(self, message: str) -> None:
@@ -163,7 +186,7 @@ class RemoteTracker:
         self.errors.append(message)
         self.ended.set()
         self.errored.set()
-        self.idle.set()
+        self._set_idle(idle=True)
 
     def _response_over(self) -> None:
         self._answered = True
@@ -177,13 +200,14 @@ class RemoteTracker:
 
     def observe(self, method: str, params: Any) -> None:
         self.activity.set()
+        self.touch()
         if method == NotificationMethod.REALTIME_STARTED:
             self.started.set()
         elif method == NotificationMethod.REALTIME_CLOSED:
             self.closed = params.reason or "closed"
             self.ended.set()
             self.errored.set()
-            self.idle.set()
+            self._set_idle(idle=True)
             return
         elif method == NotificationMethod.REALTIME_ERROR:
             self.errors.append(params.message)
@@ -212,9 +236,9 @@ class RemoteTracker:
             self._await_speech = self._agent_messages > 0 or params.turn.status != "completed"
         # Not sticky: a handoff after an answer makes the conversation busy again.
         if self._answered and not self._agent_busy and not self._await_speech:
-            self.idle.set()
+            self._set_idle(idle=True)
         else:
-            self.idle.clear()
+            self._set_idle(idle=False)
 
 
 def _realtime(method: str, params: Any) -> ConversationEvent | None:

@@ -83,6 +83,10 @@ class Renderer:
             self.console.print(
                 Text("agent failed> ", style="bold red") + Text(safe_text(event.text))
             )
+        elif event.kind == "cancelled":
+            self.console.print(
+                Text("agent cancelled> ", style="bold magenta") + Text(safe_text(event.text))
+            )
         elif self._verbose:
             self.info("agent task complete")
 

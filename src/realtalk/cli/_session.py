@@ -279,11 +279,29 @@ class TalkRuntime:
         return tracker.errors[-1] if tracker.errors else "unknown error"
 
     async def send_line(self, text: str) -> None:
-        """Send a typed line and ask for an answer, without waiting for it."""
+        """Send a typed line and ask for an answer, without waiting for it.
+
+        It goes out at once, whatever the agent is doing; the model answers it as
+        soon as its current response (if any) is over.
+        """
         assert self.manager is not None
         self.renderer.user(text)
+        self.tracker.expect_turn()
         await self.manager.text_in(text)
         await self.manager.request_response()
+
+    async def cancel_delegation(self) -> bool:
+        """Cancel the agent's running task (the model says so); False if none ran.
+
+        The console binds a key to this; plain ``talk`` takes ``/cancel``.
+        """
+        assert self.manager is not None
+        self.tracker.touch()
+        return await self.manager.cancel_delegation()
+
+    async def watch_turns(self, limit: float) -> None:
+        """Raise when a turn in progress stalls for ``limit`` seconds (never returns)."""
+        await self.tracker.watch(limit)
 
     def audio_sink(self) -> Callable[[bytes], Awaitable[None] | None]:
         """Where microphone pcm24k goes: the WebRTC track, else ``audio_in`` frames."""
@@ -317,13 +335,12 @@ class TalkRuntime:
         return "the WebRTC media connection ended"
 
     async def wait_idle(self, timeout: float) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                await self.tracker.idle.wait()
-        except TimeoutError as exc:
-            raise RealtalkError(
-                f"timed out after {timeout:g}s waiting for the assistant to finish"
-            ) from exc
+        """Until the turn is over (a running delegation included).
+
+        ``timeout`` is an idle limit: raised only when nothing happened for that long
+        while no agent task ran (:func:`realtalk.cli._turns.wait_for_turn`).
+        """
+        await self.tracker.wait_idle(timeout)
         tracker = self.tracker
         if tracker.failure is not None:
             raise RealtalkError(tracker.failure)

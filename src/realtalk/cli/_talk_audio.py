@@ -31,6 +31,7 @@ __all__ = [
     "HEADPHONES_NOTE",
     "AudioOptions",
     "LocalAudio",
+    "CANCEL_COMMAND",
     "TalkSession",
     "add_audio_arguments",
     "list_devices",
@@ -218,6 +219,18 @@ class TalkSession(Protocol):
         """Send a typed line and ask for an answer, without waiting for it."""
         ...
 
+    async def cancel_delegation(self) -> bool:
+        """Cancel the agent's running task; False when none was running."""
+        ...
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Until the turn is over (``timeout``: the idle limit)."""
+        ...
+
+    async def watch_turns(self, limit: float) -> None:
+        """Raise when a turn in progress stalls for ``limit`` seconds (never returns)."""
+        ...
+
     def audio_sink(self) -> Callable[[bytes], Awaitable[None] | None]:
         """Where microphone pcm24k goes."""
         ...
@@ -237,44 +250,82 @@ def _raise_if_failed(session: TalkSession) -> None:
         raise RealtalkError(f"the conversation ended with an error: {message}")
 
 
-async def _next_line(lines: AsyncIterator[str], ended: asyncio.Event) -> str | None:
-    """The next typed line; None at EOF or once the conversation ended."""
+async def _next_line(
+    lines: AsyncIterator[str], ended: asyncio.Event, watchdog: asyncio.Future[None]
+) -> str | None:
+    """The next typed line; None at EOF or once the conversation ended.
+
+    Raises what ``watchdog`` raised (a stalled turn) while waiting.
+    """
     line = asyncio.ensure_future(anext(lines, ""))
     end = asyncio.ensure_future(ended.wait())
     try:
-        await asyncio.wait({line, end}, return_when=asyncio.FIRST_COMPLETED)
+        waiters: set[asyncio.Future[Any]] = {line, end, watchdog}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in (line, end):
             waiter.cancel()
         await asyncio.gather(line, end, return_exceptions=True)
     if line.done() and not line.cancelled() and line.exception() is None and line.result():
         return line.result()
+    if watchdog.done() and not ended.is_set():
+        watchdog.result()  # raises the stall
     return None
 
 
+CANCEL_COMMAND = "/cancel"
+"""Typed alone, cancels the agent's running task (the console binds a key instead)."""
+
+
+async def _typed(session: TalkSession, line: str) -> None:
+    text = line.strip()
+    if text != CANCEL_COMMAND:
+        await session.send_line(text)
+    elif await session.cancel_delegation():
+        session.renderer.info("cancelling the agent's task")
+    else:
+        session.renderer.info("no agent task is running")
+
+
 async def run_typed(session: TalkSession, lines: AsyncIterator[str], *, timeout: float) -> None:
-    """Say each typed line and wait for its answer, until an empty line, EOF, or the
-    conversation ends (then raise if it ended with an error).
+    """Send each typed line at once, whatever the agent is doing, until an empty line,
+    EOF, or the conversation ends; then wait for what is still being answered (raise if
+    the conversation ended with an error).
+
+    A line never waits for the previous answer or a running delegation: the model
+    hears it at once (and answers when its current response is over); a word about the
+    running task reaches the agent as steering. ``/cancel`` stops the agent's task.
+    ``timeout`` is the idle limit: a turn in progress with no event, agent progress
+    or input for that long fails the run.
 
     Read ``lines`` from :func:`stdin_lines`: an executor thread blocked in ``readline``
     would keep Ctrl-C from ending the process until the person pressed Enter.
     """
-    session.renderer.info("type a line and press enter; an empty line or Ctrl-D quits")
-    while True:
-        line = await _next_line(lines, session.ended)
-        if line is None or not line.strip():
-            break
-        await session.say(line.rstrip("\n"), timeout=timeout)
+    session.renderer.info(
+        f"type a line and press enter ({CANCEL_COMMAND} stops the agent's task); "
+        "an empty line or Ctrl-D quits once the answer is in, Ctrl-C at once"
+    )
+    watchdog = asyncio.ensure_future(session.watch_turns(timeout))
+    try:
+        while True:
+            line = await _next_line(lines, session.ended, watchdog)
+            if line is None or not line.strip():
+                break
+            await _typed(session, line)
+        if not session.ended.is_set():
+            await session.wait_idle(timeout)  # what was asked is still being answered
+    finally:
+        watchdog.cancel()
+        await asyncio.gather(watchdog, return_exceptions=True)
     _raise_if_failed(session)
 
 
 async def _typed_lines(session: TalkSession, lines: AsyncIterator[str]) -> bool:
     """Send typed lines as text; True when the person asked to quit (an empty line)."""
     async for line in lines:
-        text = line.strip()
-        if not text:
+        if not line.strip():
             return True
-        await session.send_line(text)
+        await _typed(session, line)
     return False
 
 

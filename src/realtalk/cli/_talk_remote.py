@@ -57,6 +57,7 @@ from realtalk.cli._render import Renderer
 from realtalk.cli._session import OFFLINE_API_KEY
 from realtalk.cli._settings import resolve_cli_settings
 from realtalk.cli._talk_audio import AudioOptions, LocalAudio, run_mic, run_typed, stdin_lines
+from realtalk.cli._turns import wait_for_turn
 from realtalk.emulator import Emulator, EmulatorOptions
 from realtalk.transports import PCM24K_RATE, read_wav_pcm24k, stream_pcm24k
 
@@ -294,8 +295,21 @@ class RemoteTalk:
     async def send_line(self, text: str) -> None:
         client, thread_id = self._require()
         self.renderer.user(text)
+        self.tracker.expect_turn()
         await client.append_text(thread_id, text)
         await client.request_response(thread_id)
+
+    async def cancel_delegation(self) -> bool:
+        """``thread/realtime/cancelHandoff``: True if a delegation was running."""
+        client, thread_id = self._require()
+        self.tracker.touch()
+        return await client.cancel_handoff(thread_id)
+
+    async def watch_turns(self, limit: float) -> None:
+        """Raise when a turn in progress stalls for ``limit`` seconds (never returns)."""
+        while True:
+            await self._wait(self.tracker.busy)
+            await self.wait_idle(limit)
 
     def audio_sink(self) -> Callable[[bytes], Awaitable[None]]:
         """``appendAudio`` frames, pipelined (see :mod:`._audio_pipe`)."""
@@ -313,24 +327,25 @@ class RemoteTalk:
         return "the app-server closed the connection"
 
     async def wait_idle(self, timeout: float) -> None:
+        """Until the turn is over; ``timeout`` is an idle limit (see ``_turns``)."""
         tracker = self.tracker
-        try:
-            async with asyncio.timeout(timeout):
-                while tracker.closed is None:
-                    await self._wait(tracker.idle)
-                    if tracker.closed is not None:
-                        break  # ``closed`` sets ``idle`` too: the turn did not finish
-                    tracker.activity.clear()
-                    try:
-                        async with asyncio.timeout(SETTLE_S):
-                            await self._wait(tracker.activity)
-                    except TimeoutError:
-                        if tracker.idle.is_set():
-                            return
-        except TimeoutError as exc:
-            raise RealtalkError(
-                f"timed out after {timeout:g}s waiting for the assistant to finish"
-            ) from exc
+        while tracker.closed is None:
+            await wait_for_turn(
+                lambda: self._wait(tracker.idle),
+                done=tracker.idle.is_set,
+                last_activity=lambda: tracker.last_activity,
+                agent_running=lambda: tracker.agent_running,
+                limit=timeout,
+            )
+            if tracker.closed is not None:
+                break  # ``closed`` sets ``idle`` too: the turn did not finish
+            tracker.activity.clear()
+            try:
+                async with asyncio.timeout(SETTLE_S):
+                    await self._wait(tracker.activity)
+            except TimeoutError:
+                if tracker.idle.is_set():
+                    return
         detail = f": {_one_line(tracker.errors[-1])}" if tracker.errors else ""
         raise RealtalkError(f"the conversation ended ({tracker.closed}){detail}")
 

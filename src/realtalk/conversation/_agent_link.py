@@ -2,13 +2,19 @@
 
 Two tasks, owned here and cancelled by :meth:`AgentLink.aclose`:
 
-* ``submitter`` - hands delegation texts to the agent (queue of 64, back-pressure), so
-  the fanout never waits for the agent however slow it is to accept;
+* ``submitter`` - hands the core's orders to the agent in order (queue of 64,
+  back-pressure): a delegation text (start or steer a task), or a cancellation
+  (:meth:`InterruptibleAgent.interrupt`: the task stops and its processes are
+  killed). The reader never waits for the agent however slow it is to accept or
+  to stop;
 * ``pump`` - reads the agent's events and hands each, in agent order, to the core of
   the conversation running at that moment (which decides what to send).
 
 Agent failures of any kind are spoken back (``AgentActivity("failed")`` and the
-handoff's failure output), never swallowed and never fatal to the conversation.
+handoff's failure output), never swallowed and never fatal to the conversation. A
+task that ends interrupted (``INTERRUPTED_MESSAGE``) is reported as
+``AgentActivity("cancelled")`` and given to the core as stopped (the end of a task
+it cancelled, or a cancellation from elsewhere, e.g. ``turn/interrupt``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from realtalk.agent import AssistantMessage, BackgroundAgent, TaskComplete, TaskFailed
+from realtalk.agent import (
+    INTERRUPTED_MESSAGE,
+    AssistantMessage,
+    BackgroundAgent,
+    InterruptibleAgent,
+    TaskComplete,
+    TaskFailed,
+)
 from realtalk.conversation._runtime import ConversationRuntime
 from realtalk.conversation._types import AgentActivity, ConversationEvent
 
@@ -26,6 +39,14 @@ __all__ = ["SUBMISSION_QUEUE_SIZE", "AgentLink"]
 logger = logging.getLogger("realtalk.conversation")
 
 SUBMISSION_QUEUE_SIZE = 64
+CANNOT_STOP = "this agent cannot stop a running task; its result will be ignored"
+
+
+class _Stop:
+    """The submission queue's cancel order."""
+
+
+_STOP = _Stop()
 
 Emit = Callable[[ConversationEvent], Awaitable[None]]
 Current = Callable[[], ConversationRuntime | None]
@@ -41,7 +62,7 @@ class AgentLink:
         self._emit = emit
         self._current = current
         self._name = name
-        self._submissions: asyncio.Queue[str] = asyncio.Queue(SUBMISSION_QUEUE_SIZE)
+        self._submissions: asyncio.Queue[str | _Stop] = asyncio.Queue(SUBMISSION_QUEUE_SIZE)
         self._pump_task: asyncio.Task[None] | None = None
         self._submit_task: asyncio.Task[None] | None = None
 
@@ -73,6 +94,12 @@ class AgentLink:
             return
         await runtime.put_until_stopped(self._submissions, text)
 
+    async def cancel(self, runtime: ConversationRuntime) -> None:
+        """Stop the agent's running task, after the orders queued before (no waiting)."""
+        if self.agent is None:
+            return
+        await runtime.put_until_stopped(self._submissions, _STOP)
+
     async def aclose(self) -> None:
         """Cancel and await both tasks (the agent itself belongs to the caller)."""
         tasks = [t for t in (self._pump_task, self._submit_task) if t is not None]
@@ -84,12 +111,28 @@ class AgentLink:
 
     async def _submitter(self, agent: BackgroundAgent) -> None:
         while True:
-            text = await self._submissions.get()
+            order = await self._submissions.get()
+            if isinstance(order, _Stop):
+                await self._stop(agent)
+                continue
             try:
-                await agent.submit(text)
+                await agent.submit(order)
             except Exception as exc:  # any agent failure is spoken back, never fatal here
                 logger.warning("background agent rejected the handoff: %s", exc)
                 await self._failed(self._current(), str(exc))
+
+    async def _stop(self, agent: BackgroundAgent) -> None:
+        if not isinstance(agent, InterruptibleAgent):
+            # The core already answered the handoff; the task's end will be ignored.
+            logger.warning("the background agent cannot stop its running task")
+            await self._emit(AgentActivity("cancelled", CANNOT_STOP))
+            return
+        try:
+            stopped = await agent.interrupt()
+        except Exception:  # the core has answered the handoff: report, never fail here
+            logger.exception("stopping the background agent's task failed")
+            return
+        logger.info("background agent task stop requested", extra={"was_running": stopped})
 
     async def _failed(self, runtime: ConversationRuntime | None, message: str) -> None:
         await self._emit(AgentActivity("failed", message))
@@ -114,5 +157,9 @@ class AgentLink:
                 await self._emit(AgentActivity("complete"))
                 if runtime is not None:
                     await runtime.agent_complete()
+            elif isinstance(event, TaskFailed) and event.message == INTERRUPTED_MESSAGE:
+                await self._emit(AgentActivity("cancelled", "the task was stopped"))
+                if runtime is not None:
+                    await runtime.agent_stopped()
             elif isinstance(event, TaskFailed):
                 await self._failed(runtime, event.message)

@@ -19,7 +19,7 @@ from realtalk._logging import StepTimer
 from realtalk.agent import BackgroundAgent
 from realtalk.conversation._agent_link import AgentLink
 from realtalk.conversation._context import ThreadHistory, gather_startup_context
-from realtalk.conversation._runtime import ConversationRuntime, backoff_delay
+from realtalk.conversation._runtime import AgentOrder, ConversationRuntime, backoff_delay
 from realtalk.conversation._subscription import Subscription
 from realtalk.conversation._types import (
     Closed,
@@ -35,6 +35,7 @@ from realtalk.protocol import (
     DEFAULT_BACKEND_PROMPT,
     AudioFrame,
     ConversationCore,
+    Delegate,
     ErrorEvent,
     Media,
     PlaybackClock,
@@ -342,10 +343,13 @@ class ConversationManager:
         finishing.add_done_callback(self._finishing.discard)
         await asyncio.shield(finishing)
 
-    async def _route_handoff(self, runtime: ConversationRuntime, text: str) -> None:
+    async def _route_handoff(self, runtime: ConversationRuntime, order: AgentOrder) -> None:
         # The link's submitter hands it over: the reader never waits for the agent,
         # so audio and transcripts keep flowing however slow the agent is to accept.
-        await self._agent_link.delegate(runtime, text)
+        if isinstance(order, Delegate):
+            await self._agent_link.delegate(runtime, order.text)
+        else:
+            await self._agent_link.cancel(runtime)
 
     # ---------------------------------------------------------------- inputs
 
@@ -373,6 +377,22 @@ class ConversationManager:
         """
         if not await self._require_running().request_response():
             raise ConversationNotRunningError()
+
+    async def cancel_delegation(self) -> bool:
+        """Cancel the running delegation: the person asked to stop the agent's task.
+
+        The model is told at once (it says the task was cancelled) and the agent's
+        task is stopped, its processes killed. Returns False when no delegation was
+        running (nothing is sent). A console binds this to a key; the app-server
+        serves it as ``thread/realtime/cancelHandoff``.
+
+        Raises:
+            ConversationNotRunningError: No conversation is running.
+        """
+        cancelled = await self._require_running().cancel_delegation()
+        if cancelled is None:
+            raise ConversationNotRunningError()
+        return cancelled
 
     # ---------------------------------------------------------------- close
 

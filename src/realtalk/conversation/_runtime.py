@@ -5,7 +5,8 @@ module only moves things, with two tasks owned here (``stop`` cancels and awaits
 
 * ``reader`` - (WebRTC: joins the sideband first) reads server events, feeds each to
   the core and emits what the core says to emit, in order, straight to the
-  subscribers (a :class:`Delegate` goes to the agent link first);
+  subscribers (a :class:`Delegate` or :class:`CancelDelegation` goes to the agent
+  link first);
 * ``writer`` - sends what the core queued (input audio and text, agent output,
   acknowledgements, ``response.create``, truncation), in the core's order.
 
@@ -28,7 +29,7 @@ from typing import Any
 
 from realtalk._errors import RealtalkError
 from realtalk.conversation._types import CloseReason, ConversationEvent, Realtime
-from realtalk.protocol import AudioFrame, ConversationCore, Delegate
+from realtalk.protocol import AudioFrame, CancelDelegation, ConversationCore, Delegate
 from realtalk.transports import RealtimeConnection
 
 __all__ = ["CONTROL_QUEUE_SIZE", "ConversationRuntime"]
@@ -39,7 +40,10 @@ CONTROL_QUEUE_SIZE = 64
 
 Connector = Callable[[], Awaitable[RealtimeConnection]]
 Emit = Callable[[ConversationEvent], Awaitable[None]]
-Route = Callable[["ConversationRuntime", str], Awaitable[None]]
+AgentOrder = Delegate | CancelDelegation
+"""What the core asks of the background agent: start or steer a task, or stop it."""
+Route = Callable[["ConversationRuntime", AgentOrder], Awaitable[None]]
+_AGENT_ORDERS = (Delegate, CancelDelegation)
 OnEnd = Callable[["ConversationRuntime", CloseReason], Awaitable[None]]
 
 
@@ -142,6 +146,20 @@ class ConversationRuntime:
     async def agent_failed(self, message: str) -> None:
         await self._control(lambda core: core.agent_failed(message))
 
+    async def agent_stopped(self) -> None:
+        await self._control(lambda core: core.agent_stopped())
+
+    async def cancel_delegation(self) -> bool | None:
+        """Cancel the running delegation; None once stopped, else whether one ran."""
+        cancelled: list[bool] = []
+
+        def cancel(core: ConversationCore) -> None:
+            cancelled.append(core.cancel_delegation())
+
+        if not await self._control(cancel):
+            return None
+        return cancelled[0]
+
     async def _control(self, call: Callable[[ConversationCore], bool | None]) -> bool:
         if not self._writable.is_set() and not await self._wait(self._writable):
             return False
@@ -198,8 +216,8 @@ class ConversationRuntime:
     async def _drain(self) -> None:
         core, emit = self.core, self._emit
         while (out := core.next_output()) is not None:
-            if isinstance(out, Delegate):
-                await self._route(self, out.text)
+            if isinstance(out, _AGENT_ORDERS):
+                await self._route(self, out)
             else:
                 await emit(Realtime(out))
 
@@ -271,8 +289,8 @@ class ConversationRuntime:
                 self._emitting = True
                 try:
                     while (out := next_output()) is not None:
-                        if isinstance(out, Delegate):
-                            await self._route(self, out.text)
+                        if isinstance(out, _AGENT_ORDERS):
+                            await self._route(self, out)
                         else:
                             await emit(Realtime(out))
                 finally:

@@ -76,10 +76,12 @@ class AgentActivity(_Out, frozen=True, tag="agent"):
     """What the background agent is doing (for UIs; not sent to the model as is).
 
     ``kind`` is ``submitted`` (delegation text routed to the agent), ``message``
-    (an assistant message), ``complete`` or ``failed``.
+    (an assistant message), ``complete``, ``failed`` or ``cancelled`` (the task was
+    stopped: the person cancelled it, or the agent cannot stop and its result will
+    be ignored; ``text`` says which).
     """
 
-    kind: Literal["submitted", "message", "complete", "failed"]
+    kind: Literal["submitted", "message", "complete", "failed", "cancelled"]
     text: str = ""
 
 
