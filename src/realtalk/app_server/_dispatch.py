@@ -233,6 +233,8 @@ class Dispatcher:
             self.settings, config, self.conn.notify, agent_factory=self.options.agent_factory
         )
         self.threads[thread.id] = thread
+        # Like `talk`: the agent's Responses socket is open before the first handoff.
+        await thread.bridge.warm()
         provider = self.options.model_provider
         described = thread.describe(provider)
         await self.conn.respond(
