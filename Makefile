@@ -29,11 +29,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures).
+# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures), Debian's
+# Chromium and its WebDriver (the browser page test) and espeak-ng (its spoken question).
 sysdeps:
 	@command -v openssl >/dev/null 2>&1 || { \
 		echo "installing openssl (needed by the TLS tests)"; \
 		apt-get update -qq && apt-get install -y -qq openssl; }
+	@{ command -v chromium && command -v chromedriver && command -v espeak-ng; } >/dev/null 2>&1 || { \
+		echo "installing chromium, chromium-driver and espeak-ng (needed by the browser page test)"; \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver espeak-ng; }
 
 pytest: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q

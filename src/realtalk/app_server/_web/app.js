@@ -196,6 +196,11 @@ function agentTask(text) {
   $("agent-task").textContent = text;
 }
 
+function seconds(since) {
+  const elapsed = (performance.now() - since) / 1000;
+  return elapsed < 10 ? `${elapsed.toFixed(2)} s` : `${elapsed.toFixed(0)} s`;
+}
+
 function agentStarted(turnId) {
   const agent = app.agent;
   agent.turnId = turnId;
@@ -206,10 +211,7 @@ function agentStarted(turnId) {
   $("agent-command").textContent = "";
   $("agent-cancel").disabled = false;
   clearInterval(agent.timer);
-  const tick = () => {
-    const seconds = (performance.now() - agent.startedAt) / 1000;
-    agentState("working", `working · ${seconds.toFixed(1)} s`);
-  };
+  const tick = () => agentState("working", `working · ${seconds(agent.startedAt)}`);
   tick();
   agent.timer = setInterval(tick, 200);
 }
@@ -232,10 +234,10 @@ function agentEnded(turn) {
   agent.timer = null;
   agent.turnId = null;
   $("agent-cancel").disabled = true;
-  const seconds = ((performance.now() - agent.startedAt) / 1000).toFixed(1);
-  if (turn.status === "completed") agentState("done", `done in ${seconds} s`);
-  else if (turn.status === "interrupted") agentState("interrupted", `cancelled after ${seconds} s`);
-  else agentState("failed", `failed after ${seconds} s: ${turn.error ? turn.error.message : "unknown error"}`);
+  const took = seconds(agent.startedAt);
+  if (turn.status === "completed") agentState("done", `done in ${took}`);
+  else if (turn.status === "interrupted") agentState("interrupted", `cancelled after ${took}`);
+  else agentState("failed", `failed after ${took}: ${turn.error ? turn.error.message : "unknown error"}`);
 }
 
 // -- notifications -----------------------------------------------------------------------
@@ -417,15 +419,18 @@ function watchMedia() {
     const pc = app.pc;
     if (pc === null) return;
     let received = 0;
+    let energy = 0;
     let sent = 0;
     for (const report of (await pc.getStats()).values()) {
       if (report.type === "inbound-rtp" && report.kind === "audio") {
         received = report.totalSamplesDuration || 0;
+        energy = report.totalAudioEnergy || 0;
       } else if (report.type === "outbound-rtp" && report.kind === "audio") {
         sent = report.bytesSent || 0;
       }
     }
     meter.dataset.receivedSeconds = received.toFixed(2);
+    meter.dataset.receivedEnergy = energy.toPrecision(3);
     meter.dataset.sentBytes = String(sent);
     const mic = app.mic === null ? "no mic" : `mic ${(sent / 1024).toFixed(0)} KiB sent`;
     meter.textContent = `${pc.connectionState} · ${mic} · model audio ${received.toFixed(1)} s`;

@@ -1,0 +1,157 @@
+"""The browser page in headless Chromium, offline, against ``realtalk app-server --web``.
+
+The page does what a person does: it opens the address the app-server printed, starts
+a WebRTC conversation through ``thread/realtime/start`` (the app-server relays the
+offer to the embedded emulator and the answer back), speaks through Chromium's fake
+microphone (a WAV of espeak-ng), types to the agent, and must show the transcript, the
+agent panel and the model's audio arriving and playing.
+"""
+
+from __future__ import annotations
+
+import http.server
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.wait import WebDriverWait
+
+from .conftest import AppServerProcess, save_artifacts
+
+WAIT_S = 45.0
+SPOKEN = re.compile(r"\(speech \d+\.\ds\)")
+"""The emulator's transcript of an audio turn it cannot recognise (no ASR yet)."""
+
+
+def _text(driver: webdriver.Chrome, element_id: str) -> str:
+    return str(driver.find_element(By.ID, element_id).text)
+
+
+def _lines(driver: webdriver.Chrome, role: str) -> list[str]:
+    """Finished transcript lines of ``role`` (``user`` / ``assistant``)."""
+    elements = driver.find_elements(By.CSS_SELECTOR, f"#transcript li.{role}:not(.live)")
+    return [str(e.text) for e in elements]
+
+
+def _wait(driver: webdriver.Chrome, what: str, check: Callable[[webdriver.Chrome], object]) -> None:
+    WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(check, message=what)
+
+
+@pytest.mark.timeout(180)
+def test_the_page_talks_hears_and_shows_the_agent(
+    app_server: AppServerProcess, chromium: webdriver.Chrome
+) -> None:
+    driver = chromium
+    try:
+        driver.get(app_server.web_url)
+        _wait(driver, "the page connects", lambda d: _text(d, "status").startswith("ready"))
+        # The token left the address bar (it lives in this tab's sessionStorage).
+        assert "token" not in str(driver.current_url)
+        assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-thread-id")
+
+        driver.find_element(By.ID, "start").click()
+        _wait(driver, "the conversation starts", lambda d: _text(d, "status").startswith("talking"))
+
+        # The fake microphone's question went over WebRTC to the model, whose transcript
+        # of it came back through the app-server's notifications.
+        _wait(
+            driver,
+            "the spoken question's transcript",
+            lambda d: any(
+                SPOKEN.fullmatch(line.removeprefix("you ")) for line in _lines(d, "user")
+            ),
+        )
+
+        # A typed request for the agent: the agent panel shows the task, the running
+        # state, and the agent's answer; the model speaks the answer.
+        box = driver.find_element(By.ID, "text")
+        box.send_keys("agent, run `ls`", Keys.ENTER)
+        _wait(driver, "the agent finishes", lambda d: _text(d, "agent-status").startswith("done"))
+        assert _text(driver, "agent-task") == "agent, run `ls`"
+        assert _text(driver, "agent-answer") == "I ran `ls`. It printed: hello.txt"
+        spoken_answer = "The agent says: I ran `ls`. It printed: hello.txt"
+        _wait(
+            driver,
+            "the model's spoken answer in the transcript",
+            lambda d: any(line.endswith(spoken_answer) for line in _lines(d, "assistant")),
+        )
+
+        # The model's audio arrived over WebRTC, not silence, and the page plays it.
+        meter = driver.find_element(By.ID, "media")
+        _wait(
+            driver,
+            "model audio received",
+            lambda d: (
+                float(meter.get_attribute("data-received-seconds") or 0) > 1.0
+                and float(meter.get_attribute("data-received-energy") or 0) > 0.0
+            ),
+        )
+        assert int(meter.get_attribute("data-sent-bytes") or 0) > 0  # the microphone's audio
+        playing = driver.execute_script(
+            "const a = document.getElementById('speaker');"
+            "return a.srcObject !== null && !a.paused && a.currentTime > 0;"
+        )
+        assert playing is True
+
+        page = str(driver.find_element(By.TAG_NAME, "body").text)
+        assert "realtime_delegation" not in page and "<input>" not in page
+        assert not driver.find_elements(By.CSS_SELECTOR, "#transcript li.error")
+    finally:
+        shot = save_artifacts(driver, "browser-page")
+        print(f"screenshot: {shot}")
+    assert shot.stat().st_size > 10_000
+
+
+@pytest.fixture
+def foreign_site(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Another local web site (another origin); returns a page URL for some HTML."""
+    root = tmp_path / "foreign"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            del format, args
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+
+    def page(html: str) -> str:
+        (root / "index.html").write_text(html)
+        return f"http://127.0.0.1:{server.server_address[1]}/index.html"
+
+    try:
+        yield page
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+def test_a_page_from_another_origin_cannot_drive_the_app_server(
+    app_server: AppServerProcess, chromium: webdriver.Chrome, foreign_site: Callable[[str], str]
+) -> None:
+    # Even holding the page token (the worst case), another site's page is refused.
+    token = urlsplit(app_server.web_url).fragment.removeprefix("token=")
+    port = urlsplit(app_server.ws_url).port
+    html = f"""<!doctype html><title>waiting</title><script>
+    const token = btoa({token!r}).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+    const ws = new WebSocket("ws://127.0.0.1:{port}/", ["realtalk.jsonrpc", "realtalk.bearer." + token]);
+    ws.onopen = () => {{ document.title = "OPEN"; }};
+    ws.onclose = () => {{ if (document.title === "waiting") document.title = "REFUSED"; }};
+    </script>"""
+    chromium.get(foreign_site(html))
+    _wait(chromium, "the foreign page's attempt", lambda d: d.title != "waiting")
+    assert chromium.title == "REFUSED"
+    # The same attempt from the page's own origin is accepted (the check can pass).
+    chromium.get(app_server.web_url)
+    _wait(chromium, "the page connects", lambda d: _text(d, "status").startswith("ready"))
