@@ -409,6 +409,7 @@ function stopMedia() {
   if (app.mic !== null) for (const track of app.mic.getTracks()) track.stop();
   app.mic = null;
   $("speaker").srcObject = null;
+  $("media").textContent = "";
 }
 
 function watchMedia() {
