@@ -14,12 +14,14 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 from .conftest import AppServerProcess, save_artifacts
@@ -39,8 +41,23 @@ def _lines(driver: webdriver.Chrome, role: str) -> list[str]:
     return [str(e.text) for e in elements]
 
 
-def _wait(driver: webdriver.Chrome, what: str, check: Callable[[webdriver.Chrome], object]) -> None:
-    WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(check, message=what)
+def _wait(driver: webdriver.Chrome, what: str, check: Callable[[webdriver.Chrome], object]) -> Any:
+    return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(check, message=what)
+
+
+def _wait_turn(driver: webdriver.Chrome, task: str) -> WebElement:
+    """The agent panel's entry for ``task``, once it finished."""
+
+    def finished(d: webdriver.Chrome) -> WebElement | None:
+        for turn in d.find_elements(By.CSS_SELECTOR, "#agent-turns li.turn"):
+            done = turn.get_attribute("data-state") != "working"
+            if done and turn.find_element(By.CLASS_NAME, "turn-task").text == task:
+                return turn
+        return None
+
+    turn = _wait(driver, f"the agent's turn for {task!r}", finished)
+    assert isinstance(turn, WebElement)
+    return turn
 
 
 @pytest.mark.timeout(180)
@@ -68,13 +85,14 @@ def test_the_page_talks_hears_and_shows_the_agent(
             ),
         )
 
-        # A typed request for the agent: the agent panel shows the task, the running
-        # state, and the agent's answer; the model speaks the answer.
+        # A typed request for the agent: the agent panel shows the task, its state and
+        # the agent's answer; the model speaks the answer.
         box = driver.find_element(By.ID, "text")
         box.send_keys("agent, run `ls`", Keys.ENTER)
-        _wait(driver, "the agent finishes", lambda d: _text(d, "agent-status").startswith("done"))
-        assert _text(driver, "agent-task") == "agent, run `ls`"
-        assert _text(driver, "agent-answer") == "I ran `ls`. It printed: hello.txt"
+        typed = _wait_turn(driver, "agent, run `ls`")
+        assert typed.find_element(By.CLASS_NAME, "turn-status").text.startswith("done in ")
+        messages = [m.text for m in typed.find_elements(By.CLASS_NAME, "turn-message")]
+        assert messages[-1] == "I ran `ls`. It printed: hello.txt"
         spoken_answer = "The agent says: I ran `ls`. It printed: hello.txt"
         _wait(
             driver,

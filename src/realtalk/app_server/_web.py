@@ -1,7 +1,7 @@
 """The browser page (``realtalk app-server --listen ws://... --web``) and its access rules.
 
-The page is three static files shipped as package data (``_web/``: HTML, JS, CSS; no
-build step, nothing from a CDN), served on the listener's own origin next to the
+The page is a few static files shipped as package data (``_web/``: HTML, CSS and plain
+JS modules; no build step, nothing from a CDN), served on the listener's own origin next to the
 JSON-RPC WebSocket. It holds no secret: anyone who can reach the port may load it.
 What it may *do* is decided when its WebSocket connects:
 
@@ -54,6 +54,8 @@ BEARER_PROTOCOL_PREFIX: Final = "realtalk.bearer."
 _ASSETS: Final = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/web/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/web/agent.js": ("agent.js", "text/javascript; charset=utf-8"),
+    "/web/rpc.js": ("rpc.js", "text/javascript; charset=utf-8"),
     "/web/app.css": ("app.css", "text/css; charset=utf-8"),
 }
 _HEADERS: Final = {

@@ -1,121 +1,19 @@
 // The realtalk page: one app-server thread, WebRTC media between this browser and the
 // model (the app-server relays the SDP offer and answer), and a live transcript and
-// agent panel drawn from the app-server's notifications. Plain JS, no dependencies.
+// agent panel drawn from the app-server's notifications. Plain JS modules, no build.
 //
 // Auth: the token arrives in the URL fragment (never sent to a server), moves to
 // sessionStorage, and is offered as a WebSocket subprotocol (see _web.py).
-"use strict";
+
+import { AgentPanel } from "./agent.js";
+import { Rpc } from "./rpc.js";
 
 const TOKEN_KEY = "realtalk.token";
-const JSONRPC_PROTOCOL = "realtalk.jsonrpc";
-const BEARER_PREFIX = "realtalk.bearer.";
-const REQUEST_TIMEOUT_MS = 30000;
 const ICE_GATHERING_TIMEOUT_MS = 5000;
 const STATS_INTERVAL_MS = 500;
+const APPROVALS = new Set(["item/commandExecution/requestApproval", "item/fileChange/requestApproval"]);
 
 const $ = (id) => document.getElementById(id);
-
-// -- auth ------------------------------------------------------------------------------
-
-function takeToken() {
-  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (fromUrl) {
-    sessionStorage.setItem(TOKEN_KEY, fromUrl);
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-  return sessionStorage.getItem(TOKEN_KEY);
-}
-
-function base64url(text) {
-  let binary = "";
-  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-// -- JSON-RPC over the app-server WebSocket ----------------------------------------------
-
-class RpcError extends Error {
-  constructor(method, error) {
-    super(`${method} failed (${error.code}): ${error.message}`);
-    this.code = error.code;
-  }
-}
-
-class Rpc {
-  constructor(url, token, onNotification, onClose) {
-    this.url = url;
-    this.token = token;
-    this.onNotification = onNotification;
-    this.onClose = onClose;
-    this.nextId = 1;
-    this.pending = new Map();
-    this.ws = null;
-  }
-
-  connect() {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, [JSONRPC_PROTOCOL, BEARER_PREFIX + base64url(this.token)]);
-      this.ws = ws;
-      let opened = false;
-      ws.onopen = () => { opened = true; resolve(); };
-      ws.onmessage = (event) => this.receive(event.data);
-      ws.onclose = (event) => {
-        for (const { reject: fail, timer } of this.pending.values()) {
-          clearTimeout(timer);
-          fail(new Error("the app-server connection closed"));
-        }
-        this.pending.clear();
-        if (opened) this.onClose(event);
-        else reject(new Error("the app-server refused the connection (wrong or missing token?)"));
-      };
-    });
-  }
-
-  receive(data) {
-    let message;
-    try {
-      message = JSON.parse(data);
-    } catch {
-      console.warn("realtalk: unreadable message from the app-server");
-      return;
-    }
-    if (message.method !== undefined && message.id === undefined) {
-      this.onNotification(message.method, message.params || {});
-      return;
-    }
-    const waiting = this.pending.get(message.id);
-    if (waiting === undefined) return;
-    this.pending.delete(message.id);
-    clearTimeout(waiting.timer);
-    if (message.error) waiting.reject(new RpcError(waiting.method, message.error));
-    else waiting.resolve(message.result);
-  }
-
-  request(method, params) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`${method}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`));
-      }, REQUEST_TIMEOUT_MS);
-      this.pending.set(id, { resolve, reject, timer, method });
-      this.send({ id, method, params });
-    });
-  }
-
-  notify(method, params) {
-    this.send(params === undefined ? { method } : { method, params });
-  }
-
-  send(message) {
-    if (this.ws === null || this.ws.readyState !== WebSocket.OPEN) {
-      throw new Error("not connected to the app-server");
-    }
-    this.ws.send(JSON.stringify(message));
-  }
-}
-
-// -- the page's state --------------------------------------------------------------------
 
 const app = {
   rpc: null,
@@ -126,9 +24,18 @@ const app = {
   starting: null, // Promise of a start in progress
   startWait: null, // { resolve, reject } until thread/realtime/started or a failure
   live: { user: null, assistant: null },
-  agent: { turnId: null, startedAt: 0, timer: null, answer: "" },
+  agent: null,
   statsTimer: null,
 };
+
+function takeToken() {
+  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
 
 function setStatus(text, state = "ok") {
   const status = $("status");
@@ -178,72 +85,11 @@ function transcriptDone(role, text) {
   scrollTranscript();
 }
 
-// -- agent panel -------------------------------------------------------------------------
-
-function taskText(text) {
-  // A delegation is wrapped in <realtime_delegation><input>…</input>…; show the words.
-  const match = /<input>([\s\S]*?)<\/input>/.exec(text);
-  const words = match ? match[1] : text.replace(/<\/?[a-z_]+>/g, " ");
-  return words.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&").trim();
-}
-
-function agentState(state, status) {
-  $("agent").dataset.state = state;
-  $("agent-status").textContent = status;
-}
-
-function agentTask(text) {
-  $("agent-task").textContent = text;
-}
-
-function seconds(since) {
-  const elapsed = (performance.now() - since) / 1000;
-  return elapsed < 10 ? `${elapsed.toFixed(2)} s` : `${elapsed.toFixed(0)} s`;
-}
-
-function agentStarted(turnId) {
-  const agent = app.agent;
-  agent.turnId = turnId;
-  agent.startedAt = performance.now();
-  agent.answer = "";
-  $("agent-answer").textContent = "";
-  $("agent-command").hidden = true;
-  $("agent-command").textContent = "";
-  $("agent-cancel").disabled = false;
-  clearInterval(agent.timer);
-  const tick = () => agentState("working", `working · ${seconds(agent.startedAt)}`);
-  tick();
-  agent.timer = setInterval(tick, 200);
-}
-
-function agentAnswer(text) {
-  app.agent.answer = text;
-  $("agent-answer").textContent = text;
-}
-
-function agentCommand(text, append) {
-  const box = $("agent-command");
-  box.hidden = false;
-  box.textContent = append ? (box.textContent + text).slice(-4000) : text;
-  box.scrollTop = box.scrollHeight;
-}
-
-function agentEnded(turn) {
-  const agent = app.agent;
-  clearInterval(agent.timer);
-  agent.timer = null;
-  agent.turnId = null;
-  $("agent-cancel").disabled = true;
-  const took = seconds(agent.startedAt);
-  if (turn.status === "completed") agentState("done", `done in ${took}`);
-  else if (turn.status === "interrupted") agentState("interrupted", `cancelled after ${took}`);
-  else agentState("failed", `failed after ${took}: ${turn.error ? turn.error.message : "unknown error"}`);
-}
-
-// -- notifications -----------------------------------------------------------------------
+// -- notifications and server requests ---------------------------------------------------
 
 function onNotification(method, params) {
   if (params.threadId !== undefined && params.threadId !== app.threadId) return;
+  const agent = app.agent;
   switch (method) {
     case "thread/realtime/started":
       app.running = true;
@@ -264,7 +110,8 @@ function onNotification(method, params) {
       transcriptDone(params.role, params.text);
       break;
     case "thread/realtime/itemAdded":
-      onItemAdded(params.item);
+      if (params.item.type === "handoff_request") agent.steered(params.item.input_transcript);
+      else if (params.item.type === "input_audio_buffer.speech_started") liveLine("user");
       break;
     case "thread/realtime/error":
       if (app.startWait !== null) settleStart(new Error(`could not start: ${params.message}`));
@@ -274,22 +121,25 @@ function onNotification(method, params) {
       conversationClosed(params.reason);
       break;
     case "turn/started":
-      agentStarted(params.turn.id);
+      agent.turnStarted(params.turn.id);
       break;
     case "item/started":
-      onItemStarted(params.item);
+      agent.itemStarted(params.turnId, params.item);
       break;
     case "item/agentMessage/delta":
-      agentAnswer(app.agent.answer + params.delta);
+      agent.agentDelta(params.turnId, params.itemId, params.delta);
       break;
     case "item/commandExecution/outputDelta":
-      agentCommand(params.delta, true);
+      agent.outputDelta(params.turnId, params.itemId, params.delta);
       break;
     case "item/completed":
-      if (params.item.type === "agentMessage") agentAnswer(params.item.text);
+      agent.itemCompleted(params.turnId, params.item);
       break;
     case "turn/completed":
-      agentEnded(params.turn);
+      agent.turnCompleted(params.turn);
+      break;
+    case "serverRequest/resolved":
+      agent.resolved(params.requestId);
       break;
     case "error":
       if (params.error) addLine("error", `agent: ${params.error.message}`);
@@ -299,20 +149,13 @@ function onNotification(method, params) {
   }
 }
 
-function onItemAdded(item) {
-  if (item.type === "handoff_request") {
-    agentTask(item.input_transcript);
-  } else if (item.type === "input_audio_buffer.speech_started") {
-    liveLine("user"); // keeps the order: the words arrive after the model starts
+function onServerRequest(method, params, id) {
+  if (APPROVALS.has(method) && params.threadId === app.threadId) {
+    return app.agent.ask(id, method, params);
   }
-}
-
-function onItemStarted(item) {
-  if (item.type === "userMessage" && $("agent-task").textContent === "") {
-    agentTask(taskText(item.content.map((part) => part.text || "").join(" ")));
-  } else if (item.type === "commandExecution" && item.command) {
-    agentCommand(`$ ${[].concat(item.command).join(" ")}\n`, false);
-  }
+  const error = new Error(`the page does not handle ${method}`);
+  error.code = -32601;
+  return Promise.reject(error);
 }
 
 function settleStart(error) {
@@ -390,7 +233,9 @@ async function startTalking() {
   };
   await pc.setLocalDescription(await pc.createOffer());
   await iceGatheringComplete(pc);
-  const started = new Promise((resolve, reject) => { app.startWait = { resolve, reject }; });
+  const started = new Promise((resolve, reject) => {
+    app.startWait = { resolve, reject };
+  });
   await app.rpc.request("thread/realtime/start", {
     threadId: app.threadId,
     outputModality: "audio",
@@ -414,7 +259,7 @@ function stopMedia() {
 
 function watchMedia() {
   // What really flows, from the browser's own counters: the model's audio received
-  // and played, and the microphone audio sent.
+  // (and its energy: silence has none) and the microphone audio sent.
   const meter = $("media");
   app.statsTimer = setInterval(async () => {
     const pc = app.pc;
@@ -441,7 +286,9 @@ function watchMedia() {
 async function ensureStarted() {
   if (app.running) return;
   if (app.starting === null) {
-    app.starting = startTalking().finally(() => { app.starting = null; });
+    app.starting = startTalking().finally(() => {
+      app.starting = null;
+    });
   }
   await app.starting;
 }
@@ -480,22 +327,26 @@ async function stopTalking() {
   await guarded(() => app.rpc.request("thread/realtime/stop", { threadId: app.threadId }));
 }
 
-async function cancelAgent() {
-  const turnId = app.agent.turnId;
-  if (turnId === null) return;
-  $("agent-cancel").disabled = true;
-  await guarded(() => app.rpc.request("turn/interrupt", { threadId: app.threadId, turnId }));
+function cancelTurn(turnId) {
+  return guarded(() => app.rpc.request("turn/interrupt", { threadId: app.threadId, turnId }));
 }
 
 // -- start-up ----------------------------------------------------------------------------
 
+function disconnected(event) {
+  app.running = false;
+  stopMedia();
+  setStatus(`disconnected from the app-server (${event.code}); reload to reconnect`, "error");
+  for (const id of ["start", "stop", "text", "send"]) $(id).disabled = true;
+  app.agent.disable();
+}
+
 async function connect(token) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const rpc = new Rpc(`${scheme}//${location.host}/`, token, onNotification, (event) => {
-    app.running = false;
-    stopMedia();
-    setStatus(`disconnected from the app-server (${event.code}); reload to reconnect`, "error");
-    for (const id of ["start", "stop", "text", "send", "agent-cancel"]) $(id).disabled = true;
+  const rpc = new Rpc(`${scheme}//${location.host}/`, token, {
+    notification: onNotification,
+    request: onServerRequest,
+    closed: disconnected,
   });
   await rpc.connect();
   app.rpc = rpc;
@@ -522,10 +373,12 @@ function askForToken(message) {
 }
 
 async function main() {
+  app.agent = new AgentPanel($("agent-turns"), $("agent-idle"), {
+    cancel: cancelTurn,
+  });
   $("start").addEventListener("click", () => guarded(ensureStarted));
   $("stop").addEventListener("click", stopTalking);
   $("say").addEventListener("submit", sendText);
-  $("agent-cancel").addEventListener("click", cancelAgent);
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("token-input").value);
