@@ -125,3 +125,70 @@ def test_an_api_key_with_a_stray_newline_is_refused_without_echoing_it(tmp_path:
     with pytest.raises(ConfigError, match="control character") as info:
         load_settings(environ=env)
     assert "sk-secret-123" not in str(info.value)
+
+
+def _with_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "numbers.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("env", "text", "field", "expected"),
+    [
+        ({"REALTALK_SIDEBAND_MAX_RETRIES": "0"}, "", "sideband_max_retries", 0),
+        ({}, "[realtime]\nsideband_max_retries = 0\n", "sideband_max_retries", 0),
+        (  # the environment beats the file, zero included
+            {"REALTALK_SIDEBAND_MAX_RETRIES": "0"},
+            "[realtime]\nsideband_max_retries = 3\n",
+            "sideband_max_retries",
+            0,
+        ),
+        ({}, "[realtime]\nsideband_retry_base_ms = 0\n", "sideband_retry_base_ms", 0),
+        ({}, "[agent]\ntimeout_s = 2.5\n", "agent_timeout_s", 2.5),
+        ({}, "", "sideband_max_retries", 4),  # unset: the defaults
+        ({}, "", "sideband_retry_base_ms", 200),
+        ({}, "", "agent_timeout_s", 600.0),
+    ],
+)
+def test_zero_is_a_value_not_unset(
+    tmp_path: Path, env: dict[str, str], text: str, field: str, expected: float
+) -> None:
+    settings = load_settings(_with_file(tmp_path, text), environ=env)
+    assert getattr(settings, field) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "text", "named"),
+    [
+        (
+            {"REALTALK_SIDEBAND_MAX_RETRIES": "-1"},
+            "",
+            "environment variable REALTALK_SIDEBAND_MAX_RETRIES: -1 is out of range",
+        ),
+        ({"REALTALK_SIDEBAND_MAX_RETRIES": "1000"}, "", "REALTALK_SIDEBAND_MAX_RETRIES: 1000"),
+        ({}, "[realtime]\nsideband_max_retries = -2\n", "realtime.sideband_max_retries: -2"),
+        ({}, "[realtime]\nsideband_retry_base_ms = -5\n", "realtime.sideband_retry_base_ms: -5"),
+        ({}, "[agent]\ntimeout_s = 0\n", "agent.timeout_s: 0"),
+        ({}, "[agent]\ntimeout_s = -1.5\n", "agent.timeout_s: -1.5"),
+        ({}, "[agent]\ntimeout_s = inf\n", "agent.timeout_s: inf"),
+        ({}, "[agent]\ntimeout_s = nan\n", "agent.timeout_s: nan"),
+    ],
+)
+def test_numbers_out_of_range_are_config_errors_naming_the_key(
+    tmp_path: Path, env: dict[str, str], text: str, named: str
+) -> None:
+    path = _with_file(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ=env)
+    assert named in str(info.value)
+    assert "expected" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("sideband_max_retries", -1), ("sideband_retry_base_ms", -1), ("agent_timeout_s", 0.0)],
+)
+def test_settings_built_in_code_are_checked_too(field: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=field):
+        Settings(**{field: value})  # type: ignore[arg-type]

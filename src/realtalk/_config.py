@@ -12,6 +12,7 @@ naming the file, the key and the expected type.
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import tomllib
@@ -38,6 +39,15 @@ DEFAULT_REALTIME_MODEL = "gpt-realtime-1.5"
 DEFAULT_AGENT_MODEL = "gpt-5-codex"
 
 Transport = Literal["webrtc", "websocket"]
+
+_LIMITS: dict[str, tuple[float, float]] = {
+    # Settings field -> inclusive range. 0 retries means one attempt; 0 ms, no backoff.
+    # The caps keep a sideband join bounded: 10 retries from 10 s double past a day.
+    "sideband_max_retries": (0, 10),
+    "sideband_retry_base_ms": (0, 10_000),
+    "agent_timeout_s": (0.001, 7 * 24 * 3600.0),
+}
+"""The numeric settings' ranges; a value outside is a ConfigError naming its key."""
 
 
 class _RealtimeFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -99,6 +109,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"Settings({shown})"
 
     __str__ = __repr__
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in _LIMITS.items():
+            _check_range(getattr(self, name), low, high, name)
 
     @property
     def ws_base_url(self) -> str:
@@ -175,6 +189,33 @@ def _int_env(env: Mapping[str, str], name: str) -> int | None:
         raise ConfigError(f"environment variable {name}={value!r}: expected an integer") from exc
 
 
+def _check_range(value: float, low: float, high: float, source: str) -> None:
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigError(f"{source}: {value!r} is out of range; expected {low:g} to {high:g}")
+
+
+def _number_setting(
+    field: str,
+    env_value: float | None,
+    env_name: str | None,
+    file_value: float | None,
+    file_key: str,
+) -> dict[str, float]:
+    """``{field: value}`` from the environment, else the file; ``{}`` keeps the default.
+
+    Zero is a value like any other (never "unset"); a value out of range is a
+    ConfigError naming where it came from.
+    """
+    low, high = _LIMITS[field]
+    if env_value is not None:
+        _check_range(env_value, low, high, f"environment variable {env_name}")
+        return {field: env_value}
+    if file_value is not None:
+        _check_range(file_value, low, high, file_key)
+        return {field: file_value}
+    return {}
+
+
 _URL_SCHEMES = ("http", "https", "ws", "wss")
 
 
@@ -248,7 +289,27 @@ def load_settings(
     api_key = _env(env, "OPENAI_API_KEY")
     if api_key is not None:
         check_api_key(api_key)
-    return Settings(
+    in_file = f"config file {path}: "
+    numbers = {
+        **_number_setting(
+            "sideband_max_retries",
+            _int_env(env, "REALTALK_SIDEBAND_MAX_RETRIES"),
+            "REALTALK_SIDEBAND_MAX_RETRIES",
+            rt.sideband_max_retries,
+            in_file + "realtime.sideband_max_retries",
+        ),
+        **_number_setting(
+            "sideband_retry_base_ms",
+            None,
+            None,
+            rt.sideband_retry_base_ms,
+            in_file + "realtime.sideband_retry_base_ms",
+        ),
+        **_number_setting(
+            "agent_timeout_s", None, None, agent.timeout_s, in_file + "agent.timeout_s"
+        ),
+    }
+    settings = Settings(
         api_key=api_key,
         base_url=_url_setting(
             env, "OPENAI_BASE_URL", file.base_url, f"config file {path}: base_url"
@@ -267,14 +328,11 @@ def load_settings(
         or rt.output_modality
         or OutputModality.AUDIO,
         transport="websocket" if transport == "websocket" else "webrtc",
-        sideband_max_retries=_int_env(env, "REALTALK_SIDEBAND_MAX_RETRIES")
-        or (rt.sideband_max_retries if rt.sideband_max_retries is not None else 4),
-        sideband_retry_base_ms=rt.sideband_retry_base_ms or 200,
         agent_command=tuple(agent_command) if agent_command else None,
         agent_input="stdin" if agent_input == "stdin" else "arg",
-        agent_timeout_s=agent.timeout_s or 600.0,
         agent_model=_env(env, "REALTALK_AGENT_MODEL") or agent.model or DEFAULT_AGENT_MODEL,
         agent_enable_shell=agent.enable_shell if agent.enable_shell is not None else True,
         workspace=agent.workspace,
         config_path=str(path),
     )
+    return msgspec.structs.replace(settings, **numbers)

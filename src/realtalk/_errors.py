@@ -13,7 +13,8 @@
         │   └── HandshakeError       HTTP-level refusal (status, body)
         └── TransportClosedError     the connection is closed
 
-Lower-layer exceptions are converted at each boundary with ``raise ... from exc``.
+Lower-layer exceptions are converted at each boundary with ``raise ... from exc``
+(``realtalk._boundary.map_exceptions``).
 Messages say what failed and what to do; they never contain secrets.
 """
 
@@ -30,7 +31,6 @@ __all__ = [
     "TlsConfigError",
     "TransportClosedError",
     "TransportError",
-    "connect_failure_reason",
 ]
 
 
@@ -80,17 +80,3 @@ class HandshakeError(ConnectError):
 
 class TransportClosedError(TransportError):
     """The connection is closed."""
-
-
-def connect_failure_reason(exc: BaseException) -> str:
-    """Why a connection attempt failed, in words a user can act on.
-
-    aiohttp's connector errors carry the OS error as ``os_error`` and render
-    themselves with internals (``ssl:<ssl.SSLContext object at 0x...>``); the OS
-    error's own text ("Connect call failed ('127.0.0.1', 1)", "Name or service not
-    known") is what matters.
-    """
-    os_error = getattr(exc, "os_error", None)
-    if isinstance(os_error, OSError):
-        return os_error.strerror or str(os_error) or type(os_error).__name__
-    return str(exc) or type(exc).__name__

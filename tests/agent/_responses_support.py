@@ -10,11 +10,17 @@ from typing import Any
 
 from aiohttp import web
 
-from realtalk.agent import AgentEvent, AssistantDelta, TaskComplete, TaskFailed
-from realtalk.agent._model_client import ModelClient, ModelClientOptions
-from realtalk.agent._model_session import Prompt
-from realtalk.agent._responses_agent import ResponsesAgent
-from realtalk.emulator._responses import ResponsesEmulator, ResponsesOptions
+from realtalk.agent import (
+    AgentEvent,
+    AssistantDelta,
+    ModelClient,
+    ModelClientOptions,
+    Prompt,
+    ResponsesAgent,
+    TaskComplete,
+    TaskFailed,
+)
+from realtalk.emulator import ResponsesEmulator, ResponsesOptions
 from realtalk.protocol.responses import Item, user_message
 
 API_KEY = "sk-test-secret-key"

@@ -17,10 +17,17 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from realtalk._errors import AgentError
-from realtalk.agent import AgentEvent, AssistantMessage, CommandAgent, TaskComplete, TaskFailed
-from realtalk.agent._model_client import ModelClient
-from realtalk.agent._responses_agent import FAILED_OUTPUT, ResponsesAgent
+from realtalk import AgentError
+from realtalk.agent import (
+    AgentEvent,
+    AssistantMessage,
+    CommandAgent,
+    ModelClient,
+    ResponsesAgent,
+    TaskComplete,
+    TaskFailed,
+)
+from realtalk.agent._responses_agent import FAILED_OUTPUT
 from realtalk.agent._tools import ToolRunner, run_argv
 from realtalk.protocol.responses import FunctionCall, PreconnectState
 

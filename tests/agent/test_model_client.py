@@ -9,16 +9,10 @@ import logging
 import aiohttp
 import pytest
 
-from realtalk._errors import AgentError, TransportClosedError
-from realtalk.agent._model_client import ModelClient
-from realtalk.agent._model_session import (
-    ModelClientSession,
-    Prompt,
-    StreamItem,
-    StreamRetry,
-    backoff_delay,
-)
-from realtalk.emulator._responses import ResponsesOptions
+from realtalk import AgentError, TransportClosedError
+from realtalk.agent import ModelClient, ModelClientSession, Prompt, StreamItem, StreamRetry
+from realtalk.agent._model_session import backoff_delay
+from realtalk.emulator import ResponsesOptions
 from realtalk.protocol.responses import (
     ERR_CLOSED_BY_SERVER,
     ERR_STREAM_CLOSED,

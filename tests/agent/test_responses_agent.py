@@ -10,17 +10,18 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from realtalk._errors import AgentError, ConfigError
+from realtalk import AgentError, ConfigError
 from realtalk.agent import (
     AssistantMessage,
     BackgroundAgent,
+    ModelClient,
+    ResponsesAgent,
     TaskComplete,
     TaskFailed,
 )
-from realtalk.agent._model_client import ModelClient
-from realtalk.agent._responses_agent import ResponsesAgent
 from realtalk.agent._tools import SHELL_DISABLED_OUTPUT, ToolRunner
-from realtalk.emulator._responses import ResponsesEmulator, ResponsesOptions, scripted_reply
+from realtalk.emulator import ResponsesEmulator, ResponsesOptions
+from realtalk.emulator._responses import scripted_reply
 from realtalk.protocol.responses import FunctionCall, message_text, user_message
 
 from ._responses_support import API_KEY, WAIT_S, agent_at, responses_server, until_done

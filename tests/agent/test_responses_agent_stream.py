@@ -22,7 +22,7 @@ from realtalk.agent import (
 )
 from realtalk.agent._responses_agent import ABORTED_OUTPUT
 from realtalk.agent._text_deltas import TextDeltaFilter
-from realtalk.emulator._responses import ResponsesOptions
+from realtalk.emulator import ResponsesOptions
 from realtalk.protocol.responses import message_text
 
 from ._responses_support import WAIT_S, agent_at, responses_server, until_done

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from realtalk._errors import ConfigError, ProtocolError
+from realtalk import ConfigError, ProtocolError
 from realtalk.protocol.responses import (
     RESPONSES_WEBSOCKETS_BETA,
     TURN_STATE_HEADER,

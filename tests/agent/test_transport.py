@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from realtalk._errors import (
+from realtalk import (
     ConnectError,
     HandshakeError,
     ProtocolError,

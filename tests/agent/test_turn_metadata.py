@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from realtalk.agent._turn_metadata import turn_metadata_header
-from realtalk.emulator._responses import ResponsesOptions
+from realtalk.emulator import ResponsesOptions
 
 from ._responses_support import WAIT_S, model_client, prompt, responses_server
 

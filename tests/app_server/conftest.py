@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from realtalk._config import Settings
 from realtalk.app_server import AppServer, AppServerOptions, Client, RealtimeAudioChunk
+from realtalk.conversation import Settings
 from realtalk.emulator import Emulator, EmulatorOptions, RealtimeSessionRecord, ResponsesEmulator
 from realtalk.protocol import OutputModality
 

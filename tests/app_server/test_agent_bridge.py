@@ -18,9 +18,8 @@ from realtalk.agent import (
     TaskComplete,
     TaskFailed,
 )
-from realtalk.app_server import _agent_bridge
+from realtalk.app_server import Turn, _agent_bridge
 from realtalk.app_server._agent_bridge import AgentBridge, TurnConflictError
-from realtalk.app_server._api import Turn
 from realtalk.app_server._outbox import Outbox
 
 

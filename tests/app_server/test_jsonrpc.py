@@ -1,20 +1,17 @@
-"""JSON-RPC framing, params decoding and the experimental gate (pure, no sockets)."""
+"""JSON-RPC framing and params decoding (pure, no sockets)."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
 
-from realtalk.app_server import METHODS, NOTIFICATIONS
-from realtalk.app_server._api import (
+from realtalk.app_server import (
     RealtimeTransportWebrtc,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeStartParams,
     TurnStartParams,
 )
 from realtalk.protocol import (
-    EXPERIMENTAL_METHODS,
-    EXPERIMENTAL_NOTIFICATIONS,
     INVALID_PARAMS,
     INVALID_REQUEST,
     MAX_MESSAGE_BYTES,
@@ -30,8 +27,6 @@ from realtalk.protocol import (
     encode_notification,
     encode_request,
     encode_response,
-    experimental_error,
-    experimental_reason,
     is_valid_header_value,
     parse_message,
 )
@@ -150,18 +145,6 @@ def test_realtime_start_prompt_keeps_absent_apart_from_null() -> None:
             msgspec.Raw(b'{"threadId":"t","outputModality":"video"}'), ThreadRealtimeStartParams
         )
     assert bad.value.field == "outputModality"
-
-
-def test_experimental_gate_table() -> None:
-    realtime = {m for m in METHODS if m.startswith("thread/realtime/")}
-    assert set(EXPERIMENTAL_METHODS) == realtime
-    assert all(experimental_reason(m) is None for m in set(METHODS) - realtime)
-    assert experimental_error("thread/realtime/start") == RpcErrorObject(
-        -32600, "thread/realtime/start requires experimentalApi capability", None
-    )
-    assert {
-        m for m in NOTIFICATIONS if m.startswith("thread/realtime/")
-    } == EXPERIMENTAL_NOTIFICATIONS
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from realtalk.app_server import AppServer, Client, RpcError
-from realtalk.app_server._api import ThreadRealtimeStartParams
+from realtalk.app_server import AppServer, Client, RpcError, ThreadRealtimeStartParams
 from realtalk.protocol import (
     COMPLETION_ACK,
     V1_VOICES,

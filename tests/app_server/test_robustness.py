@@ -17,7 +17,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from realtalk._config import Settings
 from realtalk.agent import AgentEvent, BackgroundAgent
 from realtalk.app_server import (
     AppServer,
@@ -26,12 +25,13 @@ from realtalk.app_server import (
     ConnectionLimits,
     Notification,
     RpcError,
+    ThreadConfig,
+    ThreadStartParams,
 )
-from realtalk.app_server._api import ThreadStartParams
 from realtalk.app_server._connection import Connection, RequestError
 from realtalk.app_server._stdio import run_stream_connection
-from realtalk.app_server._threads import ThreadConfig
 from realtalk.app_server._websocket import text_frame
+from realtalk.conversation import Settings
 
 from .conftest import API_KEY, TIMEOUT, make_settings
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from realtalk.app_server import METHODS, NOTIFICATIONS, generate_json_schema
-from realtalk.protocol import EXPERIMENTAL_METHODS, EXPERIMENTAL_NOTIFICATIONS
 
 
 def _load(path: Path) -> Any:
@@ -26,8 +25,10 @@ def test_stable_schema_excludes_the_experimental_surface(tmp_path: Path) -> None
     written = generate_json_schema(tmp_path)
     assert all(p.exists() for p in written)
     index = _load(tmp_path / "index.json")
-    assert set(index["requests"]) == set(METHODS) - set(EXPERIMENTAL_METHODS)
-    assert set(index["notifications"]) == set(NOTIFICATIONS) - EXPERIMENTAL_NOTIFICATIONS
+    assert set(index["requests"]) == {m for m, spec in METHODS.items() if not spec.experimental}
+    assert set(index["notifications"]) == {
+        m for m, spec in NOTIFICATIONS.items() if not spec.experimental
+    }
     for entry in index["requests"].values():
         assert (tmp_path / entry["params"]).exists() and (tmp_path / entry["result"]).exists()
     assert not (tmp_path / "ThreadRealtimeStartParams.json").exists()

@@ -10,8 +10,7 @@ import msgspec
 import pytest
 
 from realtalk import ConfigError, HandshakeError
-from realtalk.app_server import AppServer, Client, ConnectionLimits
-from realtalk.app_server._api import EmptyResult
+from realtalk.app_server import AppServer, Client, ConnectionLimits, EmptyResult
 from realtalk.app_server._connection import Connection
 from realtalk.app_server._server import is_loopback_host, parse_listen_url
 from realtalk.app_server._websocket import text_frame

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from realtalk._config import Settings
 from realtalk.agent import BackgroundAgent, ModelClient, ModelClientOptions, ResponsesAgent
 from realtalk.app_server import (
     AgentMessageItem,
@@ -24,6 +23,7 @@ from realtalk.app_server import (
     ThreadStartParams,
     UserMessageItem,
 )
+from realtalk.conversation import Settings
 from realtalk.emulator import ResponsesOptions
 from realtalk.protocol import STEERING_ACK
 

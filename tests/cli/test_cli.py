@@ -77,7 +77,7 @@ def test_refused_connection_is_one_clear_line() -> None:
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "could not connect to realtime server" in result.stderr
+    assert "could not connect to the realtime server" in result.stderr
     assert "sk-cli-secret" not in result.stderr + result.stdout
 
 

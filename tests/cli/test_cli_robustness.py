@@ -21,15 +21,14 @@ import pytest
 from rich.console import Console
 from websockets.asyncio.server import ServerConnection, serve
 
-from realtalk._config import Settings
-from realtalk._errors import ConfigError, RealtalkError, TransportError
+from realtalk import ConfigError, RealtalkError, TransportError
 from realtalk.app_server import AppServer, AppServerOptions, Client
 from realtalk.cli._jsonl import EventLog
 from realtalk.cli._playback import JitterBuffer, Speaker, buffer_policy
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
 from realtalk.cli._talk_remote import RemoteTalk
-from realtalk.conversation import ConversationEvent, Realtime
+from realtalk.conversation import ConversationEvent, Realtime, Settings
 from realtalk.protocol import ResponseCreated
 from tests.cli._fake_device import FakeDevice, tone
 from tests.cli._run import Run, run_talk

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from realtalk import ConfigError
-from realtalk._config import Settings
 from realtalk.cli._offline import embedded_emulator, require_api_key, runs_offline
+from realtalk.conversation import Settings
 
 
 @pytest.mark.parametrize(

@@ -14,13 +14,13 @@ from typing import Literal
 import pytest
 from rich.console import Console
 
-from realtalk._config import Settings
-from realtalk._errors import ConfigError
+from realtalk import ConfigError
+from realtalk.cli import build_parser
 from realtalk.cli._device import AudioDeviceError
-from realtalk.cli._main import build_parser
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
 from realtalk.cli._talk_audio import AudioOptions, LocalAudio, list_devices, run_mic
+from realtalk.conversation import Settings
 from tests.cli._fake_device import MIC, QUIET_MS, FakeDevice, RecordingPlayback, tone
 
 HINT = (

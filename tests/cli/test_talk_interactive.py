@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from realtalk._config import Settings
-from realtalk._errors import RealtalkError
+from realtalk import RealtalkError
 from realtalk.app_server import AppServer, AppServerOptions
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
 from realtalk.cli._talk_audio import AudioOptions, LocalAudio, run_mic, run_typed
 from realtalk.cli._talk_remote import RemoteTalk
+from realtalk.conversation import Settings
 from realtalk.emulator import Emulator, EmulatorOptions
 from tests.cli._fake_device import QUIET_MS, FakeDevice, RecordingPlayback, tone
 from tests.cli._run import clean_env

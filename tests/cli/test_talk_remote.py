@@ -17,18 +17,21 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from realtalk._config import Settings
-from realtalk._errors import ConfigError
-from realtalk.app_server import AgentMessageItem, AppServer, AppServerOptions, Turn
-from realtalk.app_server._api import (
+from realtalk import ConfigError
+from realtalk.app_server import (
+    AgentMessageItem,
+    AppServer,
+    AppServerOptions,
     ItemCompletedNotification,
     ThreadRealtimeClosedNotification,
     ThreadRealtimeItemAddedNotification,
     ThreadRealtimeTranscriptDoneNotification,
+    Turn,
     TurnCompletedNotification,
     TurnStartedNotification,
 )
 from realtalk.cli._remote_events import RemoteTracker, elide_rpc_audio, parse_app_server_target
+from realtalk.conversation import Settings
 from realtalk.emulator import Emulator, EmulatorOptions
 from tests.cli._run import Run, run_talk
 

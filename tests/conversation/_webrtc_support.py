@@ -8,12 +8,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from realtalk._config import Settings
 from realtalk.conversation import (
     Closed,
     ConversationEvent,
     ConversationManager,
     Realtime,
+    Settings,
     StartParams,
     WebRtcTransport,
 )

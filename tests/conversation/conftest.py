@@ -8,8 +8,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from realtalk._config import Settings
-from realtalk.conversation import ConversationEvent, ConversationManager, Subscription
+from realtalk.conversation import ConversationEvent, ConversationManager, Settings, Subscription
 from realtalk.emulator import Emulator, EmulatorOptions
 
 TIMEOUT = 5.0

@@ -10,7 +10,6 @@ import pytest
 from aiohttp import web
 
 from realtalk import ConversationNotRunningError
-from realtalk._config import Settings
 from realtalk.agent import AgentEvent
 from realtalk.conversation import (
     AgentActivity,
@@ -18,6 +17,7 @@ from realtalk.conversation import (
     ConversationEvent,
     ConversationManager,
     Realtime,
+    Settings,
     StartParams,
     Subscription,
     WebRtcTransport,

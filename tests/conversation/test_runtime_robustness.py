@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-from realtalk._config import Settings
 from realtalk.conversation import (
     Closed,
     ConversationEvent,
     ConversationManager,
     Realtime,
+    Settings,
     Started,
     StartParams,
     WebSocketTransport,

@@ -157,20 +157,6 @@ async def test_webrtc_v1_posts_quicksilver_session_and_joins_with_intent(
     assert mgr.running and rec.of_type(Closed) == []
 
 
-async def test_sequential_baseline_joins_before_started(
-    emulator_factory: EmulatorFactory, manager_factory: Factory, offer: str
-) -> None:
-    """The benchmark baseline (pre-change behaviour): Started/Sdp wait for the sideband."""
-    emu = await emulator_factory(sideband_latency_ms=200)
-    mgr, rec = manager_factory(webrtc_settings(emu.base_url), sequential_sideband=True)
-    await mgr.start(start_params(offer))
-    await rec.wait_for(is_(SdpAnswer))
-    assert len(emu.sessions) == 1  # already joined when the SDP answer came out
-    assert kinds(rec)[:2] == ["Started", "SdpAnswer"]
-    await emu.sessions[0].wait_for_count(1)
-    assert emu.sessions[0].received_types[0] == "session.update"
-
-
 # --------------------------------------------------------------------------- lifecycle
 
 
@@ -197,11 +183,12 @@ async def test_close_while_sideband_connecting_drops_pending_join(
         await mgr.text_in("late")
 
 
+@pytest.mark.parametrize("retries", [0, 2])  # 0 retries: one attempt, not the default 4
 async def test_sideband_join_failure_closes_with_error(
-    emulator_factory: EmulatorFactory, manager_factory: Factory, offer: str
+    emulator_factory: EmulatorFactory, manager_factory: Factory, offer: str, retries: int
 ) -> None:
     emu = await emulator_factory(sideband_never=True)
-    mgr, rec = manager_factory(webrtc_settings(emu.base_url, sideband_max_retries=2))
+    mgr, rec = manager_factory(webrtc_settings(emu.base_url, sideband_max_retries=retries))
     await mgr.start(start_params(offer))
     closed = await rec.wait_for(is_(Closed))
     assert closed == Closed("error")
@@ -209,7 +196,7 @@ async def test_sideband_join_failure_closes_with_error(
     error = rec.events[2]
     assert isinstance(error, Realtime) and isinstance(error.payload, ErrorEvent)
     assert "HTTP 503" in error.payload.message
-    assert emu.calls[0].sideband == ["refused"] * 3  # max_retries + 1 attempts
+    assert emu.calls[0].sideband == ["refused"] * (retries + 1)
     assert emu.sessions == []
     with pytest.raises(ConversationNotRunningError, match="conversation is not running"):
         await mgr.text_in("late")

@@ -206,7 +206,7 @@ async def test_connect_failure_emits_realtime_error_only(manager_factory: Factor
     await mgr.start()
     err = await rec.wait_for(lambda e: isinstance(e, Realtime))
     assert isinstance(err, Realtime) and isinstance(err.payload, ErrorEvent)
-    assert "could not connect to realtime server" in err.payload.message
+    assert "could not connect to the realtime server" in err.payload.message
     assert "sk-test-key" not in err.payload.message
     assert rec.of_type(Started) == [] and rec.of_type(Closed) == []
     assert not mgr.running

@@ -14,11 +14,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from realtalk.emulator import Emulator, EmulatorOptions, ScriptedModel
+from realtalk.emulator import AudioSink, Emulator, EmulatorOptions, ScriptedModel
 from realtalk.emulator._call_media import Call
 from realtalk.emulator._responder import Responder
 from realtalk.emulator._script import Plan, PlanKind
-from realtalk.emulator._speech import ActiveResponse, AudioSink, ResponseWriter
+from realtalk.emulator._speech import ActiveResponse, ResponseWriter
 from realtalk.emulator._wire import IdFactory, SessionMode, SessionVersion
 
 from ._calls_support import BOUNDARY, multipart, post

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from realtalk import RealtalkError
-from realtalk._config import Settings
 from realtalk.agent import ModelClient, ModelClientOptions, Prompt
 from realtalk.conversation import (
     ConversationEvent,
     ConversationManager,
     Realtime,
     SdpAnswer,
+    Settings,
     Started,
     StartParams,
     Subscription,

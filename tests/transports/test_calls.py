@@ -14,7 +14,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from realtalk import ConfigError, ConnectError, HandshakeError, ProtocolError
 from realtalk.protocol import encode_call_session
-from realtalk.transports._calls import CallCreationError, CallResult, create_call
+from realtalk.transports import CallCreationError, CallResult, create_call
 from tests._http import serving
 
 OFFER = "v=offer\r\n"

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from realtalk import ConfigError
 from realtalk._proxy import EnvProxy, env_proxy
-from realtalk.transports._calls import create_call
+from realtalk.transports import create_call
 from tests._http import serving
 from tests.conftest import EmulatorFactory
 

@@ -17,17 +17,15 @@ from aiortc.mediastreams import MediaStreamError
 from realtalk import ConnectError, ProtocolError, TransportClosedError
 from realtalk.emulator._rtc_peer import AnsweringPeer
 from realtalk.protocol import PeerState, PeerStateError
-from realtalk.transports import WebRtcPeer, loopback_ice_candidates
-from realtalk.transports._audio import (
+from realtalk.transports import (
     Pcm16Resampler,
     Pcm24kSource,
     WavFormatError,
-    mono24k_to_stereo48k,
+    WebRtcPeer,
+    loopback_ice_candidates,
     read_wav_pcm24k,
-    stereo48k_to_mono24k,
+    resample_pcm16,
     stream_pcm24k,
-    stream_wav,
-    write_wav,
 )
 
 TIMEOUT = 10.0
@@ -58,6 +56,10 @@ def estimate_hz(samples: array.array[int], rate: int) -> float:
 # --- audio conversion -------------------------------------------------------------------
 
 
+def stereo48k_to_mono24k(data: bytes) -> bytes:
+    return resample_pcm16(data, in_rate=48_000, in_channels=2)
+
+
 def test_stereo48k_to_mono24k_halves_rate_and_keeps_the_tone() -> None:
     out = pcm(stereo48k_to_mono24k(tone(440, 1.0, rate=48_000, channels=2)))
     assert len(out) == 24_000
@@ -66,7 +68,11 @@ def test_stereo48k_to_mono24k_halves_rate_and_keeps_the_tone() -> None:
 
 
 def test_mono24k_to_stereo48k_doubles_rate_and_duplicates_channels() -> None:
-    out = pcm(mono24k_to_stereo48k(tone(440, 0.5)))
+    out = pcm(
+        resample_pcm16(
+            tone(440, 0.5), in_rate=24_000, in_channels=1, out_rate=48_000, out_channels=2
+        )
+    )
     assert len(out) == 2 * 24_000
     left, right = out[0::2], out[1::2]
     assert left == right
@@ -141,18 +147,6 @@ def test_read_wav_of_a_file_cut_mid_frame_keeps_the_whole_frames(
     assert abs(len(out) // 2 - 4800) <= 24  # 0.2 s at 24 kHz mono
 
 
-def test_write_wav_round_trip(tmp_path: Path) -> None:
-    frames = tone(500, 0.1)
-    write_wav(tmp_path / "out.wav", frames)
-    with wave.open(str(tmp_path / "out.wav"), "rb") as reader:
-        assert (reader.getnchannels(), reader.getsampwidth(), reader.getframerate()) == (
-            1,
-            2,
-            24_000,
-        )
-        assert reader.readframes(reader.getnframes()) == frames
-
-
 def test_read_wav_errors(tmp_path: Path) -> None:
     surround = _write(tmp_path / "3ch.wav", bytes(60), rate=24_000, channels=3, width=2)
     with pytest.raises(WavFormatError, match="3 channels"):
@@ -208,13 +202,6 @@ async def test_stream_pcm24k_paces_20ms_chunks() -> None:
     assert b"".join(chunks) == tone(440, 0.3)
     assert {len(c) for c in chunks} == {960}
     assert elapsed >= 0.3 - 0.1 - 0.03  # cannot run ahead of the schedule
-
-
-async def test_stream_wav_feeds_a_sink(tmp_path: Path) -> None:
-    path = _write(tmp_path / "in.wav", tone(440, 0.1), rate=24_000, channels=1, width=2)
-    received = bytearray()
-    assert await stream_wav(path, received.extend, lead_ms=200) == pytest.approx(0.1)
-    assert bytes(received) == tone(440, 0.1)
 
 
 # --- loopback ICE -----------------------------------------------------------------------

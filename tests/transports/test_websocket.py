@@ -121,7 +121,7 @@ async def test_refused_connection_is_a_connect_error() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(ConnectError, match="could not connect to realtime server") as info:
+    with pytest.raises(ConnectError, match="could not connect to the realtime server") as info:
         await _connect(f"ws://127.0.0.1:{port}/v1/realtime")
     assert "sk-secret" not in str(info.value)
 

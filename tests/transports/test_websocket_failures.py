@@ -11,8 +11,7 @@ import pytest
 from realtalk import ConfigError, ConnectError
 from realtalk.app_server import Client
 from realtalk.protocol import ServerEventParser, Version, realtime_headers
-from realtalk.transports import connect_realtime
-from realtalk.transports._calls import create_call
+from realtalk.transports import connect_realtime, create_call
 from tests._http import DeafServer
 from tests.conftest import EmulatorFactory
 

@@ -1,6 +1,5 @@
 """Background agents: the interface, and the agents realtalk ships."""
 
-from realtalk.agent._bench import bench_preconnect
 from realtalk.agent._command import OUTPUT_TRUNCATED_MARKER, CommandAgent
 from realtalk.agent._interface import (
     INTERRUPTED_MESSAGE,
@@ -12,11 +11,13 @@ from realtalk.agent._interface import (
     TaskComplete,
     TaskFailed,
 )
-from realtalk.agent._model_client import ModelClient, ModelClientOptions
+from realtalk.agent._model_client import ModelClient
+from realtalk.agent._model_options import ModelClientOptions
 from realtalk.agent._model_session import (
     ModelClientSession,
     Prompt,
     ResponseResult,
+    StreamItem,
     StreamRetry,
 )
 from realtalk.agent._responses_agent import ResponsesAgent
@@ -36,8 +37,8 @@ __all__ = [
     "Prompt",
     "ResponseResult",
     "ResponsesAgent",
+    "StreamItem",
     "StreamRetry",
     "TaskComplete",
     "TaskFailed",
-    "bench_preconnect",
 ]

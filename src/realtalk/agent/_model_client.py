@@ -23,22 +23,20 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final
 
 import aiohttp
 from websockets.asyncio.client import ClientConnection
 
-from realtalk._errors import AgentError, ConfigError, RealtalkError
-from realtalk.agent._model_session import ModelClientSession
+from realtalk._errors import AgentError, RealtalkError
+from realtalk.agent._model_options import ModelClientOptions
+from realtalk.agent._model_session import ModelClientSession, Warmed
 from realtalk.agent._transport import TurnStateCell, connect_websocket, is_upgrade_required
-from realtalk.agent._turn_metadata import DEFAULT_METADATA_BUDGET_S, turn_metadata_header
+from realtalk.agent._turn_metadata import turn_metadata_header
 from realtalk.protocol import check_api_key
 from realtalk.protocol.responses import (
     FALLBACK_WARNING,
     OPENAI_BETA_HEADER,
-    RESPONSES_WEBSOCKETS_BETA,
     SESSION_ID_HEADER,
     TURN_METADATA_HEADER,
     TURN_STATE_HEADER,
@@ -49,55 +47,11 @@ from realtalk.protocol.responses import (
     websocket_url,
 )
 
-__all__ = ["ModelClient", "ModelClientOptions", "Warmed"]
+__all__ = ["ModelClient"]
 
 logger = logging.getLogger(__name__)
 
-_MAX_RETRIES_CAP: Final = 100
 _CLOSE_TASK: Final = "realtalk-responses-close"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelClientOptions:
-    """Tuning of a :class:`ModelClient` (defaults follow the reference client)."""
-
-    stream_max_retries: int = 5
-    """Retries of a failed request before falling back to HTTP (then failing)."""
-    idle_timeout_s: float = 300.0
-    """Longest wait for any send or receive on an open stream."""
-    connect_timeout_s: float = 15.0
-    """Longest wait for a WebSocket handshake or the HTTP response headers."""
-    retry_base_delay_s: float = 0.2
-    """Backoff before retry n is ``base * 2**(n-1)`` times a jitter in [0.9, 1.1)."""
-    websockets_enabled: bool = True
-    """False: use HTTP + SSE only (no preconnect)."""
-    websocket_beta: str = RESPONSES_WEBSOCKETS_BETA
-    """Value of the ``OpenAI-Beta`` handshake header."""
-    workspace: Path | None = None
-    """Directory whose git state goes into ``x-codex-turn-metadata`` (None: no header)."""
-    turn_metadata_budget_s: float = DEFAULT_METADATA_BUDGET_S
-    """Time budget for computing the turn metadata."""
-    max_message_bytes: int = 16 * 1024 * 1024
-    """Largest accepted WebSocket message."""
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.stream_max_retries <= _MAX_RETRIES_CAP:
-            raise ConfigError(
-                f"stream_max_retries must be between 0 and {_MAX_RETRIES_CAP}, "
-                f"got {self.stream_max_retries}"
-            )
-        for name in ("idle_timeout_s", "connect_timeout_s", "turn_metadata_budget_s"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.retry_base_delay_s < 0 or self.max_message_bytes <= 0:
-            raise ConfigError("retry_base_delay_s must be >= 0 and max_message_bytes positive")
-
-
-class Warmed(NamedTuple):
-    """A preconnected socket and the turn-state token its handshake captured."""
-
-    connection: ClientConnection
-    turn_state: str | None
 
 
 class ModelClient:

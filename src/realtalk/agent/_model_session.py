@@ -25,13 +25,15 @@ import random
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
+import aiohttp
 import msgspec
 from websockets.asyncio.client import ClientConnection
 from websockets.protocol import State
 
 from realtalk._errors import AgentError, RealtalkError, TransportClosedError
+from realtalk.agent._model_options import ModelClientOptions
 from realtalk.agent._transport import (
     TurnStateCell,
     http_stream,
@@ -53,15 +55,14 @@ from realtalk.protocol.responses import (
     plan_request,
 )
 
-if TYPE_CHECKING:
-    from realtalk.agent._model_client import ModelClient
-
 __all__ = [
     "ModelClientSession",
     "Prompt",
     "ResponseResult",
     "StreamItem",
+    "SessionHost",
     "StreamRetry",
+    "Warmed",
     "backoff_delay",
 ]
 
@@ -107,6 +108,59 @@ def backoff_delay(
     return base_s * 2.0 ** (attempt - 1) * (0.9 + 0.2 * rng())
 
 
+class Warmed(NamedTuple):
+    """A preconnected socket and the turn-state token its handshake captured."""
+
+    connection: ClientConnection
+    turn_state: str | None
+
+
+class SessionHost(Protocol):
+    """What a turn needs from its session-scoped client (:class:`ModelClient` is one).
+
+    The underscored members are the client's internals that only its sessions use:
+    the preconnect slot, the HTTP fallback latch, sockets and the HTTP session.
+    """
+
+    @property
+    def options(self) -> ModelClientOptions: ...
+
+    @property
+    def uses_http(self) -> bool: ...
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def http_url(self) -> str: ...
+
+    def _forget_session(self, session: ModelClientSession) -> None: ...
+
+    def _take_preconnected(self) -> Warmed | None: ...
+
+    def _pending_preconnect(self) -> asyncio.Task[None] | None: ...
+
+    async def _wait_for_pending(self, task: asyncio.Task[None]) -> None: ...
+
+    def _clear_preconnect(self) -> None: ...
+
+    def _switch_to_http(self, reason: BaseException) -> bool: ...
+
+    def _close_later(self, ws: ClientConnection) -> None: ...
+
+    async def _connect_ws(
+        self, cell: TurnStateCell | None, metadata: str | None
+    ) -> ClientConnection: ...
+
+    def _conversation_headers(
+        self, cell: TurnStateCell | None, metadata: str | None
+    ) -> dict[str, str]: ...
+
+    async def _turn_metadata(self) -> str | None: ...
+
+    def _http_session(self) -> aiohttp.ClientSession: ...
+
+
 class _Switched(RealtalkError):
     """The client fell back to HTTP while this attempt waited: retry over HTTP."""
 
@@ -114,7 +168,7 @@ class _Switched(RealtalkError):
 class ModelClientSession:
     """One turn's view of the model client. Not reusable across turns."""
 
-    def __init__(self, client: ModelClient) -> None:
+    def __init__(self, client: SessionHost) -> None:
         self._client = client
         self._turn_state = TurnStateCell()
         self._ws: ClientConnection | None = None

@@ -11,25 +11,22 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Mapping
 from typing import Final
-from urllib.parse import urlsplit
 
 import aiohttp
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from realtalk import tls
+from realtalk._boundary import connect_rules, hostname, map_exceptions
 from realtalk._errors import (
     AgentError,
     ConfigError,
-    ConnectError,
     HandshakeError,
     ProtocolError,
-    RealtalkError,
     TransportClosedError,
     TransportError,
-    connect_failure_reason,
 )
-from realtalk._proxy import proxy_for_request, proxy_setup_error
+from realtalk._proxy import proxy_for_request
 from realtalk._wslog import WS_CLIENT_LOGGER
 from realtalk.protocol.responses import (
     ERR_BINARY_FRAME,
@@ -113,21 +110,19 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, TransportError | ProtocolError)
 
 
-def _host(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or url
-    except ValueError:
-        return url
+_HINT: Final = "check the base URL and the network"
 
 
-def _connect_failure(exc: BaseException, url: str) -> ConnectError:
-    host = _host(url)
-    hint = tls.describe_tls_failure(exc, host=host)
-    if hint is not None:
-        return ConnectError(hint)
-    return ConnectError(
-        f"could not connect to the model server at {host}: {connect_failure_reason(exc)}; "
-        "check the base URL and the network"
+def _peer(url: str) -> str:
+    return f"the model server at {hostname(url) or url}"
+
+
+def _ws_refusal(exc: websockets.InvalidStatus) -> HandshakeError:
+    status = exc.response.status_code
+    return HandshakeError(
+        f"the model server refused the websocket upgrade with HTTP {status}",
+        status=status,
+        body=exc.response.body.decode("utf-8", errors="replace")[:_ERROR_BODY_LIMIT],
     )
 
 
@@ -145,7 +140,16 @@ async def connect_websocket(
         HandshakeError: The server answered the upgrade with an HTTP error.
         ConnectError: Network, TLS or timeout failure.
     """
-    try:
+    with map_exceptions(
+        (websockets.InvalidStatus, _ws_refusal),
+        *connect_rules(
+            _peer(url),
+            timeout_s=connect_timeout_s,
+            host=hostname(url),
+            hint=_HINT,
+            network=(OSError, ValueError, websockets.WebSocketException),
+        ),
+    ):
         ws = await connect(
             url,
             additional_headers=dict(headers),
@@ -157,34 +161,6 @@ async def connect_websocket(
             user_agent_header="realtalk",
             logger=_WS_LOGGER,
         )
-    except websockets.InvalidStatus as exc:
-        status = exc.response.status_code
-        body = exc.response.body.decode("utf-8", errors="replace")[:_ERROR_BODY_LIMIT]
-        raise HandshakeError(
-            f"the model server refused the websocket upgrade with HTTP {status}",
-            status=status,
-            body=body,
-        ) from exc
-    except TimeoutError as exc:
-        raise ConnectError(
-            f"timed out after {connect_timeout_s:g}s connecting to the model server at "
-            f"{_host(url)}; check the base URL and the network"
-        ) from exc
-    except RealtalkError:
-        raise
-    except (OSError, websockets.InvalidHandshake, websockets.ConnectionClosed) as exc:
-        raise _connect_failure(exc, url) from exc
-    except (websockets.InvalidProxy, ImportError, ValueError) as exc:
-        # After OSError: ssl.SSLCertVerificationError is a ValueError too.
-        proxy_problem = proxy_setup_error(exc)
-        if proxy_problem is None:
-            raise _connect_failure(exc, url) from exc
-        # From None: the proxy error's text carries the proxy URL and its credentials.
-        raise ConnectError(
-            f"could not connect to the model server at {_host(url)}: {proxy_problem}"
-        ) from None
-    except websockets.WebSocketException as exc:
-        raise _connect_failure(exc, url) from exc
     if cell is not None and ws.response is not None:
         cell.set_once(ws.response.headers.get(TURN_STATE_HEADER))
     return ws
@@ -281,7 +257,18 @@ async def http_stream(
         TransportError: Nothing arrived within the idle timeout.
         ModelResponseError: The response failed.
     """
-    try:
+    with map_exceptions(
+        *connect_rules(
+            _peer(url),
+            timeout_s=connect_timeout_s,
+            host=hostname(url),
+            hint=_HINT,
+            network=(aiohttp.ClientError, OSError),
+            proxy=False,  # resolved here, from realtalk._proxy
+        ),
+        # aiohttp's own refusals (e.g. a header value it will not send): not retryable.
+        (ValueError, lambda exc: ConfigError(f"invalid request to {_peer(url)}: {exc}")),
+    ):
         async with asyncio.timeout(connect_timeout_s):
             # No context (plain http) means aiohttp's default, which does no TLS here.
             ssl_context = tls.ssl_for_url(url)
@@ -295,13 +282,6 @@ async def http_stream(
                 proxy=proxy,
                 proxy_headers=proxy_headers,
             )
-    except TimeoutError as exc:
-        raise ConnectError(
-            f"timed out after {connect_timeout_s:g}s waiting for the model server at "
-            f"{_host(url)}; check the base URL and the network"
-        ) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise _connect_failure(exc, url) from exc
     try:
         cell.set_once(resp.headers.get(TURN_STATE_HEADER))
         if resp.status != 200:

@@ -66,6 +66,7 @@ from realtalk.app_server._api import (
     TurnStatus,
     UserMessageItem,
 )
+from realtalk.app_server._methods import NotificationMethod
 
 __all__ = ["FORWARD_QUEUE_SIZE", "INTERRUPT_TIMEOUT_S", "AgentBridge", "Emit", "TurnConflictError"]
 
@@ -76,7 +77,7 @@ INTERRUPTED_MESSAGE: Final = "the task was interrupted by the user"
 INTERRUPT_TIMEOUT_S: Final = 15.0
 """Longest wait for an interrupted turn to end before the agent is replaced."""
 
-Emit = Callable[[str, msgspec.Struct], Awaitable[None]]
+Emit = Callable[[NotificationMethod, msgspec.Struct], Awaitable[None]]
 """Sends one notification (method, params) to the thread's client."""
 
 
@@ -270,17 +271,17 @@ class AgentBridge:
         turn = _TurnState(turn_id or _new_id("turn"))
         self._turns.append(turn)
         await self._emit(
-            "turn/started",
+            NotificationMethod.TURN_STARTED,
             TurnStartedNotification(thread_id=self._thread_id, turn=turn.snapshot("inProgress")),
         )
         item = UserMessageItem(id=_new_id("item"), content=[TextInput(text=text)])
         turn.items.append(item)
         await self._emit(
-            "item/started",
+            NotificationMethod.ITEM_STARTED,
             ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
         )
         await self._emit(
-            "item/completed",
+            NotificationMethod.ITEM_COMPLETED,
             ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
         )
 
@@ -338,7 +339,7 @@ class AgentBridge:
         else:
             self._turns.popleft()
             await self._emit(
-                "error",
+                NotificationMethod.ERROR,
                 ErrorNotification(
                     thread_id=self._thread_id,
                     turn_id=turn.id,
@@ -354,7 +355,7 @@ class AgentBridge:
         if message is None:
             message = turn.message = _OpenMessage(_new_id("item"))
             await self._emit(
-                "item/started",
+                NotificationMethod.ITEM_STARTED,
                 ItemStartedNotification(
                     thread_id=self._thread_id,
                     turn_id=turn.id,
@@ -363,7 +364,7 @@ class AgentBridge:
             )
         message.pieces.append(text)
         await self._emit(
-            "item/agentMessage/delta",
+            NotificationMethod.AGENT_MESSAGE_DELTA,
             AgentMessageDeltaNotification(
                 thread_id=self._thread_id, turn_id=turn.id, item_id=message.id, delta=text
             ),
@@ -383,7 +384,7 @@ class AgentBridge:
         )
         turn.items.append(done)
         await self._emit(
-            "item/completed",
+            NotificationMethod.ITEM_COMPLETED,
             ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=done),
         )
 
@@ -392,7 +393,7 @@ class AgentBridge:
     ) -> None:
         await self._complete_message(turn)
         await self._emit(
-            "turn/completed",
+            NotificationMethod.TURN_COMPLETED,
             TurnCompletedNotification(thread_id=self._thread_id, turn=turn.snapshot(status, error)),
         )
         turn.ended.set()

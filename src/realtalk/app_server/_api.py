@@ -1,8 +1,8 @@
 """Typed app-server API: params, results and notifications (camelCase on the wire).
 
-Every request and notification of the protocol is a ``msgspec`` struct here, and
-:data:`METHODS` / :data:`NOTIFICATIONS` map wire method names to them. The
-dispatcher decodes with these types, the client decodes with them, and
+Every request and notification of the protocol is a ``msgspec`` struct here; the
+method table (``_methods.py``) maps wire method names to them. The dispatcher
+decodes with these types, the client decodes with them, and
 ``generate-json-schema`` derives the JSON Schema from them, so the three cannot
 drift apart.
 
@@ -13,17 +13,13 @@ Unknown fields in params are ignored (forward compatibility). ``prompt`` of
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Literal
 
 import msgspec
 
 from realtalk.protocol import Mode, OutputModality, Version
 
 __all__ = [
-    "CLIENT_NOTIFICATIONS",
-    "METHODS",
-    "NOTIFICATIONS",
-    "THREAD_SCOPED_METHODS",
     "AgentMessageDeltaNotification",
     "AgentMessageItem",
     "ClientInfo",
@@ -35,7 +31,6 @@ __all__ = [
     "InitializeResult",
     "ItemCompletedNotification",
     "ItemStartedNotification",
-    "MethodSpec",
     "RealtimeAudioChunk",
     "RealtimeTransport",
     "RealtimeTransportWebrtc",
@@ -342,62 +337,3 @@ class ThreadRealtimeErrorNotification(_Camel, frozen=True):
 class ThreadRealtimeClosedNotification(_Camel, frozen=True):
     thread_id: str
     reason: str | None = None
-
-
-# -- tables --------------------------------------------------------------------------------
-
-
-class MethodSpec(NamedTuple):
-    params: type[msgspec.Struct]
-    result: type[msgspec.Struct]
-
-
-METHODS: Final[dict[str, MethodSpec]] = {
-    "initialize": MethodSpec(InitializeParams, InitializeResult),
-    "thread/start": MethodSpec(ThreadStartParams, ThreadStartResult),
-    "turn/start": MethodSpec(TurnStartParams, TurnStartResult),
-    "turn/steer": MethodSpec(TurnSteerParams, TurnSteerResult),
-    "turn/interrupt": MethodSpec(TurnInterruptParams, EmptyResult),
-    "thread/realtime/start": MethodSpec(ThreadRealtimeStartParams, EmptyResult),
-    "thread/realtime/appendAudio": MethodSpec(ThreadRealtimeAppendAudioParams, EmptyResult),
-    "thread/realtime/appendText": MethodSpec(ThreadRealtimeAppendTextParams, EmptyResult),
-    "thread/realtime/stop": MethodSpec(ThreadRealtimeStopParams, EmptyResult),
-    "thread/realtime/requestResponse": MethodSpec(ThreadRealtimeRequestResponseParams, EmptyResult),
-    "thread/realtime/listVoices": MethodSpec(EmptyParams, ThreadRealtimeListVoicesResult),
-}
-"""Client-to-server requests: method -> (params type, result type)."""
-
-THREAD_SCOPED_METHODS: Final = frozenset(
-    {
-        "turn/start",
-        "turn/steer",
-        "turn/interrupt",
-        "thread/realtime/start",
-        "thread/realtime/appendAudio",
-        "thread/realtime/appendText",
-        "thread/realtime/stop",
-        "thread/realtime/requestResponse",
-    }
-)
-"""Requests carrying ``threadId``; they run in arrival order per thread."""
-
-CLIENT_NOTIFICATIONS: Final = frozenset({"initialized"})
-
-NOTIFICATIONS: Final[dict[str, type[msgspec.Struct]]] = {
-    "thread/started": ThreadStartedNotification,
-    "turn/started": TurnStartedNotification,
-    "turn/completed": TurnCompletedNotification,
-    "item/started": ItemStartedNotification,
-    "item/completed": ItemCompletedNotification,
-    "item/agentMessage/delta": AgentMessageDeltaNotification,
-    "error": ErrorNotification,
-    "thread/realtime/started": ThreadRealtimeStartedNotification,
-    "thread/realtime/sdp": ThreadRealtimeSdpNotification,
-    "thread/realtime/itemAdded": ThreadRealtimeItemAddedNotification,
-    "thread/realtime/transcript/delta": ThreadRealtimeTranscriptDeltaNotification,
-    "thread/realtime/transcript/done": ThreadRealtimeTranscriptDoneNotification,
-    "thread/realtime/outputAudio/delta": ThreadRealtimeOutputAudioDeltaNotification,
-    "thread/realtime/error": ThreadRealtimeErrorNotification,
-    "thread/realtime/closed": ThreadRealtimeClosedNotification,
-}
-"""Server-to-client notifications: method -> params type."""

@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Final
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError
@@ -18,7 +19,8 @@ from realtalk._signals import wait_for_stop_signal
 
 __all__ = ["add_app_server_arguments", "run_app_server_from_args"]
 
-TOKEN_ENV = "REALTALK_APP_SERVER_TOKEN"
+TOKEN_ENV: Final = "REALTALK_APP_SERVER_TOKEN"
+"""The environment variable that holds the app-server's bearer token."""
 
 
 def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:

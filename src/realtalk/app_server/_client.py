@@ -31,11 +31,9 @@ from typing import Any, Final, NamedTuple, Self, TypeVar
 import msgspec
 
 from realtalk._errors import ProtocolError, RealtalkError, TransportClosedError, TransportError
-from realtalk.app_server._api import (
-    NOTIFICATIONS,
-)
 from realtalk.app_server._client_api import TypedCalls
 from realtalk.app_server._links import Link, ProcessLink, WebSocketLink
+from realtalk.app_server._methods import NOTIFICATIONS, notification_method
 from realtalk.protocol import (
     IncomingNotification,
     IncomingResponse,
@@ -199,11 +197,12 @@ class Client(TypedCalls):
                 logger.warning("unexpected app-server message: %r", data[:200])
 
     def _decode_notification(self, message: IncomingNotification) -> Notification:
-        kind = NOTIFICATIONS.get(message.method)
+        method = notification_method(message.method)
+        spec = None if method is None else NOTIFICATIONS.get(method)
         raw = message.params if message.params is not None else msgspec.Raw(b"null")
-        if kind is not None:
+        if spec is not None:
             try:
-                return Notification(message.method, msgspec.json.decode(raw, type=kind))
+                return Notification(message.method, msgspec.json.decode(raw, type=spec.params))
             except msgspec.ValidationError as exc:
                 logger.warning("notification %s does not match its schema: %s", message.method, exc)
         return Notification(message.method, msgspec.json.decode(raw))

@@ -31,6 +31,7 @@ from realtalk.app_server._api import (
     TurnSteerParams,
     TurnSteerResult,
 )
+from realtalk.app_server._methods import NotificationMethod, RequestMethod
 from realtalk.protocol import Mode, OutputModality, Version
 
 __all__ = ["TypedCalls"]
@@ -66,28 +67,30 @@ class TypedCalls:
                 opt_out_notification_methods=opt_out_notification_methods,
             ),
         )
-        result = await self.request("initialize", params, InitializeResult)
-        await self.notify("initialized")
+        result = await self.request(RequestMethod.INITIALIZE, params, InitializeResult)
+        await self.notify(NotificationMethod.INITIALIZED)
         return result
 
     async def thread_start(
         self: _Requester, params: ThreadStartParams | None = None
     ) -> ThreadStartResult:
-        return await self.request("thread/start", params or ThreadStartParams(), ThreadStartResult)
+        return await self.request(
+            RequestMethod.THREAD_START, params or ThreadStartParams(), ThreadStartResult
+        )
 
     async def turn_start(self: _Requester, thread_id: str, text: str) -> TurnStartResult:
         params = TurnStartParams(thread_id=thread_id, input=[TextInput(text=text)])
-        return await self.request("turn/start", params, TurnStartResult)
+        return await self.request(RequestMethod.TURN_START, params, TurnStartResult)
 
     async def turn_steer(self: _Requester, thread_id: str, text: str, expected_turn_id: str) -> str:
         params = TurnSteerParams(
             thread_id=thread_id, input=[TextInput(text=text)], expected_turn_id=expected_turn_id
         )
-        return (await self.request("turn/steer", params, TurnSteerResult)).turn_id
+        return (await self.request(RequestMethod.TURN_STEER, params, TurnSteerResult)).turn_id
 
     async def turn_interrupt(self: _Requester, thread_id: str, turn_id: str) -> None:
         params = TurnInterruptParams(thread_id=thread_id, turn_id=turn_id)
-        await self.request("turn/interrupt", params, EmptyResult)
+        await self.request(RequestMethod.TURN_INTERRUPT, params, EmptyResult)
 
     async def realtime_start(
         self: _Requester,
@@ -114,27 +117,27 @@ class TypedCalls:
             realtime_session_id=realtime_session_id,
             model=model,
         )
-        await self.request("thread/realtime/start", params, EmptyResult)
+        await self.request(RequestMethod.REALTIME_START, params, EmptyResult)
 
     async def append_audio(self: _Requester, thread_id: str, audio: RealtimeAudioChunk) -> None:
         params = ThreadRealtimeAppendAudioParams(thread_id=thread_id, audio=audio)
-        await self.request("thread/realtime/appendAudio", params, EmptyResult)
+        await self.request(RequestMethod.REALTIME_APPEND_AUDIO, params, EmptyResult)
 
     async def append_text(self: _Requester, thread_id: str, text: str) -> None:
         params = ThreadRealtimeAppendTextParams(thread_id=thread_id, text=text)
-        await self.request("thread/realtime/appendText", params, EmptyResult)
+        await self.request(RequestMethod.REALTIME_APPEND_TEXT, params, EmptyResult)
 
     async def request_response(self: _Requester, thread_id: str) -> None:
         """Ask the model to answer the text appended so far (``appendText`` never does)."""
         params = ThreadRealtimeRequestResponseParams(thread_id=thread_id)
-        await self.request("thread/realtime/requestResponse", params, EmptyResult)
+        await self.request(RequestMethod.REALTIME_REQUEST_RESPONSE, params, EmptyResult)
 
     async def realtime_stop(self: _Requester, thread_id: str) -> None:
         params = ThreadRealtimeStopParams(thread_id=thread_id)
-        await self.request("thread/realtime/stop", params, EmptyResult)
+        await self.request(RequestMethod.REALTIME_STOP, params, EmptyResult)
 
     async def list_voices(self: _Requester) -> RealtimeVoices:
         result = await self.request(
-            "thread/realtime/listVoices", EmptyParams(), ThreadRealtimeListVoicesResult
+            RequestMethod.REALTIME_LIST_VOICES, EmptyParams(), ThreadRealtimeListVoicesResult
         )
         return result.voices

@@ -27,10 +27,16 @@ from typing import Any, Protocol, cast
 import msgspec
 
 from realtalk._errors import RealtalkError
-from realtalk.app_server._api import CLIENT_NOTIFICATIONS, METHODS, THREAD_SCOPED_METHODS
+from realtalk.app_server._methods import (
+    CLIENT_NOTIFICATIONS,
+    METHODS,
+    NOTIFICATIONS,
+    NotificationMethod,
+    RequestMethod,
+    request_method,
+)
 from realtalk.app_server._outbox import Outbox
 from realtalk.protocol import (
-    EXPERIMENTAL_NOTIFICATIONS,
     INTERNAL_ERROR,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
@@ -45,8 +51,6 @@ from realtalk.protocol import (
     encode_error,
     encode_notification,
     encode_response,
-    experimental_error,
-    experimental_reason,
     oversized_error,
     parse_message,
 )
@@ -103,7 +107,7 @@ class Connection:
         """Set when the connection must be dropped (slow client); the transport closes it."""
         self.abort_reason = ""
         # Set by the dispatcher: request handlers and the close hook.
-        self.handlers: dict[str, Callable[[RequestId, Any], Awaitable[None]]] = {}
+        self.handlers: dict[RequestMethod, Callable[[RequestId, Any], Awaitable[None]]] = {}
         self.route: Router | None = None
         self.on_close: Callable[[], Awaitable[None]] | None = None
 
@@ -138,10 +142,10 @@ class Connection:
     async def fail(self, request_id: RequestId | None, error: RpcErrorObject) -> None:
         await self._enqueue(encode_error(request_id, error))
 
-    async def notify(self, method: str, params: msgspec.Struct) -> None:
+    async def notify(self, method: NotificationMethod, params: msgspec.Struct) -> None:
         if method in self.opt_out:
             return
-        if method in EXPERIMENTAL_NOTIFICATIONS and not self.experimental_api:
+        if NOTIFICATIONS[method].experimental and not self.experimental_api:
             return
         await self._enqueue(encode_notification(method, params))
 
@@ -189,26 +193,27 @@ class Connection:
             await self._answer_failure(message.error, message.id)
 
     async def _request(self, req: IncomingRequest) -> None:
-        spec = METHODS.get(req.method)
-        handler = self.handlers.get(req.method)
-        if spec is None or handler is None:
+        method = request_method(req.method)
+        handler = None if method is None else self.handlers.get(method)
+        if method is None or handler is None:
             await self.fail(
                 req.id, RpcErrorObject(METHOD_NOT_FOUND, f"Method not found: {req.method}")
             )
             return
-        if req.method != "initialize" and not self.initialized:
+        spec = METHODS[method]
+        if method is not RequestMethod.INITIALIZE and not self.initialized:
             await self.fail(req.id, RpcErrorObject(INVALID_REQUEST, "Not initialized"))
             return
-        reason = experimental_reason(req.method)
-        if reason is not None and not self.experimental_api:
-            await self.fail(req.id, experimental_error(reason))
+        if spec.experimental and not self.experimental_api:
+            message = f"{req.method} requires experimentalApi capability"
+            await self.fail(req.id, RpcErrorObject(INVALID_REQUEST, message))
             return
         try:
             params = decode_params(req.params, spec.params)
         except ParamsError as exc:
             await self.fail(req.id, exc.to_error())
             return
-        if req.method in THREAD_SCOPED_METHODS and self.route is not None:
+        if spec.thread_scoped and self.route is not None:
             refused = await self.route(
                 cast(_HasThreadId, params).thread_id,
                 req.method,

@@ -49,6 +49,7 @@ from realtalk.app_server._api import (
     UserInput,
 )
 from realtalk.app_server._connection import Connection, RequestError, invalid_request, overloaded
+from realtalk.app_server._methods import NotificationMethod, RequestMethod
 from realtalk.app_server._threads import (
     DEFAULT_AGENT_INSTRUCTIONS,
     AgentFactory,
@@ -72,12 +73,10 @@ __all__ = ["AppServerOptions", "Dispatcher"]
 
 logger = logging.getLogger(__name__)
 
-NOT_RUNNING = "conversation is not running"
-
 _CWD_SHOWN = 200
 """Characters of a requested cwd quoted in an error message."""
 
-INLINE_WHEN_IDLE = frozenset({"thread/realtime/appendAudio"})
+INLINE_WHEN_IDLE = frozenset({RequestMethod.REALTIME_APPEND_AUDIO})
 """Requests that never wait on the conversation, run by the reader when their thread is idle."""
 
 
@@ -141,18 +140,18 @@ class Dispatcher:
         self.options = options
         self.threads: dict[str, ThreadHandle] = {}
         self._closing = False
-        handlers: dict[str, Callable[[RequestId, Any], Awaitable[None]]] = {
-            "initialize": self._initialize,
-            "thread/start": self._thread_start,
-            "turn/start": self._turn_start,
-            "turn/steer": self._turn_steer,
-            "turn/interrupt": self._turn_interrupt,
-            "thread/realtime/start": self._realtime_start,
-            "thread/realtime/appendAudio": self._append_audio,
-            "thread/realtime/appendText": self._append_text,
-            "thread/realtime/stop": self._realtime_stop,
-            "thread/realtime/requestResponse": self._request_response,
-            "thread/realtime/listVoices": self._list_voices,
+        handlers: dict[RequestMethod, Callable[[RequestId, Any], Awaitable[None]]] = {
+            RequestMethod.INITIALIZE: self._initialize,
+            RequestMethod.THREAD_START: self._thread_start,
+            RequestMethod.TURN_START: self._turn_start,
+            RequestMethod.TURN_STEER: self._turn_steer,
+            RequestMethod.TURN_INTERRUPT: self._turn_interrupt,
+            RequestMethod.REALTIME_START: self._realtime_start,
+            RequestMethod.REALTIME_APPEND_AUDIO: self._append_audio,
+            RequestMethod.REALTIME_APPEND_TEXT: self._append_text,
+            RequestMethod.REALTIME_STOP: self._realtime_stop,
+            RequestMethod.REALTIME_REQUEST_RESPONSE: self._request_response,
+            RequestMethod.REALTIME_LIST_VOICES: self._list_voices,
         }
         conn.handlers = handlers
         conn.route = self._route
@@ -241,7 +240,9 @@ class Dispatcher:
             rid,
             ThreadStartResult(thread=described, model=model, model_provider=provider, cwd=str(cwd)),
         )
-        await self.conn.notify("thread/started", ThreadStartedNotification(thread=described))
+        await self.conn.notify(
+            NotificationMethod.THREAD_STARTED, ThreadStartedNotification(thread=described)
+        )
 
     async def _turn_start(self, rid: RequestId, params: TurnStartParams) -> None:
         text = _text_of(params.input)
@@ -286,8 +287,10 @@ class Dispatcher:
 
     async def _not_running(self, thread: ThreadHandle) -> None:
         await self.conn.notify(
-            "thread/realtime/error",
-            ThreadRealtimeErrorNotification(thread_id=thread.id, message=NOT_RUNNING),
+            NotificationMethod.REALTIME_ERROR,
+            ThreadRealtimeErrorNotification(
+                thread_id=thread.id, message=str(ConversationNotRunningError())
+            ),
         )
 
     async def _append_audio(self, rid: RequestId, params: ThreadRealtimeAppendAudioParams) -> None:

@@ -6,13 +6,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Protocol
-from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from realtalk._errors import ConnectError, HandshakeError, TransportClosedError
-from realtalk._proxy import proxy_setup_error
+from realtalk._boundary import connect_rules, hostname, map_exceptions
+from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
 from realtalk._wslog import WS_CLIENT_LOGGER
 
 __all__ = ["READ_LIMIT", "Link", "ProcessLink", "WebSocketLink"]
@@ -48,8 +47,18 @@ class WebSocketLink:
     ) -> WebSocketLink:
         """Connect (no compression); refusals become :class:`HandshakeError`."""
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        host = urlsplit(url).hostname or ""
-        try:
+        host = hostname(url) or ""
+        with map_exceptions(
+            (InvalidURI, lambda exc: ConfigError(f"invalid app-server URL {url}: {exc}")),
+            (InvalidStatus, _refusal),
+            *connect_rules(
+                f"the app-server at {url}",
+                timeout_s=open_timeout,
+                host=host,
+                hint="check the URL and that the app-server is running",
+                network=(OSError, InvalidHandshake, ValueError),
+            ),
+        ):
             ws = await connect(
                 url,
                 additional_headers=headers,
@@ -60,24 +69,6 @@ class WebSocketLink:
                 proxy=None if host in ("127.0.0.1", "localhost", "::1") else True,
                 logger=WS_CLIENT_LOGGER,  # websockets logs headers at DEBUG: redact the token
             )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
-            raise HandshakeError(
-                f"the app-server refused the connection (HTTP {status}): {body.strip()}",
-                status=status,
-                body=body,
-            ) from exc
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            raise ConnectError(f"cannot connect to the app-server at {url}: {exc}") from exc
-        except (InvalidProxy, ImportError, ValueError) as exc:  # after OSError (ssl errors)
-            proxy_problem = proxy_setup_error(exc)
-            if proxy_problem is None:
-                raise ConnectError(f"cannot connect to the app-server at {url}: {exc}") from exc
-            # From None: the proxy error's text carries the proxy URL and its credentials.
-            raise ConnectError(
-                f"cannot connect to the app-server at {url}: {proxy_problem}"
-            ) from None
         return cls(ws)
 
     async def send(self, data: bytes) -> None:
@@ -95,6 +86,16 @@ class WebSocketLink:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+def _refusal(exc: InvalidStatus) -> HandshakeError:
+    status = exc.response.status_code
+    body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
+    return HandshakeError(
+        f"the app-server refused the connection (HTTP {status}): {body.strip()}",
+        status=status,
+        body=body,
+    )
 
 
 class ProcessLink:

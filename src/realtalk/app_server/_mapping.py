@@ -22,6 +22,7 @@ from realtalk.app_server._api import (
     ThreadRealtimeTranscriptDeltaNotification,
     ThreadRealtimeTranscriptDoneNotification,
 )
+from realtalk.app_server._methods import NotificationMethod
 from realtalk.conversation import Closed, ConversationEvent, Realtime, SdpAnswer, Started
 from realtalk.protocol import (
     AudioFrame,
@@ -44,7 +45,7 @@ Role = Literal["user", "assistant"]
 
 
 class Notification(NamedTuple):
-    method: str
+    method: NotificationMethod
     params: msgspec.Struct
 
 
@@ -70,7 +71,7 @@ def audio_chunk(frame: AudioFrame) -> RealtimeAudioChunk:
 
 def _item(thread_id: str, item: dict[str, Any]) -> Notification:
     return Notification(
-        "thread/realtime/itemAdded",
+        NotificationMethod.REALTIME_ITEM_ADDED,
         ThreadRealtimeItemAddedNotification(thread_id=thread_id, item=item),
     )
 
@@ -78,7 +79,7 @@ def _item(thread_id: str, item: dict[str, Any]) -> Notification:
 def _map_realtime(thread_id: str, event: RealtimeEvent) -> Notification | None:
     if isinstance(event, AudioOut):
         return Notification(
-            "thread/realtime/outputAudio/delta",
+            NotificationMethod.REALTIME_OUTPUT_AUDIO_DELTA,
             ThreadRealtimeOutputAudioDeltaNotification(
                 thread_id=thread_id, audio=audio_chunk(event.frame)
             ),
@@ -86,7 +87,7 @@ def _map_realtime(thread_id: str, event: RealtimeEvent) -> Notification | None:
     if isinstance(event, InputTranscriptDelta | OutputTranscriptDelta):
         role: Role = "user" if isinstance(event, InputTranscriptDelta) else "assistant"
         return Notification(
-            "thread/realtime/transcript/delta",
+            NotificationMethod.REALTIME_TRANSCRIPT_DELTA,
             ThreadRealtimeTranscriptDeltaNotification(
                 thread_id=thread_id, role=role, delta=event.delta
             ),
@@ -94,7 +95,7 @@ def _map_realtime(thread_id: str, event: RealtimeEvent) -> Notification | None:
     if isinstance(event, InputTranscriptDone | OutputTranscriptDone):
         role = "user" if isinstance(event, InputTranscriptDone) else "assistant"
         return Notification(
-            "thread/realtime/transcript/done",
+            NotificationMethod.REALTIME_TRANSCRIPT_DONE,
             ThreadRealtimeTranscriptDoneNotification(
                 thread_id=thread_id, role=role, text=event.text
             ),
@@ -122,7 +123,7 @@ def _map_realtime(thread_id: str, event: RealtimeEvent) -> Notification | None:
         return _item(thread_id, {"type": "response.cancelled", "response_id": event.response_id})
     if isinstance(event, ErrorEvent):
         return Notification(
-            "thread/realtime/error",
+            NotificationMethod.REALTIME_ERROR,
             ThreadRealtimeErrorNotification(thread_id=thread_id, message=event.message),
         )
     return None
@@ -134,7 +135,7 @@ def map_event(thread_id: str, event: ConversationEvent) -> Notification | None:
         return _map_realtime(thread_id, event.payload)
     if isinstance(event, Started):
         return Notification(
-            "thread/realtime/started",
+            NotificationMethod.REALTIME_STARTED,
             ThreadRealtimeStartedNotification(
                 thread_id=thread_id,
                 realtime_session_id=event.realtime_session_id,
@@ -143,11 +144,12 @@ def map_event(thread_id: str, event: ConversationEvent) -> Notification | None:
         )
     if isinstance(event, SdpAnswer):
         return Notification(
-            "thread/realtime/sdp", ThreadRealtimeSdpNotification(thread_id=thread_id, sdp=event.sdp)
+            NotificationMethod.REALTIME_SDP,
+            ThreadRealtimeSdpNotification(thread_id=thread_id, sdp=event.sdp),
         )
     if isinstance(event, Closed):
         return Notification(
-            "thread/realtime/closed",
+            NotificationMethod.REALTIME_CLOSED,
             ThreadRealtimeClosedNotification(thread_id=thread_id, reason=event.reason),
         )
     return None

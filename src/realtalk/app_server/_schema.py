@@ -19,8 +19,7 @@ from typing import Any, Final
 
 import msgspec
 
-from realtalk.app_server._api import METHODS, NOTIFICATIONS
-from realtalk.protocol import EXPERIMENTAL_NOTIFICATIONS, experimental_reason
+from realtalk.app_server._methods import METHODS, NOTIFICATIONS
 
 __all__ = ["generate_json_schema"]
 
@@ -72,7 +71,7 @@ def generate_json_schema(out_dir: Path, *, experimental: bool = False) -> list[P
     request_envelopes: list[dict[str, Any]] = []
     request_types: list[type[msgspec.Struct]] = []
     for method, spec in METHODS.items():
-        gated = experimental_reason(method) is not None
+        gated = spec.experimental
         if gated and not experimental:
             continue
         types.update((spec.params, spec.result))
@@ -85,14 +84,14 @@ def generate_json_schema(out_dir: Path, *, experimental: bool = False) -> list[P
         }
     notification_envelopes: list[dict[str, Any]] = []
     notification_types: list[type[msgspec.Struct]] = []
-    for method, kind in NOTIFICATIONS.items():
-        gated = method in EXPERIMENTAL_NOTIFICATIONS
+    for name, notification in NOTIFICATIONS.items():
+        kind, gated = notification.params, notification.experimental
         if gated and not experimental:
             continue
         types.add(kind)
-        notification_envelopes.append(_envelope(method, kind, with_id=False))
+        notification_envelopes.append(_envelope(name, kind, with_id=False))
         notification_types.append(kind)
-        index["notifications"][method] = {"params": f"{kind.__name__}.json", "experimental": gated}
+        index["notifications"][name] = {"params": f"{kind.__name__}.json", "experimental": gated}
     for kind in sorted(types, key=lambda t: t.__name__):
         schema = {"$schema": _DRAFT, **msgspec.json.schema(kind)}
         written.append(_write(out_dir / f"{kind.__name__}.json", schema))

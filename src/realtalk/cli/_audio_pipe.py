@@ -15,12 +15,12 @@ from typing import Final
 
 from realtalk._errors import RealtalkError
 from realtalk.app_server import Client, RealtimeAudioChunk
+from realtalk.transports import PCM24K_RATE
 
 __all__ = ["DEFAULT_WINDOW", "AudioPipe"]
 
 DEFAULT_WINDOW: Final = 25
 """Frames in flight: 25 x 20 ms = 0.5 s of audio before a send waits."""
-_RATE: Final = 24000
 
 
 class AudioPipe:
@@ -44,7 +44,7 @@ class AudioPipe:
         await self._slots.acquire()
         audio = RealtimeAudioChunk(
             data=base64.b64encode(pcm).decode("ascii"),
-            sample_rate=_RATE,
+            sample_rate=PCM24K_RATE,
             num_channels=1,
             samples_per_channel=len(pcm) // 2,
         )

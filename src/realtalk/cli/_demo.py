@@ -6,7 +6,7 @@ import argparse
 
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
-from realtalk.cli._talk import resolve_cli_settings
+from realtalk.cli._settings import resolve_cli_settings
 
 __all__ = ["DEMO_LINES", "run_demo"]
 

@@ -80,7 +80,7 @@ def _add_command_arguments(name: str, sub: argparse.ArgumentParser) -> None:
 
         add_app_server_arguments(sub)
     else:
-        from realtalk.cli._bench import add_bench_arguments
+        from realtalk.bench import add_bench_arguments
 
         add_bench_arguments(sub)
 
@@ -143,7 +143,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         return await _until_terminated(run_demo(args))
     if args.command == "bench":
-        from realtalk.cli._bench import run_bench
+        from realtalk.bench import run_bench
 
         return await run_bench(args)
     if args.command == "app-server":

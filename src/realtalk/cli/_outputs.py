@@ -15,10 +15,11 @@ import logging
 import wave
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Final, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from realtalk._errors import ConfigError
 from realtalk.cli._device import AudioPlayback
+from realtalk.transports import PCM24K_RATE
 
 if TYPE_CHECKING:
     from realtalk.app_server import RealtimeAudioChunk
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["SafePlayback", "WavSink", "close_outputs"]
 
 logger = logging.getLogger(__name__)
-
-_RATE: Final = 24000
 
 
 def _reason(exc: BaseException) -> str:
@@ -48,7 +47,7 @@ class WavSink:
         self._wav: wave.Wave_write | None = wave.open(self._file, "wb")  # noqa: SIM115 - closed
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)
-        self._wav.setframerate(_RATE)
+        self._wav.setframerate(PCM24K_RATE)
         self._format: tuple[int, int] | None = None
         self._error: OSError | None = None
 

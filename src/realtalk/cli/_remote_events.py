@@ -22,7 +22,13 @@ from urllib.parse import urlsplit
 import msgspec
 
 from realtalk._errors import ConfigError
-from realtalk.app_server import AgentMessageItem, Notification, UserMessageItem
+from realtalk.app_server import (
+    AgentMessageItem,
+    Notification,
+    NotificationMethod,
+    RequestMethod,
+    UserMessageItem,
+)
 from realtalk.conversation import AgentActivity, ConversationEvent, Realtime, Started
 from realtalk.protocol import (
     ErrorEvent,
@@ -37,7 +43,6 @@ from realtalk.protocol import (
 
 __all__ = [
     "CONNECTION_LOST",
-    "TOKEN_ENV",
     "RemoteTracker",
     "check_remote_flags",
     "conversation_event",
@@ -46,12 +51,11 @@ __all__ = [
     "realtime_options",
 ]
 
-TOKEN_ENV: Final = "REALTALK_APP_SERVER_TOKEN"
 CONNECTION_LOST: Final = "connection lost"
 """The close reason when the app-server connection itself dropped."""
 
 _AUDIO_METHODS: Final = frozenset(
-    {"thread/realtime/appendAudio", "thread/realtime/outputAudio/delta"}
+    {RequestMethod.REALTIME_APPEND_AUDIO, NotificationMethod.REALTIME_OUTPUT_AUDIO_DELTA}
 )
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
@@ -173,21 +177,21 @@ class RemoteTracker:
 
     def observe(self, method: str, params: Any) -> None:
         self.activity.set()
-        if method == "thread/realtime/started":
+        if method == NotificationMethod.REALTIME_STARTED:
             self.started.set()
-        elif method == "thread/realtime/closed":
+        elif method == NotificationMethod.REALTIME_CLOSED:
             self.closed = params.reason or "closed"
             self.ended.set()
             self.errored.set()
             self.idle.set()
             return
-        elif method == "thread/realtime/error":
+        elif method == NotificationMethod.REALTIME_ERROR:
             self.errors.append(params.message)
             self.errored.set()
-        elif method == "thread/realtime/transcript/done":
+        elif method == NotificationMethod.REALTIME_TRANSCRIPT_DONE:
             if params.role == "assistant":
                 self._response_over()
-        elif method == "thread/realtime/itemAdded":
+        elif method == NotificationMethod.REALTIME_ITEM_ADDED:
             item = params.item
             kind = item.get("type")
             if kind == "handoff_request":
@@ -196,11 +200,13 @@ class RemoteTracker:
                 kind == "function_call" and item.get("name") == "remain_silent"
             ):
                 self._response_over()
-        elif method == "turn/started":
+        elif method == NotificationMethod.TURN_STARTED:
             self._agent_starts()
-        elif method == "item/completed" and isinstance(params.item, AgentMessageItem):
+        elif method == NotificationMethod.ITEM_COMPLETED and isinstance(
+            params.item, AgentMessageItem
+        ):
             self._agent_messages += 1
-        elif method == "turn/completed":
+        elif method == NotificationMethod.TURN_COMPLETED:
             self._agent_busy = False
             # A failed or interrupted task is spoken back too.
             self._await_speech = self._agent_messages > 0 or params.turn.status != "completed"
@@ -212,15 +218,18 @@ class RemoteTracker:
 
 
 def _realtime(method: str, params: Any) -> ConversationEvent | None:
-    if method == "thread/realtime/started":
+    if method == NotificationMethod.REALTIME_STARTED:
         return Started(params.realtime_session_id, Version(params.version))
-    if method == "thread/realtime/transcript/delta":
+    if method == NotificationMethod.REALTIME_TRANSCRIPT_DELTA:
         return Realtime(OutputTranscriptDelta(params.delta)) if params.role == "assistant" else None
-    if method == "thread/realtime/transcript/done":
+    if method == NotificationMethod.REALTIME_TRANSCRIPT_DONE:
         if params.role == "assistant":
             return Realtime(OutputTranscriptDone(params.text))
         return Realtime(InputTranscriptDone(params.text))
-    if method == "thread/realtime/itemAdded" and params.item.get("type") == "handoff_request":
+    if (
+        method == NotificationMethod.REALTIME_ITEM_ADDED
+        and params.item.get("type") == "handoff_request"
+    ):
         item = params.item
         return Realtime(
             HandoffRequested(
@@ -229,7 +238,7 @@ def _realtime(method: str, params: Any) -> ConversationEvent | None:
                 input_transcript=str(item.get("input_transcript", "")),
             )
         )
-    if method == "thread/realtime/error":
+    if method == NotificationMethod.REALTIME_ERROR:
         return Realtime(ErrorEvent(params.message))
     return None
 
@@ -242,13 +251,13 @@ def conversation_event(notification: Notification) -> ConversationEvent | None:
     method, params = notification
     if method.startswith("thread/realtime/"):
         return _realtime(method, params)
-    if method == "item/completed":
+    if method == NotificationMethod.ITEM_COMPLETED:
         item = params.item
         if isinstance(item, UserMessageItem):
             return AgentActivity("submitted", "\n".join(part.text for part in item.content))
         if isinstance(item, AgentMessageItem):
             return AgentActivity("message", item.text)
-    elif method == "turn/completed":
+    elif method == NotificationMethod.TURN_COMPLETED:
         turn = params.turn
         if turn.status == "completed":
             return AgentActivity("complete")

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
 import sys
 
-import msgspec
-
-from realtalk._config import Settings, check_base_url, load_settings
-from realtalk._errors import ConfigError
-from realtalk.cli._offline import runs_offline
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
+from realtalk.cli._settings import resolve_cli_settings
 from realtalk.cli._talk_audio import (
     AudioOptions,
     LocalAudio,
@@ -22,48 +17,17 @@ from realtalk.cli._talk_audio import (
     run_typed,
     stdin_lines,
 )
-from realtalk.protocol import Mode, OutputModality, Version
-from realtalk.transports import read_wav_pcm24k, stream_pcm24k
+from realtalk.transports import PCM24K_RATE, read_wav_pcm24k, stream_pcm24k
 
-__all__ = ["resolve_cli_settings", "run_talk"]
-
-FRAME_MS = 20
-FRAME_BYTES = 24000 * 2 * FRAME_MS // 1000
-
-
-def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
-    """Settings with command-line overrides applied, and whether to run offline."""
-    settings = load_settings(getattr(args, "config", None))
-    overrides: dict[str, object] = {}
-    if getattr(args, "base_url", None):
-        overrides["base_url"] = check_base_url(args.base_url, "--base-url")
-    if getattr(args, "ws_base_url", None):
-        overrides["realtime_ws_base_url"] = check_base_url(args.ws_base_url, "--ws-base-url")
-    if getattr(args, "version", None):
-        overrides["version"] = Version(args.version)
-    if getattr(args, "mode", None):
-        overrides["mode"] = Mode(args.mode)
-    if getattr(args, "voice", None):
-        overrides["voice"] = args.voice
-    if getattr(args, "model", None):
-        overrides["model"] = args.model
-    if getattr(args, "output_modality", None):
-        overrides["output_modality"] = OutputModality(args.output_modality)
-    if getattr(args, "transport", None):
-        overrides["transport"] = args.transport
-    if getattr(args, "agent_cmd", None):
-        argv = shlex.split(args.agent_cmd)
-        if not argv:
-            raise ConfigError("--agent-cmd is empty")
-        overrides["agent_command"] = tuple(argv)
-    settings = msgspec.structs.replace(settings, **overrides)
-    return settings, runs_offline(settings, base_url_flag=getattr(args, "base_url", None))
+__all__ = ["run_talk"]
 
 
 async def _stream_wav(runtime: TalkRuntime, pcm: bytes, path: str) -> None:
     # Trailing silence lets server VAD end the turn.
-    pcm += bytes(24000 * 2)
-    runtime.renderer.info(f"streaming {path} ({len(pcm) / 48000:.1f}s at real-time pace)")
+    pcm += bytes(PCM24K_RATE * 2)
+    runtime.renderer.info(
+        f"streaming {path} ({len(pcm) / (PCM24K_RATE * 2):.1f}s at real-time pace)"
+    )
     runtime.tracker.expect_turn()
     await runtime.wait_media(15.0)
     await stream_pcm24k(pcm, runtime.audio_sink())

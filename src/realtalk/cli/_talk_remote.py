@@ -32,8 +32,10 @@ from typing import Any, Final
 import realtalk
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, RealtalkError
 from realtalk.app_server import (
+    TOKEN_ENV,
     Client,
     Notification,
+    NotificationMethod,
     RealtimeAudioChunk,
     RealtimeTransportWebsocket,
     default_server_command,
@@ -45,7 +47,6 @@ from realtalk.cli._offline import OFFLINE_API_KEY, offline_notice
 from realtalk.cli._outputs import SafePlayback, WavSink, close_outputs
 from realtalk.cli._remote_events import (
     CONNECTION_LOST,
-    TOKEN_ENV,
     RemoteTracker,
     check_remote_flags,
     conversation_event,
@@ -54,10 +55,10 @@ from realtalk.cli._remote_events import (
     realtime_options,
 )
 from realtalk.cli._render import Renderer
-from realtalk.cli._talk import resolve_cli_settings
+from realtalk.cli._settings import resolve_cli_settings
 from realtalk.cli._talk_audio import AudioOptions, LocalAudio, run_mic, run_typed, stdin_lines
 from realtalk.emulator import Emulator, EmulatorOptions
-from realtalk.transports import read_wav_pcm24k, stream_pcm24k
+from realtalk.transports import PCM24K_RATE, read_wav_pcm24k, stream_pcm24k
 
 __all__ = ["RemoteTalk", "run_talk_remote"]
 
@@ -67,7 +68,6 @@ SETTLE_S: Final = 0.3
 """Quiet time after the turn looks over, before believing it (see _remote_events)."""
 START_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 5.0
-_RATE: Final = 24000
 
 
 def _one_line(text: str) -> str:
@@ -186,16 +186,16 @@ class RemoteTalk:
         if isinstance(params, dict) or getattr(params, "thread_id", None) != self.thread_id:
             return  # another thread's, or not decodable (the client logged it)
         self.tracker.observe(method, params)  # first: a failing renderer cannot skip it
-        if method == "thread/realtime/outputAudio/delta":
+        if method == NotificationMethod.REALTIME_OUTPUT_AUDIO_DELTA:
             self._play(params.audio)
-        elif method == "thread/realtime/itemAdded" and (
+        elif method == NotificationMethod.REALTIME_ITEM_ADDED and (
             params.item.get("type") == "input_audio_buffer.speech_started"
         ):
             if self._speaker is not None:
                 self._speaker.interrupt()  # barge-in: stop talking over the person
-        elif method == "thread/realtime/closed":
+        elif method == NotificationMethod.REALTIME_CLOSED:
             self.renderer.info(f"conversation closed ({params.reason})")
-        elif self.tracker.started.is_set() or method != "thread/realtime/error":
+        elif self.tracker.started.is_set() or method != NotificationMethod.REALTIME_ERROR:
             # A failed start is reported once, by start().
             event = conversation_event(notification)
             if event is not None:
@@ -261,8 +261,10 @@ class RemoteTalk:
     async def stream_pcm(self, pcm: bytes, name: str) -> None:
         """Send pcm24k as ``appendAudio`` frames at real-time pace."""
         # Trailing silence lets server VAD end the turn.
-        pcm += bytes(_RATE * 2)
-        self.renderer.info(f"streaming {name} ({len(pcm) / (_RATE * 2):.1f}s at real-time pace)")
+        pcm += bytes(PCM24K_RATE * 2)
+        self.renderer.info(
+            f"streaming {name} ({len(pcm) / (PCM24K_RATE * 2):.1f}s at real-time pace)"
+        )
         self.tracker.expect_turn()
         await stream_pcm24k(pcm, self.audio_sink())
         assert self._pipe is not None
@@ -331,7 +333,7 @@ class RemoteTalk:
         await client.realtime_stop(thread_id)
         with contextlib.suppress(TimeoutError, RealtalkError):
             await client.wait_for(
-                "thread/realtime/closed",
+                NotificationMethod.REALTIME_CLOSED,
                 lambda p: getattr(p, "thread_id", None) == thread_id,
                 start=mark,
                 timeout=STOP_TIMEOUT_S,

@@ -1,6 +1,10 @@
-"""Conversations: start / replace / close, audio and text in, events out, handoffs."""
+"""Conversations: start / replace / close, audio and text in, events out, handoffs.
 
-from realtalk.conversation._bench import bench_startup
+:class:`Settings` (what ``realtalk`` reads from its config file and environment, see
+:func:`load_settings`) configures a :class:`ConversationManager`.
+"""
+
+from realtalk._config import Settings, load_settings
 from realtalk.conversation._context import build_startup_context
 from realtalk.conversation._manager import ConversationManager, Subscription
 from realtalk.conversation._types import (
@@ -26,9 +30,10 @@ __all__ = [
     "SdpAnswer",
     "StartParams",
     "Started",
+    "Settings",
     "Subscription",
     "WebRtcTransport",
     "WebSocketTransport",
-    "bench_startup",
     "build_startup_context",
+    "load_settings",
 ]

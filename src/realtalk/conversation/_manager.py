@@ -68,14 +68,12 @@ class ConversationManager:
         tap: WireTap | None = None,
         thread_id: str | None = None,
         workspace: Path | None = None,
-        sequential_sideband: bool = False,
     ) -> None:
         self.settings = settings
         self.agent = agent
         self.thread_id = thread_id or f"thread_{uuid.uuid4().hex[:12]}"
         self._tap = tap
         self._workspace = workspace
-        self._sequential_sideband = sequential_sideband
         self._state: ConversationRuntime | None = None
         self._subscribers: set[Subscription] = set()
         self._lock = asyncio.Lock()
@@ -236,16 +234,7 @@ class ConversationManager:
             timer.step("sideband connected", call_id=call.call_id)
             return conn
 
-        if self._sequential_sideband:
-            # Pre-#20715 behaviour, kept only as the benchmark baseline.
-            try:
-                runtime.conn = await join()
-            except RealtalkError as exc:
-                await self._emit(Realtime(ErrorEvent(str(exc))))
-                return
-            runtime.start_io(None)
-        else:
-            runtime.start_io(join)
+        runtime.start_io(join)
         if not await self._install(runtime):
             return
         logger.info("realtime conversation started")

@@ -11,8 +11,8 @@ request id could not be recovered). Params stay raw until :func:`decode_params`
 converts them into the method's typed struct, so invalid params are reported
 with the offending field (``-32602``).
 
-The experimental gate (reference 3.5) is the table :data:`EXPERIMENTAL_METHODS`:
-a method listed there needs the connection's ``experimentalApi`` capability.
+The method names, and which of them are experimental, are the app-server's
+(``realtalk.app_server``'s method table); this module knows only the framing.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ import msgspec
 from realtalk._errors import ProtocolError
 
 __all__ = [
-    "EXPERIMENTAL_METHODS",
-    "EXPERIMENTAL_NOTIFICATIONS",
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
@@ -46,8 +44,6 @@ __all__ = [
     "encode_notification",
     "encode_request",
     "encode_response",
-    "experimental_error",
-    "experimental_reason",
     "is_valid_header_value",
     "oversized_error",
     "parse_message",
@@ -64,30 +60,6 @@ MAX_MESSAGE_BYTES: Final = 8 * 1024 * 1024
 """Largest accepted message (one line on stdio, one text frame on WebSocket)."""
 
 RequestId = int | str
-
-EXPERIMENTAL_METHODS: Final[dict[str, str]] = {
-    # method -> reason (the reason starts the error message)
-    "thread/realtime/start": "thread/realtime/start",
-    "thread/realtime/appendAudio": "thread/realtime/appendAudio",
-    "thread/realtime/appendText": "thread/realtime/appendText",
-    "thread/realtime/stop": "thread/realtime/stop",
-    "thread/realtime/requestResponse": "thread/realtime/requestResponse",
-    "thread/realtime/listVoices": "thread/realtime/listVoices",
-}
-
-EXPERIMENTAL_NOTIFICATIONS: Final = frozenset(
-    {
-        "thread/realtime/started",
-        "thread/realtime/sdp",
-        "thread/realtime/itemAdded",
-        "thread/realtime/transcript/delta",
-        "thread/realtime/transcript/done",
-        "thread/realtime/outputAudio/delta",
-        "thread/realtime/error",
-        "thread/realtime/closed",
-    }
-)
-"""Notifications never sent to a connection without ``experimentalApi``."""
 
 
 class RpcErrorObject(msgspec.Struct, frozen=True):
@@ -261,16 +233,7 @@ def decode_params(raw: msgspec.Raw | None, kind: type[T]) -> T:
         raise ParamsError("Invalid params: nested too deeply; flatten the params", None) from exc
 
 
-# -- gating and validation -----------------------------------------------------------
-
-
-def experimental_reason(method: str) -> str | None:
-    """The gate reason of ``method``, or None when it is stable."""
-    return EXPERIMENTAL_METHODS.get(method)
-
-
-def experimental_error(reason: str) -> RpcErrorObject:
-    return RpcErrorObject(INVALID_REQUEST, f"{reason} requires experimentalApi capability")
+# -- validation --------------------------------------------------------------------------
 
 
 def is_valid_header_value(value: str) -> bool:

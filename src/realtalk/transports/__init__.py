@@ -6,13 +6,9 @@ from realtalk.transports._audio import (
     Pcm16Resampler,
     Pcm24kSource,
     WavFormatError,
-    mono24k_to_stereo48k,
     read_wav_pcm24k,
     resample_pcm16,
-    stereo48k_to_mono24k,
     stream_pcm24k,
-    stream_wav,
-    write_wav,
 )
 from realtalk.transports._calls import CallCreationError, CallResult, create_call
 from realtalk.transports._ice import loopback_ice_candidates
@@ -34,11 +30,7 @@ __all__ = [
     "connect_realtime",
     "create_call",
     "loopback_ice_candidates",
-    "mono24k_to_stereo48k",
     "read_wav_pcm24k",
     "resample_pcm16",
-    "stereo48k_to_mono24k",
     "stream_pcm24k",
-    "stream_wav",
-    "write_wav",
 ]

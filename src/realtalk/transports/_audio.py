@@ -31,13 +31,9 @@ __all__ = [
     "Pcm16Resampler",
     "Pcm24kSource",
     "WavFormatError",
-    "mono24k_to_stereo48k",
     "read_wav_pcm24k",
     "resample_pcm16",
-    "stereo48k_to_mono24k",
     "stream_pcm24k",
-    "stream_wav",
-    "write_wav",
 ]
 
 logger = logging.getLogger(__name__)
@@ -126,16 +122,6 @@ def resample_pcm16(
     return converter.convert(data) + converter.flush()
 
 
-def stereo48k_to_mono24k(data: bytes) -> bytes:
-    """Convert a complete 48 kHz stereo PCM16 buffer to pcm24k."""
-    return resample_pcm16(data, in_rate=48_000, in_channels=2)
-
-
-def mono24k_to_stereo48k(data: bytes) -> bytes:
-    """Convert a complete pcm24k buffer to 48 kHz stereo PCM16."""
-    return resample_pcm16(data, in_rate=PCM24K_RATE, in_channels=1, out_rate=48_000, out_channels=2)
-
-
 class FrameToPcm24k:
     """Turns decoded ``av.AudioFrame``s of any format into pcm24k bytes (streaming)."""
 
@@ -194,21 +180,6 @@ def read_wav_pcm24k(path: str | os.PathLike[str]) -> bytes:
     return converter.convert(data) + converter.flush()
 
 
-def write_wav(
-    path: str | os.PathLike[str],
-    pcm: bytes,
-    *,
-    sample_rate: int = PCM24K_RATE,
-    channels: int = 1,
-) -> None:
-    """Write PCM16 bytes as a WAV file (pcm24k by default)."""
-    with wave.open(os.fspath(path), "wb") as writer:
-        writer.setnchannels(channels)
-        writer.setsampwidth(2)
-        writer.setframerate(sample_rate)
-        writer.writeframes(pcm)
-
-
 async def stream_pcm24k(
     pcm: bytes,
     sink: Callable[[bytes], Awaitable[None] | None],
@@ -233,23 +204,6 @@ async def stream_pcm24k(
         if result is not None:
             await result
     return len(pcm) / (PCM24K_BYTES_PER_MS * 1000)
-
-
-async def stream_wav(
-    path: str | os.PathLike[str],
-    sink: Callable[[bytes], Awaitable[None] | None],
-    *,
-    lead_ms: int = 100,
-) -> float:
-    """Stream a WAV file as pcm24k into ``sink`` (e.g. ``peer.push_pcm24k``) in real time.
-
-    Returns the duration in seconds.
-
-    Raises:
-        WavFormatError: the file cannot be read as PCM WAV.
-    """
-    pcm = await asyncio.to_thread(read_wav_pcm24k, path)
-    return await stream_pcm24k(pcm, sink, lead_ms=lead_ms)
 
 
 class Pcm24kSource(MediaStreamTrack):

@@ -21,7 +21,8 @@ from typing import Literal
 import aiohttp
 from multidict import CIMultiDict
 
-from realtalk._errors import ConfigError, ConnectError, HandshakeError, connect_failure_reason
+from realtalk._boundary import connect_rules, hostname, map_exceptions
+from realtalk._errors import ConfigError, HandshakeError
 from realtalk._proxy import proxy_for_request
 from realtalk.protocol import (
     CallBodyKind,
@@ -30,7 +31,7 @@ from realtalk.protocol import (
     decode_answer_sdp,
     server_error_message,
 )
-from realtalk.tls import describe_tls_failure, ssl_for_url
+from realtalk.tls import ssl_for_url
 
 __all__ = ["CallCreationError", "CallResult", "create_call"]
 
@@ -115,7 +116,30 @@ async def create_call(
         "realtime call request",
         extra={"url": request.url, "content_type": request.content_type, "body": request.body},
     )
-    try:
+    with map_exceptions(
+        (
+            aiohttp.InvalidURL,
+            lambda exc: ConfigError(
+                f"invalid realtime calls URL {request.url}: {exc}; check the provider base URL"
+            ),
+        ),
+        *connect_rules(
+            f"the realtime calls endpoint {request.url}",
+            timeout_s=timeout,
+            host=hostname(request.url),
+            network=(aiohttp.ClientError, OSError),
+            proxy=False,  # resolved here, from realtalk._proxy
+        ),
+        # aiohttp's own refusals (a host that is not valid IDNA, a control character in
+        # a header); their texts quote no header values.
+        (
+            ValueError,
+            lambda exc: ConfigError(
+                f"invalid realtime call request to {request.url}: {exc}; "
+                "check the base URL, the API key and the session id"
+            ),
+        ),
+    ):
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
             session.post(
@@ -132,31 +156,6 @@ async def create_call(
             status = response.status
             reason = response.reason
             location = response.headers.get("Location")
-    except TimeoutError as exc:
-        raise ConnectError(
-            f"realtime call creation at {request.url} timed out after {timeout:g}s; "
-            "check that the server is reachable or raise the timeout"
-        ) from exc
-    except aiohttp.InvalidURL as exc:
-        raise ConfigError(
-            f"invalid realtime calls URL {request.url}: {exc}; check the provider base URL"
-        ) from exc
-    except aiohttp.ClientError as exc:
-        tls = describe_tls_failure(exc)
-        if tls is not None:
-            raise ConnectError(tls) from exc
-        raise ConnectError(
-            f"could not reach the realtime calls endpoint {request.url}: "
-            f"{connect_failure_reason(exc)}; "
-            "check the base URL and that the server is running"
-        ) from exc
-    except ValueError as exc:  # after ClientError: certificate errors are ValueErrors too
-        # aiohttp's own refusals (a host that is not valid IDNA, a control character in
-        # a header); their texts quote no header values.
-        raise ConfigError(
-            f"invalid realtime call request to {request.url}: {exc}; "
-            "check the base URL, the API key and the session id"
-        ) from exc
 
     elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     if not 200 <= status < 300:

@@ -14,21 +14,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import (
-    ConnectionClosed,
-    InvalidHandshake,
-    InvalidProxy,
-    InvalidStatus,
-    InvalidURI,
-)
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from realtalk._boundary import connect_rules, hostname, map_exceptions
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
-from realtalk._proxy import proxy_setup_error
 from realtalk._wslog import WS_CLIENT_LOGGER
 from realtalk.protocol import (
     ErrorEvent,
@@ -36,12 +29,11 @@ from realtalk.protocol import (
     ServerEventParser,
     TranscriptAccumulator,
 )
-from realtalk.tls import describe_tls_failure, ssl_for_url
+from realtalk.tls import ssl_for_url
 
 __all__ = ["RealtimeConnection", "WireTap", "connect_realtime"]
 
 logger = logging.getLogger(__name__)
-wire_logger = logging.getLogger("realtalk.wire")
 
 WireTap = Callable[[str, bytes], None]
 """Called with ``("out" | "in", raw JSON bytes)`` for every text frame."""
@@ -180,7 +172,20 @@ async def connect_realtime(
     """
     shown = _redact_url(url)
     logger.info("connecting realtime websocket: %s", shown)
-    try:
+    with map_exceptions(
+        (InvalidURI, lambda exc: ConfigError(f"invalid realtime URL {shown}: {exc}")),
+        (InvalidStatus, lambda exc: _refusal(exc, shown)),
+        *connect_rules(
+            f"the realtime server at {shown}",
+            timeout_s=open_timeout,
+            host=hostname(url),
+            network=(OSError, ValueError),
+        ),
+        (
+            (InvalidHandshake, ConnectionClosed),
+            lambda exc: ConnectError(f"realtime websocket handshake with {shown} failed: {exc}"),
+        ),
+    ):
         ws = await websockets.connect(
             url,
             additional_headers=dict(headers),
@@ -193,43 +198,19 @@ async def connect_realtime(
             user_agent_header="realtalk/0.1",
             logger=WS_CLIENT_LOGGER,
         )
-    except InvalidURI as exc:
-        raise ConfigError(f"invalid realtime URL {shown}: {exc}") from exc
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        body = bytes(exc.response.body or b"").decode("utf-8", "replace")[:500]
-        raise HandshakeError(
-            f"realtime server refused the connection to {shown} with HTTP {status}"
-            + (f": {_error_message(body)}" if body else ""),
-            status=status,
-            body=body,
-        ) from exc
-    except (InvalidHandshake, ConnectionClosed) as exc:
-        raise ConnectError(f"realtime websocket handshake with {shown} failed: {exc}") from exc
-    except TimeoutError as exc:
-        raise ConnectError(
-            f"timed out after {open_timeout:g}s connecting to {shown}; check the base URL "
-            "and your network"
-        ) from exc
-    except OSError as exc:
-        tls = describe_tls_failure(exc, host=urlsplit(url).hostname)
-        if tls is not None:
-            raise ConnectError(tls) from exc
-        raise ConnectError(
-            f"could not connect to realtime server at {shown}: {exc.strerror or exc}; "
-            "check the base URL and that the server is running"
-        ) from exc
-    except (InvalidProxy, ImportError, ValueError) as exc:
-        # After OSError: ssl.SSLCertVerificationError is a ValueError too.
-        proxy_problem = proxy_setup_error(exc)
-        if proxy_problem is None:
-            raise ConnectError(
-                f"could not connect to realtime server at {shown}: {exc}; check the base URL"
-            ) from exc
-        # From None: the proxy error's text carries the proxy URL and its credentials.
-        raise ConnectError(f"could not connect to {shown}: {proxy_problem}") from None
     logger.info("realtime websocket connected", extra={"ws_url": shown})
     return RealtimeConnection(ws, parser, url=shown, tap=tap)
+
+
+def _refusal(exc: InvalidStatus, shown: str) -> HandshakeError:
+    status = exc.response.status_code
+    body = bytes(exc.response.body or b"").decode("utf-8", "replace")[:500]
+    return HandshakeError(
+        f"realtime server refused the connection to {shown} with HTTP {status}"
+        + (f": {_error_message(body)}" if body else ""),
+        status=status,
+        body=body,
+    )
 
 
 def _error_message(body: str) -> str:

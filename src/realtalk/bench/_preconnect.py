@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from aiohttp import web
 
 from realtalk._errors import AgentError, ConfigError
-from realtalk.agent._model_client import ModelClient, ModelClientOptions
-from realtalk.agent._model_session import Prompt
+from realtalk.agent import ModelClient, ModelClientOptions, Prompt
+from realtalk.emulator import ResponsesEmulator, ResponsesOptions
 from realtalk.protocol.responses import user_message
-
-if TYPE_CHECKING:
-    from realtalk.emulator import ResponsesEmulator
 
 __all__ = ["bench_preconnect"]
 
@@ -46,9 +43,6 @@ async def bench_preconnect(turns: int, handshake_latency_ms: int) -> dict[str, f
     """
     if turns < 1 or handshake_latency_ms < 0:
         raise ConfigError("bench preconnect needs turns >= 1 and handshake latency >= 0 ms")
-    # Imported here so that importing realtalk.agent does not load the emulator.
-    from realtalk.emulator import ResponsesEmulator, ResponsesOptions
-
     emulator = ResponsesEmulator(ResponsesOptions(handshake_latency_ms=handshake_latency_ms))
     app = web.Application()
     emulator.install(app)

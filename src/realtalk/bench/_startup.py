@@ -2,10 +2,12 @@
 
 ``bench_startup`` runs ``realtalk emulator`` in a separate process with a call
 latency and a sideband handshake latency, then performs K WebRTC starts with this
-design and K with the sequential baseline (``ConversationManager(...,
-sequential_sideband=True)``: the sideband is joined before ``Started``/``Sdp``, the
-pre-change behaviour), interleaved in the same run. Each start uses a real local
-aiortc offer (ICE is never completed: only the SDP is needed).
+design (``ConversationManager``) and K with the sequential baseline, interleaved in
+the same run. The baseline is the pre-change behaviour built here from the public
+pieces (``create_call``, ``connect_realtime``, the protocol's session payloads): the
+sideband is joined and ``session.update`` sent before the SDP answer is handed out.
+It skips the manager's own bookkeeping, so it errs in the baseline's favour. Each
+start uses a real local aiortc offer (ICE is never completed: only the SDP is needed).
 
 Measured per start, from the moment ``start()`` is called:
 
@@ -31,19 +33,29 @@ import time
 import uuid
 from typing import Any, Final
 
-from realtalk._benchutil import realtalk_argv, spawn_ready
 from realtalk._config import Settings
 from realtalk._errors import RealtalkError
-from realtalk.conversation._manager import ConversationManager
-from realtalk.conversation._types import SdpAnswer, StartParams, WebRtcTransport
-from realtalk.transports import WebRtcPeer
+from realtalk.bench._util import realtalk_argv, spawn_ready
+from realtalk.conversation import ConversationManager, SdpAnswer, StartParams, WebRtcTransport
+from realtalk.protocol import (
+    DEFAULT_BACKEND_PROMPT,
+    ServerEventParser,
+    SessionConfig,
+    build_instructions,
+    call_session_json,
+    realtime_headers,
+    realtime_ws_url,
+    resolve_backend_prompt,
+    resolve_voice,
+    session_update,
+    user_text_item,
+)
+from realtalk.transports import WebRtcPeer, connect_realtime, create_call
 
 __all__ = ["bench_startup"]
 
 logger = logging.getLogger(__name__)
 
-_READY_TIMEOUT_S: Final = 30.0
-_STOP_TIMEOUT_S: Final = 10.0
 _START_MARGIN_S: Final = 15.0
 _METRICS: Final = ("sdp_ms", "sideband_ready_ms", "first_text_ms")
 
@@ -84,7 +96,26 @@ class _StartProbe:
 
 async def _one_start(settings: Settings, *, sequential: bool, limit_s: float) -> dict[str, float]:
     probe = _StartProbe(f"bench-{uuid.uuid4().hex[:12]}")
-    manager = ConversationManager(settings, tap=probe.tap, sequential_sideband=sequential)
+    async with WebRtcPeer(loopback_only=True) as peer:
+        offer = await peer.create_offer()  # before t0: the client's own offer is not measured
+        try:
+            async with asyncio.timeout(limit_s):
+                probe.t0 = time.perf_counter()
+                if sequential:
+                    await _sequential_start(settings, offer, probe)
+                else:
+                    await _manager_start(settings, offer, probe)
+        except TimeoutError as exc:
+            raise RealtalkError(
+                f"a benchmark start did not finish within {limit_s:g}s; "
+                "check the emulator's latency flags"
+            ) from exc
+    return probe.result()
+
+
+async def _manager_start(settings: Settings, offer: str, probe: _StartProbe) -> None:
+    """This design: ``Started``/``SdpAnswer`` come out while the sideband joins."""
+    manager = ConversationManager(settings, tap=probe.tap)
     subscription = manager.subscribe()
 
     async def watch() -> None:
@@ -93,25 +124,57 @@ async def _one_start(settings: Settings, *, sequential: bool, limit_s: float) ->
                 probe.sdp = time.perf_counter()
                 probe.sdp_seen.set()
 
-    async with WebRtcPeer(loopback_only=True) as peer, asyncio.TaskGroup() as group:
-        offer = await peer.create_offer()  # before t0: the client's own offer is not measured
+    async with asyncio.TaskGroup() as group:
         watcher = group.create_task(watch())
         try:
-            async with asyncio.timeout(limit_s):
-                probe.t0 = time.perf_counter()
-                await manager.start(StartParams(transport=WebRtcTransport(offer)))
-                await manager.text_in(probe.marker.decode())
-                await probe.sdp_seen.wait()
-                await probe.text_seen.wait()
-        except TimeoutError as exc:
-            raise RealtalkError(
-                f"a benchmark start did not finish within {limit_s:g}s; "
-                "check the emulator's latency flags"
-            ) from exc
+            await manager.start(StartParams(transport=WebRtcTransport(offer)))
+            await manager.text_in(probe.marker.decode())
+            await probe.sdp_seen.wait()
+            await probe.text_seen.wait()
         finally:
             await manager.aclose()  # closes the subscription, which ends the watcher
             watcher.cancel()
-    return probe.result()
+
+
+async def _sequential_start(settings: Settings, offer: str, probe: _StartProbe) -> None:
+    """The baseline: create the call, join the sideband, and only then hand out the SDP."""
+    prompt = resolve_backend_prompt(settings.backend_prompt, None, DEFAULT_BACKEND_PROMPT)
+    config = SessionConfig(
+        instructions=build_instructions(prompt, settings.startup_context or ""),
+        model=settings.model,
+        version=settings.version,
+        mode=settings.mode,
+        output_modality=settings.output_modality,
+        voice=resolve_voice(settings.version, None, settings.voice),
+        session_id=f"bench_{uuid.uuid4().hex[:12]}",
+    )
+    assert config.session_id is not None
+    headers = realtime_headers(
+        config.version, api_key=settings.api_key, session_id=config.session_id
+    )
+    call = await create_call(
+        settings.base_url,
+        offer_sdp=offer,
+        session_json=call_session_json(config),
+        headers=headers,
+    )
+    url = realtime_ws_url(
+        settings.ws_base_url,
+        version=config.version,
+        mode=config.mode,
+        model=None,
+        call_id=call.call_id,
+    )
+    conn = await connect_realtime(url, headers, ServerEventParser(config.version), tap=probe.tap)
+    try:
+        await conn.send(session_update(config))
+        probe.sdp = time.perf_counter()  # the answer is handed out only now
+        await conn.send(user_text_item(config.version, probe.marker.decode()))
+        while not probe.text_seen.is_set():
+            if await conn.next_event() is None:
+                raise RealtalkError("the sideband closed before the text was acknowledged")
+    finally:
+        await conn.aclose()
 
 
 def _medians(samples: list[dict[str, float]]) -> dict[str, float]:

@@ -30,7 +30,8 @@ from typing import Any, Final
 import aiohttp
 import msgspec
 
-from realtalk._benchutil import percentile, spawn_ready
+from realtalk.app_server import NotificationMethod, RequestMethod
+from realtalk.bench._util import percentile, spawn_ready
 from realtalk.protocol import encode_request
 
 __all__ = ["bench_app_server"]
@@ -139,20 +140,20 @@ class _Driver:
             future = self._pending.pop(message.get("id", -1), None)
             if future is not None and not future.done():
                 future.set_exception(RuntimeError(message["error"]["message"]))
-        elif message.get("method") == "thread/realtime/started":
+        elif message.get("method") == NotificationMethod.REALTIME_STARTED:
             self.started.add(message["params"]["threadId"])
             if len(self.started) == self._threads:
                 self.all_started.set()
-        elif message.get("method") == "thread/realtime/error":
+        elif message.get("method") == NotificationMethod.REALTIME_ERROR:
             self.errors += 1
 
 
-_AUDIO_PREFIX: Final = '{"method":"thread/realtime/outputAudio/delta"'
+_AUDIO_PREFIX: Final = f'{{"method":"{NotificationMethod.REALTIME_OUTPUT_AUDIO_DELTA}"'
 _DATA_KEY: Final = '"data":"'
 _APPEND: Final = (
-    '{{"id":{rid},"method":"thread/realtime/appendAudio","params":{{"threadId":"{tid}",'
+    '{{"id":{rid},"method":"{method}","params":{{"threadId":"{tid}",'
     '"audio":{{"data":"{data}","sampleRate":24000,"numChannels":1}}}}}}'
-)
+).replace("{method}", RequestMethod.REALTIME_APPEND_AUDIO)
 
 
 async def _measure(url: str, server_pid: int, threads: int, seconds: float) -> dict[str, Any]:
@@ -171,14 +172,15 @@ async def _measure(url: str, server_pid: int, threads: int, seconds: float) -> d
 
 async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -> dict[str, Any]:
     await driver.call(
-        "initialize",
+        RequestMethod.INITIALIZE,
         {"clientInfo": {"name": "realtalk_bench"}, "capabilities": {"experimentalApi": True}},
     )
     ids: list[str] = []
     for _ in range(threads):
-        ids.append((await driver.call("thread/start", {}))["thread"]["id"])
+        ids.append((await driver.call(RequestMethod.THREAD_START, {}))["thread"]["id"])
     for tid in ids:
-        await driver.call("thread/realtime/start", {"threadId": tid, "outputModality": "audio"})
+        params = {"threadId": tid, "outputModality": "audio"}
+        await driver.call(RequestMethod.REALTIME_START, params)
     async with asyncio.timeout(_STARTUP_TIMEOUT_S):
         await driver.all_started.wait()
     driver.measuring = True

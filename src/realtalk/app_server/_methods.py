@@ -1,0 +1,196 @@
+"""The app-server's method names, in one table.
+
+Every wire name is spelled once, here: :class:`RequestMethod` and
+:class:`NotificationMethod` name them, and :data:`METHODS` / :data:`NOTIFICATIONS`
+say what each carries and how it is served. The connection checks params and gates
+the experimental methods with these tables, the dispatcher binds one handler per
+request method, the client sends and decodes with them, and the JSON Schema is
+generated from them.
+
+The experimental gate (reference 3.5): a method marked ``experimental`` needs the
+connection's ``experimentalApi`` capability, and an experimental notification is
+never sent to a connection without it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final, NamedTuple
+
+import msgspec
+
+from realtalk.app_server._api import (
+    AgentMessageDeltaNotification,
+    EmptyParams,
+    EmptyResult,
+    ErrorNotification,
+    InitializeParams,
+    InitializeResult,
+    ItemCompletedNotification,
+    ItemStartedNotification,
+    ThreadRealtimeAppendAudioParams,
+    ThreadRealtimeAppendTextParams,
+    ThreadRealtimeClosedNotification,
+    ThreadRealtimeErrorNotification,
+    ThreadRealtimeItemAddedNotification,
+    ThreadRealtimeListVoicesResult,
+    ThreadRealtimeOutputAudioDeltaNotification,
+    ThreadRealtimeRequestResponseParams,
+    ThreadRealtimeSdpNotification,
+    ThreadRealtimeStartedNotification,
+    ThreadRealtimeStartParams,
+    ThreadRealtimeStopParams,
+    ThreadRealtimeTranscriptDeltaNotification,
+    ThreadRealtimeTranscriptDoneNotification,
+    ThreadStartedNotification,
+    ThreadStartParams,
+    ThreadStartResult,
+    TurnCompletedNotification,
+    TurnInterruptParams,
+    TurnStartedNotification,
+    TurnStartParams,
+    TurnStartResult,
+    TurnSteerParams,
+    TurnSteerResult,
+)
+
+__all__ = [
+    "CLIENT_NOTIFICATIONS",
+    "METHODS",
+    "NOTIFICATIONS",
+    "MethodSpec",
+    "NotificationMethod",
+    "NotificationSpec",
+    "RequestMethod",
+    "notification_method",
+    "request_method",
+]
+
+
+class RequestMethod(StrEnum):
+    """Client-to-server requests."""
+
+    INITIALIZE = "initialize"
+    THREAD_START = "thread/start"
+    TURN_START = "turn/start"
+    TURN_STEER = "turn/steer"
+    TURN_INTERRUPT = "turn/interrupt"
+    REALTIME_START = "thread/realtime/start"
+    REALTIME_APPEND_AUDIO = "thread/realtime/appendAudio"
+    REALTIME_APPEND_TEXT = "thread/realtime/appendText"
+    REALTIME_STOP = "thread/realtime/stop"
+    REALTIME_REQUEST_RESPONSE = "thread/realtime/requestResponse"
+    REALTIME_LIST_VOICES = "thread/realtime/listVoices"
+
+
+class NotificationMethod(StrEnum):
+    """Notifications: ``initialized`` from the client, every other one from the server."""
+
+    INITIALIZED = "initialized"
+    THREAD_STARTED = "thread/started"
+    TURN_STARTED = "turn/started"
+    TURN_COMPLETED = "turn/completed"
+    ITEM_STARTED = "item/started"
+    ITEM_COMPLETED = "item/completed"
+    AGENT_MESSAGE_DELTA = "item/agentMessage/delta"
+    ERROR = "error"
+    REALTIME_STARTED = "thread/realtime/started"
+    REALTIME_SDP = "thread/realtime/sdp"
+    REALTIME_ITEM_ADDED = "thread/realtime/itemAdded"
+    REALTIME_TRANSCRIPT_DELTA = "thread/realtime/transcript/delta"
+    REALTIME_TRANSCRIPT_DONE = "thread/realtime/transcript/done"
+    REALTIME_OUTPUT_AUDIO_DELTA = "thread/realtime/outputAudio/delta"
+    REALTIME_ERROR = "thread/realtime/error"
+    REALTIME_CLOSED = "thread/realtime/closed"
+
+
+class MethodSpec(NamedTuple):
+    params: type[msgspec.Struct]
+    result: type[msgspec.Struct]
+    thread_scoped: bool = False
+    """The params carry ``threadId``; the thread's requests run in arrival order."""
+    experimental: bool = False
+    """Needs the connection's ``experimentalApi`` capability."""
+
+
+class NotificationSpec(NamedTuple):
+    params: type[msgspec.Struct]
+    experimental: bool = False
+    """Sent only to connections with the ``experimentalApi`` capability."""
+
+
+_M = RequestMethod
+_N = NotificationMethod
+
+METHODS: Final[dict[RequestMethod, MethodSpec]] = {
+    _M.INITIALIZE: MethodSpec(InitializeParams, InitializeResult),
+    _M.THREAD_START: MethodSpec(ThreadStartParams, ThreadStartResult),
+    _M.TURN_START: MethodSpec(TurnStartParams, TurnStartResult, thread_scoped=True),
+    _M.TURN_STEER: MethodSpec(TurnSteerParams, TurnSteerResult, thread_scoped=True),
+    _M.TURN_INTERRUPT: MethodSpec(TurnInterruptParams, EmptyResult, thread_scoped=True),
+    _M.REALTIME_START: MethodSpec(
+        ThreadRealtimeStartParams, EmptyResult, thread_scoped=True, experimental=True
+    ),
+    _M.REALTIME_APPEND_AUDIO: MethodSpec(
+        ThreadRealtimeAppendAudioParams, EmptyResult, thread_scoped=True, experimental=True
+    ),
+    _M.REALTIME_APPEND_TEXT: MethodSpec(
+        ThreadRealtimeAppendTextParams, EmptyResult, thread_scoped=True, experimental=True
+    ),
+    _M.REALTIME_STOP: MethodSpec(
+        ThreadRealtimeStopParams, EmptyResult, thread_scoped=True, experimental=True
+    ),
+    _M.REALTIME_REQUEST_RESPONSE: MethodSpec(
+        ThreadRealtimeRequestResponseParams, EmptyResult, thread_scoped=True, experimental=True
+    ),
+    _M.REALTIME_LIST_VOICES: MethodSpec(
+        EmptyParams, ThreadRealtimeListVoicesResult, experimental=True
+    ),
+}
+"""Client-to-server requests: method -> (params, result, thread scoped, experimental)."""
+
+CLIENT_NOTIFICATIONS: Final = frozenset({_N.INITIALIZED})
+"""Notifications a client may send."""
+
+NOTIFICATIONS: Final[dict[NotificationMethod, NotificationSpec]] = {
+    _N.THREAD_STARTED: NotificationSpec(ThreadStartedNotification),
+    _N.TURN_STARTED: NotificationSpec(TurnStartedNotification),
+    _N.TURN_COMPLETED: NotificationSpec(TurnCompletedNotification),
+    _N.ITEM_STARTED: NotificationSpec(ItemStartedNotification),
+    _N.ITEM_COMPLETED: NotificationSpec(ItemCompletedNotification),
+    _N.AGENT_MESSAGE_DELTA: NotificationSpec(AgentMessageDeltaNotification),
+    _N.ERROR: NotificationSpec(ErrorNotification),
+    _N.REALTIME_STARTED: NotificationSpec(ThreadRealtimeStartedNotification, experimental=True),
+    _N.REALTIME_SDP: NotificationSpec(ThreadRealtimeSdpNotification, experimental=True),
+    _N.REALTIME_ITEM_ADDED: NotificationSpec(
+        ThreadRealtimeItemAddedNotification, experimental=True
+    ),
+    _N.REALTIME_TRANSCRIPT_DELTA: NotificationSpec(
+        ThreadRealtimeTranscriptDeltaNotification, experimental=True
+    ),
+    _N.REALTIME_TRANSCRIPT_DONE: NotificationSpec(
+        ThreadRealtimeTranscriptDoneNotification, experimental=True
+    ),
+    _N.REALTIME_OUTPUT_AUDIO_DELTA: NotificationSpec(
+        ThreadRealtimeOutputAudioDeltaNotification, experimental=True
+    ),
+    _N.REALTIME_ERROR: NotificationSpec(ThreadRealtimeErrorNotification, experimental=True),
+    _N.REALTIME_CLOSED: NotificationSpec(ThreadRealtimeClosedNotification, experimental=True),
+}
+"""Server-to-client notifications: method -> (params, experimental)."""
+
+
+def request_method(name: str) -> RequestMethod | None:
+    """The request method named ``name`` on the wire, or None for an unknown one."""
+    try:
+        return RequestMethod(name)
+    except ValueError:
+        return None
+
+
+def notification_method(name: str) -> NotificationMethod | None:
+    """The notification named ``name`` on the wire, or None for an unknown one."""
+    try:
+        return NotificationMethod(name)
+    except ValueError:
+        return None

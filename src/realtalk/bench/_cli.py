@@ -1,0 +1,109 @@
+"""``realtalk bench``: the subcommands' options, and running one benchmark.
+
+Each benchmark's module is imported only when it runs, so ``realtalk bench --help``
+loads no network stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import msgspec
+
+from realtalk._argtypes import count_arg, non_negative_arg, seconds_arg
+
+__all__ = ["add_bench_arguments", "run_bench"]
+
+BenchFn = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", required=True)
+    relay = sub.add_parser("relay", help="S sessions streaming audio both ways")
+    relay.add_argument("--sessions", type=count_arg, default=100)
+    relay.add_argument("--seconds", type=seconds_arg, default=5.0)
+    parse = sub.add_parser("parse", help="server events parsed and dispatched per second")
+    parse.add_argument("--events", type=count_arg, default=300_000)
+    for name, helptext in (
+        ("handoff", "agent final message to response.create, audio gaps while a task runs"),
+        ("startup", "WebRTC start: SDP answer before the sideband, vs a sequential baseline"),
+        ("preconnect", "Responses turn start to first request, with and without preconnect"),
+        ("app-server", "realtime threads over one app-server WebSocket listener"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--json", action="store_true")
+        if name == "handoff":
+            p.add_argument("--rounds", type=count_arg, default=5)
+            p.add_argument("--work-ms", type=non_negative_arg, default=1000)
+        if name == "startup":
+            p.add_argument("--starts", type=count_arg, default=20)
+            p.add_argument("--call-latency-ms", type=non_negative_arg, default=300)
+            p.add_argument("--sideband-latency-ms", type=non_negative_arg, default=400)
+        if name == "preconnect":
+            p.add_argument("--turns", type=count_arg, default=10)
+            p.add_argument("--handshake-latency-ms", type=non_negative_arg, default=300)
+        if name == "app-server":
+            p.add_argument("--threads", type=count_arg, default=100)
+            p.add_argument("--seconds", type=seconds_arg, default=5.0)
+    for p in (relay, parse):
+        p.add_argument("--json", action="store_true", help="print JSON (the only format)")
+
+
+async def _relay(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._relay import bench_relay
+
+    return await bench_relay(args.sessions, args.seconds)
+
+
+async def _parse(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._parse import bench_parse
+
+    return bench_parse(args.events)
+
+
+async def _handoff(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._handoff import bench_handoff
+
+    return await bench_handoff(rounds=args.rounds, work_ms=args.work_ms)
+
+
+async def _preconnect(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._preconnect import bench_preconnect
+
+    return await bench_preconnect(args.turns, args.handshake_latency_ms)
+
+
+async def _startup(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._startup import bench_startup
+
+    return await bench_startup(args.starts, args.call_latency_ms, args.sideband_latency_ms)
+
+
+async def _app_server(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._app_server import bench_app_server
+
+    return await bench_app_server(args.threads, args.seconds)
+
+
+_BENCHMARKS: dict[str, BenchFn] = {
+    "app-server": _app_server,
+    "startup": _startup,
+    "relay": _relay,
+    "parse": _parse,
+    "handoff": _handoff,
+    "preconnect": _preconnect,
+}
+
+
+async def run_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark ``args.bench`` names and print its one JSON object."""
+    fn = _BENCHMARKS.get(args.bench)
+    if fn is None:
+        print(f"realtalk: error: benchmark {args.bench!r} is not available yet", file=sys.stderr)
+        return 1
+    result = await fn(args)
+    print(msgspec.json.encode(result).decode())
+    return 0

@@ -1,0 +1,107 @@
+"""``realtalk bench relay``: S WebSocket conversations streaming audio both ways.
+
+The emulator runs in another process in echo mode (every audio append comes back as
+one output delta). Each session sends a 20 ms frame 50 times a second; the report
+holds the gaps between delivered output frames, this process's CPU and the memory
+each session costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import resource
+import time
+from typing import Any
+
+from realtalk._config import Settings
+from realtalk.bench._util import percentile, realtalk_argv, spawn_ready
+from realtalk.conversation import (
+    ConversationManager,
+    Realtime,
+    Started,
+    StartParams,
+    WebSocketTransport,
+)
+from realtalk.protocol import AudioFrame, AudioOut
+
+__all__ = ["bench_relay"]
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0  # pragma: no cover - Linux only
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def bench_relay(sessions: int = 100, seconds: float = 5.0) -> dict[str, Any]:
+    """Run the benchmark; ``{"sessions", "frames_per_s", "p50_ms", "p99_ms", ...}``."""
+    frame = AudioFrame(base64.b64encode(bytes(960)).decode("ascii"))
+    async with spawn_ready(realtalk_argv("emulator", "--port", "0", "--echo-audio")) as (base, _):
+        settings = Settings(
+            api_key="bench", base_url=base, startup_context="", transport="websocket"
+        )
+        rss0 = _rss_kb()
+        managers = [ConversationManager(settings) for _ in range(sessions)]
+        arrivals: list[list[float]] = [[] for _ in range(sessions)]
+        started = 0
+        all_started = asyncio.Event()
+        measuring = False
+
+        async def consume(i: int, mgr: ConversationManager) -> None:
+            nonlocal started
+            times = arrivals[i]
+            async for event in mgr.subscribe():
+                if isinstance(event, Started):
+                    started += 1
+                    if started == sessions:
+                        all_started.set()
+                elif (
+                    measuring
+                    and isinstance(event, Realtime)
+                    and isinstance(event.payload, AudioOut)
+                ):
+                    times.append(time.perf_counter())
+
+        async with asyncio.TaskGroup() as tg:
+            consumers = [tg.create_task(consume(i, m)) for i, m in enumerate(managers)]
+            for m in managers:
+                await m.start(StartParams(transport=WebSocketTransport()))
+            async with asyncio.timeout(60):
+                await all_started.wait()
+            rss1 = _rss_kb()
+            measuring = True
+            cpu0, t0 = _cpu_s(), time.perf_counter()
+            tick = 0
+            while time.perf_counter() - t0 < seconds:
+                for m in managers:
+                    await m.audio_in(frame)
+                tick += 1
+                delay = t0 + tick * 0.02 - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await asyncio.sleep(0.1)  # let the last echoes land (not synchronisation)
+            wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+            measuring = False
+            for m in managers:
+                await m.aclose()
+            for c in consumers:
+                c.cancel()
+    gaps = [(b - a) * 1000.0 for times in arrivals for a, b in zip(times, times[1:], strict=False)]
+    delivered = sum(len(t) for t in arrivals)
+    return {
+        "sessions": sessions,
+        "seconds": seconds,
+        "frames_per_s": round(delivered / wall, 1),
+        "p50_ms": round(percentile(gaps, 50), 2),
+        "p99_ms": round(percentile(gaps, 99), 2),
+        "cpu_percent": round(cpu / wall * 100.0, 1),
+        "rss_kb_per_session": round((rss1 - rss0) / sessions, 1),
+    }

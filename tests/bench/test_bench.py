@@ -1,0 +1,151 @@
+"""``realtalk bench …`` as a user runs it: one JSON object per benchmark, same keys.
+
+Small runs (real subprocesses and loopback sockets, as the real ones): they prove
+each benchmark runs and reports what it promises, not how fast this machine is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+
+def _bench(*args: str, timeout: float = 120.0) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REALTALK_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "realtalk", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout  # one JSON object, nothing else
+    report = json.loads(lines[0])
+    assert isinstance(report, dict)
+    return report
+
+
+def test_relay() -> None:
+    report = _bench("relay", "--sessions", "2", "--seconds", "0.5")
+    assert set(report) == {
+        "sessions",
+        "seconds",
+        "frames_per_s",
+        "p50_ms",
+        "p99_ms",
+        "cpu_percent",
+        "rss_kb_per_session",
+    }
+    assert report["sessions"] == 2
+    assert report["frames_per_s"] > 0  # the echoes came back
+
+
+def test_parse() -> None:
+    report = _bench("parse", "--events", "5000")
+    assert set(report) == {"events_per_s"}
+    assert report["events_per_s"] > 0
+
+
+def test_handoff() -> None:
+    report = _bench("handoff", "--rounds", "1", "--work-ms", "200")
+    assert set(report) == {
+        "final_to_create_ms",
+        "max_audio_gap_ms",
+        "rounds",
+        "work_ms",
+        "p99_audio_gap_ms",
+    }
+    assert (report["rounds"], report["work_ms"]) == (1, 200)
+    assert report["final_to_create_ms"] >= 0
+
+
+def test_startup_answers_before_the_sideband_and_the_baseline_after() -> None:
+    report = _bench(
+        "startup", "--starts", "2", "--call-latency-ms", "100", "--sideband-latency-ms", "300"
+    )
+    assert set(report) == {
+        "call_latency_ms",
+        "sideband_latency_ms",
+        "starts",
+        "ours",
+        "baseline",
+        "sdp_ratio",
+    }
+    assert (report["call_latency_ms"], report["sideband_latency_ms"], report["starts"]) == (
+        100,
+        300,
+        2,
+    )
+    ours, baseline = report["ours"], report["baseline"]
+    assert set(ours) == set(baseline) == {"sdp_ms", "sideband_ready_ms", "first_text_ms"}
+    assert 100 <= ours["sdp_ms"] < 300  # answered before the 300 ms sideband handshake
+    assert baseline["sdp_ms"] >= 400  # call + sideband
+    assert ours["sideband_ready_ms"] >= 400 and ours["first_text_ms"] >= ours["sideband_ready_ms"]
+    assert baseline["first_text_ms"] >= baseline["sideband_ready_ms"] >= 400
+    assert report["sdp_ratio"] == round(ours["sdp_ms"] / baseline["sdp_ms"], 3)
+
+
+def test_preconnect_saves_the_handshake() -> None:
+    report = _bench("preconnect", "--turns", "3", "--handshake-latency-ms", "60")
+    assert set(report) == {
+        "handshake_latency_ms",
+        "turns",
+        "with_preconnect_ms",
+        "without_preconnect_ms",
+        "ratio",
+    }
+    assert (report["handshake_latency_ms"], report["turns"]) == (60, 3)
+    # Without preconnect the turn waits for the emulator's delayed 101 answer.
+    assert report["without_preconnect_ms"] >= 60
+    assert report["with_preconnect_ms"] < 60
+    assert report["ratio"] == pytest.approx(
+        report["with_preconnect_ms"] / report["without_preconnect_ms"], abs=1e-3
+    )
+
+
+def test_app_server() -> None:
+    report = _bench("app-server", "--threads", "2", "--seconds", "0.5")
+    assert set(report) == {
+        "threads",
+        "p50_ms",
+        "p99_ms",
+        "cpu_percent",
+        "seconds",
+        "frames_sent",
+        "frames_echoed",
+        "errors",
+    }
+    assert report["threads"] == 2
+    assert report["errors"] == 0
+    assert report["frames_echoed"] > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("preconnect", "--turns", "0"), "--turns: must be at least 1, got 0"),
+        (("preconnect", "--handshake-latency-ms", "-1"), "--handshake-latency-ms"),
+    ],
+)
+def test_arguments_that_would_measure_nothing_are_refused(
+    argv: tuple[str, ...], message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "realtalk", "bench", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
