@@ -29,12 +29,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures), Debian's
-# Chromium and its WebDriver (the browser page test) and espeak-ng (its spoken question).
+# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures), bubblewrap
+# (the agent's sandbox; its tests run the real bwrap), Debian's Chromium and its WebDriver
+# (the browser page test) and espeak-ng (its spoken question).
 sysdeps:
 	@command -v openssl >/dev/null 2>&1 || { \
 		echo "installing openssl (needed by the TLS tests)"; \
 		apt-get update -qq && apt-get install -y -qq openssl; }
+	@test -x /usr/bin/bwrap || { \
+		echo "installing bubblewrap (needed by the sandbox tests)"; \
+		apt-get update -qq && apt-get install -y -qq bubblewrap; }
 	@{ command -v chromium && command -v chromedriver && command -v espeak-ng; } >/dev/null 2>&1 || { \
 		echo "installing chromium, chromium-driver and espeak-ng (needed by the browser page test)"; \
 		apt-get update -qq && apt-get install -y -qq chromium chromium-driver espeak-ng; }

@@ -37,8 +37,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
     for name in list(os.environ):
         if name.startswith("REALTALK_"):
             monkeypatch.delenv(name, raising=False)
-    # Never read the developer's own config file.
+    # Never read the developer's own config file, nor write into their log folder.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
 
 
 @pytest.fixture

@@ -4,6 +4,13 @@ Precedence (highest first): command-line flags (applied by the CLI), ``REALTALK_
 environment variables, the config file, built-in defaults. The API key comes only
 from the environment (``OPENAI_API_KEY``), never from a file we might print.
 
+The agent's safety settings live under ``[agent]``: ``sandbox`` (``read-only``,
+``workspace-write``, ``danger-full-access``), ``approval`` (``never``,
+``on-request``, ``untrusted``) and ``env_allow`` (names or ``*`` patterns of
+secret-looking variables commands may still see). Path rules need the table
+form ``[agent.sandbox]`` with ``mode``, ``writable``, ``read_only``, ``deny`` and
+``network`` (TOML cannot hold ``sandbox = "..."`` and that table at once).
+
 File location: ``--config PATH``, else ``$XDG_CONFIG_HOME/realtalk/config.toml``
 (``~/.config/realtalk/config.toml``). A missing default file is fine; a missing
 explicit file, bad TOML, an unknown key or a wrong type is a :class:`ConfigError`
@@ -24,6 +31,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from realtalk._errors import ConfigError
+from realtalk._secrets import register_secret
 from realtalk.protocol import Mode, OutputModality, Version, check_api_key
 
 __all__ = [
@@ -64,6 +72,18 @@ class _RealtimeFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     sideband_retry_base_ms: int | None = None
 
 
+SandboxName = Literal["read-only", "workspace-write", "danger-full-access"]
+ApprovalName = Literal["never", "on-request", "untrusted"]
+
+
+class _SandboxFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    mode: SandboxName | None = None
+    writable: list[str] | None = None
+    read_only: list[str] | None = None
+    deny: list[str] | None = None
+    network: bool | None = None
+
+
 class _AgentFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     command: list[str] | None = None
     input: Literal["arg", "stdin"] | None = None
@@ -71,6 +91,10 @@ class _AgentFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     model: str | None = None
     enable_shell: bool | None = None
     workspace: str | None = None
+    # ``sandbox = "read-only"``, or the table ``[agent.sandbox]`` (TOML cannot have both).
+    sandbox: SandboxName | _SandboxFile | None = None
+    approval: ApprovalName | None = None
+    env_allow: list[str] | None = None
 
 
 class _ConfigFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -101,6 +125,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     agent_model: str = DEFAULT_AGENT_MODEL
     agent_enable_shell: bool = True
     workspace: str | None = None
+    agent_sandbox: SandboxName = "workspace-write"
+    agent_approval: ApprovalName = "on-request"
+    agent_env_allow: tuple[str, ...] = ()
+    sandbox_writable: tuple[str, ...] = ()
+    sandbox_read_only: tuple[str, ...] = ()
+    sandbox_deny: tuple[str, ...] = ()
+    sandbox_network: bool = False
     config_path: str | None = None
 
     def __repr__(self) -> str:
@@ -289,6 +320,11 @@ def load_settings(
     api_key = _env(env, "OPENAI_API_KEY")
     if api_key is not None:
         check_api_key(api_key)
+    # From now on these values are scrubbed from every message and log line.
+    register_secret(api_key)
+    register_secret(_env(env, "REALTALK_APP_SERVER_TOKEN"))
+    box = agent.sandbox if isinstance(agent.sandbox, _SandboxFile) else _SandboxFile()
+    sandbox_mode = agent.sandbox if isinstance(agent.sandbox, str) else box.mode
     in_file = f"config file {path}: "
     numbers = {
         **_number_setting(
@@ -333,6 +369,13 @@ def load_settings(
         agent_model=_env(env, "REALTALK_AGENT_MODEL") or agent.model or DEFAULT_AGENT_MODEL,
         agent_enable_shell=agent.enable_shell if agent.enable_shell is not None else True,
         workspace=agent.workspace,
+        agent_sandbox=sandbox_mode or "workspace-write",
+        agent_approval=agent.approval or "on-request",
+        agent_env_allow=tuple(agent.env_allow or ()),
+        sandbox_writable=tuple(box.writable or ()),
+        sandbox_read_only=tuple(box.read_only or ()),
+        sandbox_deny=tuple(box.deny or ()),
+        sandbox_network=bool(box.network),
         config_path=str(path),
     )
     return msgspec.structs.replace(settings, **numbers)

@@ -12,9 +12,14 @@ from aiohttp import web
 
 from realtalk.agent import (
     AgentEvent,
+    ApprovalRequested,
+    ApprovalResolved,
     AssistantDelta,
+    CommandFinished,
+    CommandStarted,
     ModelClient,
     ModelClientOptions,
+    PatchApplied,
     Prompt,
     ResponsesAgent,
     TaskComplete,
@@ -25,6 +30,16 @@ from realtalk.protocol.responses import Item, user_message
 
 API_KEY = "sk-test-secret-key"
 WAIT_S = 5.0
+SHELL_TOOL: dict[str, Any] = {
+    "type": "function",
+    "name": "shell",
+    "parameters": {
+        "type": "object",
+        "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+        "required": ["command"],
+    },
+}
+"""Declared by :func:`prompt`: the emulator's model calls only declared tools."""
 
 
 @asynccontextmanager
@@ -79,7 +94,9 @@ async def model_client(base_url: str, **overrides: Any) -> AsyncIterator[ModelCl
 def prompt(items: Sequence[Item] | str) -> Prompt:
     """A prompt for ``items`` (a string becomes one user message)."""
     input_items = [user_message(items)] if isinstance(items, str) else list(items)
-    return Prompt(model="test-model", instructions="be brief", input=input_items)
+    return Prompt(
+        model="test-model", instructions="be brief", input=input_items, tools=[SHELL_TOOL]
+    )
 
 
 @asynccontextmanager
@@ -102,13 +119,24 @@ async def agent_at(
         await agent.aclose()
 
 
-async def until_done(agent: ResponsesAgent, *, deltas: bool = False) -> list[AgentEvent]:
-    """Events up to and including the next TaskComplete/TaskFailed (deltas only if asked)."""
+_TOOL_EVENTS = (CommandStarted, CommandFinished, PatchApplied, ApprovalRequested, ApprovalResolved)
+
+
+async def until_done(
+    agent: ResponsesAgent, *, deltas: bool = False, tools: bool = False
+) -> list[AgentEvent]:
+    """Events up to and including the next TaskComplete/TaskFailed.
+
+    Deltas and tool/approval events only when asked.
+    """
     events: list[AgentEvent] = []
     async with asyncio.timeout(WAIT_S):
         async for event in agent.events():
-            if deltas or not isinstance(event, AssistantDelta):
-                events.append(event)
+            if isinstance(event, AssistantDelta) and not deltas:
+                continue
+            if isinstance(event, _TOOL_EVENTS) and not tools:
+                continue
+            events.append(event)
             if isinstance(event, TaskComplete | TaskFailed):
                 break
     return events

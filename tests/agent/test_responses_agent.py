@@ -14,6 +14,8 @@ from realtalk import AgentError, ConfigError
 from realtalk.agent import (
     AssistantMessage,
     BackgroundAgent,
+    CommandFinished,
+    CommandStarted,
     ModelClient,
     ResponsesAgent,
     TaskComplete,
@@ -24,7 +26,14 @@ from realtalk.emulator import ResponsesEmulator, ResponsesOptions
 from realtalk.emulator._responses import scripted_reply
 from realtalk.protocol.responses import FunctionCall, message_text, user_message
 
-from ._responses_support import API_KEY, WAIT_S, agent_at, responses_server, until_done
+from ._responses_support import (
+    API_KEY,
+    SHELL_TOOL,
+    WAIT_S,
+    agent_at,
+    responses_server,
+    until_done,
+)
 
 
 def tool_outputs(emu: ResponsesEmulator) -> list[str]:
@@ -43,8 +52,11 @@ async def test_shell_tool_call_end_to_end(tmp_path: Path) -> None:
         assert await emu.wait_for_handshakes(1, WAIT_S)
         await agent.submit("please run `echo hi there`")
         assert agent.busy
-        events = await until_done(agent)
+        events = await until_done(agent, tools=True)
+        argv = ["echo", "hi", "there"]
         assert events == [
+            CommandStarted("call_1", argv, str(tmp_path), "workspace-write"),
+            CommandFinished("call_1", argv, 0, "hi there\n", "completed"),
             AssistantMessage("I ran `echo hi there`. It printed: hi there"),
             TaskComplete(),
         ]
@@ -52,7 +64,7 @@ async def test_shell_tool_call_end_to_end(tmp_path: Path) -> None:
         # One preconnected socket carried both requests of the turn.
         assert (emu.stats.handshakes, emu.stats.websocket_requests) == (1, 2)
         first, second = (r.body for r in emu.requests)
-        assert [t["name"] for t in first["tools"]] == ["shell", "read_file"]
+        assert [t["name"] for t in first["tools"]] == ["shell", "read_file", "apply_patch"]
         assert second["previous_response_id"] == "resp-1"
         (output,) = tool_outputs(emu)
         assert output.startswith("Exit code: 0\n") and output.endswith("Output:\nhi there\n")
@@ -87,9 +99,17 @@ async def test_disabled_shell_is_not_advertised_and_calls_fail(tmp_path: Path) -
         await agent.submit("run `touch created`")
         events = await until_done(agent)
         assert events[-1] == TaskComplete()
-        assert [t["name"] for t in emu.requests[0].body["tools"]] == ["read_file"]
-        assert tool_outputs(emu) == [SHELL_DISABLED_OUTPUT]
-        assert not (tmp_path / "created").exists()
+        assert [t["name"] for t in emu.requests[0].body["tools"]] == ["read_file", "apply_patch"]
+        # The model only calls declared tools, so it answers in words.
+        assert events[0] == AssistantMessage("You said: run `touch created`")
+        assert tool_outputs(emu) == []
+    # A model that calls the undeclared shell anyway gets an error output, and nothing runs.
+    runner = ToolRunner(
+        workspace=tmp_path, enable_shell=False, shell_timeout_s=5, output_cap_bytes=1024
+    )
+    refused = await runner.run(FunctionCall("call_1", "shell", '{"command": ["touch", "created"]}'))
+    assert refused == SHELL_DISABLED_OUTPUT
+    assert not (tmp_path / "created").exists()
 
 
 async def test_second_task_continues_the_thread(tmp_path: Path) -> None:
@@ -216,12 +236,14 @@ async def test_read_file_is_confined_to_the_workspace(tmp_path: Path) -> None:
 
 
 def test_scripted_reply() -> None:
-    (call,) = scripted_reply([user_message("please run `ls -la 'my dir'`")], serial="4")
+    (call,) = scripted_reply(
+        [user_message("please run `ls -la 'my dir'`")], serial="4", tools=[SHELL_TOOL]
+    )
     assert call["type"] == "function_call" and call["call_id"] == "call_4"
     assert msgspec.json.decode(call["arguments"]) == {"command": ["ls", "-la", "my dir"]}
     (answer,) = scripted_reply([user_message("hi")])
     assert message_text(answer, role="assistant") == "You said: hi"
-    (answer,) = scripted_reply([user_message("run `unbalanced 'quote`")])
+    (answer,) = scripted_reply([user_message("run `unbalanced 'quote`")], tools=[SHELL_TOOL])
     assert message_text(answer, role="assistant") == "You said: run `unbalanced 'quote`"
 
 

@@ -16,6 +16,27 @@ from websockets.asyncio.client import ClientConnection, connect
 JsonDict = dict[str, Any]
 
 
+BACKGROUND_AGENT_TOOL: JsonDict = {
+    "type": "function",
+    "name": "background_agent",
+    "description": "Send a user request to the background agent.",
+    "parameters": {
+        "type": "object",
+        "properties": {"prompt": {"type": "string"}},
+        "required": ["prompt"],
+        "additionalProperties": False,
+    },
+}
+REMAIN_SILENT_TOOL: JsonDict = {
+    "type": "function",
+    "name": "remain_silent",
+    "description": "Say nothing.",
+    "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
+}
+HANDOFF_TOOLS: list[JsonDict] = [BACKGROUND_AGENT_TOOL, REMAIN_SILENT_TOOL]
+"""The tools a realtalk voice session declares (the scripted model calls only these)."""
+
+
 def pcm_tone(ms: int, *, amplitude: int = 8000, hz: int = 300) -> bytes:
     """PCM16 LE 24 kHz mono sine (``amplitude`` 0 gives digital silence)."""
     n = ms * 24

@@ -13,7 +13,7 @@ from typing import Any
 
 from realtalk.emulator import Emulator
 
-from ._client import RawClient, append_events, open_client, pcm_tone, user_text
+from ._client import HANDOFF_TOOLS, RawClient, append_events, open_client, pcm_tone, user_text
 
 JsonDict = dict[str, Any]
 Scenario = Callable[[Emulator], Awaitable[list[JsonDict]]]
@@ -26,7 +26,7 @@ def types_of(events: list[JsonDict]) -> list[str]:
 async def start_v2(client: RawClient, session: JsonDict | None = None) -> JsonDict:
     created = await client.recv()
     assert created["type"] == "session.created"
-    body: JsonDict = {"type": "realtime"} if session is None else session
+    body: JsonDict = {"type": "realtime", "tools": HANDOFF_TOOLS} if session is None else session
     await client.send({"type": "session.update", "session": body})
     updated = await client.recv()
     assert updated["type"] == "session.updated"

@@ -21,6 +21,7 @@ from realtalk.emulator._script import (
     InputKind,
     LastInput,
     PlanKind,
+    declared_tools,
     plan_response,
     split_words,
     transcript_for_turn,
@@ -34,7 +35,9 @@ from realtalk.emulator._wire import (
     turn_detection,
 )
 
-from ._client import pcm_tone
+from ._client import HANDOFF_TOOLS, pcm_tone
+
+REALTALK = declared_tools(HANDOFF_TOOLS)
 
 
 def _user(text: str) -> LastInput:
@@ -52,12 +55,19 @@ def _user(text: str) -> LastInput:
     ],
 )
 def test_v2_tool_triggers(text: str, tool: str) -> None:
-    plan = plan_response(_user(text), None, v1=False)
+    plan = plan_response(_user(text), None, v1=False, declared=REALTALK)
     assert (plan.kind, plan.tool_name) == (PlanKind.CALL_TOOL, tool)
     if tool == "background_agent":
         assert json.loads(plan.arguments) == {"prompt": text.removeprefix("[USER] ")}
     else:
         assert plan.arguments == "{}"
+    # Undeclared (or forbidden by tool_choice) tools are never called: the model talks.
+    for declared in (None, declared_tools(HANDOFF_TOOLS, "none")):
+        plan = plan_response(_user(text), None, v1=False, declared=declared)
+        assert (plan.kind, plan.text) == (
+            PlanKind.SPEAK,
+            f"You said: {text.removeprefix('[USER] ')}",
+        )
 
 
 def test_v1_triggers() -> None:

@@ -28,7 +28,7 @@ Behaviour:
 * **Timeout.** Per run; on expiry, and on :meth:`CommandAgent.aclose`, the command's
   whole process group gets SIGTERM, then SIGKILL after ``kill_grace`` seconds.
 * **Background children.** Once the command exits, its output pipes get half a
-  second (:data:`~realtalk.agent._tools.EXIT_GRACE_S`) to reach EOF; then, and in
+  second (:data:`~realtalk.agent._process.EXIT_GRACE_S`) to reach EOF; then, and in
   any case when the run ends, what is left of its process group is killed. The
   run's outcome is the command's own exit status.
 """
@@ -46,7 +46,7 @@ from typing import Final, Literal
 
 from realtalk._errors import AgentError, ConfigError
 from realtalk.agent._interface import AgentEvent, AssistantMessage, TaskComplete, TaskFailed
-from realtalk.agent._tools import EXIT_GRACE_S, wait_for_exit
+from realtalk.agent._process import EXIT_GRACE_S, wait_for_exit
 
 __all__ = ["OUTPUT_TRUNCATED_MARKER", "CommandAgent"]
 

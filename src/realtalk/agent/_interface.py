@@ -11,6 +11,15 @@ are pieces of the next one, whose text is authoritative: a consumer that shows
 deltas replaces them with it, and drops pending pieces when the task ends first.
 Consumers that only want whole messages ignore deltas.
 
+Tools and approvals: the built-in agent also reports what it does —
+:class:`CommandStarted` / :class:`CommandFinished` around every command,
+:class:`PatchApplied` for every ``apply_patch`` call — and every question it asks
+the user (:class:`ApprovalRequested`, then :class:`ApprovalResolved` with the
+answer). Consumers that do not show them ignore them; a consumer that can ask
+the user answers an :class:`ApprovalRequested` through
+:meth:`~realtalk.agent.ResponsesAgent.answer_approval` when the agent has no
+approver of its own.
+
 Interrupting: an agent that can stop its running task and keep its thread
 implements :class:`InterruptibleAgent`. The task then ends with
 ``TaskFailed(INTERRUPTED_MESSAGE)``.
@@ -19,16 +28,26 @@ implements :class:`InterruptibleAgent`. The task then ends with
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from realtalk.agent._approval import ApprovalDecision, ApprovalRequest
+
 __all__ = [
+    "AGENT_EVENT_TYPES",
     "INTERRUPTED_MESSAGE",
     "AgentEvent",
+    "ApprovalRequested",
+    "ApprovalResolved",
+    "ApprovingAgent",
     "AssistantDelta",
     "AssistantMessage",
     "BackgroundAgent",
+    "CommandFinished",
+    "CommandStarted",
+    "FileChange",
+    "PatchApplied",
     "InterruptibleAgent",
     "TaskComplete",
     "TaskFailed",
@@ -65,7 +84,79 @@ class TaskFailed(_AgentEvent, frozen=True, tag="task_failed"):
     message: str
 
 
-AgentEvent = AssistantDelta | AssistantMessage | TaskComplete | TaskFailed
+ToolStatus = Literal["completed", "failed", "declined"]
+
+
+class CommandStarted(_AgentEvent, frozen=True, tag="command_started"):
+    """A command starts; ``sandbox`` is the policy it runs under (``none``: unsandboxed)."""
+
+    call_id: str
+    command: list[str]
+    cwd: str
+    sandbox: str
+
+
+class CommandFinished(_AgentEvent, frozen=True, tag="command_finished"):
+    """A command ended (``exit_code`` None: timed out, refused or declined)."""
+
+    call_id: str
+    command: list[str]
+    exit_code: int | None
+    output: str
+    status: ToolStatus
+
+
+class FileChange(msgspec.Struct, frozen=True):
+    path: str
+    kind: Literal["add", "update", "delete"]
+
+
+class PatchApplied(_AgentEvent, frozen=True, tag="patch_applied"):
+    """An ``apply_patch`` call ended; ``output`` is what the model was told."""
+
+    call_id: str
+    changes: list[FileChange]
+    status: ToolStatus
+    output: str
+
+
+class ApprovalRequested(_AgentEvent, frozen=True, tag="approval_requested"):
+    """The agent waits for the user's answer to ``request`` (see the module docs)."""
+
+    request: ApprovalRequest
+
+
+class ApprovalResolved(_AgentEvent, frozen=True, tag="approval_resolved"):
+    """The question ``request_id`` was answered (or timed out: ``decline``)."""
+
+    request_id: str
+    decision: ApprovalDecision
+
+
+AgentEvent = (
+    AssistantDelta
+    | AssistantMessage
+    | TaskComplete
+    | TaskFailed
+    | CommandStarted
+    | CommandFinished
+    | PatchApplied
+    | ApprovalRequested
+    | ApprovalResolved
+)
+
+AGENT_EVENT_TYPES: Final = (
+    AssistantDelta,
+    AssistantMessage,
+    TaskComplete,
+    TaskFailed,
+    CommandStarted,
+    CommandFinished,
+    PatchApplied,
+    ApprovalRequested,
+    ApprovalResolved,
+)
+"""The classes of :data:`AgentEvent`, for ``isinstance`` checks."""
 
 
 @runtime_checkable
@@ -100,4 +191,22 @@ class InterruptibleAgent(BackgroundAgent, Protocol):
         The task ends with ``TaskFailed(INTERRUPTED_MESSAGE)``; the agent keeps its
         history and takes the next task.
         """
+        ...
+
+
+@runtime_checkable
+class ApprovingAgent(BackgroundAgent, Protocol):
+    """A background agent whose approval questions a consumer may answer.
+
+    The built-in agent implements it; it waits for an answer only when it was built
+    without an approver (``ResponsesAgent(approver=None)``).
+    """
+
+    def answer_approval(self, request_id: str, decision: ApprovalDecision) -> bool:
+        """Answer the pending :class:`ApprovalRequested` ``request_id``; False if not pending."""
+        ...
+
+    @property
+    def pending_approvals(self) -> list[str]:
+        """Ids of the questions waiting for an answer."""
         ...

@@ -29,6 +29,7 @@ import aiohttp
 from websockets.asyncio.client import ClientConnection
 
 from realtalk._errors import AgentError, RealtalkError
+from realtalk._secrets import register_secret
 from realtalk.agent._model_options import ModelClientOptions
 from realtalk.agent._model_session import ModelClientSession, Warmed
 from realtalk.agent._transport import TurnStateCell, connect_websocket, is_upgrade_required
@@ -80,6 +81,7 @@ class ModelClient:
         """
         if api_key:
             check_api_key(api_key)
+            register_secret(api_key)  # scrubbed from every message and log line from now on
         self._options = options or ModelClientOptions()
         self._http_url = responses_url(base_url)
         self._ws_url = websocket_url(self._http_url)

@@ -4,7 +4,8 @@ Behaviour:
 
 * **Thread.** The agent keeps one list of items for its whole life. A task (turn)
   appends the user text (at ``submit``), sends the thread, executes the function
-  calls the model makes (``shell``, ``read_file``), appends their outputs and asks
+  calls the model makes (``shell``, ``read_file``, ``apply_patch``; commands run
+  in the sandbox, see ``_tools``), appends their outputs and asks
   again, until a response has no function calls. Each turn uses a fresh model
   client session.
 * **Events.** The text of a response's first assistant message streams as
@@ -15,6 +16,9 @@ Behaviour:
   never produces duplicates); the end of a turn is :class:`TaskComplete`; a failure
   is :class:`TaskFailed` with a short message. The event queue holds
   ``events_maxsize`` events; when it is full the turn waits (back-pressure).
+* **Approvals.** A tool call that needs the user's answer awaits the approver
+  (or :meth:`ResponsesAgent.answer_approval`); :class:`ApprovalRequested` and
+  :class:`ApprovalResolved` frame the wait. ``cancel`` fails the turn.
 * **Interrupt.** :meth:`ResponsesAgent.interrupt` cancels the running turn: its
   in-flight request (the partial response is dropped) or tool (its process group
   is killed). The thread keeps the user input, every completed response, and the
@@ -46,7 +50,11 @@ from pathlib import Path
 from typing import Final
 
 from realtalk._errors import AgentError, ConfigError, RealtalkError, TransportClosedError
+from realtalk.agent._approval import ApprovalDecision, Approver
+from realtalk.agent._approval_desk import ApprovalDesk
+from realtalk.agent._bwrap import SandboxStatus
 from realtalk.agent._interface import (
+    AGENT_EVENT_TYPES,
     INTERRUPTED_MESSAGE,
     AgentEvent,
     AssistantDelta,
@@ -56,8 +64,9 @@ from realtalk.agent._interface import (
 )
 from realtalk.agent._model_client import ModelClient
 from realtalk.agent._model_session import ModelClientSession, Prompt, StreamRetry
+from realtalk.agent._shell import SafetyOptions
 from realtalk.agent._text_deltas import TextDeltaFilter
-from realtalk.agent._tools import ToolRunner
+from realtalk.agent._tools import ApprovalCancelledError, ToolRunner
 from realtalk.protocol.responses import (
     ERR_STREAM_CLOSED,
     FunctionCall,
@@ -117,6 +126,8 @@ class ResponsesAgent:
         max_requests_per_turn: int = 32,
         max_pending: int = 16,
         events_maxsize: int = 64,
+        safety: SafetyOptions | None = None,
+        approver: Approver | None = None,
     ) -> None:
         """Configure the agent; nothing runs until :meth:`submit`.
 
@@ -131,9 +142,16 @@ class ResponsesAgent:
             max_requests_per_turn: Model requests one turn may make before it fails.
             max_pending: Most steering texts waiting for the next request.
             events_maxsize: Capacity of the event queue.
+            safety: Sandbox, approval and environment settings (default: workspace-write,
+                on-request, no secrets in commands).
+            approver: Answers approval questions. None: questions are asked through the
+                event stream (:class:`ApprovalRequested`) and answered with
+                :meth:`answer_approval`; unanswered ones are declined after
+                ``safety.approval_timeout_s``.
 
         Raises:
-            ConfigError: A value is out of range or the workspace is not a directory.
+            ConfigError: A value is out of range, the workspace is not a directory or
+                the sandbox policy cannot be applied to it.
         """
         if not workspace.is_dir():
             raise ConfigError(f"agent workspace {str(workspace)!r} is not a directory")
@@ -142,11 +160,16 @@ class ResponsesAgent:
         self._client = client
         self._model = model
         self._instructions = instructions
+        safety = safety or SafetyOptions()
+        self._desk = ApprovalDesk(approver, self._emit, timeout_s=safety.approval_timeout_s)
         self._tools = ToolRunner(
             workspace=workspace,
             enable_shell=enable_shell,
             shell_timeout_s=shell_timeout_s,
             output_cap_bytes=output_cap_bytes,
+            safety=safety,
+            ask=self._desk.ask,
+            emit=self._emit,
         )
         self._max_requests = max_requests_per_turn
         self._max_pending = max_pending
@@ -170,9 +193,26 @@ class ResponsesAgent:
         """A copy of the thread's items."""
         return list(self._history)
 
+    @property
+    def safety(self) -> SafetyOptions:
+        return self._tools.safety
+
     async def start(self) -> None:
         """Warm the model connection (call at session start; never raises)."""
         await self._client.pre_establish_connection()
+
+    async def sandbox_status(self) -> SandboxStatus:
+        """Whether this agent's commands can be sandboxed (for the startup warning)."""
+        return await self._tools.sandbox.status()
+
+    def answer_approval(self, request_id: str, decision: ApprovalDecision) -> bool:
+        """Answer a pending :class:`ApprovalRequested`; False when it is not pending."""
+        return self._desk.answer(request_id, decision)
+
+    @property
+    def pending_approvals(self) -> list[str]:
+        """Ids of questions waiting for :meth:`answer_approval`."""
+        return self._desk.pending
 
     async def submit(self, text: str) -> None:
         """Start a turn with ``text`` if idle, else steer the running turn with it.
@@ -238,7 +278,7 @@ class ResponsesAgent:
             item = await self._events.get()
             if item is _END:
                 return
-            assert isinstance(item, AssistantDelta | AssistantMessage | TaskComplete | TaskFailed)
+            assert isinstance(item, AGENT_EVENT_TYPES)
             yield item
 
     async def aclose(self) -> None:
@@ -339,6 +379,8 @@ class ResponsesAgent:
         """The tool's output; an exception (tools should never raise) becomes the output."""
         try:
             return await self._tools.run(call)
+        except ApprovalCancelledError:
+            raise
         except Exception as exc:
             logger.exception("background agent tool raised", extra={"tool": call.name})
             return f"error: {type(exc).__name__}: {exc}"

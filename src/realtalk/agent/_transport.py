@@ -27,7 +27,9 @@ from realtalk._errors import (
     TransportError,
 )
 from realtalk._proxy import proxy_for_request
+from realtalk._secrets import scrub
 from realtalk._wslog import WS_CLIENT_LOGGER
+from realtalk.protocol import server_error_message
 from realtalk.protocol.responses import (
     ERR_BINARY_FRAME,
     ERR_CLOSED_BY_SERVER,
@@ -56,6 +58,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _ERROR_BODY_LIMIT: Final = 2048
+_ERROR_MESSAGE_LIMIT: Final = 300
 _CLOSE_TIMEOUT_S: Final = 2.0
 # Failures of these codes will not go away by asking again.
 _FATAL_RESPONSE_CODES: Final = frozenset(
@@ -110,6 +113,12 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, TransportError | ProtocolError)
 
 
+def _said(body: str) -> str:
+    """``: <the server's error message>`` for a (scrubbed) error body, or nothing."""
+    message = server_error_message(body.encode())
+    return f": {message[:_ERROR_MESSAGE_LIMIT]}" if message else ""
+
+
 _HINT: Final = "check the base URL and the network"
 
 
@@ -119,10 +128,11 @@ def _peer(url: str) -> str:
 
 def _ws_refusal(exc: websockets.InvalidStatus) -> HandshakeError:
     status = exc.response.status_code
+    body = scrub(exc.response.body.decode("utf-8", errors="replace")[:_ERROR_BODY_LIMIT])
     return HandshakeError(
-        f"the model server refused the websocket upgrade with HTTP {status}",
+        f"the model server refused the websocket upgrade with HTTP {status}{_said(body)}",
         status=status,
-        body=exc.response.body.decode("utf-8", errors="replace")[:_ERROR_BODY_LIMIT],
+        body=body,
     )
 
 
@@ -173,7 +183,7 @@ def _check_event(event: ResponsesEvent) -> None:
         code = error.code if error is not None else None
         message = error.message if error is not None and error.message else "no details"
         raise ModelResponseError(
-            f"the model response failed: {message}",
+            scrub(f"the model response failed: {message}"),
             code=code,
             retryable=code not in _FATAL_RESPONSE_CODES,
         )
@@ -185,7 +195,7 @@ def _check_event(event: ResponsesEvent) -> None:
         code = (event.error or {}).get("code")
         status = event.status
         raise ModelResponseError(
-            f"the model server reported an error: {detail}",
+            scrub(f"the model server reported an error: {detail}"),
             code=code,
             # A lost previous response heals itself: the retry reconnects and sends
             # the full input.
@@ -286,10 +296,11 @@ async def http_stream(
         cell.set_once(resp.headers.get(TURN_STATE_HEADER))
         if resp.status != 200:
             raw = await _read_some(resp, idle_timeout_s)
+            error_body = scrub(raw.decode("utf-8", errors="replace"))
             raise HandshakeError(
-                f"the model server answered HTTP {resp.status}",
+                f"the model server answered HTTP {resp.status}{_said(error_body)}",
                 status=resp.status,
-                body=raw.decode("utf-8", errors="replace"),
+                body=error_body,
             )
         parser = SseParser()
         while True:

@@ -58,7 +58,13 @@ from realtalk.app_server._api import (
     UserMessageItem,
 )
 from realtalk.app_server._cli import TOKEN_ENV, add_app_server_arguments, run_app_server_from_args
-from realtalk.app_server._client import Client, Notification, RpcError, default_server_command
+from realtalk.app_server._client import (
+    Client,
+    Notification,
+    RpcError,
+    ServerRequest,
+    default_server_command,
+)
 from realtalk.app_server._connection import ConnectionLimits
 from realtalk.app_server._dispatch import AppServerOptions
 from realtalk.app_server._methods import (
@@ -96,6 +102,7 @@ __all__ = [
     "Notification",
     "NotificationMethod",
     "NotificationSpec",
+    "ServerRequest",
     "RealtimeAudioChunk",
     "RealtimeTransport",
     "RealtimeTransportWebrtc",

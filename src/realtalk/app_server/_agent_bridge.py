@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,7 +47,10 @@ from realtalk.agent import (
     AssistantDelta,
     AssistantMessage,
     BackgroundAgent,
+    CommandFinished,
+    CommandStarted,
     InterruptibleAgent,
+    PatchApplied,
     ResponsesAgent,
     TaskComplete,
     TaskFailed,
@@ -54,7 +58,10 @@ from realtalk.agent import (
 from realtalk.app_server._api import (
     AgentMessageDeltaNotification,
     AgentMessageItem,
+    CommandExecutionItem,
     ErrorNotification,
+    FileChangeItem,
+    FileUpdateChange,
     ItemCompletedNotification,
     ItemStartedNotification,
     TextInput,
@@ -104,6 +111,8 @@ class _TurnState:
         self.message: _OpenMessage | None = None
         self.interrupted = False
         self.ended = asyncio.Event()
+        self.started_tools: dict[str, str] = {}
+        """call id -> cwd of the commands started and not finished yet."""
 
     def snapshot(self, status: TurnStatus, error: str | None = None) -> Turn:
         return Turn(
@@ -330,6 +339,10 @@ class AgentBridge:
             await self._emit_delta(turn, event.text)
         elif isinstance(event, AssistantMessage):
             await self._complete_message(turn, event.text)
+        elif isinstance(event, CommandStarted | CommandFinished | PatchApplied):
+            await self._tool_item(turn, event)
+        elif not isinstance(event, TaskComplete | TaskFailed):
+            pass  # approval questions are asked by the thread's approver
         elif isinstance(event, TaskComplete):
             self._turns.popleft()
             await self._end_turn(turn, "completed")
@@ -347,6 +360,48 @@ class AgentBridge:
                 ),
             )
             await self._end_turn(turn, "failed", event.message)
+
+    async def _tool_item(
+        self, turn: _TurnState, event: CommandStarted | CommandFinished | PatchApplied
+    ) -> None:
+        """``item/started`` / ``item/completed`` for a command or a patch (id: the call id)."""
+        item: CommandExecutionItem | FileChangeItem
+        if isinstance(event, CommandStarted):
+            item = CommandExecutionItem(
+                id=event.call_id,
+                command=shlex.join(event.command),
+                cwd=event.cwd,
+                status="inProgress",
+            )
+            turn.started_tools[event.call_id] = event.cwd
+            await self._emit(
+                NotificationMethod.ITEM_STARTED,
+                ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
+            )
+            return
+        if isinstance(event, CommandFinished):
+            item = CommandExecutionItem(
+                id=event.call_id,
+                command=shlex.join(event.command),
+                cwd=turn.started_tools.get(event.call_id, ""),
+                status=event.status,
+                aggregated_output=event.output,
+                exit_code=event.exit_code,
+            )
+        else:
+            changes = [FileUpdateChange(path=c.path, kind=c.kind) for c in event.changes]
+            item = FileChangeItem(id=event.call_id, changes=changes, status=event.status)
+        if event.call_id not in turn.started_tools:  # declined or refused before it started
+            await self._emit(
+                NotificationMethod.ITEM_STARTED,
+                ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
+            )
+        turn.started_tools.pop(event.call_id, None)
+        turn.items.append(item)
+        await self._emit(
+            NotificationMethod.ITEM_COMPLETED,
+            ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
+        )
 
     async def _emit_delta(self, turn: _TurnState, text: str) -> None:
         if not text:

@@ -17,15 +17,29 @@ from typing import Any, Literal
 
 import msgspec
 
+from realtalk.app_server._api_tools import (
+    CommandExecutionItem,
+    CommandExecutionRequestApprovalParams,
+    FileChangeItem,
+    FileChangeRequestApprovalParams,
+    FileUpdateChange,
+    ServerRequestResolvedNotification,
+)
 from realtalk.protocol import Mode, OutputModality, Version
 
 __all__ = [
     "AgentMessageDeltaNotification",
     "AgentMessageItem",
+    "ApprovalPolicyName",
     "ClientInfo",
+    "CommandExecutionItem",
+    "CommandExecutionRequestApprovalParams",
     "EmptyParams",
     "EmptyResult",
     "ErrorNotification",
+    "FileChangeItem",
+    "FileChangeRequestApprovalParams",
+    "FileUpdateChange",
     "InitializeCapabilities",
     "InitializeParams",
     "InitializeResult",
@@ -36,6 +50,8 @@ __all__ = [
     "RealtimeTransportWebrtc",
     "RealtimeTransportWebsocket",
     "RealtimeVoices",
+    "SandboxModeName",
+    "ServerRequestResolvedNotification",
     "TextInput",
     "Thread",
     "ThreadItem",
@@ -111,12 +127,19 @@ class InitializeResult(_Camel, frozen=True):
 # -- threads and turns ------------------------------------------------------------------
 
 
+SandboxModeName = Literal["readOnly", "workspaceWrite", "dangerFullAccess"]
+ApprovalPolicyName = Literal["never", "onRequest", "untrusted", "unlessTrusted"]
+"""``unlessTrusted`` is the reference's older spelling of ``untrusted``."""
+
+
 class ThreadStartParams(_Camel, frozen=True):
     model: str | None = None
     cwd: str | None = None
     base_instructions: str | None = None
     developer_instructions: str | None = None
     ephemeral: bool | None = None
+    approval_policy: ApprovalPolicyName | None = None
+    sandbox: SandboxModeName | None = None
 
 
 class Thread(_Camel, frozen=True):
@@ -132,6 +155,8 @@ class ThreadStartResult(_Camel, frozen=True):
     model: str
     model_provider: str
     cwd: str
+    approval_policy: ApprovalPolicyName = "onRequest"
+    sandbox: SandboxModeName = "workspaceWrite"
 
 
 class TextInput(msgspec.Struct, frozen=True, tag_field="type", tag="text"):
@@ -151,7 +176,7 @@ class AgentMessageItem(_Camel, frozen=True, tag_field="type", tag="agentMessage"
     text: str
 
 
-ThreadItem = UserMessageItem | AgentMessageItem
+ThreadItem = UserMessageItem | AgentMessageItem | CommandExecutionItem | FileChangeItem
 
 TurnStatus = Literal["inProgress", "completed", "interrupted", "failed"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,8 @@ from realtalk._errors import ConfigError
 from realtalk._signals import wait_for_stop_signal
 
 __all__ = ["add_app_server_arguments", "run_app_server_from_args"]
+
+logger = logging.getLogger(__name__)
 
 TOKEN_ENV: Final = "REALTALK_APP_SERVER_TOKEN"
 """The environment variable that holds the app-server's bearer token."""
@@ -67,6 +70,25 @@ def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+async def _report_sandbox(mode: str, workspace: Path) -> None:
+    """Say once at startup when the agent's commands will be refused (fail closed)."""
+    from realtalk.agent import sandbox_status
+
+    if mode == "danger-full-access":
+        return
+    status = await sandbox_status(workspace, os.environ.get("PATH"))
+    logger.info(
+        "sandbox decision",
+        extra={"policy": mode, "available": status.available, "reason": status.reason},
+    )
+    if not status.available:
+        print(
+            f"realtalk app-server: warning: the agent's commands will be refused: {status.reason}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def _default_cwd(value: str | None) -> Path | None:
     return Path(value).resolve() if value else None
 
@@ -104,6 +126,7 @@ async def run_app_server_from_args(
                 "starts the offline emulator when there is no key and no base URL"
             )
     options = AppServerOptions(default_cwd=_default_cwd(args.cwd))
+    await _report_sandbox(settings.agent_sandbox, options.default_cwd or Path.cwd())
     async with AppServer(settings, options) as server:
         stop = asyncio.Event()
         if listen is None:

@@ -13,6 +13,9 @@ Requests raise :class:`RpcError` for JSON-RPC errors and time out after
 client keeps the last ``max_kept`` of them for :meth:`Client.wait_for` and hands
 each to ``on_notification`` if given. Server messages that answer no pending
 request (errors with a null id, say) are kept in :attr:`Client.unmatched`.
+Server-to-client requests (approval questions) are kept in
+:attr:`Client.server_requests` and handed to ``on_server_request`` if given;
+answer them with :meth:`Client.respond`.
 ``tap`` (if given) sees every frame as ``tap("in"|"out", bytes)``, e.g. for a log.
 """
 
@@ -36,14 +39,23 @@ from realtalk.app_server._links import Link, ProcessLink, WebSocketLink
 from realtalk.app_server._methods import NOTIFICATIONS, notification_method
 from realtalk.protocol import (
     IncomingNotification,
+    IncomingRequest,
     IncomingResponse,
     RpcErrorObject,
     encode_notification,
     encode_request,
+    encode_response,
     parse_message,
 )
 
-__all__ = ["Client", "Notification", "RequestTimeoutError", "RpcError", "default_server_command"]
+__all__ = [
+    "Client",
+    "Notification",
+    "RequestTimeoutError",
+    "RpcError",
+    "ServerRequest",
+    "default_server_command",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +86,14 @@ class RequestTimeoutError(TransportError, TimeoutError):
     """A request got no answer in time (still a TimeoutError for older callers)."""
 
 
+class ServerRequest(NamedTuple):
+    """A request the server sent us (``params`` decoded as plain JSON)."""
+
+    id: str | int
+    method: str
+    params: Any
+
+
 class Notification(NamedTuple):
     """One server notification; ``params`` is the typed struct (or the raw value)."""
 
@@ -90,8 +110,11 @@ class Client(TypedCalls):
         on_notification: Callable[[Notification], None] | None = None,
         max_kept: int = 10_000,
         tap: Tap | None = None,
+        on_server_request: Callable[[ServerRequest], None] | None = None,
     ) -> None:
         self._tap = tap
+        self._on_server_request = on_server_request
+        self.server_requests: list[ServerRequest] = []
         self._link: Link | None = None
         self._reader: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
@@ -188,6 +211,15 @@ class Client(TypedCalls):
                 pending[1].set_result(message.result or msgspec.Raw(b"null"))
         elif isinstance(message, IncomingNotification):
             self._notify(self._decode_notification(message))
+        elif isinstance(message, IncomingRequest):
+            params = msgspec.json.decode(message.params) if message.params is not None else None
+            request = ServerRequest(message.id, message.method, params)
+            self.server_requests.append(request)
+            if self._on_server_request is not None:
+                try:
+                    self._on_server_request(request)
+                except Exception:  # the caller's bug must not end the connection
+                    logger.exception("on_server_request failed for %s", message.method)
         else:
             # An error with a null id parses as a failure here: keep its error.
             orphan = _null_id_error(data)
@@ -307,6 +339,23 @@ class Client(TypedCalls):
         payload = data.encode() if isinstance(data, str) else data
         self._tapped("out", payload)
         await self._link.send(payload)
+
+    async def respond(self, request_id: str | int, result: Any) -> None:
+        """Answer a server-to-client request."""
+        await self.send_raw(encode_response(request_id, result))
+
+    async def wait_for_server_request(
+        self, method: str, *, start: int = 0, timeout: float = 10.0
+    ) -> ServerRequest:
+        """The first server request ``method`` from index ``start`` of :attr:`server_requests`."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for request in self.server_requests[start:]:
+                    if request.method == method:
+                        return request
+                if self.closed.is_set():
+                    raise TransportClosedError(f"connection closed while waiting for {method}")
+                await self._next_change()
 
     async def notify(self, method: str, params: Any = None) -> None:
         await self.send_raw(encode_notification(method, params))

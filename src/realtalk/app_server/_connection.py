@@ -19,6 +19,7 @@ protocol. Messages queued for a connection that already closed are discarded.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -50,12 +51,13 @@ from realtalk.protocol import (
     decode_params,
     encode_error,
     encode_notification,
+    encode_request,
     encode_response,
     oversized_error,
     parse_message,
 )
 
-__all__ = ["Connection", "ConnectionLimits", "RequestError"]
+__all__ = ["Connection", "ConnectionLimits", "RequestError", "ServerRequestError"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +89,10 @@ class RequestError(RealtalkError):
         self.error = RpcErrorObject(code, message, data)
 
 
+class ServerRequestError(RealtalkError):
+    """A server-to-client request failed (error answer, no answer in time, closed)."""
+
+
 def invalid_request(message: str) -> RequestError:
     return RequestError(INVALID_REQUEST, message)
 
@@ -110,6 +116,8 @@ class Connection:
         self.handlers: dict[RequestMethod, Callable[[RequestId, Any], Awaitable[None]]] = {}
         self.route: Router | None = None
         self.on_close: Callable[[], Awaitable[None]] | None = None
+        self._server_ids = itertools.count(1)
+        self._server_requests: dict[str, asyncio.Future[msgspec.Raw]] = {}
 
     @property
     def closed(self) -> bool:
@@ -149,6 +157,33 @@ class Connection:
             return
         await self._enqueue(encode_notification(method, params))
 
+    async def call(
+        self, method: str, params: msgspec.Struct, *, timeout: float
+    ) -> tuple[RequestId, msgspec.Raw]:
+        """Send a server-to-client request and wait (bounded) for the client's result.
+
+        Returns the request id and the raw result.
+
+        Raises:
+            ServerRequestError: The client answered with an error, did not answer
+                within ``timeout`` seconds, or the connection closed.
+        """
+        rid = f"srv_{next(self._server_ids)}"
+        if self._closed or self.aborted.is_set():
+            raise ServerRequestError(f"{method}: the client connection is closed")
+        future: asyncio.Future[msgspec.Raw] = asyncio.get_running_loop().create_future()
+        self._server_requests[rid] = future
+        try:
+            await self._enqueue(encode_request(rid, method, params))
+            async with asyncio.timeout(timeout):
+                return rid, await future
+        except TimeoutError as exc:
+            raise ServerRequestError(
+                f"{method}: the client did not answer within {timeout:g} s"
+            ) from exc
+        finally:
+            self._server_requests.pop(rid, None)
+
     async def outgoing(self) -> AsyncIterator[bytes]:
         """Encoded messages for the transport, until the connection closes."""
         while batch := await self._out.get_batch():
@@ -184,13 +219,28 @@ class Connection:
                     extra={"conn": self.name},
                 )
         elif isinstance(message, IncomingResponse):
+            self._resolve(message)
+        else:
+            await self._answer_failure(message.error, message.id)
+
+    def _resolve(self, message: IncomingResponse) -> None:
+        future = self._server_requests.get(str(message.id))
+        if future is None or future.done():
             logger.warning(
-                "ignoring a response (id %r): this server sends no requests",
+                "ignoring a response (id %r) that answers no pending server request",
                 message.id,
                 extra={"conn": self.name},
             )
+            return
+        if message.error is not None:
+            try:
+                error = msgspec.json.decode(message.error, type=RpcErrorObject)
+                detail = f"({error.code}) {error.message}"
+            except msgspec.ValidationError:
+                detail = "a malformed error"
+            future.set_exception(ServerRequestError(f"the client answered with {detail}"))
         else:
-            await self._answer_failure(message.error, message.id)
+            future.set_result(message.result or msgspec.Raw(b"null"))
 
     async def _request(self, req: IncomingRequest) -> None:
         method = request_method(req.method)
@@ -264,6 +314,9 @@ class Connection:
                 await self.on_close()
         finally:
             self._closed = True
+            for future in self._server_requests.values():
+                if not future.done():
+                    future.set_exception(ServerRequestError("the client connection closed"))
             # A dropped (too slow) client will never read what is queued.
             self._out.close(discard=self.aborted.is_set())
 

@@ -16,20 +16,23 @@ import platform
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import realtalk
 from realtalk._config import Settings
-from realtalk._errors import ConversationNotRunningError
+from realtalk._errors import ConfigError, ConversationNotRunningError
+from realtalk.agent import ApprovalPolicy, SafetyOptions, SandboxMode, safety_from_settings
 from realtalk.app_server._api import (
+    ApprovalPolicyName,
     EmptyParams,
     EmptyResult,
     InitializeParams,
     InitializeResult,
     RealtimeTransportWebrtc,
     RealtimeVoices,
+    SandboxModeName,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeAppendTextParams,
     ThreadRealtimeErrorNotification,
@@ -131,6 +134,31 @@ def _resolve_cwd(requested: str | None, default: Path | None) -> Path:
     return cwd
 
 
+_SANDBOX_WIRE: dict[SandboxMode, SandboxModeName] = {
+    SandboxMode.READ_ONLY: "readOnly",
+    SandboxMode.WORKSPACE_WRITE: "workspaceWrite",
+    SandboxMode.DANGER_FULL_ACCESS: "dangerFullAccess",
+}
+_APPROVAL_WIRE: dict[ApprovalPolicy, ApprovalPolicyName] = {
+    ApprovalPolicy.NEVER: "never",
+    ApprovalPolicy.ON_REQUEST: "onRequest",
+    ApprovalPolicy.UNTRUSTED: "untrusted",
+}
+
+
+def thread_safety(settings: Settings, params: ThreadStartParams) -> SafetyOptions:
+    """The thread's safety settings: the server's config, overridden by the params."""
+    safety = safety_from_settings(settings)
+    if params.sandbox is not None:
+        mode = next(m for m, wire in _SANDBOX_WIRE.items() if wire == params.sandbox)
+        safety = replace(safety, sandbox=replace(safety.sandbox, mode=mode))
+    if params.approval_policy is not None:
+        wire = "untrusted" if params.approval_policy == "unlessTrusted" else params.approval_policy
+        policy = next(p for p, name in _APPROVAL_WIRE.items() if name == wire)
+        safety = replace(safety, approval=policy)
+    return safety
+
+
 class Dispatcher:
     """Binds the handlers and the thread registry to one :class:`Connection`."""
 
@@ -222,14 +250,24 @@ class Dispatcher:
         if params.developer_instructions:
             instructions = f"{instructions}\n\n{params.developer_instructions}"
         model = params.model or self.settings.agent_model
+        safety = thread_safety(self.settings, params)
+        try:
+            safety.sandbox.resolve(cwd)
+        except ConfigError as exc:
+            raise invalid_request(str(exc)) from exc
         config = ThreadConfig(
             thread_id=f"thr_{uuid.uuid4().hex[:16]}",
             cwd=cwd,
             model=model,
             instructions=instructions,
+            safety=safety,
         )
         thread = ThreadHandle(
-            self.settings, config, self.conn.notify, agent_factory=self.options.agent_factory
+            self.settings,
+            config,
+            self.conn.notify,
+            agent_factory=self.options.agent_factory,
+            call=self.conn.call,
         )
         self.threads[thread.id] = thread
         # Like `talk`: the agent's Responses socket is open before the first handoff.
@@ -238,7 +276,14 @@ class Dispatcher:
         described = thread.describe(provider)
         await self.conn.respond(
             rid,
-            ThreadStartResult(thread=described, model=model, model_provider=provider, cwd=str(cwd)),
+            ThreadStartResult(
+                thread=described,
+                model=model,
+                model_provider=provider,
+                cwd=str(cwd),
+                approval_policy=_APPROVAL_WIRE[safety.approval],
+                sandbox=_SANDBOX_WIRE[safety.sandbox.mode],
+            ),
         )
         await self.conn.notify(
             NotificationMethod.THREAD_STARTED, ThreadStartedNotification(thread=described)

@@ -12,6 +12,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from realtalk._boundary import connect_rules, hostname, map_exceptions
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
+from realtalk._secrets import scrub
 from realtalk._wslog import WS_CLIENT_LOGGER
 
 __all__ = ["READ_LIMIT", "Link", "ProcessLink", "WebSocketLink"]
@@ -90,7 +91,7 @@ class WebSocketLink:
 
 def _refusal(exc: InvalidStatus) -> HandshakeError:
     status = exc.response.status_code
-    body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
+    body = scrub(exc.response.body.decode("utf-8", "replace")) if exc.response.body else ""
     return HandshakeError(
         f"the app-server refused the connection (HTTP {status}): {body.strip()}",
         status=status,

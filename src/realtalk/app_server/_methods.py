@@ -21,13 +21,16 @@ import msgspec
 
 from realtalk.app_server._api import (
     AgentMessageDeltaNotification,
+    CommandExecutionRequestApprovalParams,
     EmptyParams,
     EmptyResult,
     ErrorNotification,
+    FileChangeRequestApprovalParams,
     InitializeParams,
     InitializeResult,
     ItemCompletedNotification,
     ItemStartedNotification,
+    ServerRequestResolvedNotification,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeAppendTextParams,
     ThreadRealtimeClosedNotification,
@@ -62,6 +65,8 @@ __all__ = [
     "NotificationMethod",
     "NotificationSpec",
     "RequestMethod",
+    "SERVER_REQUESTS",
+    "ServerRequestMethod",
     "notification_method",
     "request_method",
 ]
@@ -102,6 +107,14 @@ class NotificationMethod(StrEnum):
     REALTIME_OUTPUT_AUDIO_DELTA = "thread/realtime/outputAudio/delta"
     REALTIME_ERROR = "thread/realtime/error"
     REALTIME_CLOSED = "thread/realtime/closed"
+    SERVER_REQUEST_RESOLVED = "serverRequest/resolved"
+
+
+class ServerRequestMethod(StrEnum):
+    """Requests the server sends its client (approval questions)."""
+
+    COMMAND_APPROVAL = "item/commandExecution/requestApproval"
+    FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
 
 
 class MethodSpec(NamedTuple):
@@ -176,8 +189,16 @@ NOTIFICATIONS: Final[dict[NotificationMethod, NotificationSpec]] = {
     ),
     _N.REALTIME_ERROR: NotificationSpec(ThreadRealtimeErrorNotification, experimental=True),
     _N.REALTIME_CLOSED: NotificationSpec(ThreadRealtimeClosedNotification, experimental=True),
+    _N.SERVER_REQUEST_RESOLVED: NotificationSpec(ServerRequestResolvedNotification),
 }
 """Server-to-client notifications: method -> (params, experimental)."""
+
+SERVER_REQUESTS: Final[dict[ServerRequestMethod, type[msgspec.Struct]]] = {
+    ServerRequestMethod.COMMAND_APPROVAL: CommandExecutionRequestApprovalParams,
+    ServerRequestMethod.FILE_CHANGE_APPROVAL: FileChangeRequestApprovalParams,
+}
+"""Server-to-client requests: method -> params. The client answers
+``{"decision": "accept" | "acceptForSession" | "decline" | "cancel"}``."""
 
 
 def request_method(name: str) -> RequestMethod | None:

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import msgspec
 
-from realtalk.app_server._methods import METHODS, NOTIFICATIONS
+from realtalk.app_server._methods import METHODS, NOTIFICATIONS, SERVER_REQUESTS
 
 __all__ = ["generate_json_schema"]
 
@@ -92,6 +92,10 @@ def generate_json_schema(out_dir: Path, *, experimental: bool = False) -> list[P
         notification_envelopes.append(_envelope(name, kind, with_id=False))
         notification_types.append(kind)
         index["notifications"][name] = {"params": f"{kind.__name__}.json", "experimental": gated}
+    index["serverRequests"] = {}
+    for server_method, kind in SERVER_REQUESTS.items():
+        types.add(kind)
+        index["serverRequests"][server_method.value] = {"params": f"{kind.__name__}.json"}
     for kind in sorted(types, key=lambda t: t.__name__):
         schema = {"$schema": _DRAFT, **msgspec.json.schema(kind)}
         written.append(_write(out_dir / f"{kind.__name__}.json", schema))

@@ -21,9 +21,17 @@ from pathlib import Path
 from typing import Final
 
 from realtalk._config import Settings
-from realtalk.agent import BackgroundAgent, ModelClient, ModelClientOptions, ResponsesAgent
+from realtalk.agent import (
+    Approver,
+    BackgroundAgent,
+    ModelClient,
+    ModelClientOptions,
+    ResponsesAgent,
+    SafetyOptions,
+)
 from realtalk.app_server._agent_bridge import AgentBridge, Emit
 from realtalk.app_server._api import Thread
+from realtalk.app_server._approvals import ClientApprover, ServerCall
 from realtalk.app_server._mapping import map_event
 from realtalk.conversation import ConversationManager
 
@@ -53,11 +61,22 @@ Job = Callable[[], Awaitable[None]]
 class ThreadConfig:
     """What ``thread/start`` resolved for one thread."""
 
-    def __init__(self, *, thread_id: str, cwd: Path, model: str, instructions: str) -> None:
+    def __init__(
+        self,
+        *,
+        thread_id: str,
+        cwd: Path,
+        model: str,
+        instructions: str,
+        safety: SafetyOptions | None = None,
+    ) -> None:
         self.thread_id = thread_id
         self.cwd = cwd
         self.model = model
         self.instructions = instructions
+        self.safety = safety or SafetyOptions()
+        self.approver: Approver | None = None
+        """Set by :class:`ThreadHandle`: asks the thread's client."""
 
 
 AgentFactory = Callable[[Settings, ThreadConfig], BackgroundAgent]
@@ -79,6 +98,8 @@ def responses_agent_factory(settings: Settings, config: ThreadConfig) -> Backgro
         model=config.model,
         instructions=config.instructions,
         enable_shell=settings.agent_enable_shell,
+        safety=config.safety,
+        approver=config.approver,
     )
 
 
@@ -92,11 +113,20 @@ class ThreadHandle:
         emit: Emit,
         *,
         agent_factory: AgentFactory = responses_agent_factory,
+        call: ServerCall | None = None,
     ) -> None:
         self.config = config
         self.id = config.thread_id
         self.created_at = int(time.time())
         self._emit = emit
+        if call is not None:
+            config.approver = ClientApprover(
+                self.id,
+                call=call,
+                notify=emit,
+                turn_id=lambda: self.bridge.active_turn_id,
+                timeout_s=config.safety.approval_timeout_s,
+            )
         self.bridge = AgentBridge(self.id, lambda: agent_factory(settings, config), emit)
         self.manager = ConversationManager(
             settings, agent=self.bridge, thread_id=self.id, workspace=config.cwd

@@ -1,4 +1,4 @@
-"""``realtalk`` command line: demo, talk, emulator, app-server, bench."""
+"""``realtalk`` command line: demo, talk, exec, emulator, app-server, bench."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 
 from realtalk._argtypes import seconds_arg
 from realtalk._errors import RealtalkError
+from realtalk._logfile import close_run_log
+from realtalk._secrets import scrub
 from realtalk._signals import cancel_on_signals
 from realtalk.tls import describe_tls_failure
 
@@ -37,6 +39,7 @@ def _add_conversation_arguments(p: argparse.ArgumentParser) -> None:
 _COMMANDS: dict[str, str] = {
     "demo": "run a short scripted conversation offline",
     "talk": "talk to the model (type lines, use the microphone, or stream a WAV file)",
+    "exec": "run the coding agent alone on one prompt (sandboxed), streaming what it does",
     "emulator": "run the offline OpenAI Realtime/Responses emulator",
     "app-server": "JSON-RPC app-server (stdio, or --listen ws://...)",
     "bench": "benchmarks; each prints one JSON object",
@@ -71,6 +74,10 @@ def _add_command_arguments(name: str, sub: argparse.ArgumentParser) -> None:
         _add_conversation_arguments(sub)
     elif name == "talk":
         _add_talk_arguments(sub)
+    elif name == "exec":
+        from realtalk.cli._exec import add_exec_arguments
+
+        add_exec_arguments(sub)
     elif name == "emulator":
         from realtalk.emulator import add_emulator_arguments
 
@@ -106,13 +113,30 @@ def _command_word(argv: Sequence[str]) -> str:
     return ""
 
 
-def _configure_logging(*, verbose: bool) -> None:
+_LOGGED_COMMANDS = frozenset({"demo", "talk", "exec", "app-server"})
+"""Commands that write the per-run log file (see ``realtalk._logfile``)."""
+
+
+def _configure_logging(*, verbose: bool, command: str = "") -> None:
     # Expected failures reach the user as one clear line (see main); log records
-    # are for -v, where they carry the details.
+    # are for -v, where they carry the details, and for the run's log file.
+    from realtalk import __version__
+    from realtalk._logfile import LOG_FORMAT, open_run_log
+    from realtalk._secrets import ScrubbingFormatter
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_realtalk_stderr", False)]:
+        root.removeHandler(old)
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    stderr.setFormatter(ScrubbingFormatter(LOG_FORMAT))
+    stderr._realtalk_stderr = True  # type: ignore[attr-defined]
+    root.addHandler(stderr)
     level = logging.DEBUG if verbose else logging.CRITICAL
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logged = command in _LOGGED_COMMANDS
+    root.setLevel(min(level, logging.INFO) if logged else level)
+    if logged and open_run_log(command, version=__version__) is None:
+        root.setLevel(level)
 
 
 async def _until_terminated(run: Coroutine[Any, Any, int]) -> int:
@@ -138,6 +162,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from realtalk.cli._talk import run_talk
 
         return await _until_terminated(run_talk(args))
+    if args.command == "exec":
+        from realtalk.cli._exec import run_exec
+
+        return await _until_terminated(run_exec(args))
     if args.command == "demo":
         from realtalk.cli._demo import run_demo
 
@@ -157,13 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``realtalk`` console script."""
     words = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(_command_word(words)).parse_args(words)
-    _configure_logging(verbose=bool(getattr(args, "verbose", False)))
+    _configure_logging(verbose=bool(getattr(args, "verbose", False)), command=args.command)
     try:
         return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:
         return 130
     except RealtalkError as exc:
-        print(f"realtalk: error: {exc}", file=sys.stderr)
+        print(f"realtalk: error: {scrub(str(exc))}", file=sys.stderr)
         return 1
     except TimeoutError as exc:  # an OSError whose text is often empty
         detail = f": {exc}" if str(exc) else " waiting for an answer"
@@ -171,8 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as exc:
         message = describe_tls_failure(exc) or str(exc)
-        print(f"realtalk: error: {message}", file=sys.stderr)
+        print(f"realtalk: error: {scrub(message)}", file=sys.stderr)
         return 1
+    finally:
+        close_run_log()
 
 
 if __name__ == "__main__":  # pragma: no cover

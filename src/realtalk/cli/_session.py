@@ -22,11 +22,15 @@ import msgspec
 from realtalk._config import Settings
 from realtalk._errors import ConfigError, RealtalkError
 from realtalk.agent import (
+    ApprovalDecision,
     BackgroundAgent,
     CommandAgent,
     ModelClient,
     ModelClientOptions,
     ResponsesAgent,
+    fixed_approver,
+    report_sandbox,
+    safety_from_settings,
 )
 from realtalk.cli._device import AudioPlayback, is_quiet
 from realtalk.cli._jsonl import EventLog
@@ -146,6 +150,7 @@ class TalkRuntime:
         agent = self._agent if self._agent is not None else build_agent(settings)
         self._agent = agent
         if isinstance(agent, ResponsesAgent):
+            await report_sandbox(agent, Path(settings.workspace or "."), self.renderer.error)
             # Warm the agent's model connection now so the first delegation does not
             # pay the handshake (best effort, never raises).
             await agent.start()
@@ -192,6 +197,14 @@ class TalkRuntime:
     async def _handle(self, event: ConversationEvent) -> None:
         if isinstance(event, Started):
             self.started.set()
+            logger.info(
+                "realtime session started",
+                extra={
+                    "transport": self.settings.transport if self.peer is not None else "websocket",
+                    "session_id": event.realtime_session_id,
+                    "version": event.version.value,
+                },
+            )
         if isinstance(event, SdpAnswer) and self.peer is not None:
             try:
                 await self.peer.accept_answer(event.sdp)
@@ -327,8 +340,9 @@ AGENT_INSTRUCTIONS = """\
 You are the background coding agent behind a voice conversation. The requests you get
 were spoken by a person and relayed by a realtime voice model inside a
 <realtime_delegation> block (their words, plus what was said since the last request).
-Do the work with your tools: run commands with `shell` (argv form) and read files with
-`read_file`, inside the workspace. Then answer in a few short plain sentences that can be
+Do the work with your tools: run commands with `shell` (argv form), read files with
+`read_file` and edit them with `apply_patch`, inside the workspace; commands run in a
+sandbox without network. Then answer in a few short plain sentences that can be
 read aloud: what you did and what you found. No markdown tables or long code listings.
 If a later message steers the task, adjust the current work rather than starting over."""
 
@@ -354,4 +368,9 @@ def build_agent(settings: Settings) -> BackgroundAgent:
         model=settings.agent_model,
         instructions=AGENT_INSTRUCTIONS,
         enable_shell=settings.agent_enable_shell,
+        safety=safety_from_settings(settings),
+        # Voice approvals (the model asks, the user answers yes/no) are not wired into
+        # the conversation yet: until then a question is declined at once, with a clear
+        # output for the agent, instead of waiting for an answer that cannot come.
+        approver=fixed_approver(ApprovalDecision.DECLINE),
     )

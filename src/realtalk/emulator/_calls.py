@@ -7,7 +7,8 @@ arrived before anything else), wired together by
 socket attached with ``/v1/realtime?call_id=`` (the server adds those as model sinks).
 
 A call ends when its peer ends (hang-up, ICE failure), on
-``POST /v1/realtime/calls/{call_id}/hangup``, or when the emulator closes; its
+``POST /v1/realtime/calls/{call_id}/hangup`` (:mod:`realtalk.emulator._call_control`),
+or when the emulator closes; its
 sideband sockets are closed with it. Every request is kept as a :class:`CallRecord`
 (unless the emulator runs with ``record=False``).
 """
@@ -26,8 +27,9 @@ from realtalk.emulator._call_body import CallBodyError, call_model_settings, par
 from realtalk.emulator._call_media import Call, CallRecord, sleep_until
 from realtalk.emulator._model import ScriptedModel
 from realtalk.emulator._options import EmulatorOptions
+from realtalk.emulator._secrets import ClientSecrets
 from realtalk.emulator._speech import AudioSink
-from realtalk.emulator._wire import SessionMode, SessionVersion
+from realtalk.emulator._wire import SessionMode, SessionVersion, merge_session
 
 __all__ = ["CallRecord", "CallService", "sleep_until"]
 
@@ -57,6 +59,7 @@ def _error_response(
 class _Host(Protocol):
     options: EmulatorOptions
     app: web.Application
+    client_secrets: ClientSecrets
 
     def new_model(
         self,
@@ -85,7 +88,6 @@ class CallService:
         self._teardowns: set[asyncio.Task[None]] = set()
         for path in CALL_PATHS:
             host.app.router.add_post(path, self._handle_create)
-        host.app.router.add_post("/v1/realtime/calls/{call_id}/hangup", self._handle_hangup)
 
     # ------------------------------------------------------------ test helpers
 
@@ -141,6 +143,9 @@ class CallService:
 
     async def _create(self, request: web.Request, record: CallRecord) -> web.Response:
         options = self._host.options
+        secret = self._host.client_secrets.check(request)
+        if isinstance(secret, web.Response):
+            return secret
         try:
             body = parse_call_body(request.headers.get("Content-Type"), record.body)
             record.body_kind, record.offer_sdp, record.session = (
@@ -148,8 +153,11 @@ class CallService:
                 body.offer_sdp,
                 body.session,
             )
+            session = body.session
+            if secret is not None:  # an ek_ key brings its session; the body's fields win
+                session = merge_session(secret.session, body.session or {})
             version, mode, model_name = call_model_settings(
-                body.session, query_model=request.query.get("model")
+                session, query_model=request.query.get("model")
             )
         except CallBodyError as exc:
             return _error_response(
@@ -163,7 +171,7 @@ class CallService:
             version=version, mode=mode, model=model_name, audio_sink=call.play
         )
         try:
-            return await self._answer(request, call, model, body.offer_sdp, body.session)
+            return await self._answer(request, call, model, body.offer_sdp, session)
         except BaseException:  # cancelled or failed mid-answer: never leak the peer
             await call.aclose()
             raise
@@ -205,19 +213,6 @@ class CallService:
             self._watch(call)
         return web.Response(status=201, body=answer.encode("utf-8"), headers=headers)
 
-    async def _handle_hangup(self, request: web.Request) -> web.StreamResponse:
-        call_id = request.match_info["call_id"]
-        if call_id not in self._calls:
-            return _error_response(
-                404,
-                f"No realtime call with id '{call_id}'.",
-                error_type="invalid_request_error",
-                code="call_not_found",
-                param="call_id",
-            )
-        await self._end(call_id)
-        return web.json_response({})
-
     # ---------------------------------------------------------------- teardown
 
     def _watch(self, call: Call) -> None:
@@ -245,7 +240,12 @@ class CallService:
         task.add_done_callback(self._teardowns.discard)
         return task
 
-    async def _end(self, call_id: str) -> None:
+    def has(self, call_id: str) -> bool:
+        """Whether ``call_id`` is a live WebRTC call."""
+        return call_id in self._calls
+
+    async def end(self, call_id: str) -> None:
+        """End a call (hang-up) and wait for its teardown."""
         task = self._begin_end(call_id)
         if task is not None:
             await asyncio.shield(task)

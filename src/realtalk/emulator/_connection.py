@@ -15,6 +15,7 @@ from typing import Any, Final
 import msgspec
 from aiohttp import WSMsgType, web
 
+from realtalk.emulator._beta import client_event_to_ga, server_event_to_beta
 from realtalk.emulator._model import ScriptedModel
 from realtalk.emulator._options import EmulatorOptions
 from realtalk.emulator._record import RealtimeSessionRecord
@@ -43,8 +44,10 @@ class RealtimeConnection:
         options: EmulatorOptions,
         *,
         transport: asyncio.Transport | None = None,
+        beta: bool = False,
     ) -> None:
         self._ws = ws
+        self._beta = beta  # OpenAI-Beta: realtime=v1: translate events at this socket
         self._transport = transport  # aborted when a graceful close cannot happen in time
         self._record = record
         self._model = model
@@ -71,6 +74,11 @@ class RealtimeConnection:
 
     async def send_event(self, event: JsonDict) -> None:
         """Model sink: send one server event; dropped silently once the socket closed."""
+        if self._beta:
+            translated = server_event_to_beta(event)
+            if translated is None:
+                return
+            event = translated
         async with self._lock:
             if not await self._send_locked(event):
                 return
@@ -197,4 +205,6 @@ class RealtimeConnection:
             )
             return
         self._record.note_received(message)
-        await self._model.handle_client_event(message)
+        await self._model.handle_client_event(
+            client_event_to_ga(message) if self._beta else message
+        )

@@ -43,6 +43,19 @@ class Conversation:
         """The model called ``background_agent``: older backend messages no longer count."""
         self.backend_since_handoff = None
 
+    def remember(self, item: JsonDict) -> None:
+        """Keep a model output item (so later tool outputs and retrieves can find it)."""
+        item_id = item.get("id")
+        if isinstance(item_id, str):
+            self.items[item_id] = item
+
+    def _tool_name(self, call_id: Any) -> str:
+        for item in reversed(self.items.values()):
+            if item.get("type") == "function_call" and item.get("call_id") == call_id:
+                name = item.get("name")
+                return name if isinstance(name, str) else ""
+        return ""
+
     def add_audio_item(self, item: JsonDict, transcript: str, *, track_input: bool) -> None:
         self.items[item["id"]] = item
         if track_input:
@@ -77,7 +90,12 @@ class Conversation:
         previous = self.last_item_id()
         self.items[item_id] = stored
         if item_type == "function_call_output":
-            self.last_input = LastInput(InputKind.TOOL_OUTPUT, str(item.get("output", "")), item_id)
+            self.last_input = LastInput(
+                InputKind.TOOL_OUTPUT,
+                str(item.get("output", "")),
+                item_id,
+                self._tool_name(item.get("call_id")),
+            )
         elif item_type == "message" and item.get("role") != "assistant":
             text = "".join(
                 part["text"]

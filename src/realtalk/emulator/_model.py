@@ -43,6 +43,7 @@ from realtalk.emulator._responder import Responder
 from realtalk.emulator._script import (
     InputKind,
     PlanKind,
+    declared_tools,
     plan_response,
 )
 from realtalk.emulator._speech import ActiveResponse, AudioSink, ResponseWriter
@@ -142,6 +143,8 @@ class ScriptedModel:
 
     async def _emit(self, event: JsonDict) -> None:
         event["event_id"] = self._ids.next("event")
+        if event.get("type") == "conversation.item.done" and isinstance(event.get("item"), dict):
+            self._conversation.remember(event["item"])
         for sink in tuple(self._sinks):
             await sink(event)
 
@@ -400,9 +403,18 @@ class ScriptedModel:
         if self._closed:  # the model closed while this handler awaited a sink
             return
         params = event.get("response")
+        params = params if isinstance(params, dict) else {}
+        session = self._session
+        declared = declared_tools(
+            params.get("tools", session.get("tools")),
+            params.get("tool_choice", session.get("tool_choice", "auto")),
+            instructions=params.get("instructions", session.get("instructions", "")),
+        )
         conversation = self._conversation
         last = conversation.take_last_input()
-        plan = plan_response(last, conversation.backend_since_handoff, v1=self.version == "v1")
+        plan = plan_response(
+            last, conversation.backend_since_handoff, v1=self.version == "v1", declared=declared
+        )
         if plan.kind is PlanKind.NOTHING:
             return
         if plan.kind is PlanKind.HANDOFF:
@@ -415,4 +427,4 @@ class ScriptedModel:
                 }
             )
             return
-        self._responder.start(params if isinstance(params, dict) else {}, plan)
+        self._responder.start(params, plan)

@@ -40,11 +40,14 @@ class RealtimeSessionRecord:
         version: SessionVersion,
         call_id: str | None,
         record: bool,
+        beta: bool = False,
     ) -> None:
         self.path_qs = path_qs
         self.headers = headers
         self.version: SessionVersion = version
         self.call_id = call_id
+        self.beta = beta
+        """The socket speaks the beta realtime API (``OpenAI-Beta: realtime=v1``)."""
         self.received: list[JsonDict] = []
         self.sent: list[JsonDict] = []
         self.received_count = 0

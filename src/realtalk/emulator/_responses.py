@@ -1,23 +1,27 @@
-"""Offline Responses API: ``/v1/responses`` over WebSocket and HTTP + SSE.
+"""Offline Responses API: ``/v1/responses`` over HTTP (JSON or SSE) and WebSocket.
 
 :class:`ResponsesEmulator` adds its routes to any ``aiohttp.web.Application``:
 
-* ``GET /v1/responses`` (WebSocket upgrade). Each handshake is counted on arrival;
-  the 101 answer carries ``x-codex-turn-state: ts-<n>``. Every text frame is one
-  ``response.create`` (full, or ``previous_response_id`` + new items, resolved
-  against earlier responses of the same socket).
-* ``POST /v1/responses`` (``text/event-stream``), same events; the response headers
-  also carry a fresh ``x-codex-turn-state``.
+* ``POST /v1/responses``: one JSON ``Response`` (``stream`` false or absent), or the
+  streamed events as ``text/event-stream`` (``stream: true``).
+* ``GET /v1/responses`` (WebSocket upgrade, as ``client.responses.connect()`` opens
+  it): every text frame is one ``response.create``; events stream back on the same
+  socket (``stream`` is implicit; a ``stream_id`` is echoed in its events). The 101
+  answer carries ``x-codex-turn-state: ts-<n>``.
+* ``GET /v1/responses/{id}`` (``?stream=true&starting_after=N`` replays the stored
+  events after N) and ``DELETE /v1/responses/{id}``.
 * ``GET /_emulator/stats``: handshake and request counts as JSON.
 
-The model is scripted and deterministic. The latest user message or tool output
-decides: a user text containing a backticked command ("run `echo hi`") yields a
-``shell`` function call with that command as argv; a ``function_call_output`` yields
-an answer quoting the tool output; any other text yields ``You said: <text>``.
+Turns chain with ``previous_response_id``: a stored response (``store`` true, the
+API default) is found from either transport; a WebSocket also remembers its own most
+recent response, so ``store: false`` chains work on one socket (as the real API's
+WebSocket mode does). An unknown id is a 400 ``previous_response_not_found``. The
+store keeps the latest :data:`STORE_LIMIT` responses.
 
-Faults (:class:`ResponsesOptions`): delay every handshake, refuse upgrades with 426,
-fail the first N handshakes with 500, close before ``response.completed``, or close
-the socket after each completed response.
+What the model answers is defined in :mod:`realtalk.emulator._script`. Faults
+(:class:`ResponsesOptions`): delay every handshake, refuse upgrades with 426, fail the
+first N handshakes with 500, close before ``response.completed``, or close the
+socket after each completed response.
 """
 
 from __future__ import annotations
@@ -25,39 +29,27 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import re
-import shlex
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-import msgspec
 from aiohttp import WSMsgType, web
 
-from realtalk._errors import ProtocolError
-from realtalk.protocol.responses import (
-    TURN_STATE_HEADER,
-    ErrorEvent,
-    Item,
-    OutputItemAdded,
-    OutputItemDone,
-    OutputTextDelta,
-    ResponseCompleted,
-    ResponseCreated,
-    ResponseInfo,
-    ResponsesEvent,
-    as_function_call,
-    assistant_message,
-    decode_http_request,
-    decode_ws_request,
-    encode_event,
-    encode_sse,
-    function_call,
-    message_text,
+from realtalk.emulator._responses_model import encode, scripted_reply
+from realtalk.emulator._responses_records import (
+    RecordedHandshake,
+    RecordedRequest,
+    ResponsesOptions,
+    ResponsesStats,
 )
+from realtalk.emulator._responses_store import STORE_LIMIT, ResponseStore, Stored
+from realtalk.emulator._responses_wire import RequestError, decode_json, parse_request
 
 __all__ = [
+    "STORE_LIMIT",
+    "TURN_STATE_HEADER",
     "RecordedHandshake",
     "RecordedRequest",
     "ResponsesEmulator",
@@ -68,71 +60,24 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+JsonDict = dict[str, Any]
+TURN_STATE_HEADER: Final = "x-codex-turn-state"
 _MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
-_COMMAND: Final = re.compile(r"`([^`\n]+)`")
-_MAX_ECHO: Final = 1000
-
-
-@dataclass(frozen=True, kw_only=True)
-class ResponsesOptions:
-    """Latency and faults of the emulated Responses endpoint."""
-
-    handshake_latency_ms: int = 0
-    """Delay before answering each WebSocket upgrade."""
-    refuse_upgrade_426: bool = False
-    """Answer every upgrade with HTTP 426 (no WebSocket support)."""
-    close_before_completed: bool = False
-    """Close the socket / end the SSE stream instead of sending ``response.completed``."""
-    close_after_completed: bool = False
-    """Close the WebSocket right after each ``response.completed``."""
-    fail_handshakes: int = 0
-    """Answer the first N upgrades with HTTP 500."""
-
-
-@dataclass(frozen=True)
-class RecordedHandshake:
-    """One WebSocket upgrade request and the status it got."""
-
-    index: int
-    headers: dict[str, str]
-    status: int
-    received_at: float
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request: its raw JSON body and headers (the handshake's, for WebSocket)."""
-
-    transport: Literal["websocket", "http"]
-    body: dict[str, Any]
-    headers: dict[str, str]
-    handshake: int | None
-    received_at: float
-    """``time.perf_counter()`` when the request arrived."""
-
-
-@dataclass(frozen=True)
-class ResponsesStats:
-    """Counts for tests; served as JSON by the stats route."""
-
-    handshakes: int
-    failed_handshakes: int
-    websocket_requests: int
-    http_requests: int
 
 
 class ResponsesEmulator:
     """The emulated Responses endpoint (mount with :meth:`install`)."""
 
-    def __init__(self, options: ResponsesOptions | None = None) -> None:
+    def __init__(self, options: ResponsesOptions | None = None, *, record: bool = True) -> None:
         self.options = options or ResponsesOptions()
+        self._record_bodies = record
         self._handshakes: list[RecordedHandshake] = []
         self._requests: list[RecordedRequest] = []
         self._failures_left = self.options.fail_handshakes
         self._turn_states = itertools.count(1)
-        self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._sockets: set[web.WebSocketResponse] = set()
+        self.store = ResponseStore()
 
     def install(
         self, app: web.Application, *, prefix: str = "/v1", stats_path: str = "/_emulator/stats"
@@ -141,6 +86,8 @@ class ResponsesEmulator:
         path = prefix.rstrip("/") + "/responses"
         app.router.add_get(path, self._handle_websocket)
         app.router.add_post(path, self._handle_http)
+        app.router.add_get(path + "/{response_id}", self._handle_retrieve)
+        app.router.add_delete(path + "/{response_id}", self._handle_delete)
         app.router.add_get(stats_path, self._handle_stats)
         app.on_shutdown.append(self._close_sockets)
 
@@ -172,7 +119,7 @@ class ResponsesEmulator:
         """Wait until at least ``n`` requests arrived; False on timeout."""
         return await self._wait_until(lambda: len(self._requests) >= n, timeout_s)
 
-    # -- handlers --------------------------------------------------------------------
+    # -- WebSocket -----------------------------------------------------------------------
 
     async def _handle_websocket(self, request: web.Request) -> web.StreamResponse:
         received_at = time.perf_counter()
@@ -195,24 +142,24 @@ class ResponsesEmulator:
             return web.Response(status=426, text="upgrade required: use HTTP\n")
         if self.options.handshake_latency_ms > 0:
             await asyncio.sleep(self.options.handshake_latency_ms / 1000)
-            if request.transport is None or request.transport.is_closing():
+            if _closing(request):
                 return web.Response(status=499)  # the client gave up while we waited
         ws.headers[TURN_STATE_HEADER] = f"ts-{next(self._turn_states)}"
         await ws.prepare(request)
         self._sockets.add(ws)
-        inputs: dict[str, list[Item]] = {}
+        socket = _Socket(ws, index, headers)
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT:
                     try:
-                        more = await self._websocket_request(
-                            ws, message.data, index, headers, inputs
-                        )
-                    except ConnectionError as exc:
-                        _client_left("websocket", exc)
-                        break
-                    except RuntimeError as exc:  # older aiohttp: "closing transport"
-                        if not ws.closed and not _closing(request):
+                        more = await self._websocket_request(socket, message.data)
+                    except (ConnectionError, RuntimeError) as exc:
+                        # RuntimeError: older aiohttp says "closing transport".
+                        if (
+                            isinstance(exc, RuntimeError)
+                            and not ws.closed
+                            and not _closing(request)
+                        ):
                             raise
                         _client_left("websocket", exc)
                         break
@@ -224,103 +171,127 @@ class ResponsesEmulator:
             self._sockets.discard(ws)
         return ws
 
-    async def _websocket_request(
-        self,
-        ws: web.WebSocketResponse,
-        data: str,
-        index: int,
-        headers: dict[str, str],
-        inputs: dict[str, list[Item]],
-    ) -> bool:
+    async def _websocket_request(self, socket: _Socket, data: str) -> bool:
         """Answer one frame; False once the socket was closed."""
         received_at = time.perf_counter()
+        body, problem = decode_json(data)
+        recorded = RecordedRequest(
+            "websocket",
+            body if isinstance(body, dict) and self._record_bodies else {},
+            socket.headers,
+            socket.index,
+            received_at,
+        )
+        await self._record(recorded)
         try:
-            create = decode_ws_request(data)
-        except ProtocolError as exc:
-            await ws.send_str(_error(400, "invalid_request", str(exc)))
+            if problem is not None:
+                raise problem
+            if not isinstance(body, dict):
+                raise RequestError(
+                    "A WebSocket message must be a JSON object.", code="invalid_json"
+                )
+            if body.get("type") != "response.create":
+                raise RequestError(
+                    f"Invalid value: '{body.get('type')}'. Supported values are: "
+                    "'response.create'.",
+                    param="type",
+                    code="invalid_value",
+                )
+            parsed = parse_request(body, websocket=True)
+            turn = self.store.answer(parsed, socket.last)
+        except RequestError as exc:
+            socket.last = None  # a failed turn evicts the socket's cached response
+            error = {"type": "error", "status": exc.status, "error": exc.body()}
+            if isinstance(body, dict) and isinstance(body.get("stream_id"), str):
+                error["stream_id"] = body["stream_id"]
+            await socket.ws.send_str(encode(error).decode())
+            recorded.events.append(error)
             return True
-        full = list(create.input)
-        if create.previous_response_id is not None:
-            prior = inputs.get(create.previous_response_id)
-            if prior is None:
-                msg = f"previous response {create.previous_response_id!r} not found"
-                await ws.send_str(_error(400, "previous_response_not_found", msg))
-                return True
-            full = prior + full
-        raw = msgspec.json.decode(data)
-        await self._record(RecordedRequest("websocket", raw, headers, index, received_at))
-        response_id = f"resp-{next(self._ids)}"
-        inputs[response_id] = full
-        for event in self._events(response_id, full):
-            if isinstance(event, ResponseCompleted) and self.options.close_before_completed:
-                await ws.close()
+        socket.last = turn.stored
+        for sequence, event in enumerate(turn.events):
+            if event["type"] == "response.completed" and self.options.close_before_completed:
+                await socket.ws.close()
                 return False
-            await ws.send_str(encode_event(event).decode())
+            sent = {**event, "sequence_number": sequence}
+            if parsed.stream_id is not None:
+                sent["stream_id"] = parsed.stream_id
+            await socket.ws.send_str(encode(sent).decode())
+            if self._record_bodies:
+                recorded.events.append(sent)
         if self.options.close_after_completed:
-            await ws.close()
+            await socket.ws.close()
             return False
         return True
+
+    # -- HTTP ----------------------------------------------------------------------------
 
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
         received_at = time.perf_counter()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        data = await request.read()
-        try:
-            body = decode_http_request(data)
-        except ProtocolError as exc:
-            return web.json_response({"error": {"message": str(exc)}}, status=400)
-        if body.previous_response_id is not None:
-            msg = "previous_response_id is not supported over HTTP with store=false"
-            return web.json_response({"error": {"message": msg}}, status=400)
-        await self._record(
-            RecordedRequest("http", msgspec.json.decode(data), headers, None, received_at)
+        body, problem = decode_json(await request.read())
+        recorded = RecordedRequest(
+            "http",
+            body if isinstance(body, dict) and self._record_bodies else {},
+            headers,
+            None,
+            received_at,
         )
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                TURN_STATE_HEADER: f"ts-{next(self._turn_states)}",
-            }
-        )
+        await self._record(recorded)
         try:
-            await response.prepare(request)
-            for event in self._events(f"resp-{next(self._ids)}", list(body.input)):
-                if isinstance(event, ResponseCompleted) and self.options.close_before_completed:
-                    break
-                await response.write(encode_sse(event))
-            await response.write_eof()
-        except ConnectionError as exc:
-            _client_left("http", exc)
-        except RuntimeError as exc:  # older aiohttp: "closing transport"
-            if not _closing(request):
-                raise
-            _client_left("http", exc)
-        return response
+            if problem is not None:
+                raise problem
+            parsed = parse_request(body, websocket=False)
+            turn = self.store.answer(parsed)
+        except RequestError as exc:
+            recorded.events.append({"error": exc.body()})
+            return web.json_response(
+                {"error": exc.body()}, status=exc.status, headers=self._http_headers()
+            )
+        if not parsed.stream:
+            if self.options.close_before_completed:
+                raise web.HTTPInternalServerError(text="emulated failure before completion")
+            if self._record_bodies:
+                recorded.events.append(turn.completed)
+            return web.json_response(turn.completed, headers=self._http_headers())
+        events = [{**e, "sequence_number": i} for i, e in enumerate(turn.events)]
+        if self.options.close_before_completed:
+            events = events[:-1]
+        if self._record_bodies:
+            recorded.events.extend(events)
+        return await _send_sse(request, events, self._http_headers())
+
+    async def _handle_retrieve(self, request: web.Request) -> web.StreamResponse:
+        stored = self.store.get(request.match_info["response_id"])
+        if stored is None:
+            return _not_found(request.match_info["response_id"])
+        if request.query.get("stream") != "true":
+            return web.json_response(stored.response)
+        try:
+            after = int(request.query.get("starting_after", "-1"))
+        except ValueError:
+            error = RequestError(
+                "Invalid 'starting_after': expected an integer.", param="starting_after"
+            )
+            return web.json_response({"error": error.body()}, status=400)
+        events = [{**e, "sequence_number": i} for i, e in enumerate(stored.events) if i > after]
+        return await _send_sse(request, events, self._http_headers())
+
+    async def _handle_delete(self, request: web.Request) -> web.Response:
+        response_id = request.match_info["response_id"]
+        if not self.store.delete(response_id):
+            return _not_found(response_id)
+        return web.json_response({"id": response_id, "object": "response", "deleted": True})
 
     async def _handle_stats(self, request: web.Request) -> web.Response:
         return web.json_response(asdict(self.stats))
 
-    # -- helpers ---------------------------------------------------------------------
+    # -- helpers -------------------------------------------------------------------------
 
-    def _events(self, response_id: str, items: list[Item]) -> list[ResponsesEvent]:
-        serial = response_id.removeprefix("resp-")
-        outputs = scripted_reply(items, serial=serial)
-        events: list[ResponsesEvent] = [ResponseCreated(response=_info(response_id, "in_progress"))]
-        for index, item in enumerate(outputs):
-            text = message_text(item, role="assistant")
-            if text is None:
-                events.append(OutputItemAdded(item=item, output_index=index))
-            else:
-                events.append(OutputItemAdded(item={**item, "content": []}, output_index=index))
-                events.extend(
-                    OutputTextDelta(
-                        delta=piece, item_id=str(item.get("id", "")), output_index=index
-                    )
-                    for piece in _pieces(text)
-                )
-            events.append(OutputItemDone(item=item, output_index=index))
-        events.append(ResponseCompleted(response=_info(response_id, "completed")))
-        return events
+    def _http_headers(self) -> dict[str, str]:
+        return {
+            TURN_STATE_HEADER: f"ts-{next(self._turn_states)}",
+            "x-request-id": f"req_{secrets.token_hex(16)}",
+        }
 
     async def _record(self, entry: RecordedHandshake | RecordedRequest) -> None:
         async with self._changed:
@@ -343,73 +314,38 @@ class ResponsesEmulator:
             await ws.close(code=1001, message=b"server shutdown")
 
 
-def scripted_reply(items: list[Item], *, serial: str = "1") -> list[Item]:
-    """The deterministic model: output items answering the conversation ``items``."""
-    for item in reversed(items):
-        if item.get("type") == "function_call_output":
-            command = _command_of(items, str(item.get("call_id", "")))
-            output = _tool_text(str(item.get("output", "")))
-            return [
-                assistant_message(
-                    f"I ran `{command}`. It printed: {output}", item_id=f"msg_{serial}"
-                )
-            ]
-        text = message_text(item, role="user")
-        if text is None:
-            continue
-        match = _COMMAND.search(text)
-        argv: list[str] = []
-        if match is not None:
-            try:
-                argv = shlex.split(match.group(1))
-            except ValueError:
-                argv = []
-        if argv:
-            arguments = msgspec.json.encode({"command": argv}).decode()
-            call = function_call(
-                call_id=f"call_{serial}", name="shell", arguments=arguments, item_id=f"fc_{serial}"
-            )
-            return [call]
-        return [assistant_message(f"You said: {text[:_MAX_ECHO]}", item_id=f"msg_{serial}")]
-    return [assistant_message("You said nothing.", item_id=f"msg_{serial}")]
+@dataclass
+class _Socket:
+    ws: web.WebSocketResponse
+    index: int
+    headers: dict[str, str]
+    last: Stored | None = None
 
 
-def _command_of(items: list[Item], call_id: str) -> str:
-    for item in items:
-        call = as_function_call(item)
-        if call is None or call.call_id != call_id:
-            continue
-        try:
-            args = msgspec.json.decode(call.arguments)
-        except msgspec.DecodeError:
-            return call.arguments
-        argv = args.get("command") if isinstance(args, dict) else None
-        if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
-            return shlex.join(argv)
-        return call.arguments
-    return "the command"
-
-
-def _tool_text(output: str) -> str:
-    """The interesting part of a tool output (after ``Output:`` when present)."""
-    _, marker, rest = output.partition("Output:\n")
-    text = (rest if marker else output).strip()
-    return text[:_MAX_ECHO] if text else "(no output)"
-
-
-def _pieces(text: str) -> list[str]:
-    """Split ``text`` into a few deltas (at spaces) so clients see streaming."""
-    words = text.split(" ")
-    step = max(1, len(words) // 3)
-    chunks = [" ".join(words[i : i + step]) for i in range(0, len(words), step)]
-    return [c + " " for c in chunks[:-1]] + chunks[-1:]
-
-
-def _info(response_id: str, status: str) -> ResponseInfo:
-    usage = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
-    return ResponseInfo(
-        id=response_id, status=status, usage=usage if status == "completed" else None
+async def _send_sse(
+    request: web.Request, events: list[JsonDict], headers: dict[str, str]
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
     )
+    try:
+        await response.prepare(request)
+        for event in events:
+            frame = b"event: " + event["type"].encode() + b"\ndata: " + encode(event) + b"\n\n"
+            await response.write(frame)
+        await response.write_eof()
+    except ConnectionError as exc:
+        _client_left("http", exc)
+    except RuntimeError as exc:  # older aiohttp: "closing transport"
+        if not _closing(request):
+            raise
+        _client_left("http", exc)
+    return response
+
+
+def _not_found(response_id: str) -> web.Response:
+    error = RequestError(f"Response with id '{response_id}' not found.", param="response_id")
+    return web.json_response({"error": error.body()}, status=404)
 
 
 def _closing(request: web.Request) -> bool:
@@ -423,9 +359,3 @@ def _client_left(transport: str, exc: Exception) -> None:
         "emulator responses client went away mid-stream",
         extra={"transport": transport, "error": str(exc)},
     )
-
-
-def _error(status: int, code: str, message: str) -> str:
-    return encode_event(
-        ErrorEvent(status=status, error={"code": code, "message": message})
-    ).decode()

@@ -18,6 +18,8 @@ import shutil
 import socket
 import ssl
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -26,14 +28,18 @@ import trustme
 from aiohttp import web
 
 from realtalk._errors import ConfigError
+from realtalk.emulator._beta import is_beta
+from realtalk.emulator._call_control import CallControl, SipCall
 from realtalk.emulator._calls import CallRecord, CallService, sleep_until
 from realtalk.emulator._connection import RealtimeConnection
 from realtalk.emulator._model import ScriptedModel
+from realtalk.emulator._models import install_models
 from realtalk.emulator._options import EmulatorOptions
 from realtalk.emulator._record import RealtimeSessionRecord
 from realtalk.emulator._responses import ResponsesEmulator
+from realtalk.emulator._secrets import ClientSecrets, Secret
 from realtalk.emulator._speech import AudioSink
-from realtalk.emulator._wire import SessionMode, SessionVersion
+from realtalk.emulator._wire import DEFAULT_MODEL, SessionMode, SessionVersion
 
 __all__ = ["Emulator"]
 
@@ -51,7 +57,10 @@ def _format_host(host: str) -> str:
 class Emulator:
     """Offline OpenAI-compatible realtime server (see the package docs)."""
 
-    def __init__(self, options: EmulatorOptions | None = None) -> None:
+    def __init__(
+        self, options: EmulatorOptions | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        """``clock`` (Unix seconds) decides when client secrets expire."""
         self.options = options or EmulatorOptions()
         self.app = web.Application()
         self.app.router.add_get("/v1/realtime", self._handle_realtime)
@@ -67,9 +76,13 @@ class Emulator:
         self._closed = False
         self._closing = asyncio.Event()
         self._sideband_refused = 0
+        self.client_secrets = ClientSecrets(clock=clock, default_model=lambda: DEFAULT_MODEL)
+        self.client_secrets.install(self.app)
+        install_models(self.app)
         self._call_service = CallService(self, closing=self._closing)
+        self._call_control = CallControl(self, self._call_service)
         # The background agent's model API lives on the same server.
-        self.responses = ResponsesEmulator(self.options.responses)
+        self.responses = ResponsesEmulator(self.options.responses, record=self.options.record)
         self.responses.install(self.app)
 
     # ------------------------------------------------------------------ URLs
@@ -142,6 +155,20 @@ class Emulator:
         """Every answered ``POST .../realtime/calls`` (``record=True`` only), in order."""
         return self._call_service.records
 
+    def incoming_sip_call(
+        self,
+        *,
+        from_uri: str = "sip:+15550100@example.com",
+        to_uri: str = "sip:+15550199@example.com",
+    ) -> SipCall:
+        """Ring a SIP call for the application to accept, reject, refer or hang up."""
+        return self._call_control.incoming(from_uri=from_uri, to_uri=to_uri)
+
+    @property
+    def sip_calls(self) -> list[SipCall]:
+        """Every SIP call rung so far, in order."""
+        return list(self._call_control.sip.values())
+
     async def wait_for_calls(self, n: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Wait until at least ``n`` call creations were answered."""
         await self._call_service.wait_for_calls(n, timeout)
@@ -202,6 +229,7 @@ class Emulator:
         self._closed = True
         self._closing.set()
         await self._call_service.aclose()
+        await self._call_control.aclose()
         self._calls.clear()
         connections = list(self._connections)
         if connections:
@@ -261,8 +289,28 @@ class Emulator:
         }
         return web.json_response({"error": error}, status=503)
 
+    async def _session_model(
+        self, intent: str | None, model_name: str | None, secret: Secret | None
+    ) -> ScriptedModel:
+        """The model of a new socket (configured from its client secret, if any)."""
+        if secret is not None:
+            model = self.new_model(
+                mode=secret.mode, model=model_name or str(secret.session.get("model"))
+            )
+            # Applied before any sink exists: nothing is emitted.
+            await model.handle_client_event({"type": "session.update", "session": secret.session})
+            return model
+        return self.new_model(
+            version="v1" if intent == "quicksilver" else "v2",
+            mode="transcription" if intent == "transcription" else "conversational",
+            model=model_name,
+        )
+
     async def _handle_realtime(self, request: web.Request) -> web.StreamResponse:
         arrived = asyncio.get_running_loop().time()
+        secret = self.client_secrets.check(request)
+        if isinstance(secret, web.Response):
+            return secret
         query = request.query
         call_id = query.get("call_id")
         attached: ScriptedModel | None = None
@@ -300,27 +348,26 @@ class Emulator:
         if attached is not None:
             model = attached
         else:
-            model = self.new_model(
-                version="v1" if intent == "quicksilver" else "v2",
-                mode="transcription" if intent == "transcription" else "conversational",
-                model=query.get("model"),
-            )
+            model = await self._session_model(intent, query.get("model"), secret)
         ws = web.WebSocketResponse(
+            protocols=("realtime",),  # browsers offer it (with their key) as a subprotocol
             compress=False,
             timeout=_WS_CLOSE_TIMEOUT_S,
             max_msg_size=_MAX_MESSAGE_BYTES,
             decode_text=False,
         )
         await ws.prepare(request)
+        beta = model.version == "v2" and is_beta(request.headers.get("OpenAI-Beta"))
         record = RealtimeSessionRecord(
             path_qs=request.path_qs,
             headers=dict(request.headers),
             version=model.version,
             call_id=call_id,
             record=self.options.record,
+            beta=beta,
         )
         connection = RealtimeConnection(
-            ws, record, model, self.options, transport=request.transport
+            ws, record, model, self.options, transport=request.transport, beta=beta
         )
         self._connections.add(connection)
         self._session_added(record)

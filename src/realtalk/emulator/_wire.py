@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 __all__ = [
     "AUDIO_FORMAT",
+    "DEFAULT_MODEL",
     "IdFactory",
     "SessionMode",
     "SessionVersion",

@@ -24,6 +24,7 @@ from multidict import CIMultiDict
 from realtalk._boundary import connect_rules, hostname, map_exceptions
 from realtalk._errors import ConfigError, HandshakeError
 from realtalk._proxy import proxy_for_request
+from realtalk._secrets import scrub
 from realtalk.protocol import (
     CallBodyKind,
     build_call_request,
@@ -61,8 +62,9 @@ class CallResult:
 
 
 def _refusal(status: int, reason: str | None, raw: bytes) -> CallCreationError:
-    server_message = server_error_message(raw)
-    body = raw.decode("utf-8", errors="replace")[:_MAX_ERROR_BODY_CHARS]
+    found = server_error_message(raw)
+    server_message = scrub(found) if found is not None else None
+    body = scrub(raw.decode("utf-8", errors="replace")[:_MAX_ERROR_BODY_CHARS])
     detail = server_message or body.strip() or (reason or "no response body")
     hint = (
         "check the API key and model settings"

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from realtalk._boundary import connect_rules, hostname, map_exceptions
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
+from realtalk._secrets import scrub
 from realtalk._wslog import WS_CLIENT_LOGGER
 from realtalk.protocol import (
     ErrorEvent,
@@ -204,7 +205,7 @@ async def connect_realtime(
 
 def _refusal(exc: InvalidStatus, shown: str) -> HandshakeError:
     status = exc.response.status_code
-    body = bytes(exc.response.body or b"").decode("utf-8", "replace")[:500]
+    body = scrub(bytes(exc.response.body or b"").decode("utf-8", "replace")[:500])
     return HandshakeError(
         f"realtime server refused the connection to {shown} with HTTP {status}"
         + (f": {_error_message(body)}" if body else ""),

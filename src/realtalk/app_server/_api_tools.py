@@ -1,0 +1,73 @@
+"""Typed app-server API, part two: tool items and approval requests (camelCase on the wire).
+
+Re-exported by :mod:`._api`, whose tables list them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "CommandExecutionItem",
+    "CommandExecutionRequestApprovalParams",
+    "FileChangeItem",
+    "FileChangeRequestApprovalParams",
+    "FileUpdateChange",
+    "ServerRequestResolvedNotification",
+    "ToolItemStatus",
+]
+
+
+class _Camel(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
+    pass
+
+
+ToolItemStatus = Literal["inProgress", "completed", "failed", "declined"]
+
+
+class CommandExecutionItem(_Camel, frozen=True, tag_field="type", tag="commandExecution"):
+    id: str
+    command: str
+    cwd: str
+    status: ToolItemStatus
+    aggregated_output: str | None = None
+    exit_code: int | None = None
+
+
+class FileUpdateChange(_Camel, frozen=True):
+    path: str
+    kind: Literal["add", "update", "delete"]
+
+
+class FileChangeItem(_Camel, frozen=True, tag_field="type", tag="fileChange"):
+    id: str
+    changes: list[FileUpdateChange]
+    status: ToolItemStatus
+
+
+# -- approvals (server -> client requests) ------------------------------------------------
+
+
+class CommandExecutionRequestApprovalParams(_Camel, frozen=True, omit_defaults=True):
+    thread_id: str
+    turn_id: str
+    item_id: str
+    approval_id: str | None = None
+    reason: str | None = None
+    command: str | None = None
+    cwd: str | None = None
+
+
+class FileChangeRequestApprovalParams(_Camel, frozen=True, omit_defaults=True):
+    thread_id: str
+    turn_id: str
+    item_id: str
+    reason: str | None = None
+    grant_root: str | None = None
+
+
+class ServerRequestResolvedNotification(_Camel, frozen=True):
+    thread_id: str
+    request_id: str | int
