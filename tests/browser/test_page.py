@@ -22,6 +22,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from .conftest import AppServerProcess, save_artifacts
@@ -70,10 +71,10 @@ def test_the_page_talks_hears_and_shows_the_agent(
         _wait(driver, "the page connects", lambda d: _text(d, "status").startswith("ready"))
         # The token left the address bar (it lives in this tab's sessionStorage).
         assert "token" not in str(driver.current_url)
-        assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-thread-id")
 
         driver.find_element(By.ID, "start").click()
         _wait(driver, "the conversation starts", lambda d: _text(d, "status").startswith("talking"))
+        assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-thread-id")
 
         # The fake microphone's question went over WebRTC to the model, whose transcript
         # of it came back through the app-server's notifications.
@@ -91,6 +92,9 @@ def test_the_page_talks_hears_and_shows_the_agent(
         box.send_keys("agent, run `ls`", Keys.ENTER)
         typed = _wait_turn(driver, "agent, run `ls`")
         assert typed.find_element(By.CLASS_NAME, "turn-status").text.startswith("done in ")
+        # The command it ran, with its output.
+        assert typed.find_element(By.CLASS_NAME, "command-line").text == "$ ls"
+        assert typed.find_element(By.CLASS_NAME, "command-output").text == "hello.txt"
         messages = [m.text for m in typed.find_elements(By.CLASS_NAME, "turn-message")]
         assert messages[-1] == "I ran `ls`. It printed: hello.txt"
         spoken_answer = "The agent says: I ran `ls`. It printed: hello.txt"
@@ -124,6 +128,34 @@ def test_the_page_talks_hears_and_shows_the_agent(
         shot = save_artifacts(driver, "browser-page")
         print(f"screenshot: {shot}")
     assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.timeout(120)
+def test_the_page_asks_before_the_agent_runs_a_command(
+    app_server: AppServerProcess, chromium: webdriver.Chrome, workspace: Path
+) -> None:
+    driver = chromium
+    try:
+        driver.get(app_server.web_url)
+        _wait(driver, "the page connects", lambda d: _text(d, "status").startswith("ready"))
+        Select(driver.find_element(By.ID, "approval")).select_by_value("untrusted")
+        driver.find_element(By.ID, "text").send_keys("agent, run `touch made.txt`", Keys.ENTER)
+        # The app-server asks the page (a server-to-client request); the page asks the person.
+        question = _wait(
+            driver,
+            "the approval question",
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#agent-turns .turn-approval"),
+        )[0]
+        assert "The agent asks to run: touch made.txt" in question.text
+        assert not (workspace / "made.txt").exists()
+        question.find_element(By.CLASS_NAME, "approval-accept").click()
+        turn = _wait_turn(driver, "agent, run `touch made.txt`")
+        assert turn.get_attribute("data-state") == "done"
+        assert (workspace / "made.txt").exists()
+        assert not driver.find_elements(By.CSS_SELECTOR, "#agent-turns .turn-approval")
+        assert driver.find_element(By.ID, "approval").get_attribute("disabled") is not None
+    finally:
+        save_artifacts(driver, "browser-page-approval")
 
 
 @pytest.fixture

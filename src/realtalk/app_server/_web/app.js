@@ -211,9 +211,21 @@ async function openMicrophone() {
   }
 }
 
+async function ensureThread() {
+  // The thread starts with the first conversation, so the approval choice applies to it;
+  // its agent's model connection is warmed from here on.
+  if (app.threadId !== null) return;
+  const select = $("approval");
+  const result = await app.rpc.request("thread/start", { approvalPolicy: select.value });
+  app.threadId = result.thread.id;
+  document.body.dataset.threadId = app.threadId;
+  select.disabled = true;
+}
+
 async function startTalking() {
   $("start").disabled = true;
   setStatus("starting…");
+  await ensureThread();
   app.mic = await openMicrophone();
   const pc = new RTCPeerConnection();
   app.pc = pc;
@@ -300,7 +312,7 @@ async function guarded(action) {
     await action();
   } catch (error) {
     addLine("error", error.message);
-    if (!app.running && app.threadId !== null) {
+    if (!app.running && app.rpc !== null) {
       stopMedia();
       $("start").disabled = false;
       setStatus("ready");
@@ -359,9 +371,6 @@ async function connect(token) {
     },
   });
   rpc.notify("initialized");
-  const result = await rpc.request("thread/start", {});
-  app.threadId = result.thread.id;
-  document.body.dataset.threadId = app.threadId;
   setStatus("ready: press Start talking, or type");
   for (const id of ["start", "text", "send"]) $(id).disabled = false;
 }
