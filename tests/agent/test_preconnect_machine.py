@@ -56,7 +56,7 @@ def test_table_covers_every_state_and_input() -> None:
 @pytest.mark.parametrize(("state", "event"), list(EXPECTED))
 def test_transition(state: PreconnectState, event: PreconnectInput) -> None:
     step = transition(state, event)
-    assert (step.state, step.action) == EXPECTED[(state, event)]
+    assert (step.state, step.output) == EXPECTED[(state, event)]
 
 
 # -- the slot object, driven into each state through its public methods --------------

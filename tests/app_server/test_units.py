@@ -23,6 +23,9 @@ from realtalk.protocol import (
     InputTranscriptDelta,
     InputTranscriptDone,
     NoopRequested,
+    OutputAudioBufferCleared,
+    OutputAudioBufferStarted,
+    OutputAudioBufferStopped,
     OutputTranscriptDelta,
     OutputTranscriptDone,
     RealtimeEvent,
@@ -31,6 +34,8 @@ from realtalk.protocol import (
     ResponseDone,
     SessionUpdated,
     TranscriptEntry,
+    TurnDone,
+    TurnStarted,
     Version,
 )
 
@@ -114,6 +119,11 @@ ALL_EVENTS: list[tuple[RealtimeEvent, tuple[str, dict[str, Any]] | None]] = [
         ),
     ),
     (ResponseDone("resp_1"), None),
+    (OutputAudioBufferStarted("resp_1"), None),
+    (OutputAudioBufferStopped("resp_1"), None),
+    (OutputAudioBufferCleared("resp_1"), None),
+    (TurnStarted(), None),
+    (TurnDone(), None),
     (
         ConversationItemAdded({"type": "message", "id": "item_2"}),
         ("thread/realtime/itemAdded", {"item": {"type": "message", "id": "item_2"}}),

@@ -143,13 +143,16 @@ class RecordingPlayback:
         self.went_quiet = asyncio.Event()  # quiet audio after the answer (a WebRTC track)
         self.interrupted = asyncio.Event()
 
-    def play(self, pcm24k: bytes) -> None:
+    def play(self, pcm24k: bytes, item_id: str | None = None) -> None:
         self.chunks.append(pcm24k)
         if not is_quiet(pcm24k):
             self.heard.set()
         elif self.heard.is_set():
             self.went_quiet.set()
-        self.speaker.play(pcm24k)
+        self.speaker.play(pcm24k, item_id)
+
+    def played_ms(self, item_id: str) -> float | None:
+        return self.speaker.played_ms(item_id)
 
     def interrupt(self) -> None:
         self.buffered_at_interrupt.append(self.speaker.buffer.buffered_ms)

@@ -27,9 +27,14 @@ def _run(
     )
 
 
+@pytest.mark.parametrize("version", ["v1", "v2"])
 @pytest.mark.parametrize("transport", ["websocket", "webrtc"])
-def test_talk_text_one_shot_offline(transport: str) -> None:
-    result = _run("talk", "--text", "hello", "--transport", transport)
+def test_talk_text_one_shot_offline(transport: str, version: str) -> None:
+    # The turn ends on the version's own events (v1 has no response.done), well
+    # before the timeout: a turn that never ended would exit 1 after 20 s.
+    result = _run(
+        "talk", "--text", "hello", "--transport", transport, "--version", version, "--timeout", "20"
+    )
     assert result.returncode == 0, result.stderr
     assert "offline emulator" in result.stdout
     assert "You said: hello" in result.stdout
@@ -59,6 +64,18 @@ def test_demo_runs_offline_and_logs_the_handoff(tmp_path: Path) -> None:
     # Audio payloads are elided to their length.
     appends = [e for e in inbound if e.get("type") == "response.output_audio.delta"]
     assert appends and all(e["delta"].endswith("bytes base64>") for e in appends)
+
+
+@pytest.mark.parametrize("transport", ["websocket", "webrtc"])
+def test_demo_v1_finishes_every_turn(transport: str) -> None:
+    result = _run(
+        "demo", "--version", "v1", "--transport", transport, "--timeout", "30", timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "connected (realtime v1" in result.stdout
+    assert "handoff>" in result.stdout
+    assert "It printed: realtalk handoff works" in result.stdout
+    assert result.stdout.rstrip().endswith("demo finished")
 
 
 def test_refused_connection_is_one_clear_line() -> None:

@@ -76,11 +76,15 @@ class BrokenSpeaker:
     def __init__(self) -> None:
         self.calls = 0
 
-    def play(self, pcm24k: bytes) -> None:
+    def play(self, pcm24k: bytes, item_id: str | None = None) -> None:
         self.calls += 1
         raise OSError(errno.EIO, "Input/output error")
 
     def interrupt(self) -> None:
+        self.calls += 1
+        raise OSError(errno.EIO, "Input/output error")
+
+    def played_ms(self, item_id: str) -> float | None:
         self.calls += 1
         raise OSError(errno.EIO, "Input/output error")
 

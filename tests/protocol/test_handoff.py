@@ -19,7 +19,6 @@ from realtalk.protocol import (
     HandoffRequested,
     HandoffState,
     NoopRequested,
-    ProgressUpdate,
     RequestCreate,
     SendMessage,
     TranscriptEntry,
@@ -184,8 +183,10 @@ def test_truncate_output_keeps_head_within_limit(length: int) -> None:
 
 
 def test_handoff_table_is_exhaustive() -> None:
-    keys = set(itertools.product(Version, HandoffPhase, HandoffInput))
-    assert set(HANDOFF_TRANSITIONS) == keys
+    keys = set(itertools.product(HandoffPhase, HandoffInput))
+    assert set(HANDOFF_TRANSITIONS) == set(Version)
+    for table in HANDOFF_TRANSITIONS.values():
+        assert set(table) == keys
 
 
 E = HandoffEffect
@@ -220,12 +221,12 @@ def test_handoff_table_row(
 ) -> None:
     phase, handoff_input = key
     next_phase, v1_effect, v2_effect = expected
-    assert HANDOFF_TRANSITIONS[(Version.V1, phase, handoff_input)] == (next_phase, v1_effect)
-    assert HANDOFF_TRANSITIONS[(Version.V2, phase, handoff_input)] == (next_phase, v2_effect)
+    assert HANDOFF_TRANSITIONS[Version.V1].step(phase, handoff_input) == (next_phase, v1_effect)
+    assert HANDOFF_TRANSITIONS[Version.V2].step(phase, handoff_input) == (next_phase, v2_effect)
 
 
 def test_expected_rows_cover_the_table() -> None:
-    assert len(EXPECTED) * len(Version) == len(HANDOFF_TRANSITIONS)
+    assert all(len(EXPECTED) == len(table) for table in HANDOFF_TRANSITIONS.values())
 
 
 # --- v2 behaviour ------------------------------------------------------------------------
@@ -259,10 +260,8 @@ def test_noop_sends_empty_function_output_without_create() -> None:
 def test_v2_output_is_backend_prefixed_progress_then_completion_ack() -> None:
     state = HandoffState(Version.V2)
     state.on_handoff_requested(handoff("do it", handoff_id="call_1"))
-    update = state.agent_output("working on it")
-    assert update == ProgressUpdate("call_1", "[BACKEND] working on it")
+    assert state.agent_message("working on it") == [backend_item("[BACKEND] working on it")]
     assert state.last_output_text == "[BACKEND] working on it"
-    assert state.progress_actions(update) == [backend_item("[BACKEND] working on it")]
     assert state.agent_message("done: 3 files") == [backend_item("[BACKEND] done: 3 files")]
     assert state.agent_complete() == [
         function_call_output("call_1", COMPLETION_ACK),
@@ -276,9 +275,7 @@ def test_v2_output_is_backend_prefixed_progress_then_completion_ack() -> None:
 def test_v2_prefix_not_doubled() -> None:
     state = HandoffState(Version.V2)
     state.on_handoff_requested(handoff("x"))
-    update = state.agent_output("[BACKEND] already")
-    assert update is not None
-    assert update.text == "[BACKEND] already"
+    assert state.agent_message("[BACKEND] already") == [backend_item("[BACKEND] already")]
 
 
 def test_v2_complete_without_output_sends_nothing() -> None:
@@ -291,7 +288,6 @@ def test_v2_complete_without_output_sends_nothing() -> None:
 def test_output_without_active_handoff_is_dropped() -> None:
     for version in Version:
         state = HandoffState(version)
-        assert state.agent_output("nobody asked") is None
         assert state.agent_message("nobody asked") == []
         assert state.agent_complete() == []
 
@@ -299,22 +295,21 @@ def test_output_without_active_handoff_is_dropped() -> None:
 def test_empty_output_is_dropped_and_does_not_count_as_output() -> None:
     state = HandoffState(Version.V2)
     state.on_handoff_requested(handoff("x"))
-    assert state.agent_output("  \n") is None
+    assert state.agent_message("  \n") == []
     assert state.phase is HandoffPhase.ACTIVE
     assert state.agent_complete() == []
 
 
-def test_v2_stale_progress_after_new_handoff_is_dropped() -> None:
+def test_v2_output_after_completion_is_dropped() -> None:
+    # Agent events are applied in agent order: a message after its task's completion
+    # finds no handoff, and a message of the next handoff goes to that handoff.
     state = HandoffState(Version.V2)
     state.on_handoff_requested(handoff("first", handoff_id="call_1"))
-    stale = state.agent_output("late result of the first task")
-    assert stale is not None
     state.agent_complete()
+    assert state.agent_message("late result of the first task") == []
     state.on_handoff_requested(handoff("second", handoff_id="call_2"))
-    assert state.progress_actions(stale) == []
-    fresh = state.agent_output("second result")
-    assert fresh is not None
-    assert state.progress_actions(fresh) == [backend_item("[BACKEND] second result")]
+    assert state.agent_message("second result") == [backend_item("[BACKEND] second result")]
+    assert state.agent_complete()[0] == function_call_output("call_2", COMPLETION_ACK)
 
 
 def test_v2_progress_truncated_with_visible_marker() -> None:
@@ -386,16 +381,12 @@ def test_v1_progress_is_labelled_handoff_append_and_complete_sends_nothing() -> 
     assert state.active_handoff_id is None
 
 
-def test_v1_progress_of_previous_handoff_still_goes_out() -> None:
-    # v1 has no stale check (reference 4.4): the update keeps its own handoff id.
+def test_v1_output_goes_to_the_latest_handoff() -> None:
+    # v1 has no steering: a second request replaces the id the output is appended to.
     state = HandoffState(Version.V1)
     state.on_handoff_requested(handoff("a", handoff_id="h1"))
-    update = state.agent_output("old")
-    assert update is not None
     state.on_handoff_requested(handoff("b", handoff_id="h2"))
-    assert state.progress_actions(update) == [
-        handoff_append("h1", AGENT_FINAL_MESSAGE_LABEL + "old")
-    ]
+    assert state.agent_message("new") == [handoff_append("h2", AGENT_FINAL_MESSAGE_LABEL + "new")]
 
 
 def test_v1_labelled_output_stays_within_limit() -> None:
@@ -415,14 +406,3 @@ def test_v1_failure_is_spoken() -> None:
     assert state.agent_failed("timed out") == [
         handoff_append("h1", AGENT_FINAL_MESSAGE_LABEL + "The background agent failed: timed out")
     ]
-
-
-def test_clears_active_handoff_explicitly() -> None:
-    state = HandoffState(Version.V2)
-    state.on_handoff_requested(handoff("a", handoff_id="call_1"))
-    state.agent_output("x")
-    state.clear()
-    assert state.active_handoff_id is None
-    assert state.last_output_text is None
-    assert state.phase is HandoffPhase.IDLE
-    assert state.agent_complete() == []

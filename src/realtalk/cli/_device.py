@@ -109,12 +109,22 @@ class AudioDevice(Protocol):
 
 
 class AudioPlayback(Protocol):
-    """Where the conversation's audio goes (``TalkRuntime`` calls it on the loop thread)."""
+    """Where the conversation's audio goes (``TalkRuntime`` calls it on the loop thread).
 
-    def play(self, pcm24k: bytes) -> None: ...
+    It is also the conversation's playback clock (``realtalk.protocol.PlaybackClock``):
+    on barge-in the interrupted answer is truncated where *it* stopped playing.
+    """
+
+    def play(self, pcm24k: bytes, item_id: str | None = None) -> None:
+        """Queue audio of the assistant item ``item_id`` (None: not known, e.g. WebRTC)."""
+        ...
 
     def interrupt(self) -> None:
         """The person started talking: drop what has not been played yet."""
+        ...
+
+    def played_ms(self, item_id: str) -> float | None:
+        """How much of ``item_id`` has been played (None: this player did not play it)."""
         ...
 
 

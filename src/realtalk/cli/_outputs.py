@@ -1,5 +1,11 @@
 """Where a ``talk`` run's output goes besides the terminal: ``--audio-out`` and the speaker.
 
+Over WebSocket ``--audio-out`` is a :class:`VirtualSpeaker`: the model's audio is
+"played" into the file at real-time pace, so barge-in cuts the file where the person
+interrupted, and the conversation truncates the answer at the same position (it is
+the conversation's playback clock when there is no real speaker). Over WebRTC the
+server paces and cuts the track itself, and the file gets the track as it arrives.
+
 Policy (like the wire tap's): an output that fails mid-run (a full disk, a sound
 device that vanished) is switched off after one report and the conversation goes
 on. A failed ``--audio-out`` (or ``--events-jsonl``, see :mod:`._jsonl`) is raised
@@ -12,10 +18,12 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import time
 import wave
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Final, Protocol
 
 from realtalk._errors import ConfigError
 from realtalk.cli._device import AudioPlayback
@@ -24,9 +32,12 @@ from realtalk.transports import PCM24K_RATE
 if TYPE_CHECKING:
     from realtalk.app_server import RealtimeAudioChunk
 
-__all__ = ["SafePlayback", "WavSink", "close_outputs"]
+__all__ = ["SafePlayback", "VirtualSpeaker", "WavSink", "close_outputs"]
 
 logger = logging.getLogger(__name__)
+
+_BYTES_PER_S: Final = PCM24K_RATE * 2
+_ITEMS_KEPT: Final = 8
 
 
 def _reason(exc: BaseException) -> str:
@@ -100,6 +111,74 @@ class WavSink:
             raise ConfigError(f"cannot write --audio-out {self.path}: {error}") from error
 
 
+class VirtualSpeaker:
+    """``--audio-out`` over WebSocket: a speaker without a device, paced by the clock.
+
+    Audio "plays" at 24 kHz from the moment it arrives (or from the end of what was
+    queued before it); what has played by now is written to the file. ``interrupt``
+    drops what has not played yet, so the file is cut where the person barged in.
+    Whatever is still queued when the run closes is written out (it would have been
+    heard). Used on the event loop thread only.
+    """
+
+    def __init__(self, sink: WavSink, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sink = sink
+        self._clock = clock
+        self._queue: deque[tuple[str | None, bytes]] = deque()
+        self._since = 0.0  # clock time the current stretch of playback started
+        self._stretch = 0  # bytes played since then
+        self._played: dict[str, int] = {}  # bytes played per recent item
+
+    def _advance(self) -> None:
+        now = self._clock()
+        if not self._queue:
+            self._since, self._stretch = now, 0  # idle: the next audio starts on arrival
+            return
+        budget = round((now - self._since) * _BYTES_PER_S) // 2 * 2 - self._stretch
+        while self._queue and budget > 0:
+            item_id, pcm = self._queue[0]
+            chunk = pcm[:budget]
+            if len(chunk) == len(pcm):
+                self._queue.popleft()
+            else:
+                self._queue[0] = (item_id, pcm[len(chunk) :])
+            self._write(item_id, chunk)
+            budget -= len(chunk)
+            self._stretch += len(chunk)
+
+    def _write(self, item_id: str | None, pcm: bytes) -> None:
+        self.sink.write(pcm)
+        if item_id in self._played:
+            self._played[item_id] += len(pcm)
+
+    def play(self, pcm24k: bytes, item_id: str | None = None) -> None:
+        self._advance()
+        if not pcm24k:
+            return
+        if item_id is not None and item_id not in self._played:
+            if len(self._played) >= _ITEMS_KEPT:
+                del self._played[next(iter(self._played))]
+            self._played[item_id] = 0
+        self._queue.append((item_id, pcm24k))
+
+    def played_ms(self, item_id: str) -> float | None:
+        self._advance()
+        played = self._played.get(item_id)
+        return None if played is None else played * 1000 / _BYTES_PER_S
+
+    def interrupt(self) -> None:
+        self._advance()
+        dropped = sum(len(pcm) for _, pcm in self._queue)
+        self._queue.clear()
+        logger.debug("barge-in: --audio-out cut", extra={"dropped_bytes": dropped})
+
+    def close(self) -> None:
+        """Write what is still queued, then finish the file (raises like ``WavSink``)."""
+        while self._queue:
+            self._write(*self._queue.popleft())
+        self.sink.close()
+
+
 class SafePlayback:
     """The speaker behind a guard: its first failure is reported once and turns it off."""
 
@@ -107,12 +186,20 @@ class SafePlayback:
         self._playback: AudioPlayback | None = playback
         self._report = report
 
-    def play(self, pcm24k: bytes) -> None:
+    def play(self, pcm24k: bytes, item_id: str | None = None) -> None:
         if self._playback is not None:
             try:
-                self._playback.play(pcm24k)
+                self._playback.play(pcm24k, item_id)
             except Exception as exc:  # a vanished device must not end the conversation
                 self._fail(exc)
+
+    def played_ms(self, item_id: str) -> float | None:
+        if self._playback is not None:
+            try:
+                return self._playback.played_ms(item_id)
+            except Exception as exc:
+                self._fail(exc)
+        return None
 
     def interrupt(self) -> None:
         if self._playback is not None:

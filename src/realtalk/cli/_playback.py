@@ -147,6 +147,10 @@ class Speaker:
 
     ``paced``: whether the audio arrives in real time (a WebRTC track) or in bursts (a
     WebSocket); it picks the buffer's limits (:func:`buffer_policy`, :meth:`set_paced`).
+
+    It knows where each assistant item starts in the stream of bytes that left the
+    buffer, so :meth:`played_ms` tells the conversation how much of the item playing
+    now the person heard (the barge-in truncation point).
     """
 
     def __init__(
@@ -170,6 +174,12 @@ class Speaker:
         self.samplerate = PCM24K_RATE
         self.buffer = self._new_buffer()
         self.interruptions = 0
+        # The item being played: its id, and where its audio starts and ends in the
+        # buffer's byte stream (``JitterBuffer.mark()`` positions).
+        self._item: str | None = None
+        self._item_start = 0
+        self._item_end = 0
+        self._frozen: tuple[str, float] | None = None  # position at the last interrupt
 
     def open(self) -> None:
         """Select, open and start the output device (call on the event loop thread)."""
@@ -212,13 +222,36 @@ class Speaker:
             post_threadsafe(self._loop, self._progress.set)
         return data
 
-    def play(self, pcm24k: bytes) -> None:
+    def play(self, pcm24k: bytes, item_id: str | None = None) -> None:
         pcm = self._resampler.convert(pcm24k) if self._resampler is not None else pcm24k
-        if pcm:
-            self.buffer.push(pcm)
+        if not pcm:
+            return
+        if item_id is not None and item_id != self._item:
+            self._item = item_id
+            self._item_start = self.buffer.mark()
+            self._item_end = self._item_start
+            self._frozen = None
+        self.buffer.push(pcm)
+        if item_id is not None:
+            self._item_end += len(pcm)
+
+    def played_ms(self, item_id: str) -> float | None:
+        """Milliseconds of ``item_id`` that left the buffer for the device (None: unknown)."""
+        if self._frozen is not None and self._frozen[0] == item_id:
+            return self._frozen[1]
+        if item_id != self._item:
+            return None
+        played = min(
+            max(self.buffer.consumed - self._item_start, 0), self._item_end - self._item_start
+        )
+        return played / (self.samplerate * _SAMPLE_BYTES / 1000)
 
     def interrupt(self) -> None:
         self.interruptions += 1
+        item = self._item
+        if item is not None:
+            played = self.played_ms(item)
+            self._frozen = (item, played if played is not None else 0.0)
         dropped = self.buffer.clear()
         logger.debug("barge-in: playback cleared", extra={"dropped_bytes": dropped})
 

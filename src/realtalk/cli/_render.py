@@ -70,6 +70,8 @@ class Renderer:
             self._realtime(event)
 
     def _agent(self, event: AgentActivity) -> None:
+        if event.kind == "complete" and not self._verbose:
+            return  # nothing to print: do not break the assistant's line
         self._end_stream()
         if event.kind == "submitted":
             self.console.print(

@@ -35,7 +35,7 @@ from realtalk.agent import (
 from realtalk.cli._device import AudioPlayback, is_quiet
 from realtalk.cli._jsonl import EventLog
 from realtalk.cli._offline import OFFLINE_API_KEY, offline_notice
-from realtalk.cli._outputs import SafePlayback, WavSink, close_outputs
+from realtalk.cli._outputs import SafePlayback, VirtualSpeaker, WavSink, close_outputs
 from realtalk.cli._render import Renderer
 from realtalk.cli._turns import TurnTracker
 from realtalk.conversation import (
@@ -98,7 +98,8 @@ class TalkRuntime:
         self._log: EventLog | None = None
         self._sub: Subscription | None = None
         self._pump: asyncio.Task[None] | None = None
-        self._audio: WavSink | None = None
+        self._audio: WavSink | None = None  # --audio-out over WebRTC (the track is paced)
+        self._virtual: VirtualSpeaker | None = None  # --audio-out over WebSocket
         self.started = asyncio.Event()
 
     async def __aenter__(self) -> TalkRuntime:
@@ -139,7 +140,11 @@ class TalkRuntime:
         if self._events_jsonl:
             self._log = EventLog(self._events_jsonl)
         if self._audio_out_path:
-            self._audio = WavSink(self._audio_out_path)
+            sink = WavSink(self._audio_out_path)
+            if settings.transport == "webrtc":
+                self._audio = sink
+            else:
+                self._virtual = VirtualSpeaker(sink)
         if settings.transport == "webrtc":
             # The local media peer: our microphone/WAV goes out on its audio track,
             # the model's audio comes back on it; the conversation is controlled
@@ -154,7 +159,10 @@ class TalkRuntime:
             # Warm the agent's model connection now so the first delegation does not
             # pay the handshake (best effort, never raises).
             await agent.start()
-        self.manager = ConversationManager(settings, agent=agent, tap=self._log)
+        # Barge-in truncates the answer where the person stopped hearing it: the speaker
+        # knows, else the --audio-out virtual speaker (WebSocket only; see _outputs).
+        clock = self._speaker if self._speaker is not None else self._virtual
+        self.manager = ConversationManager(settings, agent=agent, tap=self._log, playback=clock)
         self._sub = self.manager.subscribe()
         self._pump = asyncio.ensure_future(self._pump_events(self._sub))
 
@@ -168,19 +176,24 @@ class TalkRuntime:
         self.renderer.data_channel(event)
 
     def _route_audio(self, event: Realtime) -> None:
-        """Model audio to ``--audio-out`` and the speaker; barge-in clears the speaker."""
+        """Model audio to ``--audio-out`` and the speaker; barge-in cuts both."""
         payload = event.payload
-        wanted = self._audio is not None or self._speaker is not None
-        if isinstance(payload, AudioOut) and wanted:
+        if isinstance(payload, AudioOut):
+            if self._virtual is None and self._speaker is None:
+                return
             pcm = base64.b64decode(payload.frame.data)
-            if self._audio is not None:
-                self._audio.write(pcm)
+            item_id = payload.frame.item_id
+            if self._virtual is not None:
+                self._virtual.play(pcm, item_id)
             if self._speaker is not None:
-                self._speaker.play(pcm)
-        elif isinstance(payload, InputAudioSpeechStarted) and self._speaker is not None:
-            # Barge-in: stop talking over the person (the conversation truncates the
-            # interrupted item on the server).
-            self._speaker.interrupt()
+                self._speaker.play(pcm, item_id)
+        elif isinstance(payload, InputAudioSpeechStarted):
+            # Barge-in: stop talking over the person (the conversation has truncated the
+            # interrupted item on the server at the position they heard).
+            if self._virtual is not None:
+                self._virtual.interrupt()
+            if self._speaker is not None:
+                self._speaker.interrupt()
 
     async def _pump_events(self, sub: Subscription) -> None:
         """Handle every event; a failure ends the run's waits instead of hanging them."""
@@ -333,7 +346,7 @@ class TalkRuntime:
             await self._agent.aclose()
         if self.emulator is not None:
             await self.emulator.aclose()
-        close_outputs(self._log, self._audio)
+        close_outputs(self._log, self._audio, self._virtual)
 
 
 AGENT_INSTRUCTIONS = """\

@@ -4,8 +4,8 @@ Two tasks, owned here and cancelled by :meth:`AgentLink.aclose`:
 
 * ``submitter`` - hands delegation texts to the agent (queue of 64, back-pressure), so
   the fanout never waits for the agent however slow it is to accept;
-* ``pump`` - reads the agent's events and resolves each against the handoff state of
-  the conversation running at that moment, in agent order.
+* ``pump`` - reads the agent's events and hands each, in agent order, to the core of
+  the conversation running at that moment (which decides what to send).
 
 Agent failures of any kind are spoken back (``AgentActivity("failed")`` and the
 handoff's failure output), never swallowed and never fatal to the conversation.
@@ -94,7 +94,7 @@ class AgentLink:
     async def _failed(self, runtime: ConversationRuntime | None, message: str) -> None:
         await self._emit(AgentActivity("failed", message))
         if runtime is not None:
-            await _queue_output(runtime, runtime.handoff.agent_failed(message))
+            await runtime.agent_failed(message)
 
     async def _pump(self, agent: BackgroundAgent) -> None:
         try:
@@ -109,18 +109,10 @@ class AgentLink:
             if isinstance(event, AssistantMessage):
                 await self._emit(AgentActivity("message", event.text))
                 if runtime is not None:
-                    # Resolve the message against the handoff state now, in agent
-                    # order: resolving it later in the forwarder would let the
-                    # completion (which clears the handoff) overtake it and drop it.
-                    await _queue_output(runtime, runtime.handoff.agent_message(event.text))
+                    await runtime.agent_message(event.text)
             elif isinstance(event, TaskComplete):
                 await self._emit(AgentActivity("complete"))
                 if runtime is not None:
-                    await _queue_output(runtime, runtime.handoff.agent_complete())
+                    await runtime.agent_complete()
             elif isinstance(event, TaskFailed):
                 await self._failed(runtime, event.message)
-
-
-async def _queue_output(runtime: ConversationRuntime, item: object) -> None:
-    if item:
-        await runtime.put_until_stopped(runtime.handoff_out, item)

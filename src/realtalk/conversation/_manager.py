@@ -34,15 +34,15 @@ from realtalk.conversation._types import (
 from realtalk.protocol import (
     DEFAULT_BACKEND_PROMPT,
     AudioFrame,
+    ConversationCore,
     ErrorEvent,
-    HandoffRequested,
-    RequestCreate,
+    Media,
+    PlaybackClock,
     ServerEventParser,
     SessionConfig,
     Version,
     build_instructions,
     call_session_json,
-    delegation_text,
     realtime_headers,
     realtime_ws_url,
     resolve_backend_prompt,
@@ -68,14 +68,20 @@ class ConversationManager:
         tap: WireTap | None = None,
         thread_id: str | None = None,
         workspace: Path | None = None,
+        playback: PlaybackClock | None = None,
     ) -> None:
+        """``playback``: the player of the assistant's WebSocket audio, if this process
+        plays it (a speaker): barge-in then truncates at *its* played position instead
+        of the wall-clock estimate."""
         self.settings = settings
         self.agent = agent
         self.thread_id = thread_id or f"thread_{uuid.uuid4().hex[:12]}"
         self._tap = tap
         self._workspace = workspace
+        self._playback = playback
         self._state: ConversationRuntime | None = None
         self._subscribers: set[Subscription] = set()
+        self._subs: tuple[Subscription, ...] = ()
         self._lock = asyncio.Lock()
         self._agent_link = AgentLink(
             agent, emit=self._emit, current=self._running_state, name=self.thread_id
@@ -88,12 +94,16 @@ class ConversationManager:
     # ---------------------------------------------------------------- events
 
     def subscribe(self) -> Subscription:
-        sub = Subscription(self._subscribers)
+        sub = Subscription(self._subscribers, on_close=self._subscribers_changed)
         self._subscribers.add(sub)
+        self._subscribers_changed()
         return sub
 
+    def _subscribers_changed(self) -> None:
+        self._subs = tuple(self._subscribers)
+
     async def _emit(self, event: ConversationEvent) -> None:
-        for sub in list(self._subscribers):
+        for sub in self._subs:
             await sub.put(event)
 
     def _running_state(self) -> ConversationRuntime | None:
@@ -193,16 +203,16 @@ class ConversationManager:
             await self._emit(Realtime(ErrorEvent(str(exc))))
             return
         timer.step("session.update sent")
-        assert config.session_id is not None
-        runtime = ConversationRuntime(config.version, session_id=config.session_id)
+        runtime = self._runtime(config, Media.WEBSOCKET)
         runtime.conn = conn
         runtime.start_io(None)
         if not await self._install(runtime):
             return
         logger.info("realtime conversation started")
+        assert config.session_id is not None
         await self._emit(Started(config.session_id, config.version))
         timer.step("started emitted")
-        self._spawn_fanout(runtime)
+        runtime.live.set()
 
     async def _start_webrtc(
         self, config: SessionConfig, headers: dict[str, str], offer: str, timer: StepTimer
@@ -219,8 +229,7 @@ class ConversationManager:
             await self._emit(Realtime(ErrorEvent(str(exc))))
             return
         timer.step("call created", call_id=call.call_id)
-        assert config.session_id is not None
-        runtime = ConversationRuntime(config.version, session_id=config.session_id)
+        runtime = self._runtime(config, Media.WEBRTC)
         sideband_url = realtime_ws_url(
             self.settings.ws_base_url,
             version=config.version,
@@ -238,10 +247,11 @@ class ConversationManager:
         if not await self._install(runtime):
             return
         logger.info("realtime conversation started")
+        assert config.session_id is not None
         await self._emit(Started(config.session_id, config.version))
         await self._emit(SdpAnswer(call.answer_sdp))
         timer.step("started and sdp emitted")
-        self._spawn_fanout(runtime)
+        runtime.live.set()
 
     async def _join_sideband(
         self, url: str, headers: dict[str, str], config: SessionConfig, call_id: str
@@ -272,6 +282,22 @@ class ConversationManager:
             return conn
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _runtime(self, config: SessionConfig, media: Media) -> ConversationRuntime:
+        assert config.session_id is not None
+        core = ConversationCore(
+            config.version,
+            mode=config.mode,
+            media=media,
+            playback=self._playback if media is Media.WEBSOCKET else None,
+        )
+        return ConversationRuntime(
+            core,
+            session_id=config.session_id,
+            emit=self._emit,
+            route=self._route_handoff,
+            on_end=self._conversation_ended,
+        )
+
     async def _install(self, runtime: ConversationRuntime) -> bool:
         """Make ``runtime`` the running conversation; False (and stop it) if closed meanwhile.
 
@@ -286,26 +312,10 @@ class ConversationManager:
         self._agent_link.ensure_running()
         return True
 
-    # ---------------------------------------------------------------- fanout
+    # ---------------------------------------------------------------- pump callbacks
 
-    def _spawn_fanout(self, runtime: ConversationRuntime) -> None:
-        if self._state is not runtime:  # replaced while starting
-            return
-        runtime.spawn(self._fanout(runtime), "fanout")
-
-    async def _fanout(self, runtime: ConversationRuntime) -> None:
-        end: CloseReason = "transport_closed"
-        while runtime.active:
-            event = await runtime.next_fanout_item()
-            if event is None or not runtime.active:
-                break
-            if isinstance(event, ErrorEvent):
-                end = "error"
-            elif isinstance(event, HandoffRequested):
-                await self._route_handoff(runtime, event)
-                if not runtime.active:
-                    break
-            await self._emit(Realtime(event))
+    async def _conversation_ended(self, runtime: ConversationRuntime, end: CloseReason) -> None:
+        """The core ended the conversation (server close, error, failed send or join)."""
         if not runtime.active:
             return
         if end == "transport_closed":
@@ -313,20 +323,16 @@ class ConversationManager:
         if self._state is runtime:
             self._state = None
         # Closed goes out before the (up to 2 s) socket close: a start in that window
-        # must not see this conversation's Closed arrive after its own Started. Only
-        # this task emits this conversation's events, so nothing follows the Closed.
+        # must not see this conversation's Closed arrive after its own Started. The
+        # runtime's reader has stopped, so nothing of this conversation follows.
         await self._emit(Closed(end))
         finishing = asyncio.ensure_future(runtime.stop(send_close=True))
         self._finishing.add(finishing)
         finishing.add_done_callback(self._finishing.discard)
         await asyncio.shield(finishing)
 
-    async def _route_handoff(self, runtime: ConversationRuntime, event: HandoffRequested) -> None:
-        text = delegation_text(event)
-        if text is None:
-            return
-        logger.debug("[realtime-text] appending realtime conversation text output")
-        # The link's submitter hands it over: the fanout never waits for the agent,
+    async def _route_handoff(self, runtime: ConversationRuntime, text: str) -> None:
+        # The link's submitter hands it over: the reader never waits for the agent,
         # so audio and transcripts keep flowing however slow the agent is to accept.
         await self._agent_link.delegate(runtime, text)
 
@@ -343,9 +349,8 @@ class ConversationManager:
         self._require_running().offer_audio(frame)
 
     async def text_in(self, text: str) -> None:
-        """Queue user text (awaits while the text queue is full)."""
-        state = self._require_running()
-        if not await state.put_until_stopped(state.text, text):
+        """Queue user text (awaits while too many messages wait to be sent)."""
+        if not await self._require_running().text_in(text):
             raise ConversationNotRunningError()
 
     async def request_response(self) -> None:
@@ -355,8 +360,7 @@ class ConversationManager:
         answer to it calls this. On v2 it goes through the response.create queue,
         so it never collides with an active response.
         """
-        state = self._require_running()
-        if not await state.put_until_stopped(state.text, RequestCreate("user request")):
+        if not await self._require_running().request_response():
             raise ConversationNotRunningError()
 
     # ---------------------------------------------------------------- close

@@ -1,17 +1,21 @@
-"""One running conversation: its queues, its tasks and its connection.
+"""One running conversation: a pump between its socket, its core and its subscribers.
 
-Task layout (all owned by this object; ``stop`` cancels and awaits them):
+Every protocol decision is made by :class:`realtalk.protocol.ConversationCore`; this
+module only moves things, with two tasks owned here (``stop`` cancels and awaits them):
 
-* ``reader``  - (WebRTC: joins the sideband first) reads server events, applies the
-  v2 behaviours of reference 1.5 (barge-in truncate, response.create queue,
-  handoff acks), pushes every event to ``events``.
-* ``text`` / ``audio`` / ``handoff`` forwarders - each drains its own bounded queue
-  onto the socket once the connection is ready, preserving order per source.
-* ``fanout`` - drains ``events``: routes handoffs to the background agent, emits
-  ``Realtime`` events to subscribers and, when the stream ends, ``Closed``.
+* ``reader`` - (WebRTC: joins the sideband first) reads server events, feeds each to
+  the core and emits what the core says to emit, in order, straight to the
+  subscribers (a :class:`Delegate` goes to the agent link first);
+* ``writer`` - sends what the core queued (input audio and text, agent output,
+  acknowledgements, ``response.create``, truncation), in the core's order.
 
-Queues: audio 256 (full -> the frame is dropped with a warning), text 64
-(back-pressure), handoff 64 (back-pressure), events 256 (back-pressure).
+Inputs (text, audio, response requests, agent events) are calls on the core made by
+the caller's task; they wake the writer. So server -> subscriber is one queue hop (the
+subscription queue) and input -> socket is one task wake-up (the writer).
+
+Bounds: input audio waiting in the core's outbox, 256 frames (a new frame beyond it is
+dropped with a rate-limited warning); other messages waiting, 64 (text and agent
+output then wait: back-pressure); each subscription, 1024 events (the reader waits).
 """
 
 from __future__ import annotations
@@ -20,77 +24,55 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
 from realtalk._errors import RealtalkError
-from realtalk.protocol import (
-    AudioFrame,
-    AudioOut,
-    ErrorEvent,
-    HandoffRequested,
-    HandoffState,
-    InputAudioSpeechStarted,
-    NoopRequested,
-    ProgressUpdate,
-    RealtimeEvent,
-    RequestCreate,
-    ResponseCancelled,
-    ResponseCreated,
-    ResponseCreateQueue,
-    ResponseDone,
-    SendMessage,
-    SessionUpdated,
-    Version,
-    input_audio_append,
-    item_truncate,
-    response_create,
-    user_text_item,
-)
+from realtalk.conversation._types import CloseReason, ConversationEvent, Realtime
+from realtalk.protocol import AudioFrame, ConversationCore, Delegate
 from realtalk.transports import RealtimeConnection
 
-__all__ = ["ACTIVE_RESPONSE_ERROR_CODE", "ConversationRuntime", "HandoffItem"]
+__all__ = ["CONTROL_QUEUE_SIZE", "ConversationRuntime"]
 
 logger = logging.getLogger("realtalk.conversation")
 
-AUDIO_QUEUE_SIZE = 256
-TEXT_QUEUE_SIZE = 64
-HANDOFF_QUEUE_SIZE = 64
-EVENTS_QUEUE_SIZE = 256
-ACTIVE_RESPONSE_ERROR_CODE = "conversation_already_has_active_response"
+CONTROL_QUEUE_SIZE = 64
 
-HandoffItem = ProgressUpdate | list[SendMessage | RequestCreate]
 Connector = Callable[[], Awaitable[RealtimeConnection]]
-
-
-class _End:
-    """Sentinel that ends the events stream."""
-
-
-_END = _End()
+Emit = Callable[[ConversationEvent], Awaitable[None]]
+Route = Callable[["ConversationRuntime", str], Awaitable[None]]
+OnEnd = Callable[["ConversationRuntime", CloseReason], Awaitable[None]]
 
 
 class ConversationRuntime:
-    """State and tasks of one conversation (reference ``ConversationState``)."""
+    """The core, the socket and the tasks of one conversation."""
 
-    def __init__(self, version: Version, *, session_id: str) -> None:
-        self.version = version
+    def __init__(
+        self,
+        core: ConversationCore,
+        *,
+        session_id: str,
+        emit: Emit,
+        route: Route,
+        on_end: OnEnd,
+    ) -> None:
+        self.core = core
+        self.version = core.version
         self.session_id = session_id
         self.active = True
-        self.audio: asyncio.Queue[AudioFrame] = asyncio.Queue(AUDIO_QUEUE_SIZE)
-        # Text items, and explicit response requests kept in order behind them.
-        self.text: asyncio.Queue[str | RequestCreate] = asyncio.Queue(TEXT_QUEUE_SIZE)
-        self.handoff_out: asyncio.Queue[HandoffItem] = asyncio.Queue(HANDOFF_QUEUE_SIZE)
-        self.events: asyncio.Queue[RealtimeEvent | _End] = asyncio.Queue(EVENTS_QUEUE_SIZE)
-        self.handoff = HandoffState(version)
-        self.responses = ResponseCreateQueue()
         self.conn: RealtimeConnection | None = None
-        self.ready = asyncio.Event()
+        self.ready = asyncio.Event()  # the socket is connected: the writer may send
+        self.live = asyncio.Event()  # Started was emitted: events may reach subscribers
         self.stopped = asyncio.Event()
+        self._emit = emit
+        self._route = route
+        self._on_end = on_end
+        self._wake = asyncio.Event()  # the core has messages for the writer
+        self._writable = asyncio.Event()  # fewer than CONTROL_QUEUE_SIZE messages wait
+        self._writable.set()
+        self._emitting = False
         self._ending = False
+        self._io: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._audio_item: str | None = None
-        self._audio_ms = 0.0
-        self._dropped_audio = 0
 
     # ----------------------------------------------------------------- tasks
 
@@ -100,6 +82,17 @@ class ConversationRuntime:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def start_io(self, connector: Connector | None) -> None:
+        """Spawn the reader and the writer.
+
+        With ``connector`` (WebRTC) the reader first joins the sideband through it;
+        without, ``self.conn`` must already be connected.
+        """
+        self._io = [
+            self.spawn(self._reader(connector), "reader"),
+            self.spawn(self._writer(), "writer"),
+        ]
 
     async def stop(self, *, send_close: bool) -> None:
         """Deactivate, cancel and await every task, close the socket. Idempotent."""
@@ -124,29 +117,56 @@ class ConversationRuntime:
             if conn is not None:
                 conn.abort()  # no-op after a clean close; drops the socket otherwise
 
-    def start_io(self, connector: Connector | None) -> None:
-        """Spawn the reader and the three forwarders.
-
-        With ``connector`` (WebRTC) the reader first joins the sideband through it;
-        without, ``self.conn`` must already be connected.
-        """
-        self.spawn(self._reader(connector), "reader")
-        self.spawn(self._forward_text(), "text")
-        self.spawn(self._forward_audio(), "audio")
-        self.spawn(self._forward_handoff(), "handoff")
-
     # ----------------------------------------------------------------- inputs
 
-    def offer_audio(self, frame: AudioFrame) -> None:
+    def offer_audio(self, frame: AudioFrame) -> bool:
+        """Queue one input audio frame (False: dropped, the core's audio queue is full)."""
+        if self.core.user_audio(frame):
+            self._wake.set()
+            return True
+        return False
+
+    async def text_in(self, text: str) -> bool:
+        """Queue user text (waits while too many messages wait); False once stopped."""
+        return await self._control(lambda core: core.user_text(text))
+
+    async def request_response(self) -> bool:
+        return await self._control(lambda core: core.request_response())
+
+    async def agent_message(self, text: str) -> None:
+        await self._control(lambda core: core.agent_message(text))
+
+    async def agent_complete(self) -> None:
+        await self._control(lambda core: core.agent_complete())
+
+    async def agent_failed(self, message: str) -> None:
+        await self._control(lambda core: core.agent_failed(message))
+
+    async def _control(self, call: Callable[[ConversationCore], bool | None]) -> bool:
+        if not self._writable.is_set() and not await self._wait(self._writable):
+            return False
+        if not self.active or self.core.end_reason is not None:
+            return False
+        accepted = call(self.core) is not False
+        self._wake.set()
+        if self.core.pending_control >= CONTROL_QUEUE_SIZE:
+            self._writable.clear()
+        await self.flush_outputs()  # e.g. TurnStarted
+        return accepted
+
+    async def _wait(self, event: asyncio.Event) -> bool:
+        """Wait for ``event`` unless the conversation stops first."""
+        if self.stopped.is_set():
+            return False
+        waiter = asyncio.ensure_future(event.wait())
+        stop = asyncio.ensure_future(self.stopped.wait())
         try:
-            self.audio.put_nowait(frame)
-        except asyncio.QueueFull:
-            self._dropped_audio += 1
-            if self._dropped_audio == 1 or self._dropped_audio % 100 == 0:
-                logger.warning(
-                    "dropping input audio frame due to full queue",
-                    extra={"dropped_total": self._dropped_audio},
-                )
+            await asyncio.wait({waiter, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (waiter, stop):
+                t.cancel()
+            await asyncio.gather(waiter, stop, return_exceptions=True)
+        return event.is_set() and not self.stopped.is_set()
 
     async def put_until_stopped(self, queue: asyncio.Queue[Any], item: Any) -> bool:
         """``await queue.put(item)`` unless the conversation stops first."""
@@ -163,101 +183,48 @@ class ConversationRuntime:
             await asyncio.gather(put, stop, return_exceptions=True)
         return put.done() and not put.cancelled()
 
-    # ----------------------------------------------------------------- failure
+    # ----------------------------------------------------------------- outputs
 
-    async def fail(self, message: str) -> None:
-        """End the conversation with an ``Error`` event then ``Closed{error}``."""
-        if self._ending:
-            return
-        self._ending = True
-        logger.error("realtime conversation failed: %s", message)
-        await self.put_until_stopped(self.events, ErrorEvent(message))
-        await self.put_until_stopped(self.events, _END)
-
-    async def _end_stream(self) -> None:
-        if self._ending:
-            return
-        self._ending = True
-        await self.put_until_stopped(self.events, _END)
-
-    async def send(self, message: dict[str, Any], what: str) -> bool:
-        conn = self.conn
-        assert conn is not None
+    async def flush_outputs(self) -> None:
+        """Emit what the core produced, in order (one task at a time does it)."""
+        if self._emitting or not self.live.is_set():
+            return  # whoever is emitting (or the reader, once live) takes these too
+        self._emitting = True
         try:
-            await conn.send(message)
-        except RealtalkError as exc:
-            logger.warning("failed to send %s: %s", what, exc)
-            await self.fail(f"failed to send {what}: {exc}")
+            await self._drain()
+        finally:
+            self._emitting = False
+
+    async def _drain(self) -> None:
+        core, emit = self.core, self._emit
+        while (out := core.next_output()) is not None:
+            if isinstance(out, Delegate):
+                await self._route(self, out.text)
+            else:
+                await emit(Realtime(out))
+
+    def _check_end(self) -> bool:
+        """Start the end (once) when the core says the conversation is over."""
+        if self.core.end_reason is None:
             return False
-        except Exception as exc:  # a bug must end the conversation, never stall it
-            logger.exception("unexpected error sending %s", what)
-            await self.fail(f"failed to send {what}: {exc}")
-            return False
+        if not self._ending:
+            self._ending = True
+            self.spawn(self._finish(), "finish")
         return True
 
-    # ----------------------------------------------------------------- forwarders
-
-    async def _forward_text(self) -> None:
-        await self.ready.wait()
-        while True:
-            item = await self.text.get()
-            if isinstance(item, RequestCreate):
-                if not await self.request_create(item.reason):
-                    return
-                continue
-            logger.debug("[realtime-text] appending realtime conversation text input")
-            if not await self.send(user_text_item(self.version, item), "input text"):
-                return
-
-    async def _forward_audio(self) -> None:
-        await self.ready.wait()
-        while True:
-            frame = await self.audio.get()
-            if not await self.send(input_audio_append(frame.data), "input audio"):
-                return
-
-    async def _forward_handoff(self) -> None:
-        await self.ready.wait()
-        while True:
-            item = await self.handoff_out.get()
-            actions = (
-                self.handoff.progress_actions(item) if isinstance(item, ProgressUpdate) else item
-            )
-            if not await self.run_actions(actions, "handoff output"):
-                return
-
-    async def run_actions(self, actions: list[SendMessage | RequestCreate], what: str) -> bool:
-        for action in actions:
-            if isinstance(action, SendMessage):
-                if not await self.send(action.message, what):
-                    return False
-            elif not await self.request_create(action.reason):
-                return False
-        return True
-
-    async def request_create(self, reason: str) -> bool:
-        """Send ``response.create`` now, or owe it while a response is active.
-
-        v1 has no queue (reference 4.5): the create goes out at once.
-        """
-        if self.version is Version.V2 and not self.responses.request_create(reason):
-            return True
-        return await self._send_create(reason)
-
-    async def _send_create(self, reason: str) -> bool:
-        conn = self.conn
-        assert conn is not None
-        try:
-            await conn.send(response_create())
-        except RealtalkError as exc:
-            if self.version is Version.V2 and self.responses.on_send_result(str(exc)):
-                return True
-            logger.warning("failed to send %s response.create: %s", reason, exc)
-            await self.fail(f"failed to send {reason} response.create: {exc}")
-            return False
-        if self.version is Version.V2:
-            self.responses.on_send_result(None)
-        return True
+    async def _finish(self) -> None:
+        current = asyncio.current_task()
+        others = [t for t in self._io if t is not current]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        if not self.active:
+            return  # stopped from outside meanwhile: no events
+        await self.live.wait()
+        await self._drain()
+        reason = self.core.end_reason
+        assert reason is not None
+        await self._on_end(self, reason)
 
     # ----------------------------------------------------------------- reader
 
@@ -266,121 +233,80 @@ class ConversationRuntime:
             await self._read(connector)
         except Exception as exc:  # a bug must end the conversation, never stall it
             logger.exception("realtime reader failed unexpectedly")
-            if self.active:
-                await self.fail(f"realtime stream failed: {exc}")
+            self.core.fail(f"realtime stream failed: {exc}")
+            self._check_end()
 
     async def _read(self, connector: Connector | None) -> None:
         if connector is not None:
             try:
                 self.conn = await connector()
             except RealtalkError as exc:
-                if self.active:
-                    await self.fail(str(exc))
+                self.core.fail(str(exc))
+                self._check_end()
                 return
             if not self.active:
                 self.conn.abort()
                 return
-        self.ready.set()
         conn = self.conn
         assert conn is not None
+        self.ready.set()
+        self._wake.set()  # input that arrived while joining goes out now
+        await self.live.wait()
+        core, emit, wake = self.core, self._emit, self._wake
+        next_output = core.next_output
+        clock = asyncio.get_running_loop().time
         while True:
             try:
                 event = await conn.next_event()
             except RealtalkError as exc:
-                await self.fail(f"realtime stream error: {exc}")
-                return
-            if event is None:
-                logger.info("realtime stream closed by the server")
-                await self._end_stream()
-                return
-            if not await self._on_server_event(event):
+                core.stream_failed(str(exc))
+            else:
+                if event is None:
+                    core.stream_ended()
+                else:
+                    core.receive_event(event, clock())
+                    if core.pending_messages:
+                        wake.set()
+            if not self._emitting:  # flush_outputs, inlined: this is the hot path
+                self._emitting = True
+                try:
+                    while (out := next_output()) is not None:
+                        if isinstance(out, Delegate):
+                            await self._route(self, out.text)
+                        else:
+                            await emit(Realtime(out))
+                finally:
+                    self._emitting = False
+            if core.end_reason is not None and self._check_end():
                 return
 
-    async def _on_server_event(self, event: RealtimeEvent) -> bool:
-        """Apply reference 1.5; returns False when the reader must stop."""
-        v2 = self.version is Version.V2
-        if isinstance(event, AudioOut):
-            if v2:
-                self._track_audio(event.frame)
-        elif isinstance(event, InputAudioSpeechStarted):
-            if v2:
-                await self._truncate(event.item_id)
-        elif isinstance(event, ResponseCreated):
-            if v2:
-                self.responses.on_response_created(event.response_id)
-        elif isinstance(event, ResponseCancelled | ResponseDone):
-            self._audio_item = None
-            if v2:
-                kind: Literal["done", "cancelled"] = (
-                    "cancelled" if isinstance(event, ResponseCancelled) else "done"
-                )
-                if self.responses.on_response_finished(
-                    event.response_id, kind
-                ) and not await self._send_create("deferred"):
-                    return False
-        elif isinstance(event, HandoffRequested):
-            self._audio_item = None
-            if not await self.run_actions(
-                self.handoff.on_handoff_requested(event), "handoff steering acknowledgement"
-            ):
-                return False
-        elif isinstance(event, NoopRequested):
-            if not await self.run_actions(self.handoff.on_noop(event), "noop function output"):
-                return False
-        elif isinstance(event, ErrorEvent):
-            if v2 and event.code == ACTIVE_RESPONSE_ERROR_CODE:
-                # Benign race: our create met an active response. Keep the
-                # conversation and owe the create until that response ends.
-                logger.warning("realtime response.create raced an active response; deferring")
-                self.responses.on_active_response_error()
-                return True
-            await self.put_until_stopped(self.events, event)
-            await self._end_stream()
-            return False
-        elif isinstance(event, SessionUpdated):
-            logger.info(
-                "realtime session updated",
-                extra={"realtime_session_id": event.realtime_session_id},
-            )
-        return await self.put_until_stopped(self.events, event)
+    # ----------------------------------------------------------------- writer
 
-    def _track_audio(self, frame: AudioFrame) -> None:
-        if frame.item_id is None:
-            return
-        if frame.samples_per_channel is not None:
-            samples = frame.samples_per_channel
-        else:
-            samples = base64_decoded_len(frame.data) // 2 // max(frame.num_channels, 1)
-        duration = samples * 1000.0 / max(frame.sample_rate, 1)
-        if frame.item_id == self._audio_item:
-            self._audio_ms += duration
-        else:
-            self._audio_item = frame.item_id
-            self._audio_ms = duration
-
-    async def _truncate(self, speech_item: str | None) -> None:
-        item, played = self._audio_item, self._audio_ms
-        self._audio_item = None
-        if item is None or (speech_item is not None and speech_item != item):
-            return
+    async def _writer(self) -> None:
+        await self.ready.wait()
         conn = self.conn
         assert conn is not None
-        try:
-            await conn.send(item_truncate(item, int(played)))
-        except RealtalkError as exc:
-            logger.warning("failed to truncate realtime audio: %s", exc)
-
-    # ----------------------------------------------------------------- fanout
-
-    async def next_fanout_item(self) -> RealtimeEvent | None:
-        item = await self.events.get()
-        return None if isinstance(item, _End) else item
-
-
-def base64_decoded_len(data: str) -> int:
-    """Byte length of base64 ``data`` without decoding it (hot path: every audio delta)."""
-    padding = 2 if data.endswith("==") else 1 if data.endswith("=") else 0
-    return len(data) * 3 // 4 - padding
+        core, wake, writable = self.core, self._wake, self._writable
+        while True:
+            message = core.next_message()
+            if message is None:
+                writable.set()
+                wake.clear()
+                await wake.wait()
+                continue
+            if not writable.is_set() and core.pending_control < CONTROL_QUEUE_SIZE:
+                writable.set()
+            try:
+                await conn.send(message)
+            except Exception as exc:  # RealtalkError, or a bug: end, never stall
+                if not isinstance(exc, RealtalkError):
+                    logger.exception("unexpected error sending a realtime message")
+                core.send_failed(str(exc))
+                if core.pending_messages:
+                    wake.set()
+                await self.flush_outputs()
+                if self._check_end():
+                    return
 
 
 def backoff_delay(attempt: int, base_ms: int) -> float:

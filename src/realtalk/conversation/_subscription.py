@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from realtalk.conversation._types import ConversationEvent
 
@@ -19,8 +19,11 @@ class Subscription:
     stalls the conversation, so consumers must read or ``close()`` it.
     """
 
-    def __init__(self, subscribers: set[Subscription]) -> None:
+    def __init__(
+        self, subscribers: set[Subscription], *, on_close: Callable[[], None] | None = None
+    ) -> None:
         self._subscribers = subscribers
+        self._on_close = on_close
         self._queue: asyncio.Queue[ConversationEvent | None] = asyncio.Queue(
             SUBSCRIPTION_QUEUE_SIZE
         )
@@ -28,8 +31,13 @@ class Subscription:
 
     async def put(self, event: ConversationEvent) -> None:
         """Deliver one event (waits while the queue is full)."""
-        if not self._closed:
-            await self._queue.put(event)
+        if self._closed:
+            return
+        queue = self._queue
+        if queue.full():
+            await queue.put(event)
+        else:
+            queue.put_nowait(event)
 
     async def get(self) -> ConversationEvent:
         """Next event; raises ``StopAsyncIteration`` once closed."""
@@ -49,6 +57,8 @@ class Subscription:
             return
         self._closed = True
         self._subscribers.discard(self)
+        if self._on_close is not None:
+            self._on_close()
         while not self._queue.empty():
             self._queue.get_nowait()
         self._queue.put_nowait(None)

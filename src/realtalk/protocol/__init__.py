@@ -1,5 +1,6 @@
 """Pure realtime protocol core: events, wire codecs, session payloads, URLs, transcript,
-and the handoff / ``response.create`` state machines.
+the handoff / ``response.create`` state machines, and :class:`ConversationCore`, which
+makes every protocol decision of one conversation.
 
 Nothing in this package does I/O or imports asyncio, sockets or network libraries
 (``tests/test_layering.py`` enforces it).
@@ -8,6 +9,7 @@ Nothing in this package does I/O or imports asyncio, sockets or network librarie
 from realtalk.protocol._calls import (
     CALL_BOUNDARY,
     MULTIPART_CONTENT_TYPE,
+    PEER_TRANSITIONS,
     CallBodyKind,
     CallRequest,
     PeerInput,
@@ -25,8 +27,10 @@ from realtalk.protocol._calls import (
     server_error_message,
 )
 from realtalk.protocol._codec import (
-    BACKEND_TEXT_PREFIX,
+    BACKEND_PREFIX,
     BINARY_FRAME_ERROR,
+    FRAME_TOO_DEEP,
+    MAX_JSON_DEPTH,
     USER_TEXT_PREFIX,
     ServerEventParser,
     backend_text_item,
@@ -40,6 +44,15 @@ from realtalk.protocol._codec import (
     session_update,
     user_text_item,
 )
+from realtalk.protocol._conversation import (
+    AUDIO_OUTBOX_LIMIT,
+    ConversationCore,
+    ConversationSnapshot,
+    Delegate,
+    EndReason,
+    Media,
+    Output,
+)
 from realtalk.protocol._events import (
     AudioFrame,
     AudioOut,
@@ -52,6 +65,9 @@ from realtalk.protocol._events import (
     InputTranscriptDone,
     Mode,
     NoopRequested,
+    OutputAudioBufferCleared,
+    OutputAudioBufferStarted,
+    OutputAudioBufferStopped,
     OutputModality,
     OutputTranscriptDelta,
     OutputTranscriptDone,
@@ -61,11 +77,12 @@ from realtalk.protocol._events import (
     ResponseDone,
     SessionUpdated,
     TranscriptEntry,
+    TurnDone,
+    TurnStarted,
     Version,
 )
 from realtalk.protocol._handoff import (
     AGENT_FINAL_MESSAGE_LABEL,
-    BACKEND_PREFIX,
     COMPLETION_ACK,
     HANDOFF_OUTPUT_LIMIT,
     HANDOFF_TRANSITIONS,
@@ -75,7 +92,6 @@ from realtalk.protocol._handoff import (
     HandoffInput,
     HandoffPhase,
     HandoffState,
-    ProgressUpdate,
     RequestCreate,
     SendMessage,
     delegation_text,
@@ -107,6 +123,7 @@ from realtalk.protocol._jsonrpc import (
     oversized_error,
     parse_message,
 )
+from realtalk.protocol._playback import PlaybackClock
 from realtalk.protocol._response_queue import (
     ACTIVE_RESPONSE_ERROR_CODE,
     ACTIVE_RESPONSE_RACE_PREFIX,
@@ -140,6 +157,7 @@ from realtalk.protocol._session import (
     session_payload,
     validate_preflight,
 )
+from realtalk.protocol._table import StateTable, Step, TransitionError
 from realtalk.protocol._transcript import TranscriptAccumulator
 from realtalk.protocol._url import (
     OPENAI_ALPHA_HEADER,
@@ -155,10 +173,10 @@ __all__ = [
     "ACTIVE_RESPONSE_ERROR_CODE",
     "ACTIVE_RESPONSE_RACE_PREFIX",
     "AGENT_FINAL_MESSAGE_LABEL",
+    "AUDIO_OUTBOX_LIMIT",
     "AudioFrame",
     "AudioOut",
     "BACKEND_PREFIX",
-    "BACKEND_TEXT_PREFIX",
     "BACKGROUND_AGENT_DESCRIPTION",
     "BACKGROUND_AGENT_TOOL",
     "BACKGROUND_AGENT_TOOL_NAME",
@@ -167,11 +185,16 @@ __all__ = [
     "COMPLETION_ACK",
     "CallBodyKind",
     "CallRequest",
+    "ConversationCore",
     "ConversationItemAdded",
     "ConversationItemDone",
+    "ConversationSnapshot",
     "DEFAULT_BACKEND_PROMPT",
     "DEFAULT_REALTIME_MODEL",
+    "Delegate",
+    "EndReason",
     "ErrorEvent",
+    "FRAME_TOO_DEEP",
     "HANDOFF_OUTPUT_LIMIT",
     "HANDOFF_TRANSITIONS",
     "HandoffAction",
@@ -190,22 +213,29 @@ __all__ = [
     "InputAudioSpeechStarted",
     "InputTranscriptDelta",
     "InputTranscriptDone",
+    "MAX_JSON_DEPTH",
     "MAX_MESSAGE_BYTES",
     "METHOD_NOT_FOUND",
     "MULTIPART_CONTENT_TYPE",
+    "Media",
     "Mode",
     "NoopRequested",
     "OPENAI_ALPHA_HEADER",
     "OPENAI_ALPHA_V1",
+    "Output",
+    "OutputAudioBufferCleared",
+    "OutputAudioBufferStarted",
+    "OutputAudioBufferStopped",
     "OutputModality",
     "OutputTranscriptDelta",
     "OutputTranscriptDone",
     "PARSE_ERROR",
+    "PEER_TRANSITIONS",
     "ParamsError",
     "PeerInput",
     "PeerState",
     "PeerStateError",
-    "ProgressUpdate",
+    "PlaybackClock",
     "QueueInput",
     "QueueOutput",
     "QueueState",
@@ -230,9 +260,14 @@ __all__ = [
     "ServerEventParser",
     "SessionConfig",
     "SessionUpdated",
+    "StateTable",
+    "Step",
     "TOOL_CHOICE",
     "TranscriptAccumulator",
     "TranscriptEntry",
+    "TransitionError",
+    "TurnDone",
+    "TurnStarted",
     "USER_TEXT_PREFIX",
     "V1_VOICES",
     "V2_VOICES",
@@ -243,6 +278,7 @@ __all__ = [
     "call_id_from_location",
     "call_session_json",
     "calls_url",
+    "check_api_key",
     "choose_body_kind",
     "decode_answer_sdp",
     "decode_params",
@@ -268,7 +304,6 @@ __all__ = [
     "oversized_error",
     "parse_message",
     "prefix_text",
-    "check_api_key",
     "realtime_headers",
     "realtime_ws_url",
     "resolve_backend_prompt",

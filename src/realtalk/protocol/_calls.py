@@ -24,16 +24,18 @@ import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from realtalk._errors import ConfigError, ProtocolError, TransportError
+from realtalk.protocol._table import StateTable, TransitionError
 
 __all__ = [
     "CALL_BOUNDARY",
     "MULTIPART_CONTENT_TYPE",
     "CallBodyKind",
     "CallRequest",
+    "PEER_TRANSITIONS",
     "PeerInput",
     "PeerState",
     "PeerStateError",
@@ -250,14 +252,19 @@ class PeerInput(enum.Enum):
 
 
 _S, _I = PeerState, PeerInput
-_PEER_TRANSITIONS: dict[tuple[PeerState, PeerInput], PeerState] = {
-    (_S.NEW, _I.CREATE_OFFER): _S.OFFERED,
-    (_S.NEW, _I.ACCEPT_OFFER): _S.NEGOTIATED,
-    (_S.OFFERED, _I.ACCEPT_ANSWER): _S.NEGOTIATED,
-    (_S.NEGOTIATED, _I.CONNECT): _S.CONNECTED,
-    **{(state, _I.FAIL): _S.FAILED for state in (_S.NEW, _S.OFFERED, _S.NEGOTIATED, _S.CONNECTED)},
-    **{(state, _I.CLOSE): _S.CLOSED for state in PeerState},
+_PEER_STEPS: dict[tuple[PeerState, PeerInput], tuple[PeerState, None]] = {
+    (_S.NEW, _I.CREATE_OFFER): (_S.OFFERED, None),
+    (_S.NEW, _I.ACCEPT_OFFER): (_S.NEGOTIATED, None),
+    (_S.OFFERED, _I.ACCEPT_ANSWER): (_S.NEGOTIATED, None),
+    (_S.NEGOTIATED, _I.CONNECT): (_S.CONNECTED, None),
+    **{
+        (state, _I.FAIL): (_S.FAILED, None)
+        for state in (_S.NEW, _S.OFFERED, _S.NEGOTIATED, _S.CONNECTED)
+    },
+    **{(state, _I.CLOSE): (_S.CLOSED, None) for state in PeerState},
 }
+PEER_TRANSITIONS: Final = StateTable("WebRTC peer", PeerState, PeerInput, _PEER_STEPS, total=False)
+"""A partial table: a missing pair is an operation the state does not allow."""
 
 
 class PeerStateError(TransportError):
@@ -271,8 +278,8 @@ def next_peer_state(state: PeerState, event: PeerInput) -> PeerState:
         PeerStateError: ``event`` is not allowed in ``state``.
     """
     try:
-        return _PEER_TRANSITIONS[(state, event)]
-    except KeyError:
+        return PEER_TRANSITIONS.step(state, event).state
+    except TransitionError:
         raise PeerStateError(
             f"cannot {event.value.replace('_', ' ')} while the WebRTC peer is {state.value}"
         ) from None

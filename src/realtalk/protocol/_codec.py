@@ -2,9 +2,17 @@
 
 Server side: :class:`ServerEventParser` decodes a TEXT frame with the version's typed
 union (:mod:`._wire`) and maps it to a normalised event. Any failure (bad JSON, not an
-object, no/unknown ``type``, bad required field) means "ignore this frame": we log why
-at debug level and return ``None``. The reason is worked out on a second, generic
-decode, only when debug logging is on, so ignored frames stay cheap in production.
+object, no/unknown ``type``, bad required field, a number out of range) means "ignore
+this frame": we log why at debug level and return ``None``. The reason is worked out on
+a second, generic decode, only when debug logging is on, so ignored frames stay cheap in
+production.
+
+Nesting depth: a frame whose event would pass server JSON on as is (an item, an error's
+details) and that nests deeper than :data:`MAX_JSON_DEPTH`, or any frame too deep for
+the decoder's recursion, becomes an :class:`ErrorEvent` with code :data:`FRAME_TOO_DEEP`,
+which the conversation core reports and survives. In every other event a deep value
+can only sit in a field whose non-scalar values are dropped anyway. So the hot path
+(audio and transcript deltas) pays nothing for the check.
 
 Client side: small functions returning the wire messages of reference 2.3, and
 :func:`encode` for compact JSON.
@@ -13,17 +21,27 @@ Client side: small functions returning the wire messages of reference 2.3, and
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Final
 
 import msgspec
 
 from realtalk.protocol._events import ErrorEvent, RealtimeEvent, Version
 from realtalk.protocol._session import SessionConfig, session_payload
-from realtalk.protocol._wire import DECODERS, KNOWN_TYPES, Wire
+from realtalk.protocol._wire import (
+    CARRIES_JSON,
+    DECODERS,
+    KNOWN_TYPES,
+    MAX_JSON_DEPTH,
+    Wire,
+    too_deep,
+)
 
 __all__ = [
-    "BACKEND_TEXT_PREFIX",
+    "BACKEND_PREFIX",
     "BINARY_FRAME_ERROR",
+    "FRAME_TOO_DEEP",
+    "MAX_JSON_DEPTH",
     "USER_TEXT_PREFIX",
     "ServerEventParser",
     "backend_text_item",
@@ -41,8 +59,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 BINARY_FRAME_ERROR: Final = "unexpected binary realtime websocket event"
+FRAME_TOO_DEEP: Final = "realtalk_frame_too_deep"
+"""``ErrorEvent.code`` of a server frame that was refused for its nesting depth."""
+_TOO_DEEP_MESSAGE: Final = (
+    f"ignored a realtime server event nested more than {MAX_JSON_DEPTH} levels deep"
+)
 USER_TEXT_PREFIX: Final = "[USER] "
-BACKEND_TEXT_PREFIX: Final = "[BACKEND] "
+BACKEND_PREFIX: Final = "[BACKEND] "
 _EXCERPT_CHARS: Final = 200
 
 
@@ -64,12 +87,20 @@ class ServerEventParser:
         return self._version
 
     def parse(self, data: str | bytes) -> RealtimeEvent | None:
-        """Parse one TEXT frame; ``None`` means "ignore it and keep reading"."""
+        """Parse one TEXT frame; ``None`` means "ignore it and keep reading".
+
+        A frame nested too deep to pass on gives an :class:`ErrorEvent` with code
+        :data:`FRAME_TOO_DEEP` instead (see the module docstring).
+        """
         try:
             wire = self._decode(data)
         except ValueError as exc:  # msgspec.DecodeError/ValidationError, bad surrogates
             self._log_ignored(data, None, exc)
             return None
+        except RecursionError:  # nested deeper than the decoder can follow
+            return self._too_deep(data)
+        if type(wire) in CARRIES_JSON and too_deep(data):
+            return self._too_deep(data)
         event = wire.to_event()
         if event is None:
             self._log_ignored(data, wire, None)
@@ -82,6 +113,13 @@ class ServerEventParser:
             extra={"realtime_version": self._version.value, "frame_bytes": len(data)},
         )
         return ErrorEvent(BINARY_FRAME_ERROR)
+
+    def _too_deep(self, data: str | bytes) -> ErrorEvent:
+        logger.warning(
+            _TOO_DEEP_MESSAGE,
+            extra={"realtime_version": self._version.value, "frame_bytes": len(data)},
+        )
+        return ErrorEvent(_TOO_DEEP_MESSAGE, FRAME_TOO_DEEP)
 
     def _log_ignored(self, data: str | bytes, wire: Wire | None, exc: ValueError | None) -> None:
         if not logger.isEnabledFor(logging.DEBUG):
@@ -125,7 +163,7 @@ class ServerEventParser:
 _ENCODER: Final = msgspec.json.Encoder()
 
 
-def encode(message: dict[str, Any]) -> bytes:
+def encode(message: Mapping[str, Any]) -> bytes:
     """Encode a client message as compact UTF-8 JSON (send it as a TEXT frame)."""
     return _ENCODER.encode(message)
 
@@ -165,7 +203,7 @@ def user_text_item(version: Version, text: str) -> dict[str, Any]:
 
 def backend_text_item(text: str) -> dict[str, Any]:
     """A v2 background-agent update, sent as a ``[BACKEND] `` user message."""
-    return _message_item("user", prefix_text(text, BACKEND_TEXT_PREFIX))
+    return _message_item("user", prefix_text(text, BACKEND_PREFIX))
 
 
 def function_call_output(call_id: str, output: str) -> dict[str, Any]:
@@ -190,11 +228,18 @@ def response_create() -> dict[str, Any]:
     return {"type": "response.create"}
 
 
-def item_truncate(item_id: str, audio_end_ms: int) -> dict[str, Any]:
-    """Cut an assistant audio item at ``audio_end_ms`` (v2 barge-in)."""
-    return {
+def item_truncate(item_id: str, audio_end_ms: int, event_id: str | None = None) -> dict[str, Any]:
+    """Cut an assistant audio item at ``audio_end_ms`` (v2 barge-in over WebSocket).
+
+    ``event_id`` (optional on the wire) lets an ``error`` the server sends about this
+    request be recognised: it comes back as ``error.event_id``.
+    """
+    message: dict[str, Any] = {
         "type": "conversation.item.truncate",
         "item_id": item_id,
         "content_index": 0,
         "audio_end_ms": audio_end_ms,
     }
+    if event_id is not None:
+        message["event_id"] = event_id
+    return message

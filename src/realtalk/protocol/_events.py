@@ -25,6 +25,9 @@ __all__ = [
     "InputTranscriptDone",
     "Mode",
     "NoopRequested",
+    "OutputAudioBufferCleared",
+    "OutputAudioBufferStarted",
+    "OutputAudioBufferStopped",
     "OutputModality",
     "OutputTranscriptDelta",
     "OutputTranscriptDone",
@@ -34,6 +37,8 @@ __all__ = [
     "ResponseDone",
     "SessionUpdated",
     "TranscriptEntry",
+    "TurnDone",
+    "TurnStarted",
     "Version",
 ]
 
@@ -118,6 +123,28 @@ class ResponseCancelled(_Event, frozen=True, tag="response_cancelled"):
 
 
 class ResponseDone(_Event, frozen=True, tag="response_done"):
+    """The response ended; ``status`` is the server's ``response.status`` when it sent one
+    (``completed``, ``cancelled`` — e.g. a barge-in — ``failed``, ``incomplete``)."""
+
+    response_id: str | None = None
+    status: str | None = None
+
+
+class OutputAudioBufferStarted(_Event, frozen=True, tag="output_audio_buffer_started"):
+    """WebRTC: the server started playing a response's audio on the media track."""
+
+    response_id: str | None = None
+
+
+class OutputAudioBufferStopped(_Event, frozen=True, tag="output_audio_buffer_stopped"):
+    """WebRTC: the server's output audio buffer drained (the answer was fully played)."""
+
+    response_id: str | None = None
+
+
+class OutputAudioBufferCleared(_Event, frozen=True, tag="output_audio_buffer_cleared"):
+    """WebRTC: the server dropped the rest of the output audio (barge-in or a clear)."""
+
     response_id: str | None = None
 
 
@@ -150,6 +177,19 @@ class ErrorEvent(_Event, frozen=True, tag="error"):
 
     message: str
     code: str | None = None
+    event_id: str | None = None
+    """The server's ``error.event_id``: the id of the client event that caused the error."""
+
+
+class TurnStarted(_Event, frozen=True, tag="turn_started"):
+    """The conversation core: the assistant owes an answer (a request, speech, a delegation).
+
+    Not a wire event. See ``ConversationCore`` for when a turn starts and ends.
+    """
+
+
+class TurnDone(_Event, frozen=True, tag="turn_done"):
+    """The conversation core: nothing is owed any more (answered, spoken, agent done)."""
 
 
 RealtimeEvent = (
@@ -163,9 +203,14 @@ RealtimeEvent = (
     | ResponseCreated
     | ResponseCancelled
     | ResponseDone
+    | OutputAudioBufferStarted
+    | OutputAudioBufferStopped
+    | OutputAudioBufferCleared
     | ConversationItemAdded
     | ConversationItemDone
     | HandoffRequested
     | NoopRequested
     | ErrorEvent
+    | TurnStarted
+    | TurnDone
 )

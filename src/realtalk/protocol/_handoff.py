@@ -4,8 +4,8 @@ Pure code (no I/O, no asyncio). :class:`HandoffState` decides *what to send*; th
 caller sends the returned :data:`HandoffAction` values in order and feeds every
 :class:`RequestCreate` into the ``response.create`` queue (v2 only).
 
-The handoff life cycle is the table :data:`HANDOFF_TRANSITIONS`, keyed by
-``(version, phase, input)``::
+The handoff life cycle is one table per version, :data:`HANDOFF_TRANSITIONS`, each keyed
+by ``(phase, input)``::
 
     IDLE --requested--> ACTIVE --output--> ACTIVE_WITH_OUTPUT --complete--> IDLE
                           |                                   (v2: completion ack)
@@ -22,11 +22,18 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
+from realtalk.protocol._codec import (
+    BACKEND_PREFIX,
+    backend_text_item,
+    function_call_output,
+    handoff_append,
+    prefix_text,
+)
 from realtalk.protocol._events import HandoffRequested, NoopRequested, TranscriptEntry, Version
+from realtalk.protocol._table import StateTable
 
 __all__ = [
     "AGENT_FINAL_MESSAGE_LABEL",
-    "BACKEND_PREFIX",
     "COMPLETION_ACK",
     "HANDOFF_OUTPUT_LIMIT",
     "HANDOFF_TRANSITIONS",
@@ -36,7 +43,6 @@ __all__ = [
     "HandoffInput",
     "HandoffPhase",
     "HandoffState",
-    "ProgressUpdate",
     "RequestCreate",
     "SendMessage",
     "delegation_text",
@@ -52,7 +58,6 @@ COMPLETION_ACK: Final = (
     "Background agent finished. Use the preceding [BACKEND] messages as the result."
 )
 AGENT_FINAL_MESSAGE_LABEL: Final = '"Agent Final Message":\n\n'
-BACKEND_PREFIX: Final = "[BACKEND] "
 HANDOFF_OUTPUT_LIMIT: Final = 4000
 """Most characters one forwarded agent message may have on the wire (~1,000 tokens)."""
 
@@ -136,40 +141,6 @@ class RequestCreate:
 HandoffAction = SendMessage | RequestCreate
 
 
-@dataclass(frozen=True, slots=True)
-class ProgressUpdate:
-    """One agent message on its way to the input task (already prefixed and truncated)."""
-
-    handoff_id: str
-    text: str
-
-
-def _message_item(text: str) -> dict[str, Any]:
-    return {
-        "type": "conversation.item.create",
-        "item": {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": text}],
-        },
-    }
-
-
-def _function_call_output(call_id: str, output: str) -> dict[str, Any]:
-    return {
-        "type": "conversation.item.create",
-        "item": {"type": "function_call_output", "call_id": call_id, "output": output},
-    }
-
-
-def _handoff_append(handoff_id: str, output_text: str) -> dict[str, Any]:
-    return {
-        "type": "conversation.handoff.append",
-        "handoff_id": handoff_id,
-        "output_text": output_text,
-    }
-
-
 # --- the handoff table -------------------------------------------------------------------
 
 
@@ -194,9 +165,7 @@ class HandoffEffect(enum.Enum):
     CLEAR = "clear"  # forget the handoff; nothing is sent
 
 
-def _build_table() -> dict[
-    tuple[Version, HandoffPhase, HandoffInput], tuple[HandoffPhase, HandoffEffect]
-]:
+def _table(version: Version) -> StateTable[HandoffPhase, HandoffInput, HandoffEffect]:
     idle, active, with_output = (
         HandoffPhase.IDLE,
         HandoffPhase.ACTIVE,
@@ -204,41 +173,40 @@ def _build_table() -> dict[
     )
     req, out, done = HandoffInput.REQUESTED, HandoffInput.OUTPUT, HandoffInput.COMPLETE
     e = HandoffEffect
-    table: dict[tuple[Version, HandoffPhase, HandoffInput], tuple[HandoffPhase, HandoffEffect]] = {}
-    for version in Version:
-        # A second request: v1 overwrites the id; v2 treats it as steering.
-        again = e.ACTIVATE if version is Version.V1 else e.STEER_ACK
-        # Completion after output: only v2 closes the function call (v1 has no call to close).
-        finish = e.CLEAR if version is Version.V1 else e.COMPLETION_ACK
-        table |= {
-            (version, idle, req): (active, e.ACTIVATE),
-            (version, active, req): (active, again),
-            (version, with_output, req): (with_output, again),
-            (version, idle, out): (idle, e.DROP),
-            (version, active, out): (with_output, e.EMIT_PROGRESS),
-            (version, with_output, out): (with_output, e.EMIT_PROGRESS),
-            (version, idle, done): (idle, e.CLEAR),
-            (version, active, done): (idle, e.CLEAR),  # empty-output rule: say nothing
-            (version, with_output, done): (idle, finish),
-        }
-    return table
+    # A second request: v1 overwrites the id; v2 treats it as steering.
+    again = e.ACTIVATE if version is Version.V1 else e.STEER_ACK
+    # Completion after output: only v2 closes the function call (v1 has no call to close).
+    finish = e.CLEAR if version is Version.V1 else e.COMPLETION_ACK
+    steps = {
+        (idle, req): (active, e.ACTIVATE),
+        (active, req): (active, again),
+        (with_output, req): (with_output, again),
+        (idle, out): (idle, e.DROP),
+        (active, out): (with_output, e.EMIT_PROGRESS),
+        (with_output, out): (with_output, e.EMIT_PROGRESS),
+        (idle, done): (idle, e.CLEAR),
+        (active, done): (idle, e.CLEAR),  # empty-output rule: say nothing
+        (with_output, done): (idle, finish),
+    }
+    return StateTable(f"{version.value} handoff", HandoffPhase, HandoffInput, steps)
 
 
-HANDOFF_TRANSITIONS: Final = _build_table()
-"""``(version, phase, input) -> (next phase, effect)``; every key is defined."""
+HANDOFF_TRANSITIONS: Final = {version: _table(version) for version in Version}
+"""One table per version: ``(phase, input) -> (next phase, effect)``; every pair is defined."""
 
 
 class HandoffState:
     """The handoff state of one conversation (active handoff id and last output).
 
-    Agent events must be applied in the order the agent produced them (one FIFO from
-    the agent to the input task): a :class:`ProgressUpdate` is checked against the
-    active id when :meth:`progress_actions` runs, so calling :meth:`agent_complete`
-    before the progress of the same handoff was applied would drop that progress.
+    Agent events must be applied in the order the agent produced them: a message that
+    arrives after the completion of its task finds no active handoff and is dropped.
     """
+
+    __slots__ = ("_active_id", "_last_output", "_phase", "_table", "_version")
 
     def __init__(self, version: Version) -> None:
         self._version = version
+        self._table = HANDOFF_TRANSITIONS[version]
         self._phase = HandoffPhase.IDLE
         self._active_id: str | None = None
         self._last_output: str | None = None
@@ -252,6 +220,11 @@ class HandoffState:
         return self._phase
 
     @property
+    def active(self) -> bool:
+        """True while a delegated task is running (the agent is working for the model)."""
+        return self._phase is not HandoffPhase.IDLE
+
+    @property
     def active_handoff_id(self) -> str | None:
         return self._active_id
 
@@ -259,17 +232,11 @@ class HandoffState:
     def last_output_text(self) -> str | None:
         return self._last_output
 
-    def clear(self) -> None:
-        """Forget the active handoff and its last output (sends nothing)."""
-        self._phase = HandoffPhase.IDLE
-        self._active_id = None
-        self._last_output = None
-
     def _step(self, handoff_input: HandoffInput) -> HandoffEffect:
-        self._phase, effect = HANDOFF_TRANSITIONS[(self._version, self._phase, handoff_input)]
+        self._phase, effect = self._table.step(self._phase, handoff_input)
         return effect
 
-    # -- realtime side (input task) --
+    # -- realtime side --
 
     def on_handoff_requested(self, event: HandoffRequested) -> list[HandoffAction]:
         """Record a handoff request; v2 steering requests are acknowledged at once."""
@@ -282,55 +249,38 @@ class HandoffState:
             extra={"handoff_id": self._active_id, "call_id": event.handoff_id},
         )
         return [
-            SendMessage(_function_call_output(event.handoff_id, STEERING_ACK)),
+            SendMessage(function_call_output(event.handoff_id, STEERING_ACK)),
             RequestCreate("handoff steering"),
         ]
 
     def on_noop(self, event: NoopRequested) -> list[HandoffAction]:
         """Close a ``remain_silent`` call with an empty output; no response is requested."""
-        return [SendMessage(_function_call_output(event.call_id, ""))]
+        return [SendMessage(function_call_output(event.call_id, ""))]
 
     # -- agent side --
 
-    def agent_output(self, text: str) -> ProgressUpdate | None:
-        """Turn one assistant message into a progress update (None: nothing to forward)."""
+    def agent_message(self, text: str) -> list[HandoffAction]:
+        """What to send for one assistant message of the agent (nothing: no active handoff).
+
+        v2: a ``[BACKEND] `` user message; v1: ``conversation.handoff.append`` with the
+        "Agent Final Message" label. Either way at most :data:`HANDOFF_OUTPUT_LIMIT`
+        characters go on the wire.
+        """
         if not text.strip():
             logger.debug("empty background agent message dropped")
-            return None
+            return []
         effect = self._step(HandoffInput.OUTPUT)
         if effect is HandoffEffect.DROP or self._active_id is None:
             logger.debug("background agent message dropped: no active handoff")
-            return None
-        if self._version is Version.V2:
-            if not text.startswith(BACKEND_PREFIX):
-                text = BACKEND_PREFIX + text
-            text = truncate_output(text)
-        else:
-            # v1 adds the label on the wire; keep the whole output_text within the limit.
-            text = truncate_output(text, HANDOFF_OUTPUT_LIMIT - len(AGENT_FINAL_MESSAGE_LABEL))
-        self._last_output = text
-        return ProgressUpdate(self._active_id, text)
-
-    def progress_actions(self, update: ProgressUpdate) -> list[HandoffAction]:
-        """What the input task sends for ``update`` (v2 drops updates of a stale handoff)."""
-        if self._version is Version.V1:
-            return [
-                SendMessage(
-                    _handoff_append(update.handoff_id, AGENT_FINAL_MESSAGE_LABEL + update.text)
-                )
-            ]
-        if update.handoff_id != self._active_id:
-            logger.debug(
-                "stale handoff progress dropped",
-                extra={"handoff_id": update.handoff_id, "active_handoff_id": self._active_id},
-            )
             return []
-        return [SendMessage(_message_item(update.text))]
-
-    def agent_message(self, text: str) -> list[HandoffAction]:
-        """:meth:`agent_output` and :meth:`progress_actions` in one step."""
-        update = self.agent_output(text)
-        return [] if update is None else self.progress_actions(update)
+        if self._version is Version.V2:
+            text = truncate_output(prefix_text(text, BACKEND_PREFIX))
+            self._last_output = text
+            return [SendMessage(backend_text_item(text))]
+        # v1 adds the label on the wire; keep the whole output_text within the limit.
+        text = truncate_output(text, HANDOFF_OUTPUT_LIMIT - len(AGENT_FINAL_MESSAGE_LABEL))
+        self._last_output = text
+        return [SendMessage(handoff_append(self._active_id, AGENT_FINAL_MESSAGE_LABEL + text))]
 
     def agent_complete(self) -> list[HandoffAction]:
         """The agent's task ended: v2 closes the call if anything was said; then clear."""
@@ -340,7 +290,7 @@ class HandoffState:
         self._last_output = None
         if effect is HandoffEffect.COMPLETION_ACK and active_id is not None:
             return [
-                SendMessage(_function_call_output(active_id, COMPLETION_ACK)),
+                SendMessage(function_call_output(active_id, COMPLETION_ACK)),
                 RequestCreate("handoff"),
             ]
         return []

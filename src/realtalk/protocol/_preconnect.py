@@ -26,9 +26,10 @@ Inputs and what they mean:
 * ``CLEAR``: forget everything (a turn opens its own socket, the client falls back
   to HTTP, or it closes).
 
-Every (state, input) pair has an entry in :data:`TRANSITIONS`, giving the next
-state and one :class:`Action` telling the I/O layer what to do with the values
-that leave the slot (cancel a handle, close a connection, hand it to a turn).
+Every (state, input) pair has an entry in :data:`TRANSITIONS` (a :class:`StateTable`,
+the shape every protocol state machine shares), giving the next state and one
+:class:`Action` telling the I/O layer what to do with the values that leave the slot
+(cancel a handle, close a connection, hand it to a turn).
 Nothing here does I/O, reads a clock or imports asyncio.
 """
 
@@ -37,6 +38,8 @@ from __future__ import annotations
 import enum
 from typing import Final, Generic, NamedTuple, TypeVar
 
+from realtalk.protocol._table import StateTable, Step
+
 __all__ = [
     "TRANSITIONS",
     "Action",
@@ -44,7 +47,6 @@ __all__ = [
     "PreconnectSlot",
     "PreconnectState",
     "SlotOutput",
-    "Transition",
     "transition",
 ]
 
@@ -97,54 +99,49 @@ class Action(enum.Enum):
     """Close the warmed connection that was held."""
 
 
-class Transition(NamedTuple):
-    """The next state and the action for one (state, input) pair."""
-
-    state: PreconnectState
-    action: Action
-
-
 _I = PreconnectState.IDLE
 _F = PreconnectState.IN_FLIGHT
 _R = PreconnectState.READY
 _In = PreconnectInput
 
-TRANSITIONS: Final[dict[tuple[PreconnectState, PreconnectInput], Transition]] = {
+_STEPS: Final[dict[tuple[PreconnectState, PreconnectInput], tuple[PreconnectState, Action]]] = {
     # START: a background attempt was spawned.
-    (_I, _In.START): Transition(_F, Action.TRACK),
-    (_F, _In.START): Transition(_F, Action.CANCEL_PREVIOUS),
-    (_R, _In.START): Transition(_R, Action.CANCEL_NEW),
+    (_I, _In.START): (_F, Action.TRACK),
+    (_F, _In.START): (_F, Action.CANCEL_PREVIOUS),
+    (_R, _In.START): (_R, Action.CANCEL_NEW),
     # SUCCEED: the tracked attempt produced a warmed connection. Only reachable from
     # IN_FLIGHT through PreconnectSlot.finished(); other states discard defensively.
-    (_I, _In.SUCCEED): Transition(_I, Action.DISCARD_RESULT),
-    (_F, _In.SUCCEED): Transition(_R, Action.STORE),
-    (_R, _In.SUCCEED): Transition(_R, Action.DISCARD_RESULT),
+    (_I, _In.SUCCEED): (_I, Action.DISCARD_RESULT),
+    (_F, _In.SUCCEED): (_R, Action.STORE),
+    (_R, _In.SUCCEED): (_R, Action.DISCARD_RESULT),
     # FAIL: the tracked attempt ended without a connection.
-    (_I, _In.FAIL): Transition(_I, Action.NONE),
-    (_F, _In.FAIL): Transition(_I, Action.NONE),
-    (_R, _In.FAIL): Transition(_R, Action.NONE),
+    (_I, _In.FAIL): (_I, Action.NONE),
+    (_F, _In.FAIL): (_I, Action.NONE),
+    (_R, _In.FAIL): (_R, Action.NONE),
     # STALE: an untracked attempt finished; its result is not wanted.
-    (_I, _In.STALE): Transition(_I, Action.DISCARD_RESULT),
-    (_F, _In.STALE): Transition(_F, Action.DISCARD_RESULT),
-    (_R, _In.STALE): Transition(_R, Action.DISCARD_RESULT),
+    (_I, _In.STALE): (_I, Action.DISCARD_RESULT),
+    (_F, _In.STALE): (_F, Action.DISCARD_RESULT),
+    (_R, _In.STALE): (_R, Action.DISCARD_RESULT),
     # TAKE: single use; only READY hands something over.
-    (_I, _In.TAKE): Transition(_I, Action.NONE),
-    (_F, _In.TAKE): Transition(_F, Action.NONE),
-    (_R, _In.TAKE): Transition(_I, Action.HAND_OVER),
+    (_I, _In.TAKE): (_I, Action.NONE),
+    (_F, _In.TAKE): (_F, Action.NONE),
+    (_R, _In.TAKE): (_I, Action.HAND_OVER),
     # AWAIT: the in-flight attempt stands in for the turn's own first connect.
-    (_I, _In.AWAIT): Transition(_I, Action.NONE),
-    (_F, _In.AWAIT): Transition(_F, Action.WAIT_FOR),
-    (_R, _In.AWAIT): Transition(_R, Action.NONE),
+    (_I, _In.AWAIT): (_I, Action.NONE),
+    (_F, _In.AWAIT): (_F, Action.WAIT_FOR),
+    (_R, _In.AWAIT): (_R, Action.NONE),
     # CLEAR: drop whatever the slot holds.
-    (_I, _In.CLEAR): Transition(_I, Action.NONE),
-    (_F, _In.CLEAR): Transition(_I, Action.CANCEL_TRACKED),
-    (_R, _In.CLEAR): Transition(_I, Action.CLOSE_WARMED),
+    (_I, _In.CLEAR): (_I, Action.NONE),
+    (_F, _In.CLEAR): (_I, Action.CANCEL_TRACKED),
+    (_R, _In.CLEAR): (_I, Action.CLOSE_WARMED),
 }
 
+TRANSITIONS: Final = StateTable("preconnect slot", PreconnectState, PreconnectInput, _STEPS)
 
-def transition(state: PreconnectState, event: PreconnectInput) -> Transition:
+
+def transition(state: PreconnectState, event: PreconnectInput) -> Step[PreconnectState, Action]:
     """Look up the transition for ``(state, event)`` (every pair is defined)."""
-    return TRANSITIONS[(state, event)]
+    return TRANSITIONS.step(state, event)
 
 
 class SlotOutput(NamedTuple, Generic[H, W]):
@@ -180,13 +177,13 @@ class PreconnectSlot(Generic[H, W]):
         ``handle`` itself when a warmed connection is already held, else ``TRACK``.
         """
         step = self._apply(PreconnectInput.START)
-        if step.action is Action.CANCEL_PREVIOUS:
+        if step.output is Action.CANCEL_PREVIOUS:
             previous, self._handle = self._handle, handle
-            return SlotOutput(step.action, handle=previous)
-        if step.action is Action.CANCEL_NEW:
-            return SlotOutput(step.action, handle=handle)
+            return SlotOutput(step.output, handle=previous)
+        if step.output is Action.CANCEL_NEW:
+            return SlotOutput(step.output, handle=handle)
         self._handle = handle
-        return SlotOutput(step.action)
+        return SlotOutput(step.output)
 
     def finished(self, handle: H, warmed: W | None) -> SlotOutput[H, W]:
         """Report that the attempt ``handle`` ended, with ``warmed`` or None on failure.
@@ -204,17 +201,17 @@ class PreconnectSlot(Generic[H, W]):
         step = self._apply(event)
         if tracked:
             self._handle = None
-        if step.action is Action.STORE:
+        if step.output is Action.STORE:
             self._warmed = warmed
-            return SlotOutput(step.action)
-        if step.action is Action.DISCARD_RESULT:
-            return SlotOutput(step.action, warmed=warmed)
-        return SlotOutput(step.action)
+            return SlotOutput(step.output)
+        if step.output is Action.DISCARD_RESULT:
+            return SlotOutput(step.output, warmed=warmed)
+        return SlotOutput(step.output)
 
     def take(self) -> W | None:
         """Hand over the warmed connection if one is held (single use)."""
         step = self._apply(PreconnectInput.TAKE)
-        if step.action is Action.HAND_OVER:
+        if step.output is Action.HAND_OVER:
             warmed, self._warmed = self._warmed, None
             return warmed
         return None
@@ -222,7 +219,7 @@ class PreconnectSlot(Generic[H, W]):
     def pending(self) -> H | None:
         """The in-flight attempt a turn should wait for, or None."""
         step = self._apply(PreconnectInput.AWAIT)
-        return self._handle if step.action is Action.WAIT_FOR else None
+        return self._handle if step.output is Action.WAIT_FOR else None
 
     def clear(self) -> SlotOutput[H, W]:
         """Forget everything; the caller cancels the handle / closes the warmed value."""
@@ -230,9 +227,9 @@ class PreconnectSlot(Generic[H, W]):
         handle, warmed = self._handle, self._warmed
         self._handle = None
         self._warmed = None
-        return SlotOutput(step.action, handle=handle, warmed=warmed)
+        return SlotOutput(step.output, handle=handle, warmed=warmed)
 
-    def _apply(self, event: PreconnectInput) -> Transition:
+    def _apply(self, event: PreconnectInput) -> Step[PreconnectState, Action]:
         step = transition(self._state, event)
         self._state = step.state
         return step

@@ -32,6 +32,8 @@ import logging
 from collections import deque
 from typing import Final, Literal
 
+from realtalk.protocol._table import StateTable
+
 __all__ = [
     "ACTIVE_RESPONSE_ERROR_CODE",
     "ACTIVE_RESPONSE_RACE_PREFIX",
@@ -79,9 +81,7 @@ class QueueOutput(enum.Enum):
 _S, _I, _O = QueueState, QueueInput, QueueOutput
 _SEND: Final = (_O.SEND_CREATE,)
 
-RESPONSE_QUEUE_TRANSITIONS: Final[
-    dict[tuple[QueueState, QueueInput], tuple[QueueState, tuple[QueueOutput, ...]]]
-] = {
+_STEPS: Final[dict[tuple[QueueState, QueueInput], tuple[QueueState, tuple[QueueOutput, ...]]]] = {
     (_S.IDLE, _I.REQUEST_CREATE): (_S.ACTIVE, _SEND),
     (_S.ACTIVE, _I.REQUEST_CREATE): (_S.ACTIVE_PENDING, ()),
     (_S.ACTIVE_PENDING, _I.REQUEST_CREATE): (_S.ACTIVE_PENDING, ()),  # coalesce
@@ -107,6 +107,8 @@ RESPONSE_QUEUE_TRANSITIONS: Final[
     (_S.ACTIVE, _I.SERVER_ACTIVE_RESPONSE_ERROR): (_S.ACTIVE_PENDING, ()),
     (_S.ACTIVE_PENDING, _I.SERVER_ACTIVE_RESPONSE_ERROR): (_S.ACTIVE_PENDING, ()),
 }
+
+RESPONSE_QUEUE_TRANSITIONS: Final = StateTable("response.create queue", _S, _I, _STEPS)
 """``(state, input) -> (next state, outputs)``; every pair is defined. No transition
 sends a create in reaction to a rejection, so a misbehaving server cannot make the
 queue loop; owed creates are only flushed by a finish event."""
@@ -141,7 +143,7 @@ class ResponseCreateQueue:
         return self._state is QueueState.ACTIVE_PENDING
 
     def _step(self, queue_input: QueueInput) -> bool:
-        self._state, outputs = RESPONSE_QUEUE_TRANSITIONS[(self._state, queue_input)]
+        self._state, outputs = RESPONSE_QUEUE_TRANSITIONS.step(self._state, queue_input)
         if QueueOutput.SEND_CREATE in outputs:
             # The create we are about to send has no id until `response.created`.
             self._active_id = None

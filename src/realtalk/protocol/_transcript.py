@@ -43,20 +43,29 @@ _RELEVANT: frozenset[type] = frozenset(
 
 
 class TranscriptAccumulator:
-    """Builds the active transcript from normalised realtime events."""
+    """Builds the active transcript from normalised realtime events.
 
-    __slots__ = ("_entries", "_handoff_mark", "_new_input", "_new_output")
+    Linear in the text it holds: the line being spoken is kept as a list of pieces
+    and joined only when someone reads it (a handoff, :attr:`entries`), so a line of
+    100,000 deltas costs 100,000 appends, not 100,000 copies of a growing string.
+    """
+
+    __slots__ = ("_entries", "_handoff_mark", "_new_input", "_new_output", "_open", "_role")
 
     def __init__(self) -> None:
-        self._entries: list[TranscriptEntry] = []
-        self._handoff_mark = 0  # len(entries) at the previous handoff
+        self._entries: list[TranscriptEntry] = []  # finished lines
+        self._role: str | None = None  # role of the open (last) line, if one is open
+        self._open: list[str] = []  # its pieces
+        self._handoff_mark = 0  # number of lines at the previous handoff
         self._new_input = False
         self._new_output = False
 
     @property
     def entries(self) -> tuple[TranscriptEntry, ...]:
         """Every transcript line so far, oldest first."""
-        return tuple(self._entries)
+        if self._role is None:
+            return tuple(self._entries)
+        return (*self._entries, TranscriptEntry(self._role, "".join(self._open)))
 
     def observe(self, event: RealtimeEvent) -> RealtimeEvent:
         """Update the transcript from ``event``; return the event to pass on.
@@ -73,19 +82,19 @@ class TranscriptAccumulator:
                 self._new_output = True
             case InputTranscriptDelta(delta=delta):
                 if delta:
-                    self._append(_USER, delta, force_new=self._new_input)
+                    self._add(_USER, delta, force_new=self._new_input, replace=False)
                     self._new_input = False
             case OutputTranscriptDelta(delta=delta):
                 if delta:
-                    self._append(_ASSISTANT, delta, force_new=self._new_output)
+                    self._add(_ASSISTANT, delta, force_new=self._new_output, replace=False)
                     self._new_output = False
             case InputTranscriptDone(text=text):
                 if text:
-                    self._replace(_USER, text, force_new=self._new_input)
+                    self._add(_USER, text, force_new=self._new_input, replace=True)
                     self._new_input = False
             case OutputTranscriptDone(text=text):
                 if text:
-                    self._replace(_ASSISTANT, text, force_new=self._new_output)
+                    self._add(_ASSISTANT, text, force_new=self._new_output, replace=True)
                     self._new_output = False
             case HandoffRequested():
                 return self._handoff(event)
@@ -93,23 +102,30 @@ class TranscriptAccumulator:
                 pass
         return event
 
-    def _last_has_role(self, role: str) -> bool:
-        return bool(self._entries) and self._entries[-1].role == role
+    def _close(self) -> None:
+        if self._role is not None:
+            self._entries.append(TranscriptEntry(self._role, "".join(self._open)))
+            self._role = None
+            self._open = []
 
-    def _append(self, role: str, delta: str, *, force_new: bool) -> None:
-        if not force_new and self._last_has_role(role):
-            last = self._entries[-1]
-            self._entries[-1] = TranscriptEntry(role, last.text + delta)
-        else:
-            self._entries.append(TranscriptEntry(role, delta))
-
-    def _replace(self, role: str, text: str, *, force_new: bool) -> None:
-        if not force_new and self._last_has_role(role):
-            self._entries[-1] = TranscriptEntry(role, text)
-        else:
-            self._entries.append(TranscriptEntry(role, text))
+    def _add(self, role: str, text: str, *, force_new: bool, replace: bool) -> None:
+        """Grow (or, ``replace``, overwrite) the last line if it has ``role``, else start one."""
+        if not force_new:
+            if self._role is None and self._entries and self._entries[-1].role == role:
+                self._role = role  # reopen a finished line of the same role
+                self._open = [self._entries.pop().text]
+            if self._role == role:
+                if replace:
+                    self._open = [text]
+                else:
+                    self._open.append(text)
+                return
+        self._close()
+        self._role = role
+        self._open = [text]
 
     def _handoff(self, event: HandoffRequested) -> HandoffRequested:
+        self._close()
         spoken = event.input_transcript.strip()
         # The handoff input is usually what the user just said; add it only if no
         # user line already says exactly that.

@@ -13,6 +13,8 @@ fails the decode, and the caller ignores the frame.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any, Final
 
 import msgspec
@@ -28,6 +30,9 @@ from realtalk.protocol._events import (
     InputTranscriptDelta,
     InputTranscriptDone,
     NoopRequested,
+    OutputAudioBufferCleared,
+    OutputAudioBufferStarted,
+    OutputAudioBufferStopped,
     OutputTranscriptDelta,
     OutputTranscriptDone,
     RealtimeEvent,
@@ -39,7 +44,12 @@ from realtalk.protocol._events import (
 )
 from realtalk.protocol._session import BACKGROUND_AGENT_TOOL_NAME, REMAIN_SILENT_TOOL_NAME
 
-__all__ = ["DECODERS", "KNOWN_TYPES", "Wire"]
+__all__ = ["CARRIES_JSON", "DECODERS", "KNOWN_TYPES", "MAX_JSON_DEPTH", "Wire", "too_deep"]
+
+MAX_JSON_DEPTH: Final = 64
+"""The deepest JSON nesting realtalk decodes. Real server events nest under 10 levels;
+a decoder (and every encoder downstream) recurses once per level, so a small hostile
+frame nested thousands deep would otherwise exhaust the stack."""
 
 _U16_MAX: Final = 0xFFFF
 _U32_MAX: Final = 0xFFFF_FFFF
@@ -47,6 +57,45 @@ _V2_DEFAULT_SAMPLE_RATE: Final = 24000
 _V2_DEFAULT_CHANNELS: Final = 1
 _TOOL_ARGUMENT_KEYS: Final = ("input_transcript", "input", "text", "prompt", "query")
 _UNSET: Final = msgspec.UNSET
+
+
+# --- nesting depth ----------------------------------------------------------------------
+
+# A JSON string (skipped: brackets inside strings do not nest), or one bracket.
+_TOKENS: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_TOKENS_BYTES: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def too_deep(data: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True if the JSON text ``data`` nests arrays/objects more than ``limit`` deep.
+
+    Linear and cheap: a frame with at most ``limit`` brackets in all (every audio
+    delta) is answered by two C-level counts; only a frame with more brackets is
+    scanned, and the scan skips strings. Malformed JSON is measured the same way (the
+    decoder rejects it afterwards).
+    """
+    if isinstance(data, str):
+        if data.count("{") + data.count("[") <= limit:
+            return False
+        return _exceeds(_TOKENS.finditer(data), "{[", limit)
+    if data.count(b"{") + data.count(b"[") <= limit:
+        return False
+    return _exceeds(_TOKENS_BYTES.finditer(data), b"{[", limit)
+
+
+def _exceeds(tokens: Iterator[re.Match[Any]], opening: str | bytes, limit: int) -> bool:
+    depth = 0
+    for match in tokens:
+        token = match.group()
+        if len(token) != 1:
+            continue  # a string
+        if token in opening:
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 # --- lenient field helpers (a wrong-typed optional value counts as absent) -------------
@@ -73,6 +122,8 @@ def _handoff_input(arguments: str) -> str:
     """Pick the delegated text out of a ``background_agent`` call's ``arguments``."""
     if not arguments:
         return ""
+    if too_deep(arguments):
+        return arguments
     try:
         parsed = msgspec.json.decode(arguments)
     except ValueError:
@@ -285,7 +336,26 @@ class _V2ResponseDone(_V2ResponseCreated, tag="response.done"):
     # A function call inside `response.output` is deliberately *not* a handoff: only
     # `conversation.item.done` starts one, so a call is never delegated twice.
     def to_event(self) -> RealtimeEvent | None:
-        return ResponseDone(_response_id(self.response, self.response_id))
+        response = self.response
+        status = _str(response.get("status")) if type(response) is dict else None
+        return ResponseDone(_response_id(response, self.response_id), status)
+
+
+class _V2OutputBufferStarted(Wire, tag="output_audio_buffer.started"):
+    response_id: Any = None
+
+    def to_event(self) -> RealtimeEvent | None:
+        return OutputAudioBufferStarted(_str(self.response_id))
+
+
+class _V2OutputBufferStopped(_V2OutputBufferStarted, tag="output_audio_buffer.stopped"):
+    def to_event(self) -> RealtimeEvent | None:
+        return OutputAudioBufferStopped(_str(self.response_id))
+
+
+class _V2OutputBufferCleared(_V2OutputBufferStarted, tag="output_audio_buffer.cleared"):
+    def to_event(self) -> RealtimeEvent | None:
+        return OutputAudioBufferCleared(_str(self.response_id))
 
 
 class _Error(Wire, tag="error"):
@@ -294,15 +364,16 @@ class _Error(Wire, tag="error"):
 
     def to_event(self) -> RealtimeEvent | None:
         error = self.error
-        code = _str(error.get("code")) if type(error) is dict else None
+        details = type(error) is dict
+        code = _str(error.get("code")) if details else None
         message = _str(self.message)
-        if message is None and type(error) is dict:
+        if message is None and details:
             message = _str(error.get("message"))
         if message is None:
             if error is _UNSET:
                 return None
             message = msgspec.json.encode(error).decode()
-        return ErrorEvent(message, code)
+        return ErrorEvent(message, code, _str(error.get("event_id")) if details else None)
 
 
 _COMMON: Final = (_SessionUpdated, _Error, _InputDelta, _InputDone, _OutputDelta)
@@ -332,6 +403,9 @@ _V2_WIRE: Final = (
     _V2ResponseCreated,
     _V2ResponseCancelled,
     _V2ResponseDone,
+    _V2OutputBufferStarted,
+    _V2OutputBufferStopped,
+    _V2OutputBufferCleared,
 )
 
 
@@ -347,4 +421,8 @@ def _tags(members: tuple[type[Wire], ...]) -> frozenset[str]:
 
 
 DECODERS: Final = {Version.V1: _decoder(_V1_WIRE), Version.V2: _decoder(_V2_WIRE)}
+CARRIES_JSON: Final[frozenset[type[Wire]]] = frozenset({_ItemAdded, _V2ItemCreated, _Error})
+"""Wire events whose normalised event carries server JSON as is (an item, an error's
+details): only these must be checked for nesting depth before they are passed on. Every
+other event keeps scalars only, so a deep value in one of its fields is dropped."""
 KNOWN_TYPES: Final = {Version.V1: _tags(_V1_WIRE), Version.V2: _tags(_V2_WIRE)}

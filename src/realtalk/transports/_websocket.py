@@ -1,7 +1,8 @@
 """Realtime WebSocket transport: a thin full-duplex adapter around ``websockets``.
 
-The protocol work (parsing, transcript accumulation) happens in
-``realtalk.protocol``; this module only moves frames. ``websockets`` runs its own
+This module only moves frames and parses them (``ServerEventParser``, which never
+raises); every decision about them (transcript, barge-in, handoffs, errors) is the
+conversation core's, in ``realtalk.protocol``. ``websockets`` runs its own
 reader task per connection, answers pings and queues inbound frames, so a
 ``send`` never waits for a ``next_event`` and vice versa (the reference's pump
 task is not needed here). Concurrent ``send`` calls are serialised by
@@ -24,12 +25,7 @@ from realtalk._boundary import connect_rules, hostname, map_exceptions
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
 from realtalk._secrets import scrub
 from realtalk._wslog import WS_CLIENT_LOGGER
-from realtalk.protocol import (
-    ErrorEvent,
-    RealtimeEvent,
-    ServerEventParser,
-    TranscriptAccumulator,
-)
+from realtalk.protocol import RealtimeEvent, ServerEventParser, encode
 from realtalk.tls import ssl_for_url
 
 __all__ = ["RealtimeConnection", "WireTap", "connect_realtime"]
@@ -40,7 +36,6 @@ WireTap = Callable[[str, bytes], None]
 """Called with ``("out" | "in", raw JSON bytes)`` for every text frame."""
 
 _CLOSED_MESSAGE = "realtime websocket connection is closed"
-_encoder = msgspec.json.Encoder()
 
 
 def _redact_url(url: str) -> str:
@@ -64,7 +59,6 @@ class RealtimeConnection:
     ) -> None:
         self._ws = ws
         self._parser = parser
-        self._transcript = TranscriptAccumulator()
         self._tap = tap
         self._ended = False
         self._closed = False
@@ -87,7 +81,7 @@ class RealtimeConnection:
         """
         if self._closed:
             raise TransportClosedError(_CLOSED_MESSAGE)
-        data = _encoder.encode(message)
+        data = encode(message)
         if self._tap is not None:
             self._observe("out", data)
         try:
@@ -119,11 +113,8 @@ class RealtimeConnection:
             if self._tap is not None:
                 self._observe("in", frame.encode())
             event = self._parser.parse(frame)
-            if event is None:
-                continue
-            if isinstance(event, ErrorEvent):
-                logger.error("realtime stream error event received")
-            return self._transcript.observe(event)
+            if event is not None:
+                return event
         return None
 
     async def aclose(self) -> None:

@@ -11,7 +11,6 @@ from realtalk.protocol._preconnect import (
     PreconnectSlot,
     PreconnectState,
     SlotOutput,
-    Transition,
     transition,
 )
 from realtalk.protocol._responses_stream import (
@@ -111,7 +110,6 @@ __all__ = [
     "TRANSITIONS",
     "TURN_METADATA_HEADER",
     "TURN_STATE_HEADER",
-    "Transition",
     "WebsocketTiming",
     "as_function_call",
     "assistant_message",
