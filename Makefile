@@ -29,9 +29,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures), bubblewrap
-# (the agent's sandbox; its tests run the real bwrap), Debian's Chromium and its WebDriver
-# (the browser page test) and espeak-ng (its spoken question).
+# System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures),
+# bubblewrap (the agent's sandbox; its tests run the real bwrap), espeak-ng (the
+# emulator's spoken answers, and spoken-question fixtures), and Debian's Chromium and
+# its WebDriver (the browser page test).
 sysdeps:
 	@command -v openssl >/dev/null 2>&1 || { \
 		echo "installing openssl (needed by the TLS tests)"; \
@@ -39,9 +40,12 @@ sysdeps:
 	@test -x /usr/bin/bwrap || { \
 		echo "installing bubblewrap (needed by the sandbox tests)"; \
 		apt-get update -qq && apt-get install -y -qq bubblewrap; }
-	@{ command -v chromium && command -v chromedriver && command -v espeak-ng; } >/dev/null 2>&1 || { \
-		echo "installing chromium, chromium-driver and espeak-ng (needed by the browser page test)"; \
-		apt-get update -qq && apt-get install -y -qq chromium chromium-driver espeak-ng; }
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+		echo "installing espeak-ng (the emulator's offline speech)"; \
+		apt-get update -qq && apt-get install -y -qq espeak-ng; }
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+		echo "installing chromium and chromium-driver (needed by the browser page test)"; \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
 
 pytest: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q

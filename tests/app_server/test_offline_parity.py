@@ -6,10 +6,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from realtalk.app_server import Client
+from realtalk.app_server import AppServer, Client
 
 from ..cli._run import Run, clean_env
-from .conftest import TIMEOUT, Backend
+from .conftest import TIMEOUT, Backend, ClientFactory
 
 
 async def test_thread_start_preconnects_the_agents_responses_socket(
@@ -29,6 +29,21 @@ async def test_thread_start_preconnects_the_agents_responses_socket(
     assert [h.status for h in responses.handshakes] == [101]
     (request,) = responses.requests
     assert request.handshake == 1
+
+
+async def test_thread_resume_preconnects_too(
+    server: AppServer, client_factory: ClientFactory, backend: Backend
+) -> None:
+    first = await client_factory(server.url)
+    second = await client_factory(server.url)
+    thread_id = (await first.thread_start()).thread.id
+    assert await backend.responses.wait_for_handshakes(1, TIMEOUT)
+    # Archiving closes the loaded thread (and its agent); unarchived, it can be resumed.
+    await first.thread_archive(thread_id)
+    await second.thread_unarchive(thread_id)
+    await second.thread_resume(thread_id)
+    assert await backend.responses.wait_for_handshakes(2, TIMEOUT)
+    assert backend.responses.requests == []
 
 
 async def _app_server(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Run:

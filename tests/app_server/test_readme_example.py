@@ -24,7 +24,7 @@ from ..cli._run import clean_env
 README = Path(__file__).resolve().parents[2] / "README.md"
 TIMEOUT_S = 20.0
 _ID = re.compile(r"^(thr|turn|item)_[0-9A-Za-z]+$")
-_MACHINE_DEPENDENT = frozenset({"userAgent", "cwd", "createdAt", "realtimeSessionId"})
+_MACHINE_DEPENDENT = frozenset({"userAgent", "cwd", "createdAt", "updatedAt", "realtimeSessionId"})
 
 
 def example_lines() -> list[tuple[str, str]]:

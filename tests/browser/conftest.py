@@ -126,10 +126,10 @@ def question_wav(tmp_path: Path) -> Path:
     path = tmp_path / "question.wav"
     with wave.open(str(path), "wb") as out:
         out.setparams(params)
-        # Lead-in: the capture starts before the media connection is up (if the first
-        # pass is cut, the loop says it again). The long tail ends the turn (server
-        # voice activity detection) and keeps repeats out of the way of the test.
-        out.writeframes(bytes(2 * second) + speech + bytes(12 * second))
+        # Lead-in: the capture starts before the media connection is up. Chromium loops
+        # the file: if a slow start cut the first pass, the second says it again, and
+        # the long tail keeps repeats out of the way of the rest of the test.
+        out.writeframes(bytes(2 * second) + speech + bytes(40 * second))
     return path
 
 

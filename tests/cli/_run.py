@@ -29,7 +29,11 @@ def clean_env(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, 
 
 
 async def run_talk(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout_s: float = 60.0
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 60.0,
+    cwd: Path | None = None,
 ) -> Run:
     """Run ``realtalk talk ARGS`` to the end (killed after ``timeout_s``)."""
     return await run_realtalk(tmp_path, "talk", *args, env=env, timeout_s=timeout_s)

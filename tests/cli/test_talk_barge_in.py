@@ -95,7 +95,8 @@ async def test_speaking_over_the_answer_truncates_it_where_it_was_heard(tmp_path
     barge_in_at = next(t for t, e in inbound if e is starts[1])
     heard_ms = barge_in_at - audio[first_item][0][0]  # real-time playback since it began
     received_ms = sum(ms for t, ms in audio[first_item] if t <= barge_in_at)
-    assert 0 < truncate["audio_end_ms"] < received_ms <= 1880
+    # Never past what had arrived (a client slowed by load clamps to exactly that).
+    assert 0 < truncate["audio_end_ms"] <= received_ms <= 1880
     assert abs(truncate["audio_end_ms"] - heard_ms) < 150
 
     # The WAV holds what was played: the first answer cut there, then the whole second.

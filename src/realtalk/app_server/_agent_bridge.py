@@ -147,6 +147,11 @@ class AgentBridge:
     def busy(self) -> bool:
         return self._agent.busy
 
+    @property
+    def agent(self) -> BackgroundAgent:
+        """The agent doing the thread's work now (a replaced one is closed)."""
+        return self._agent
+
     async def submit(self, text: str) -> None:
         """A handoff: start a turn when idle, else steer the running one."""
         async with self._lock:

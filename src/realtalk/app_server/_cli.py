@@ -12,11 +12,15 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from realtalk._config import Settings
 from realtalk._errors import ConfigError
 from realtalk._signals import wait_for_stop_signal
+
+if TYPE_CHECKING:
+    from realtalk._config import Settings
+    from realtalk.app_server._dispatch import AppServerOptions
+    from realtalk.app_server._store_sqlite import SqliteThreadStore
 
 __all__ = ["add_app_server_arguments", "run_app_server_from_args"]
 
@@ -57,6 +61,18 @@ def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cwd", help="default workspace of threads (default: the current directory)"
+    )
+    state = parser.add_mutually_exclusive_group()
+    state.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where threads are stored, in DIR/threads.sqlite3 "
+        "(default $REALTALK_STATE_DIR, config state_dir, else $XDG_STATE_HOME/realtalk)",
+    )
+    state.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="keep threads in memory only: nothing is written, thread/list starts empty",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
     sub = parser.add_subparsers(dest="app_server_command")
@@ -108,7 +124,7 @@ async def run_app_server_from_args(
     from realtalk._config import load_settings
     from realtalk.app_server._dispatch import AppServerOptions
     from realtalk.app_server._schema import generate_json_schema
-    from realtalk.app_server._server import AppServer, parse_listen_url
+    from realtalk.app_server._server import parse_listen_url
 
     if getattr(args, "app_server_command", None) == "generate-json-schema":
         written = generate_json_schema(Path(args.out_dir), experimental=args.experimental)
@@ -125,8 +141,40 @@ async def run_app_server_from_args(
                 "OPENAI_API_KEY is not set: set it, or run `realtalk app-server`, which "
                 "starts the offline emulator when there is no key and no base URL"
             )
-    options = AppServerOptions(default_cwd=_default_cwd(args.cwd))
-    await _report_sandbox(settings.agent_sandbox, options.default_cwd or Path.cwd())
+    store = None if args.ephemeral else await _open_store(_store_path(args.state_dir, settings))
+    try:
+        options = AppServerOptions(default_cwd=_default_cwd(args.cwd), store=store)
+        await _report_sandbox(settings.agent_sandbox, options.default_cwd or Path.cwd())
+        return await _serve(args, listen, settings, options)
+    finally:
+        if store is not None:
+            await store.aclose()
+
+
+def _store_path(state_dir: str | None, settings: Settings) -> Path:
+    from realtalk._config import default_state_dir
+    from realtalk.app_server._store_sqlite import STORE_FILE_NAME
+
+    directory = Path(state_dir or settings.state_dir or default_state_dir()).expanduser()
+    return directory / STORE_FILE_NAME
+
+
+async def _open_store(path: Path) -> SqliteThreadStore:
+    from realtalk.app_server._store_sqlite import SqliteThreadStore
+
+    store = await SqliteThreadStore.open(path)
+    logger.info("threads are stored in %s", store.path)
+    return store
+
+
+async def _serve(
+    args: argparse.Namespace,
+    listen: tuple[str, int] | None,
+    settings: Settings,
+    options: AppServerOptions,
+) -> int:
+    from realtalk.app_server._server import AppServer
+
     async with AppServer(settings, options) as server:
         stop = asyncio.Event()
         if listen is None:
@@ -139,6 +187,7 @@ async def run_app_server_from_args(
             return 0
         host, port = listen
         token = args.auth_token or os.environ.get(TOKEN_ENV) or None
+        web = bool(getattr(args, "web", False))
         url = await server.start_websocket(
             host, port, auth_token=token, allowed_origins=args.allow_origin, web=web
         )

@@ -17,7 +17,9 @@ from realtalk._config import Settings
 from realtalk._errors import ConfigError
 from realtalk.app_server._connection import Connection, ConnectionLimits
 from realtalk.app_server._dispatch import AppServerOptions, Dispatcher
+from realtalk.app_server._lifecycle import ThreadRegistry
 from realtalk.app_server._stdio import open_stdio, run_stream_connection
+from realtalk.app_server._store_memory import MemoryThreadStore
 from realtalk.app_server._web import WebPage, page_origins
 from realtalk.app_server._websocket import WebSocketListener
 
@@ -74,6 +76,8 @@ class AppServer:
         self.options = options or AppServerOptions()
         self.limits = limits or ConnectionLimits()
         self.connections: set[Connection] = set()
+        self.registry = ThreadRegistry(self.options.store or MemoryThreadStore())
+        """The thread store and the threads loaded on any connection."""
         self._runner: AppRunner | None = None
         self._url: str | None = None
         self._web_url: str | None = None
@@ -82,7 +86,7 @@ class AppServer:
     def new_connection(self, name: str) -> Connection:
         """A connection with its handlers bound (transports call this)."""
         conn = Connection(name, self.limits)
-        Dispatcher(conn, self.settings, self.options)
+        Dispatcher(conn, self.settings, self.options, self.registry)
         self.connections.add(conn)
         return conn
 

@@ -32,6 +32,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         ("startup", "WebRTC start: SDP answer before the sideband, vs a sequential baseline"),
         ("preconnect", "Responses turn start to first request, with and without preconnect"),
         ("app-server", "realtime threads over one app-server WebSocket listener"),
+        ("speech", "offline speech: recognition accuracy on espeak-ng, TTS first audio"),
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--json", action="store_true")
@@ -45,6 +46,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         if name == "preconnect":
             p.add_argument("--turns", type=count_arg, default=10)
             p.add_argument("--handshake-latency-ms", type=non_negative_arg, default=300)
+        if name == "speech":
+            p.add_argument("--rounds", type=count_arg, default=5)
+            p.add_argument("--quick", action="store_true", help="one voice and speed")
         if name == "app-server":
             p.add_argument("--threads", type=count_arg, default=100)
             p.add_argument("--seconds", type=seconds_arg, default=5.0)
@@ -88,6 +92,12 @@ async def _app_server(args: argparse.Namespace) -> dict[str, Any]:
     return await bench_app_server(args.threads, args.seconds)
 
 
+async def _speech(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._speech import bench_speech
+
+    return await bench_speech(quick=args.quick, rounds=args.rounds)
+
+
 _BENCHMARKS: dict[str, BenchFn] = {
     "app-server": _app_server,
     "startup": _startup,
@@ -95,6 +105,7 @@ _BENCHMARKS: dict[str, BenchFn] = {
     "parse": _parse,
     "handoff": _handoff,
     "preconnect": _preconnect,
+    "speech": _speech,
 }
 
 

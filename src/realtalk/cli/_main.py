@@ -92,11 +92,36 @@ def _add_command_arguments(name: str, sub: argparse.ArgumentParser) -> None:
         add_bench_arguments(sub)
 
 
+class _VersionAction(argparse.Action):
+    """``realtalk --version``: reads the installed package's metadata only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("realtalk")
+        except PackageNotFoundError:
+            installed = "(version unknown: the package is not installed)"
+        print(f"realtalk {installed}")
+        parser.exit()
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``realtalk`` parser; with ``command``, only that subcommand gets its options."""
     parser = argparse.ArgumentParser(
         prog="realtalk", description="Talk to a coding agent through a realtime speech model."
     )
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in _COMMANDS.items():
         child = sub.add_parser(name, help=help_text)

@@ -1,4 +1,4 @@
-"""Synthetic output audio and a tiny energy VAD (pure: no I/O, no asyncio).
+"""The fallback output tone and a tiny energy VAD (pure: no I/O, no asyncio).
 
 Audio everywhere in the emulator is PCM16 little-endian, 24 kHz, mono.
 
@@ -16,7 +16,6 @@ VAD rules (documented for test authors):
 
 from __future__ import annotations
 
-import base64
 import enum
 import math
 import sys
@@ -30,7 +29,6 @@ __all__ = [
     "SAMPLE_RATE",
     "SPEECH_RMS_THRESHOLD",
     "TONE_CHUNK",
-    "TONE_CHUNK_B64",
     "VadAction",
     "VadDetector",
     "VadInput",
@@ -64,7 +62,6 @@ def _make_tone_chunk() -> bytes:
 
 
 TONE_CHUNK: Final = _make_tone_chunk()
-TONE_CHUNK_B64: Final = base64.b64encode(TONE_CHUNK).decode("ascii")
 
 
 def pcm_rms(frame: bytes) -> float:

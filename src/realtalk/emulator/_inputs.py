@@ -1,16 +1,24 @@
-"""Input audio buffer: VAD bookkeeping and the events of a committed user audio turn (pure)."""
+"""Input audio buffer: VAD bookkeeping and the events of a committed user audio turn (pure).
+
+The buffer also keeps the turn's audio for speech recognition: the most recent
+``MAX_UTTERANCE_S`` seconds, and from ``PRE_ROLL_MS`` before speech started once the
+VAD heard it start.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from realtalk.emulator._asr import MAX_UTTERANCE_S
 from realtalk.emulator._audio import BYTES_PER_MS, VadDetector, VadUpdate
 from realtalk.emulator._script import transcript_for_turn
 from realtalk.emulator._wire import IdFactory
 
-__all__ = ["InputBuffer"]
+__all__ = ["PRE_ROLL_MS", "InputBuffer"]
 
 JsonDict = dict[str, Any]
+PRE_ROLL_MS = 300
+_MAX_AUDIO_BYTES = MAX_UTTERANCE_S * 1000 * BYTES_PER_MS
 
 
 class InputBuffer:
@@ -24,9 +32,25 @@ class InputBuffer:
         self._item_id: str | None = None  # allocated at speech start
         self._speech_ms: int | None = None  # duration of the VAD-detected utterance
         self._turns = 0
+        self._audio = bytearray()  # this turn's audio, for recognition (bounded)
+        self._appended_bytes = 0  # since the detector was created: audio time * BYTES_PER_MS
+
+    @property
+    def wants_recognition(self) -> bool:
+        """False when configured transcripts decide every turn (no recognizer needed)."""
+        return not self._transcripts
+
+    @property
+    def audio(self) -> bytes:
+        """The current turn's audio (pcm24k) as far as it is kept."""
+        return bytes(self._audio)
 
     def append(self, pcm: bytes, *, vad: bool) -> list[VadUpdate]:
         self.buffered_bytes += len(pcm)
+        self._appended_bytes += len(pcm)
+        self._audio += pcm
+        if len(self._audio) > _MAX_AUDIO_BYTES:
+            del self._audio[: len(self._audio) - _MAX_AUDIO_BYTES]
         return self.vad.feed(pcm) if vad else []
 
     def _current_item(self) -> str:
@@ -37,6 +61,11 @@ class InputBuffer:
     def speech_started_event(self, at_ms: int) -> JsonDict:
         self._item_id = self._ids.next("item")
         self._speech_ms = None
+        # Keep the utterance (and a little before it) for recognition, not the silence
+        # that came before.
+        keep = self._appended_bytes - max(0, at_ms - PRE_ROLL_MS) * BYTES_PER_MS
+        if 0 <= keep < len(self._audio):
+            del self._audio[: len(self._audio) - keep]
         return {
             "type": "input_audio_buffer.speech_started",
             "audio_start_ms": at_ms,
@@ -53,21 +82,30 @@ class InputBuffer:
 
     def clear(self) -> None:
         self.buffered_bytes = 0
+        self._audio.clear()
         self.vad.reset()
         self._item_id = None
         self._speech_ms = None
 
     def commit(
-        self, previous_item_id: str | None, *, v1: bool
+        self, previous_item_id: str | None, *, v1: bool, heard: str | None = None
     ) -> tuple[list[JsonDict], JsonDict, str]:
-        """Commit the buffer: returns (events, the final user item, its transcript)."""
+        """Commit the buffer: returns (events, the final user item, its transcript).
+
+        ``heard`` is what speech recognition made of the turn's audio; configured
+        transcripts win over it, and without either the transcript is a placeholder.
+        """
         item_id = self._current_item()
         duration_ms = (
             self._speech_ms if self._speech_ms is not None else self.buffered_bytes // BYTES_PER_MS
         )
-        transcript = transcript_for_turn(self._turns, duration_ms, self._transcripts)
+        if heard and not self._transcripts:
+            transcript = heard
+        else:
+            transcript = transcript_for_turn(self._turns, duration_ms, self._transcripts)
         self._turns += 1
         self.buffered_bytes = 0
+        self._audio.clear()
         self.vad.reset()
         self._item_id = None
         self._speech_ms = None

@@ -36,6 +36,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from realtalk.emulator._asr import SpeechRecognizer, shared_recognizer
 from realtalk.emulator._audio import BYTES_PER_MS, VadAction
 from realtalk.emulator._conversation import Conversation, ItemError
 from realtalk.emulator._inputs import InputBuffer
@@ -47,6 +48,7 @@ from realtalk.emulator._script import (
     plan_response,
 )
 from realtalk.emulator._speech import ActiveResponse, AudioSink, ResponseWriter
+from realtalk.emulator._tts import SpeechSynthesizer, shared_synthesizer
 from realtalk.emulator._wire import (
     IdFactory,
     SessionMode,
@@ -84,6 +86,8 @@ class ScriptedModel:
         speech_transcripts: tuple[str, ...] = (),
         auto_respond_to_text: bool = False,
         audio_sink: AudioSink | None = None,
+        synthesizer: SpeechSynthesizer | None = None,
+        recognizer: SpeechRecognizer | None = None,
     ) -> None:
         self.version: SessionVersion = version
         self.mode: SessionMode = "conversational" if version == "v1" else mode
@@ -102,8 +106,10 @@ class ScriptedModel:
             v1=version == "v1",
             realtime=realtime_audio,
             audio_sink=audio_sink,
+            synthesizer=synthesizer if synthesizer is not None else shared_synthesizer(),
         )
         self._inputs = InputBuffer(self._ids, transcripts=speech_transcripts)
+        self._recognizer = recognizer if recognizer is not None else shared_recognizer()
         self._conversation = Conversation(self._ids)
         self._responder = Responder(writer, self._new_response, self._conversation.handoff_called)
         self._closed = False
@@ -267,6 +273,8 @@ class ScriptedModel:
         vad_on = self._turn_detection() is not None
         for update in self._inputs.append(pcm, vad=vad_on):
             if update.action is VadAction.SPEECH_STARTED:
+                if self._inputs.wants_recognition:
+                    self._recognizer.prepare()  # load the model while the person speaks
                 await self._emit(self._inputs.speech_started_event(update.at_ms))
                 if self._responder.active is not None and self._detection_flag(
                     "interrupt_response"
@@ -294,8 +302,13 @@ class ScriptedModel:
         await self._emit({"type": "input_audio_buffer.cleared"})
 
     async def _commit(self, *, auto_response: bool) -> None:
+        heard = None
+        if self._inputs.wants_recognition:  # off the event loop, on the recognizer's thread
+            heard = await self._recognizer.recognize(self._inputs.audio)
         previous = self._conversation.last_item_id()
-        events, item, transcript = self._inputs.commit(previous, v1=self.version == "v1")
+        events, item, transcript = self._inputs.commit(
+            previous, v1=self.version == "v1", heard=heard
+        )
         conversational = self.mode == "conversational"
         self._conversation.add_audio_item(item, transcript, track_input=conversational)
         for event in events:

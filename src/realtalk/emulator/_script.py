@@ -56,9 +56,10 @@ A rule whose tool is not declared (or not allowed) is skipped. Other inputs:
 * realtime, nothing new since the last response: ``How can I help?``.
 * realtime v1 ``conversation.handoff.append``: the model says ``output_text`` verbatim.
 
-Audio turns are transcribed deterministically: the k-th committed audio turn of a
-session (k from 0) becomes ``speech_transcripts[k % len]`` when that list is
-configured, else ``(speech X.Xs)`` with the turn's duration rounded to 0.1 s.
+Audio turns: the k-th committed audio turn of a session (k from 0) becomes
+``speech_transcripts[k % len]`` when that list is configured; else what offline speech
+recognition heard (:mod:`realtalk.emulator._asr`, deterministic for the same audio);
+else ``(speech X.Xs)`` with the turn's duration rounded to 0.1 s.
 """
 
 from __future__ import annotations

@@ -12,11 +12,13 @@ barge-in, ``client_cancelled`` for ``response.cancel``).
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from realtalk.emulator._audio import CHUNK_BYTES, CHUNK_MS, TONE_CHUNK, TONE_CHUNK_B64
+from realtalk.emulator._audio import CHUNK_BYTES, CHUNK_MS, TONE_CHUNK
 from realtalk.emulator._script import split_words
+from realtalk.emulator._tts import SpeechSynthesizer
 from realtalk.emulator._wire import (
     IdFactory,
     assistant_item,
@@ -24,7 +26,14 @@ from realtalk.emulator._wire import (
     response_object,
 )
 
-__all__ = ["ActiveResponse", "AudioSink", "Emit", "ResponseWriter", "speech_chunk_count"]
+__all__ = [
+    "ActiveResponse",
+    "AudioSink",
+    "Emit",
+    "ResponseWriter",
+    "speech_chunk_count",
+    "split_chunks",
+]
 
 JsonDict = dict[str, Any]
 Emit = Callable[[JsonDict], Awaitable[None]]
@@ -33,11 +42,22 @@ AudioSink = Callable[[bytes], Awaitable[None]]
 _BASE_CHUNKS: Final = 10  # 200 ms
 _CHUNKS_PER_WORD: Final = 2  # 40 ms per word
 _MAX_CHUNKS: Final = 150  # 3 s
+# Real-time pacing sends this much audio ahead of its play time, so a paced consumer
+# (the WebRTC track) never runs dry between two timer wake-ups.
+_LEAD_CHUNKS: Final = 3  # 60 ms
 
 
 def speech_chunk_count(text: str) -> int:
-    """How many 20 ms chunks the model speaks for ``text`` (200 ms + 40 ms per word, max 3 s)."""
+    """Tone fallback: 20 ms chunks for ``text`` (200 ms + 40 ms per word, max 3 s)."""
     return min(_MAX_CHUNKS, _BASE_CHUNKS + _CHUNKS_PER_WORD * len(text.split()))
+
+
+def split_chunks(pcm: bytes) -> list[bytes]:
+    """Cut pcm24k into 20 ms chunks; the last one is padded with silence."""
+    chunks = [pcm[i : i + CHUNK_BYTES] for i in range(0, len(pcm), CHUNK_BYTES)]
+    if chunks and len(chunks[-1]) < CHUNK_BYTES:
+        chunks[-1] = chunks[-1].ljust(CHUNK_BYTES, b"\x00")
+    return chunks
 
 
 class _Cancelled(Exception):
@@ -92,8 +112,10 @@ class ResponseWriter:
         v1: bool,
         realtime: bool,
         audio_sink: AudioSink | None = None,
+        synthesizer: SpeechSynthesizer | None = None,
     ) -> None:
         self._emit = emit
+        self._synthesizer = synthesizer
         self._ids = ids
         self._v1 = v1
         self._realtime = realtime
@@ -192,7 +214,7 @@ class ResponseWriter:
             done_part: JsonDict = {"type": "text", "text": text}
             content: JsonDict = {"type": "output_text", "text": text}
         else:
-            await self._stream_audio(resp, fields, words, speech_chunk_count(text))
+            await self._stream_audio(resp, fields, words, await self._voice(resp, text))
             done_type = "response.output_audio_transcript.done"
             if v1:
                 await self._send(resp, {"type": done_type, "item_id": item_id, "transcript": text})
@@ -215,26 +237,37 @@ class ResponseWriter:
                 {"type": "output_audio_buffer.stopped", "response_id": resp.response_id}
             )
 
+    async def _voice(self, resp: ActiveResponse, text: str) -> list[bytes]:
+        """The answer's audio in 20 ms chunks: speech when a TTS is installed, else the tone."""
+        pcm = None
+        if self._synthesizer is not None:
+            pcm = await self._synthesizer.synthesize(text, resp.voice)
+            resp.check()
+        if pcm:
+            return split_chunks(pcm)
+        return [TONE_CHUNK] * speech_chunk_count(text)
+
     async def _stream_audio(
-        self, resp: ActiveResponse, fields: JsonDict, words: list[str], chunks: int
+        self, resp: ActiveResponse, fields: JsonDict, words: list[str], chunks: list[bytes]
     ) -> None:
         loop = asyncio.get_running_loop()
-        start = loop.time()
         if self._audio_sink is not None:
             await self._send(
                 resp, {"type": "output_audio_buffer.started", "response_id": resp.response_id}
             )
             resp.audio_started = True
         # Spread the transcript pieces evenly over the audio chunks.
-        words_at: list[list[str]] = [[] for _ in range(chunks)]
+        count = len(chunks)
+        words_at: list[list[str]] = [[] for _ in range(count)]
         for i, word in enumerate(words):
-            words_at[i * chunks // len(words)].append(word)
-        for index in range(chunks):
+            words_at[i * count // len(words)].append(word)
+        start = loop.time() - _LEAD_CHUNKS * CHUNK_MS / 1000
+        for index, chunk in enumerate(chunks):
             if self._realtime:
                 await resp.pause(start + index * CHUNK_MS / 1000 - loop.time())
             else:
                 await resp.pause(0)
-            await self._audio_chunk(resp, fields)
+            await self._audio_chunk(resp, fields, chunk)
             for word in words_at[index]:
                 if self._v1:
                     event: JsonDict = {
@@ -251,16 +284,18 @@ class ResponseWriter:
         if self._audio_sink is None and not self._v1:
             await self._send(resp, {"type": "response.output_audio.done", **fields})
 
-    async def _audio_chunk(self, resp: ActiveResponse, fields: JsonDict) -> None:
+    async def _audio_chunk(self, resp: ActiveResponse, fields: JsonDict, chunk: bytes) -> None:
         if self._audio_sink is not None:
             resp.check()
-            await self._audio_sink(TONE_CHUNK)
-        elif self._v1:
+            await self._audio_sink(chunk)
+            return
+        delta = base64.b64encode(chunk).decode("ascii")
+        if self._v1:
             await self._send(
                 resp,
                 {
                     "type": "conversation.output_audio.delta",
-                    "delta": TONE_CHUNK_B64,
+                    "delta": delta,
                     "sample_rate": 24000,
                     "channels": 1,
                     "samples_per_channel": CHUNK_BYTES // 2,
@@ -268,7 +303,7 @@ class ResponseWriter:
             )
         else:
             await self._send(
-                resp, {"type": "response.output_audio.delta", **fields, "delta": TONE_CHUNK_B64}
+                resp, {"type": "response.output_audio.delta", **fields, "delta": delta}
             )
 
     async def _call_tool(self, resp: ActiveResponse, name: str, arguments: str) -> None:
