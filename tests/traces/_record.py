@@ -125,7 +125,19 @@ async def record(name: str) -> list[Step]:
     media = Media.WEBRTC if "webrtc" in name else Media.WEBSOCKET
     rec = Recorder(version, media)
     await rec.start()
-    if "handoff" in name:
+    if "cancel" in name:  # the person says "cancel that" while the agent works
+        await _text_turn(rec, "agent, count the files")
+        await _text_turn(rec, "cancel that")
+        await rec.do({"agent": "stopped"}, rec.core.agent_stopped)
+    elif "during_a_delegation" in name:  # the person talks while the agent works
+        await _text_turn(rec, "agent, count the files")
+        await _text_turn(rec, "how is it going?")
+        await rec.do(
+            {"agent": "message", "text": "There are 3 files."},
+            lambda: rec.core.agent_message("There are 3 files."),
+        )
+        await rec.do({"agent": "complete"}, rec.core.agent_complete)
+    elif "handoff" in name:
         await _text_turn(rec, "agent, count the files")
         await rec.do(
             {"agent": "message", "text": "There are 3 files."},

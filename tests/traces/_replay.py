@@ -13,9 +13,11 @@ Every other line is one step. Inputs go into the core:
   TEXT frame given verbatim;
   ``{"server_binary": "<base64>"}`` a binary frame; ``{"server_closed": true}`` the
   server closed the socket; ``{"read_failed": "why"}`` reading failed.
-* ``{"user_text": "..."}``, ``{"user_audio": "<base64 pcm>"}``, ``{"request_response": true}``.
+* ``{"user_text": "..."}``, ``{"user_audio": "<base64 pcm>"}``, ``{"request_response": true}``,
+  ``{"cancel_delegation": true}`` (the person cancels the running delegation).
 * ``{"agent": "message", "text": "..."}``, ``{"agent": "complete"}``,
-  ``{"agent": "failed", "text": "..."}``.
+  ``{"agent": "failed", "text": "..."}``, ``{"agent": "stopped"}`` (the task ended
+  interrupted).
 * ``{"clock": 1.25}`` sets the time (seconds) the next inputs happen at;
   ``{"played": {"item_1": 340}}`` what the player reports it has played (ms);
   ``{"send_failed": "why"}`` the message the I/O layer last sent failed.
@@ -26,6 +28,7 @@ Expectations check what the core produced since the previous input, in order:
 * ``{"emit": {...}}`` the next event shown to subscribers, as its JSON (``kind`` tag),
   compared on the keys given (so ``{"emit": {"kind": "audio_out"}}`` matches any
   audio); ``{"delegate": "..."}`` the next text handed to the background agent;
+  ``{"cancel": true}`` the next output is the order to stop the agent's task;
 * ``{"end": "error"}`` / ``{"end": null}`` the conversation's end reason now.
 
 Before each input, and at the end, everything produced must have been expected: a
@@ -43,7 +46,15 @@ from typing import Any
 
 import msgspec
 
-from realtalk.protocol import AudioFrame, ConversationCore, Delegate, Media, Mode, Version
+from realtalk.protocol import (
+    AudioFrame,
+    CancelDelegation,
+    ConversationCore,
+    Delegate,
+    Media,
+    Mode,
+    Version,
+)
 
 TRACES = Path(__file__).parent
 
@@ -84,6 +95,8 @@ def _expand(value: Any) -> Any:
 def _event_json(output: object) -> dict[str, Any]:
     if isinstance(output, Delegate):
         return {"delegate": output.text}
+    if isinstance(output, CancelDelegation):
+        return {"cancel": True}
     encoded = json.loads(msgspec.json.encode(output))
     assert isinstance(encoded, dict)
     return encoded
@@ -159,12 +172,18 @@ class Replay:
             core.user_audio(AudioFrame(_expand(value)))
         elif key == "request_response":
             core.request_response()
+        elif key == "cancel_delegation":
+            outcome = core.cancel_delegation()
+            if "cancelled" in step and outcome != step["cancelled"]:
+                raise self.fail(f"cancel_delegation() returned {outcome}")
         elif key == "agent" and value == "message":
             core.agent_message(step["text"])
         elif key == "agent" and value == "failed":
             core.agent_failed(step["text"])
         elif key == "agent" and value == "complete":
             core.agent_complete()
+        elif key == "agent" and value == "stopped":
+            core.agent_stopped()
         elif key == "clock":
             self.now = float(value)
         elif key == "played":
@@ -188,7 +207,7 @@ def _expect_send(replay: Replay, value: Any, step: dict[str, Any]) -> None:
 
 
 def _expect_output(replay: Replay, value: Any, step: dict[str, Any]) -> None:
-    expected = {"delegate": value} if "delegate" in step else value
+    expected = {key: value} if (key := next(iter(step))) in ("delegate", "cancel") else value
     if not replay.shown:
         raise replay.fail(f"expected output {expected}, nothing was produced")
     actual = _event_json(replay.shown.pop(0))
@@ -206,6 +225,7 @@ _EXPECTATIONS = {
     "send": _expect_send,
     "emit": _expect_output,
     "delegate": _expect_output,
+    "cancel": _expect_output,
     "end": _expect_end,
 }
 
@@ -239,7 +259,8 @@ def draft(path: Path) -> str:
         out.extend(json.dumps({"send": _brief_send(message)}) for message in run.sent)
         for output in run.shown:
             encoded = _event_json(output)
-            out.append(json.dumps(encoded if "delegate" in encoded else {"emit": _brief(encoded)}))
+            plain = "delegate" in encoded or "cancel" in encoded
+            out.append(json.dumps(encoded if plain else {"emit": _brief(encoded)}))
         run.sent.clear()
         run.shown.clear()
         if run.core.end_reason is not None:

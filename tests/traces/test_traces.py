@@ -28,6 +28,11 @@ def test_there_are_traces_for_every_scenario() -> None:
         "v2_tool_calls_in_one_response",
         "webrtc_sideband_join_and_server_barge_in",
         "v2_deep_frame_is_survived",
+        "emulator_v2_typed_input_during_a_delegation",
+        "v2_model_cancels_the_delegation",
+        "v2_person_cancels_the_delegation",
+        "v2_task_stopped_elsewhere_cancels_the_handoff",
+        "v1_person_cancels_the_delegation",
     }
     assert required <= names
     sources = {load(path)[0]["source"].split(":")[0] for path in ALL}
