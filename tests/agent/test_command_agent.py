@@ -14,14 +14,17 @@ import pytest
 
 from realtalk import AgentError, ConfigError
 from realtalk.agent import (
+    INTERRUPTED_MESSAGE,
     OUTPUT_TRUNCATED_MARKER,
     AgentEvent,
     AssistantMessage,
     BackgroundAgent,
     CommandAgent,
+    InterruptibleAgent,
     TaskComplete,
     TaskFailed,
 )
+from tests._procs import wait_gone
 
 Factory = Callable[..., CommandAgent]
 WAIT = 20.0  # generous upper bound for any single wait; tests normally take milliseconds
@@ -367,3 +370,38 @@ async def test_aclose_ends_idle_events_and_concurrent_close(make_agent: Factory)
     async with asyncio.timeout(5.0):
         await asyncio.gather(agent.aclose(), agent.aclose())
         assert await consumer is None
+
+
+async def test_interrupt_kills_the_process_group_and_takes_the_next_task(
+    make_agent: Factory,
+) -> None:
+    agent = make_agent(
+        script(
+            """
+            import os, subprocess, sys, time
+            if sys.argv[-1] == "next":
+                print("next task ran")
+                sys.exit(0)
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            print(os.getpid(), child.pid, flush=True)
+            print(flush=True)
+            time.sleep(60)
+            """
+        ),
+        kill_grace=2.0,
+    )
+    assert isinstance(agent, InterruptibleAgent)
+    assert not await agent.interrupt()  # idle: nothing to stop
+    events = aiter(agent.events())
+    await agent.submit("first")
+    await agent.submit("queued behind the first")  # dropped by the interrupt
+    message = await next_event(events)
+    assert isinstance(message, AssistantMessage)
+    pids = [int(p) for p in message.text.split()]
+    async with asyncio.timeout(WAIT):
+        assert await agent.interrupt()
+    assert await next_event(events) == TaskFailed(INTERRUPTED_MESSAGE)
+    assert not agent.busy
+    assert_reaped(pids[0])
+    await wait_gone(pids[1], WAIT)  # the grandchild died with its group
+    assert await run_task(agent, "next") == [AssistantMessage("next task ran"), TaskComplete()]

@@ -182,6 +182,31 @@ async def test_interrupt_kills_the_tool_and_keeps_the_thread_valid(
         assert user_texts(last) == ["run `cat gate`", "steer while it runs", "what happened"]
 
 
+async def test_interrupt_kills_every_process_of_the_sandboxed_command(
+    tmp_path: Path, gate: Path
+) -> None:
+    # A command that leaves a child running in the background: the whole sandbox
+    # (bubblewrap, the command and its child, in their own PID namespace) must die.
+    second = tmp_path / "gate2"
+    os.mkfifo(second)
+    async with responses_server() as (_, base), agent_at(base, tmp_path) as agent:
+        status = await agent.sandbox_status()
+        assert status.available, status.reason  # the Makefile installs bubblewrap
+        await agent.submit("run `sh -c 'cat gate2 & cat gate'`")
+        writers = [await open_writer(second), await open_writer(gate)]  # both cats run
+        try:
+            assert await agent.interrupt()
+            for writer in writers:  # nobody reads either FIFO any more
+                with pytest.raises(BrokenPipeError):
+                    writer.write("late\n")
+                    writer.flush()
+        finally:
+            for writer in writers:
+                with contextlib.suppress(BrokenPipeError):
+                    writer.close()
+        assert await until_done(agent) == [TaskFailed(INTERRUPTED_MESSAGE)]
+
+
 async def test_interrupt_before_the_turn_runs_sends_nothing(tmp_path: Path) -> None:
     async with responses_server() as (emu, base), agent_at(base, tmp_path) as agent:
         await agent.submit("never sent")
