@@ -265,3 +265,36 @@ async def test_sandbox_works_for_an_unprivileged_user(shared_dir: Path) -> None:
     assert (ws / "ok").exists()
     if prefix:
         assert result.output.splitlines()[0] == "65534"
+
+
+async def test_a_probe_outlives_a_cancelled_command_and_is_awaited_on_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An agent task interrupted while the sandbox is probed must not kill bwrap half-way
+    # (its inner child would be stranded) nor leave the probe to a closed loop: the
+    # probe finishes by itself, its result is kept, and aclose() waits for it.
+    ws = _repo(tmp_path)
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    gate = tmp_path / "probe-gate"
+    os.mkfifo(gate)
+    (fake / "bwrap").write_text(f"#!/bin/sh\nread line < {gate}\nexit 0\n")
+    (fake / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ.get('PATH', '')}")
+    reset_sandbox_cache()
+    try:
+        sandbox = CommandSandbox(ws, SafetyOptions())
+        asking = asyncio.ensure_future(sandbox.status())
+        async with asyncio.timeout(10):
+            writer = await asyncio.to_thread(gate.open, "w")  # the probe is running
+        asking.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asking
+        writer.write("go\n")
+        writer.close()
+        async with asyncio.timeout(10):
+            await sandbox.aclose()  # the probe finished by itself
+            status = await sandbox.status()  # kept: no second probe (it would block)
+    finally:
+        reset_sandbox_cache()
+    assert status.available and status.bwrap == str(fake / "bwrap")

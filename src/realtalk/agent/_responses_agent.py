@@ -298,11 +298,14 @@ class ResponsesAgent:
         if not self._closing:
             self._closing = True
             self._steers.clear()
+            stopping = self._current.task if self._current and self._current.interrupted else None
             for task in list(self._turns):
-                task.cancel()  # once: a second cancel would cut a tool's cleanup short
+                if task is not stopping:  # an interrupted turn was cancelled already
+                    task.cancel()  # once: a second cancel would cut a tool's cleanup short
         try:
             if self._turns:
                 await asyncio.wait(set(self._turns))
+            await self._tools.sandbox.aclose()
         finally:
             self._busy = False
             try:

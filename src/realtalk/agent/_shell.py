@@ -14,6 +14,7 @@ secrets before anyone sees it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shlex
@@ -90,6 +91,7 @@ class CommandSandbox:
     def __init__(self, workspace: Path, options: SafetyOptions) -> None:
         self.workspace = workspace
         self.options = options
+        self._probe: asyncio.Future[SandboxStatus] | None = None
         # Fails now for a policy that cannot work (workspace-write on /).
         options.sandbox.resolve(workspace)
 
@@ -101,7 +103,20 @@ class CommandSandbox:
         """Whether sandboxed commands can run (probed once per bwrap binary)."""
         if not self.policy().sandboxed:
             return SandboxStatus(available=True, reason="danger-full-access: no sandbox")
-        return await sandbox_status(self.workspace, os.environ.get("PATH"))
+        # The probe runs in its own task, shielded: a command cancelled mid-probe (an
+        # interrupted agent task) lets it finish (milliseconds) instead of killing bwrap
+        # half-way, which would strand its inner child. aclose() awaits it.
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.ensure_future(
+                sandbox_status(self.workspace, os.environ.get("PATH"))
+            )
+        return await asyncio.shield(self._probe)
+
+    async def aclose(self) -> None:
+        """Wait for a probe still running (bounded by the probe's own timeout)."""
+        probe = self._probe
+        if probe is not None and not probe.done():
+            await asyncio.wait({probe})
 
     async def run(
         self, argv: list[str], *, timeout_s: float, cap: int, escalated: bool = False
