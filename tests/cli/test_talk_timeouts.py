@@ -1,5 +1,6 @@
 """``talk`` time limits: connecting is bounded by ``--connect-timeout`` (named when it
-expires), and ``--timeout`` is an idle limit that never cuts a running agent task short.
+expires), and ``--timeout`` is an idle limit (a long agent task outliving it is in
+``test_talk_while_working``).
 
 Every run is a real ``realtalk`` subprocess against loopback servers.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._http import DeafServer
 from tests.cli._run import run_talk
 
 
@@ -102,3 +104,28 @@ async def test_the_connect_timeout_comes_from_the_environment_too(
     )
     assert run.returncode == 1
     assert "timed out after 1.5s (connect_timeout_s / --connect-timeout)" in run.stderr
+
+
+async def test_the_idle_limit_still_ends_a_turn_nothing_answers(tmp_path: Path) -> None:
+    # The server takes the session and then says nothing at all: no agent works, so
+    # --timeout (an idle limit now) ends the run, naming what it waited for.
+    async with DeafServer() as deaf:
+        started = time.monotonic()
+        run = await run_talk(
+            tmp_path,
+            "--transport",
+            "websocket",
+            "--base-url",
+            f"http://127.0.0.1:{deaf.port}/v1",
+            "--timeout",
+            "2",
+            "--text",
+            "hello",
+            env={"OPENAI_API_KEY": "sk-test-key"},
+            timeout_s=30,
+        )
+        elapsed = time.monotonic() - started
+    assert run.returncode == 1, run.stderr
+    assert "timed out: nothing happened for 2s while waiting for the assistant" in run.stderr
+    assert "raise --timeout" in run.stderr
+    assert 2.0 <= elapsed < 10.0, elapsed

@@ -151,10 +151,11 @@ class RemoteTracker:
         self.errors: list[str] = []
         self.last_activity = 0.0
         """``time.monotonic()`` of the last notification or input (for the idle limit)."""
-        self._answered = False
+        self._answered = True  # nothing is owed until the person says something
         self._agent_busy = False
         self._await_speech = False
         self._agent_messages = 0
+        self._set_idle(idle=True)
 
     @property
     def agent_running(self) -> bool:

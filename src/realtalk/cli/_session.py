@@ -236,7 +236,6 @@ class TalkRuntime:
 
     async def start(self) -> None:
         assert self.manager is not None
-        self.tracker.expect_turn()
         if self.peer is not None:
             offer = await self.peer.create_offer()
             await self.manager.start(StartParams(transport=WebRtcTransport(offer)))

@@ -84,6 +84,7 @@ class TurnTracker:
         """An agent task runs (from its submission to its end): the idle limit waits."""
         self.last_activity = 0.0
         """``time.monotonic()`` of the last event or input."""
+        self._set_idle(idle=True)  # nothing is owed until the person says something
 
     def touch(self) -> None:
         """Something happened (an event, the person's input): the idle clock restarts."""
