@@ -207,6 +207,32 @@ async def test_interrupt_kills_every_process_of_the_sandboxed_command(
         assert await until_done(agent) == [TaskFailed(INTERRUPTED_MESSAGE)]
 
 
+async def test_the_task_limit_stops_a_long_command_and_fails_the_task(
+    tmp_path: Path, gate: Path
+) -> None:
+    # The agent's own limit ([agent] timeout_s) governs its work, not the conversation.
+    async with (
+        responses_server() as (_, base),
+        agent_at(base, tmp_path, task_timeout_s=0.5) as agent,
+    ):
+        await agent.submit("run `cat gate`")
+        writer = await open_writer(gate)  # running; nothing will ever be written
+        try:
+            (end,) = await until_done(agent)
+            with pytest.raises(BrokenPipeError):  # the command was killed
+                writer.write("late\n")
+                writer.flush()
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                writer.close()
+        assert end == TaskFailed(
+            "The background agent failed: the task took longer than its limit of 0.5 s "
+            "([agent] timeout_s) and was stopped"
+        )
+        await agent.submit("are you there")  # the agent takes the next task
+        assert (await until_done(agent))[-1] == TaskComplete()
+
+
 async def test_interrupt_before_the_turn_runs_sends_nothing(tmp_path: Path) -> None:
     async with responses_server() as (emu, base), agent_at(base, tmp_path) as agent:
         await agent.submit("never sent")

@@ -132,6 +132,7 @@ class ResponsesAgent:
         safety: SafetyOptions | None = None,
         approver: Approver | None = None,
         history: Sequence[Item] = (),
+        task_timeout_s: float | None = None,
     ) -> None:
         """Configure the agent; nothing runs until :meth:`submit`.
 
@@ -155,6 +156,10 @@ class ResponsesAgent:
             history: Items of an earlier thread to continue (a resumed app-server
                 thread); the first request sends them before the new input. A call
                 without an output gets :data:`STOPPED_OUTPUT`.
+            task_timeout_s: Longest run of one task (None: no limit); on expiry the
+                running request or command is stopped (its processes killed) and the
+                task fails saying so. The agent's own limit (``[agent] timeout_s``):
+                the conversation's idle limit never cuts a task short.
 
         Raises:
             ConfigError: A value is out of range, the workspace is not a directory or
@@ -164,6 +169,9 @@ class ResponsesAgent:
             raise ConfigError(f"agent workspace {str(workspace)!r} is not a directory")
         if max_requests_per_turn <= 0 or max_pending <= 0 or events_maxsize <= 0:
             raise ConfigError("max_requests_per_turn, max_pending, events_maxsize must be positive")
+        if task_timeout_s is not None and not task_timeout_s > 0:
+            raise ConfigError(f"task_timeout_s must be positive, got {task_timeout_s}")
+        self._task_timeout_s = task_timeout_s
         self._client = client
         self._model = model
         self._instructions = instructions
@@ -320,13 +328,27 @@ class ResponsesAgent:
 
     async def _run_turn(self, turn: _Turn, previous: asyncio.Task[None] | None) -> None:
         reason: str | None = None
+        limit: asyncio.Timeout | None = None
         try:
             if previous is not None and not previous.done():
                 await asyncio.wait({previous})  # the turns' events never interleave
             if not turn.interrupted:
                 turn.running = True
-                async with self._client.new_session() as session:
+                async with (
+                    asyncio.timeout(self._task_timeout_s) as limit,
+                    self._client.new_session() as session,
+                ):
                     await self._loop(session, turn)
+        except TimeoutError as exc:
+            if limit is None or not limit.expired():
+                logger.exception("background agent turn crashed")
+                reason = _short(f"internal error ({type(exc).__name__})")
+            else:
+                reason = (
+                    f"the task took longer than its limit of {self._task_timeout_s:g} s "
+                    "([agent] timeout_s) and was stopped"
+                )
+            self._answer_open_calls(FAILED_OUTPUT)
         except asyncio.CancelledError:
             if not turn.interrupted or self._closing:
                 raise

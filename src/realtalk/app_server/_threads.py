@@ -116,6 +116,7 @@ def responses_agent_factory(settings: Settings, config: ThreadConfig) -> Backgro
         safety=config.safety,
         approver=config.approver,
         history=config.history,
+        task_timeout_s=settings.agent_timeout_s,
     )
 
 

@@ -404,4 +404,5 @@ def build_agent(settings: Settings) -> BackgroundAgent:
         # the conversation yet: until then a question is declined at once, with a clear
         # output for the agent, instead of waiting for an answer that cannot come.
         approver=fixed_approver(ApprovalDecision.DECLINE),
+        task_timeout_s=settings.agent_timeout_s,
     )

@@ -29,7 +29,7 @@ async def _stream_wav(runtime: TalkRuntime, pcm: bytes, path: str) -> None:
         f"streaming {path} ({len(pcm) / (PCM24K_RATE * 2):.1f}s at real-time pace)"
     )
     runtime.tracker.expect_turn()
-    await runtime.wait_media(15.0)
+    await runtime.wait_media(runtime.settings.connect_timeout_s)
     await stream_pcm24k(pcm, runtime.audio_sink())
 
 
@@ -61,7 +61,13 @@ async def run_talk(args: argparse.Namespace) -> int:
             local.speaker.set_paced(paced=settings.transport == "webrtc")
         await runtime.start()
         if local.mic is not None:
-            await run_mic(runtime, local.mic, lines=stdin_lines(), quit_on_eof=sys.stdin.isatty())
+            await run_mic(
+                runtime,
+                local.mic,
+                lines=stdin_lines(),
+                quit_on_eof=sys.stdin.isatty(),
+                connect_timeout=settings.connect_timeout_s,
+            )
         if pcm is not None:
             await _stream_wav(runtime, pcm, args.audio_in)
             await runtime.wait_idle(args.timeout)
