@@ -8,14 +8,18 @@ import pytest
 from pydantic import ValidationError
 
 from realtalk.protocol import (
+    ConversationSnapshot,
+    HistoryEntry,
     Mode,
     OutputModality,
     SessionConfig,
     Version,
+    assistant_text_item,
     backend_text_item,
     function_call_output,
     input_audio_append,
     item_truncate,
+    plan_restore,
     response_create,
     session_update,
     user_text_item,
@@ -38,6 +42,20 @@ V2_MESSAGES: list[tuple[str, dict[str, Any]]] = [
     ("function_call_output", function_call_output("call_1", "done")),
     ("response.create", response_create()),
     ("truncate", item_truncate("item_1", 120)),
+    ("assistant text", assistant_text_item("an earlier answer")),
+]
+
+_HISTORY = (
+    HistoryEntry("user", "typed", "typed"),
+    HistoryEntry("user", "spoken", "spoken"),
+    HistoryEntry("assistant", "answer", "answer"),
+    HistoryEntry("user", "[BACKEND] update", "agent"),
+)
+V2_MESSAGES += [
+    (f"restored {message['item']['role']} {message['event_id']}", message)
+    for message in plan_restore(
+        ConversationSnapshot(Version.V2, (), None, busy=False, history=_HISTORY)
+    ).messages
 ]
 
 
