@@ -35,6 +35,10 @@ def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
         overrides["output_modality"] = OutputModality(args.output_modality)
     if getattr(args, "transport", None):
         overrides["transport"] = args.transport
+    if getattr(args, "rotate_after_s", None) is not None:
+        overrides["rotate_after_s"] = args.rotate_after_s
+    if getattr(args, "reconnect_retries", None) is not None:
+        overrides["reconnect_max_retries"] = args.reconnect_retries
     if getattr(args, "agent_cmd", None):
         argv = shlex.split(args.agent_cmd)
         if not argv:
