@@ -24,6 +24,7 @@ from realtalk.conversation import (
     Reconnected,
     Reconnecting,
     Started,
+    StartParams,
 )
 from realtalk.emulator import Emulator, RealtimeSessionRecord
 from realtalk.protocol import (
@@ -32,6 +33,7 @@ from realtalk.protocol import (
     OutputTranscriptDone,
     SessionUpdated,
     TurnDone,
+    Version,
 )
 
 from ._proxy import FaultProxy
@@ -99,11 +101,12 @@ async def _ask(mgr: ConversationManager, text: str) -> None:
 # -- the session cap ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("version", list(Version))
 async def test_the_session_cap_is_survived_with_the_history_restored(
-    emulator_factory: EmulatorFactory, manager_factory: Factory
+    emulator_factory: EmulatorFactory, manager_factory: Factory, version: Version
 ) -> None:
     emu = await emulator_factory(max_session_s=1.5)
-    mgr, rec = manager_factory(make_settings(emu.base_url, **FAST_RETRIES))
+    mgr, rec = manager_factory(make_settings(emu.base_url, version=version, **FAST_RETRIES))
     await mgr.start()
     await rec.wait_for(_is(Started))
     await _ask(mgr, "my name is Ada")
@@ -124,10 +127,11 @@ async def test_the_session_cap_is_survived_with_the_history_restored(
     await emu.wait_for_sessions(2)
     second = emu.sessions[1]
     await second.wait_for_count(3)
-    assert second.received[0]["type"] == "session.update"
-    assert second.received[0]["session"]["tools"][0]["name"] == "background_agent"
+    assert second.received[0] == emu.sessions[0].received[0]  # the same session.update
+    assert second.path_qs == emu.sessions[0].path_qs
+    user = "[USER] " if version is Version.V2 else ""
     assert _items(second) == [
-        ("realtalk_restore_1", "[USER] my name is Ada"),
+        ("realtalk_restore_1", f"{user}my name is Ada"),
         ("realtalk_restore_2", "You said: my name is Ada"),
     ]
     # ...and the model of the new session answers from it.
@@ -135,6 +139,32 @@ async def test_the_session_cap_is_survived_with_the_history_restored(
     await rec.wait_for(_answer('Before this you said: "my name is Ada".'), TIMEOUT)
     assert _errors(rec) == [] and rec.of_type(Closed) == [] and mgr.running
     assert len(rec.of_type(Started)) == 1  # one conversation: no second Started
+
+
+async def test_history_beyond_the_budget_is_folded_into_the_instructions(
+    emulator_factory: EmulatorFactory, manager_factory: Factory
+) -> None:
+    emu = await emulator_factory()
+    mgr, rec = manager_factory(make_settings(emu.base_url, **FAST_RETRIES))
+    await mgr.start(StartParams(prompt="Be brief."))
+    await rec.wait_for(_is(Started))
+    said = [f"message {n:02d} " + "x" * 989 for n in range(15)]  # 1,000 characters each
+    for text in said:
+        await mgr.text_in(text)
+    await emu.sessions[0].wait_for_count(1 + 15)
+    await emu.sessions[0].close(1001)
+    reconnected = await rec.wait_for(_is(Reconnected), TIMEOUT)
+    assert isinstance(reconnected, Reconnected)
+    # 12,000 characters are replayed: the newest 12 messages; the 3 older ones are folded.
+    assert (reconnected.restored_items, reconnected.folded_items) == (12, 3)
+    second = emu.sessions[1]
+    await second.wait_for_count(1 + 12)
+    assert [text for _, text in _items(second)] == [f"[USER] {t}" for t in said[3:]]
+    instructions = second.received[0]["session"]["instructions"]
+    assert instructions.startswith("Be brief.\n\nThis conversation continues in a new session")
+    digest = instructions.splitlines()[-3:]
+    assert [line[:18] for line in digest] == [f"- user: message {n:02d}" for n in range(3)]
+    assert all(len(line) <= len("- user: ") + 200 for line in digest)
 
 
 # -- dropped sockets ------------------------------------------------------------------
