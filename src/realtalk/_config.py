@@ -39,6 +39,7 @@ __all__ = [
     "Settings",
     "check_base_url",
     "default_config_path",
+    "default_state_dir",
     "load_settings",
 ]
 
@@ -109,6 +110,7 @@ class _AgentFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
 
 class _ConfigFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     base_url: str | None = None
+    state_dir: str | None = None
     realtime: _RealtimeFile = msgspec.field(default_factory=_RealtimeFile)
     agent: _AgentFile = msgspec.field(default_factory=_AgentFile)
 
@@ -145,6 +147,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sandbox_read_only: tuple[str, ...] = ()
     sandbox_deny: tuple[str, ...] = ()
     sandbox_network: bool = False
+    state_dir: str | None = None
+    """Where the app-server stores threads (None: :func:`default_state_dir`)."""
     config_path: str | None = None
 
     def __repr__(self) -> str:
@@ -168,6 +172,13 @@ def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     xdg = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(xdg) / "realtalk" / "config.toml"
+
+
+def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_STATE_HOME/realtalk`` (``~/.local/state/realtalk``)."""
+    env = os.environ if environ is None else environ
+    xdg = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "realtalk"
 
 
 def _read_file(path: Path, *, explicit: bool) -> _ConfigFile:
@@ -420,6 +431,11 @@ def load_settings(
         sandbox_read_only=tuple(box.read_only or ()),
         sandbox_deny=tuple(box.deny or ()),
         sandbox_network=bool(box.network),
+        state_dir=str(
+            Path(
+                _env(env, "REALTALK_STATE_DIR") or file.state_dir or default_state_dir(env)
+            ).expanduser()
+        ),
         config_path=str(path),
     )
     return msgspec.structs.replace(settings, **numbers)

@@ -8,6 +8,9 @@
     ├── ProtocolError                a peer broke the wire protocol
     ├── ConversationNotRunningError  input while no conversation is running
     ├── AgentError                   the background agent failed
+    ├── StoreError                   the thread store failed (locked, unreadable, too new)
+    │   ├── ThreadNotFoundError      no stored thread has that id
+    │   └── ThreadBusyError          another app-server (or connection) holds the thread
     └── TransportError               network-level failure
         ├── ConnectError             could not connect (refused, DNS, TLS)
         │   └── HandshakeError       HTTP-level refusal (status, body)
@@ -30,6 +33,9 @@ __all__ = [
     "ProtocolError",
     "RealtalkError",
     "ReconnectError",
+    "StoreError",
+    "ThreadBusyError",
+    "ThreadNotFoundError",
     "TlsConfigError",
     "TransportClosedError",
     "TransportError",
@@ -61,6 +67,18 @@ class ConversationNotRunningError(RealtalkError):
 
 class AgentError(RealtalkError):
     """The background agent failed."""
+
+
+class StoreError(RealtalkError):
+    """The thread store failed: locked too long, unreadable, or written by a newer realtalk."""
+
+
+class ThreadNotFoundError(StoreError):
+    """No stored thread has the requested id."""
+
+
+class ThreadBusyError(StoreError):
+    """Another app-server (or another connection) holds the thread's lease."""
 
 
 class TransportError(RealtalkError):

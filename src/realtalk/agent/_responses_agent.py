@@ -45,7 +45,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -81,7 +81,7 @@ from realtalk.protocol.responses import (
     user_message,
 )
 
-__all__ = ["ABORTED_OUTPUT", "FAILED_OUTPUT", "ResponsesAgent"]
+__all__ = ["ABORTED_OUTPUT", "FAILED_OUTPUT", "STOPPED_OUTPUT", "ResponsesAgent"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,9 @@ ABORTED_OUTPUT: Final = "aborted: the user interrupted the task before this tool
 """The ``function_call_output`` recorded for a call an interrupt cut short."""
 
 FAILED_OUTPUT: Final = "aborted: the task failed before this tool call finished"
+
+STOPPED_OUTPUT: Final = "aborted: the session ended before this tool call finished"
+"""The ``function_call_output`` given, at start, to a call of ``history`` that has none."""
 """The ``function_call_output`` recorded for a call left open by a failed turn."""
 
 
@@ -128,6 +131,7 @@ class ResponsesAgent:
         events_maxsize: int = 64,
         safety: SafetyOptions | None = None,
         approver: Approver | None = None,
+        history: Sequence[Item] = (),
     ) -> None:
         """Configure the agent; nothing runs until :meth:`submit`.
 
@@ -148,6 +152,9 @@ class ResponsesAgent:
                 event stream (:class:`ApprovalRequested`) and answered with
                 :meth:`answer_approval`; unanswered ones are declined after
                 ``safety.approval_timeout_s``.
+            history: Items of an earlier thread to continue (a resumed app-server
+                thread); the first request sends them before the new input. A call
+                without an output gets :data:`STOPPED_OUTPUT`.
 
         Raises:
             ConfigError: A value is out of range, the workspace is not a directory or
@@ -173,7 +180,8 @@ class ResponsesAgent:
         )
         self._max_requests = max_requests_per_turn
         self._max_pending = max_pending
-        self._history: list[Item] = []
+        self._history: list[Item] = list(history)
+        self._answer_open_calls(STOPPED_OUTPUT)  # an earlier session may have stopped mid-call
         self._steers: deque[str] = deque()
         self._events: asyncio.Queue[AgentEvent | object] = asyncio.Queue(maxsize=events_maxsize)
         self._turns: set[asyncio.Task[None]] = set()

@@ -54,7 +54,11 @@ __all__ = [
     "ServerRequestResolvedNotification",
     "TextInput",
     "Thread",
+    "ThreadArchiveParams",
+    "ThreadArchivedNotification",
     "ThreadItem",
+    "ThreadListParams",
+    "ThreadListResult",
     "ThreadRealtimeAppendAudioParams",
     "ThreadRealtimeAppendTextParams",
     "ThreadRealtimeClosedNotification",
@@ -70,9 +74,19 @@ __all__ = [
     "ThreadRealtimeStopParams",
     "ThreadRealtimeTranscriptDeltaNotification",
     "ThreadRealtimeTranscriptDoneNotification",
+    "ThreadResumeParams",
+    "ThreadResumeResult",
+    "ThreadSortKey",
     "ThreadStartParams",
     "ThreadStartResult",
     "ThreadStartedNotification",
+    "ThreadStatus",
+    "ThreadStatusActive",
+    "ThreadStatusIdle",
+    "ThreadStatusNotLoaded",
+    "ThreadUnarchiveParams",
+    "ThreadUnarchiveResult",
+    "ThreadUnarchivedNotification",
     "Turn",
     "TurnCompletedNotification",
     "TurnError",
@@ -143,23 +157,6 @@ class ThreadStartParams(_Camel, frozen=True):
     sandbox: SandboxModeName | None = None
 
 
-class Thread(_Camel, frozen=True):
-    id: str
-    preview: str
-    created_at: int
-    cwd: str
-    model_provider: str
-
-
-class ThreadStartResult(_Camel, frozen=True):
-    thread: Thread
-    model: str
-    model_provider: str
-    cwd: str
-    approval_policy: ApprovalPolicyName = "onRequest"
-    sandbox: SandboxModeName = "workspaceWrite"
-
-
 class TextInput(msgspec.Struct, frozen=True, tag_field="type", tag="text"):
     text: str
 
@@ -191,6 +188,116 @@ class Turn(_Camel, frozen=True):
     status: TurnStatus
     items: list[ThreadItem] = msgspec.field(default_factory=list)
     error: TurnError | None = None
+
+
+class ThreadStatusNotLoaded(_Camel, frozen=True, tag_field="type", tag="notLoaded"):
+    """Stored, not loaded in this app-server."""
+
+
+class ThreadStatusIdle(_Camel, frozen=True, tag_field="type", tag="idle"):
+    """Loaded, no turn running."""
+
+
+class ThreadStatusActive(_Camel, frozen=True, tag_field="type", tag="active"):
+    """Loaded, a turn is running."""
+
+    active_flags: list[str] = msgspec.field(default_factory=list)
+
+
+ThreadStatus = ThreadStatusNotLoaded | ThreadStatusIdle | ThreadStatusActive
+
+
+class Thread(_Camel, frozen=True):
+    id: str
+    preview: str
+    """The thread's first user message (shortened); "" until there is one."""
+    created_at: int
+    """Unix seconds."""
+    cwd: str
+    model_provider: str
+    updated_at: int = 0
+    """Unix seconds of the last stored change."""
+    status: ThreadStatus = msgspec.field(default_factory=ThreadStatusIdle)
+    ephemeral: bool = False
+    """True: kept in memory only, never listed or resumable."""
+    turns: list[Turn] = msgspec.field(default_factory=list)
+    """Filled by ``thread/resume`` and ``thread/unarchive``; empty elsewhere."""
+
+
+class ThreadStartResult(_Camel, frozen=True):
+    thread: Thread
+    model: str
+    model_provider: str
+    cwd: str
+    approval_policy: ApprovalPolicyName = "onRequest"
+    sandbox: SandboxModeName = "workspaceWrite"
+
+
+class ThreadResumeParams(_Camel, frozen=True):
+    """Load a stored thread; the other fields override what it was started with."""
+
+    thread_id: str
+    model: str | None = None
+    cwd: str | None = None
+    base_instructions: str | None = None
+    developer_instructions: str | None = None
+    approval_policy: ApprovalPolicyName | None = None
+    sandbox: SandboxModeName | None = None
+
+
+class ThreadResumeResult(_Camel, frozen=True):
+    thread: Thread
+    model: str
+    model_provider: str
+    cwd: str
+    approval_policy: ApprovalPolicyName = "onRequest"
+    sandbox: SandboxModeName = "workspaceWrite"
+
+
+ThreadSortKey = Literal["created_at", "updated_at"]
+
+
+class ThreadListParams(_Camel, frozen=True):
+    cursor: str | None = None
+    """Opaque, from the previous page's ``nextCursor``; absent for the first page."""
+    limit: int | None = None
+    """Page size, 1 to 100 (default 25; larger values are capped)."""
+    sort_key: ThreadSortKey | None = None
+    """``created_at`` (default) or ``updated_at``; newest first either way."""
+    archived: bool | None = None
+    """True: archived threads only; false or absent: the others."""
+    cwd: str | None = None
+    """Only threads whose workspace is exactly this path."""
+    model_providers: list[str] | None = None
+    """Only threads of these providers (absent or empty: all)."""
+    search_term: str | None = None
+    """Only threads whose preview contains this text (case-sensitive)."""
+
+
+class ThreadListResult(_Camel, frozen=True):
+    data: list[Thread]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next page; null on the last page."""
+
+
+class ThreadArchiveParams(_Camel, frozen=True):
+    thread_id: str
+
+
+class ThreadUnarchiveParams(_Camel, frozen=True):
+    thread_id: str
+
+
+class ThreadUnarchiveResult(_Camel, frozen=True):
+    thread: Thread
+
+
+class ThreadArchivedNotification(_Camel, frozen=True):
+    thread_id: str
+
+
+class ThreadUnarchivedNotification(_Camel, frozen=True):
+    thread_id: str
 
 
 class TurnStartParams(_Camel, frozen=True):

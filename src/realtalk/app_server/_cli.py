@@ -12,9 +12,15 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from realtalk._errors import ConfigError
 from realtalk._signals import wait_for_stop_signal
+
+if TYPE_CHECKING:
+    from realtalk._config import Settings
+    from realtalk.app_server._dispatch import AppServerOptions
+    from realtalk.app_server._store_sqlite import SqliteThreadStore
 
 __all__ = ["add_app_server_arguments", "run_app_server_from_args"]
 
@@ -46,10 +52,27 @@ def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:
         help="browser origin allowed to connect, e.g. http://localhost:3000 (repeatable)",
     )
     parser.add_argument(
+        "--web",
+        action="store_true",
+        help="also serve the browser page on the --listen address (prints its URL)",
+    )
+    parser.add_argument(
         "--config", help="config file (default: $XDG_CONFIG_HOME/realtalk/config.toml)"
     )
     parser.add_argument(
         "--cwd", help="default workspace of threads (default: the current directory)"
+    )
+    state = parser.add_mutually_exclusive_group()
+    state.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where threads are stored, in DIR/threads.sqlite3 "
+        "(default $REALTALK_STATE_DIR, config state_dir, else $XDG_STATE_HOME/realtalk)",
+    )
+    state.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="keep threads in memory only: nothing is written, thread/list starts empty",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
     sub = parser.add_subparsers(dest="app_server_command")
@@ -86,21 +109,72 @@ def _default_cwd(value: str | None) -> Path | None:
     return Path(value).resolve() if value else None
 
 
-async def run_app_server_from_args(args: argparse.Namespace) -> int:
-    """Run ``realtalk app-server`` with parsed ``args``; returns the exit code."""
+async def run_app_server_from_args(
+    args: argparse.Namespace, *, settings: Settings | None = None
+) -> int:
+    """Run ``realtalk app-server`` with parsed ``args``; returns the exit code.
+
+    ``settings`` are what the caller resolved (``realtalk app-server`` passes the
+    embedded emulator's when it runs offline); without them they are loaded from the
+    config file and the environment, and an API key is required.
+
+    Raises:
+        ConfigError: Bad options, no API key, or the listener cannot start.
+    """
     from realtalk._config import load_settings
     from realtalk.app_server._dispatch import AppServerOptions
     from realtalk.app_server._schema import generate_json_schema
-    from realtalk.app_server._server import AppServer, parse_listen_url
+    from realtalk.app_server._server import parse_listen_url
 
     if getattr(args, "app_server_command", None) == "generate-json-schema":
         written = generate_json_schema(Path(args.out_dir), experimental=args.experimental)
         print(f"wrote {len(written)} schema files to {args.out_dir}", file=sys.stderr)
         return 0
-    settings = load_settings(args.config)
     listen = parse_listen_url(args.listen)
-    options = AppServerOptions(default_cwd=_default_cwd(args.cwd))
-    await _report_sandbox(settings.agent_sandbox, options.default_cwd or Path.cwd())
+    web = bool(getattr(args, "web", False))
+    if web and listen is None:
+        raise ConfigError("--web needs a WebSocket listener: add --listen ws://127.0.0.1:PORT")
+    if settings is None:
+        settings = load_settings(args.config)
+        if not settings.api_key:
+            raise ConfigError(
+                "OPENAI_API_KEY is not set: set it, or run `realtalk app-server`, which "
+                "starts the offline emulator when there is no key and no base URL"
+            )
+    store = None if args.ephemeral else await _open_store(_store_path(args.state_dir, settings))
+    try:
+        options = AppServerOptions(default_cwd=_default_cwd(args.cwd), store=store)
+        await _report_sandbox(settings.agent_sandbox, options.default_cwd or Path.cwd())
+        return await _serve(args, listen, settings, options)
+    finally:
+        if store is not None:
+            await store.aclose()
+
+
+def _store_path(state_dir: str | None, settings: Settings) -> Path:
+    from realtalk._config import default_state_dir
+    from realtalk.app_server._store_sqlite import STORE_FILE_NAME
+
+    directory = Path(state_dir or settings.state_dir or default_state_dir()).expanduser()
+    return directory / STORE_FILE_NAME
+
+
+async def _open_store(path: Path) -> SqliteThreadStore:
+    from realtalk.app_server._store_sqlite import SqliteThreadStore
+
+    store = await SqliteThreadStore.open(path)
+    logger.info("threads are stored in %s", store.path)
+    return store
+
+
+async def _serve(
+    args: argparse.Namespace,
+    listen: tuple[str, int] | None,
+    settings: Settings,
+    options: AppServerOptions,
+) -> int:
+    from realtalk.app_server._server import AppServer
+
     async with AppServer(settings, options) as server:
         stop = asyncio.Event()
         if listen is None:
@@ -113,9 +187,12 @@ async def run_app_server_from_args(args: argparse.Namespace) -> int:
             return 0
         host, port = listen
         token = args.auth_token or os.environ.get(TOKEN_ENV) or None
+        web = bool(getattr(args, "web", False))
         url = await server.start_websocket(
-            host, port, auth_token=token, allowed_origins=args.allow_origin
+            host, port, auth_token=token, allowed_origins=args.allow_origin, web=web
         )
         print(f"READY {url}", flush=True)
+        if web:
+            print(f"WEB {server.web_url}", flush=True)
         await wait_for_stop_signal(stop)
     return 0

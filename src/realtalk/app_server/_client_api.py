@@ -17,14 +17,22 @@ from realtalk.app_server._api import (
     RealtimeTransport,
     RealtimeVoices,
     TextInput,
+    Thread,
+    ThreadArchiveParams,
+    ThreadListParams,
+    ThreadListResult,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeAppendTextParams,
     ThreadRealtimeListVoicesResult,
     ThreadRealtimeRequestResponseParams,
     ThreadRealtimeStartParams,
     ThreadRealtimeStopParams,
+    ThreadResumeParams,
+    ThreadResumeResult,
     ThreadStartParams,
     ThreadStartResult,
+    ThreadUnarchiveParams,
+    ThreadUnarchiveResult,
     TurnInterruptParams,
     TurnStartParams,
     TurnStartResult,
@@ -77,6 +85,32 @@ class TypedCalls:
         return await self.request(
             RequestMethod.THREAD_START, params or ThreadStartParams(), ThreadStartResult
         )
+
+    async def thread_resume(
+        self: _Requester, thread_id: str, params: ThreadResumeParams | None = None
+    ) -> ThreadResumeResult:
+        """Load a stored thread (``params`` may override its settings)."""
+        resume = params or ThreadResumeParams(thread_id=thread_id)
+        if resume.thread_id != thread_id:
+            resume = msgspec.structs.replace(resume, thread_id=thread_id)
+        return await self.request(RequestMethod.THREAD_RESUME, resume, ThreadResumeResult)
+
+    async def thread_list(
+        self: _Requester, params: ThreadListParams | None = None
+    ) -> ThreadListResult:
+        """One page of stored threads, newest first (see ``nextCursor``)."""
+        return await self.request(
+            RequestMethod.THREAD_LIST, params or ThreadListParams(), ThreadListResult
+        )
+
+    async def thread_archive(self: _Requester, thread_id: str) -> None:
+        params = ThreadArchiveParams(thread_id=thread_id)
+        await self.request(RequestMethod.THREAD_ARCHIVE, params, EmptyResult)
+
+    async def thread_unarchive(self: _Requester, thread_id: str) -> Thread:
+        params = ThreadUnarchiveParams(thread_id=thread_id)
+        result = await self.request(RequestMethod.THREAD_UNARCHIVE, params, ThreadUnarchiveResult)
+        return result.thread
 
     async def turn_start(self: _Requester, thread_id: str, text: str) -> TurnStartResult:
         params = TurnStartParams(thread_id=thread_id, input=[TextInput(text=text)])

@@ -16,23 +16,20 @@ import platform
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import realtalk
 from realtalk._config import Settings
 from realtalk._errors import ConfigError, ConversationNotRunningError
-from realtalk.agent import ApprovalPolicy, SafetyOptions, SandboxMode, safety_from_settings
 from realtalk.app_server._api import (
-    ApprovalPolicyName,
     EmptyParams,
     EmptyResult,
     InitializeParams,
     InitializeResult,
     RealtimeTransportWebrtc,
     RealtimeVoices,
-    SandboxModeName,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeAppendTextParams,
     ThreadRealtimeErrorNotification,
@@ -40,6 +37,7 @@ from realtalk.app_server._api import (
     ThreadRealtimeRequestResponseParams,
     ThreadRealtimeStartParams,
     ThreadRealtimeStopParams,
+    ThreadResumeParams,
     ThreadStartedNotification,
     ThreadStartParams,
     ThreadStartResult,
@@ -52,9 +50,22 @@ from realtalk.app_server._api import (
     UserInput,
 )
 from realtalk.app_server._connection import Connection, RequestError, invalid_request, overloaded
+from realtalk.app_server._lifecycle import (
+    ThreadLifecycle,
+    ThreadRegistry,
+    instructions_of,
+    thread_settings,
+)
 from realtalk.app_server._methods import NotificationMethod, RequestMethod
+from realtalk.app_server._store import ThreadStore
+from realtalk.app_server._store_memory import MemoryThreadStore
+from realtalk.app_server._thread_settings import (
+    APPROVAL_WIRE,
+    SANDBOX_WIRE,
+    resolve_cwd,
+    thread_safety,
+)
 from realtalk.app_server._threads import (
-    DEFAULT_AGENT_INSTRUCTIONS,
     AgentFactory,
     ThreadConfig,
     ThreadHandle,
@@ -76,9 +87,6 @@ __all__ = ["AppServerOptions", "Dispatcher"]
 
 logger = logging.getLogger(__name__)
 
-_CWD_SHOWN = 200
-"""Characters of a requested cwd quoted in an error message."""
-
 INLINE_WHEN_IDLE = frozenset({RequestMethod.REALTIME_APPEND_AUDIO})
 """Requests that never wait on the conversation, run by the reader when their thread is idle."""
 
@@ -91,6 +99,8 @@ class AppServerOptions:
     """Workspace of threads that do not name one (default: the process cwd)."""
     model_provider: str = "openai"
     agent_factory: AgentFactory = field(default=responses_agent_factory)
+    store: ThreadStore | None = None
+    """Where threads are stored (the caller opens and closes it); None: in memory only."""
 
 
 class _HasThreadId(Protocol):
@@ -115,62 +125,37 @@ def _text_of(inputs: list[UserInput]) -> str:
     return text
 
 
-def _resolve_cwd(requested: str | None, default: Path | None) -> Path:
-    try:
-        base = default or Path.cwd()
-        cwd = Path(requested).expanduser() if requested else base
-        if not cwd.is_absolute():
-            cwd = base / cwd
-        usable = cwd.is_dir()
-    except (RuntimeError, OSError, ValueError) as exc:
-        # "~nouser/x" (RuntimeError), a name too long (OSError), a NUL byte (ValueError).
-        shown = (requested or "")[:_CWD_SHOWN]
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise invalid_request(
-            f"cwd {shown!r} cannot be used ({reason}); send an existing directory"
-        ) from exc
-    if not usable:
-        raise invalid_request(f"cwd {str(cwd)[:_CWD_SHOWN]!r} is not a directory")
-    return cwd
-
-
-_SANDBOX_WIRE: dict[SandboxMode, SandboxModeName] = {
-    SandboxMode.READ_ONLY: "readOnly",
-    SandboxMode.WORKSPACE_WRITE: "workspaceWrite",
-    SandboxMode.DANGER_FULL_ACCESS: "dangerFullAccess",
-}
-_APPROVAL_WIRE: dict[ApprovalPolicy, ApprovalPolicyName] = {
-    ApprovalPolicy.NEVER: "never",
-    ApprovalPolicy.ON_REQUEST: "onRequest",
-    ApprovalPolicy.UNTRUSTED: "untrusted",
-}
-
-
-def thread_safety(settings: Settings, params: ThreadStartParams) -> SafetyOptions:
-    """The thread's safety settings: the server's config, overridden by the params."""
-    safety = safety_from_settings(settings)
-    if params.sandbox is not None:
-        mode = next(m for m, wire in _SANDBOX_WIRE.items() if wire == params.sandbox)
-        safety = replace(safety, sandbox=replace(safety.sandbox, mode=mode))
-    if params.approval_policy is not None:
-        wire = "untrusted" if params.approval_policy == "unlessTrusted" else params.approval_policy
-        policy = next(p for p, name in _APPROVAL_WIRE.items() if name == wire)
-        safety = replace(safety, approval=policy)
-    return safety
-
-
 class Dispatcher:
     """Binds the handlers and the thread registry to one :class:`Connection`."""
 
-    def __init__(self, conn: Connection, settings: Settings, options: AppServerOptions) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        settings: Settings,
+        options: AppServerOptions,
+        registry: ThreadRegistry | None = None,
+    ) -> None:
         self.conn = conn
         self.settings = settings
         self.options = options
         self.threads: dict[str, ThreadHandle] = {}
+        self.lifecycle = ThreadLifecycle(
+            conn=conn,
+            settings=settings,
+            registry=registry or ThreadRegistry(MemoryThreadStore()),
+            threads=self.threads,
+            default_cwd=options.default_cwd,
+            model_provider=options.model_provider,
+            agent_factory=options.agent_factory,
+        )
         self._closing = False
         handlers: dict[RequestMethod, Callable[[RequestId, Any], Awaitable[None]]] = {
             RequestMethod.INITIALIZE: self._initialize,
             RequestMethod.THREAD_START: self._thread_start,
+            RequestMethod.THREAD_RESUME: self._thread_resume,
+            RequestMethod.THREAD_LIST: self.lifecycle.list,
+            RequestMethod.THREAD_ARCHIVE: self.lifecycle.archive,
+            RequestMethod.THREAD_UNARCHIVE: self.lifecycle.unarchive,
             RequestMethod.TURN_START: self._turn_start,
             RequestMethod.TURN_STEER: self._turn_steer,
             RequestMethod.TURN_INTERRUPT: self._turn_interrupt,
@@ -212,8 +197,8 @@ class Dispatcher:
     async def aclose(self) -> None:
         """Close every thread of the connection (their conversations end cleanly)."""
         self._closing = True
-        threads, self.threads = list(self.threads.values()), {}
-        await asyncio.gather(*(t.aclose() for t in threads), return_exceptions=True)
+        threads = list(self.threads.values())
+        await asyncio.gather(*(self.lifecycle.close(t) for t in threads), return_exceptions=True)
 
     # -- initialize ----------------------------------------------------------------------
 
@@ -239,16 +224,9 @@ class Dispatcher:
     # -- threads and turns ---------------------------------------------------------------
 
     async def _thread_start(self, rid: RequestId, params: ThreadStartParams) -> None:
-        if self._closing:
-            raise invalid_request("the connection is closing; reconnect to start a thread")
-        if len(self.threads) >= self.conn.limits.max_threads:
-            raise invalid_request(
-                f"this connection already has {len(self.threads)} threads (the limit)"
-            )
-        cwd = _resolve_cwd(params.cwd, self.options.default_cwd)
-        instructions = params.base_instructions or DEFAULT_AGENT_INSTRUCTIONS
-        if params.developer_instructions:
-            instructions = f"{instructions}\n\n{params.developer_instructions}"
+        self.lifecycle.check_room(self._closing)
+        cwd = resolve_cwd(params.cwd, self.options.default_cwd)
+        instructions = instructions_of(params.base_instructions, params.developer_instructions)
         model = params.model or self.settings.agent_model
         safety = thread_safety(self.settings, params)
         try:
@@ -262,14 +240,11 @@ class Dispatcher:
             instructions=instructions,
             safety=safety,
         )
-        thread = ThreadHandle(
-            self.settings,
-            config,
-            self.conn.notify,
-            agent_factory=self.options.agent_factory,
-            call=self.conn.call,
+        thread = await self.lifecycle.open_new(
+            config, ephemeral=bool(params.ephemeral), settings=thread_settings(params)
         )
-        self.threads[thread.id] = thread
+        # Like `talk`: the agent's Responses socket is open before the first handoff.
+        await thread.bridge.warm()
         provider = self.options.model_provider
         described = thread.describe(provider)
         await self.conn.respond(
@@ -279,13 +254,16 @@ class Dispatcher:
                 model=model,
                 model_provider=provider,
                 cwd=str(cwd),
-                approval_policy=_APPROVAL_WIRE[safety.approval],
-                sandbox=_SANDBOX_WIRE[safety.sandbox.mode],
+                approval_policy=APPROVAL_WIRE[safety.approval],
+                sandbox=SANDBOX_WIRE[safety.sandbox.mode],
             ),
         )
         await self.conn.notify(
             NotificationMethod.THREAD_STARTED, ThreadStartedNotification(thread=described)
         )
+
+    async def _thread_resume(self, rid: RequestId, params: ThreadResumeParams) -> None:
+        await self.lifecycle.resume(rid, params, closing=self._closing)
 
     async def _turn_start(self, rid: RequestId, params: TurnStartParams) -> None:
         text = _text_of(params.input)
@@ -359,6 +337,8 @@ class Dispatcher:
             await thread.manager.text_in(params.text)
         except ConversationNotRunningError:
             await self._not_running(thread)
+        else:
+            thread.recorder.transcript("user", params.text)
 
     async def _request_response(
         self, rid: RequestId, params: ThreadRealtimeRequestResponseParams

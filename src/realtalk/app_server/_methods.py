@@ -31,6 +31,10 @@ from realtalk.app_server._api import (
     ItemCompletedNotification,
     ItemStartedNotification,
     ServerRequestResolvedNotification,
+    ThreadArchivedNotification,
+    ThreadArchiveParams,
+    ThreadListParams,
+    ThreadListResult,
     ThreadRealtimeAppendAudioParams,
     ThreadRealtimeAppendTextParams,
     ThreadRealtimeClosedNotification,
@@ -46,9 +50,14 @@ from realtalk.app_server._api import (
     ThreadRealtimeStopParams,
     ThreadRealtimeTranscriptDeltaNotification,
     ThreadRealtimeTranscriptDoneNotification,
+    ThreadResumeParams,
+    ThreadResumeResult,
     ThreadStartedNotification,
     ThreadStartParams,
     ThreadStartResult,
+    ThreadUnarchivedNotification,
+    ThreadUnarchiveParams,
+    ThreadUnarchiveResult,
     TurnCompletedNotification,
     TurnInterruptParams,
     TurnStartedNotification,
@@ -78,6 +87,10 @@ class RequestMethod(StrEnum):
 
     INITIALIZE = "initialize"
     THREAD_START = "thread/start"
+    THREAD_RESUME = "thread/resume"
+    THREAD_LIST = "thread/list"
+    THREAD_ARCHIVE = "thread/archive"
+    THREAD_UNARCHIVE = "thread/unarchive"
     TURN_START = "turn/start"
     TURN_STEER = "turn/steer"
     TURN_INTERRUPT = "turn/interrupt"
@@ -94,6 +107,8 @@ class NotificationMethod(StrEnum):
 
     INITIALIZED = "initialized"
     THREAD_STARTED = "thread/started"
+    THREAD_ARCHIVED = "thread/archived"
+    THREAD_UNARCHIVED = "thread/unarchived"
     TURN_STARTED = "turn/started"
     TURN_COMPLETED = "turn/completed"
     ITEM_STARTED = "item/started"
@@ -123,7 +138,10 @@ class MethodSpec(NamedTuple):
     params: type[msgspec.Struct]
     result: type[msgspec.Struct]
     thread_scoped: bool = False
-    """The params carry ``threadId``; the thread's requests run in arrival order."""
+    """The request acts on a loaded thread (``threadId``); its requests run in arrival order.
+
+    ``thread/resume``, ``thread/archive`` and ``thread/unarchive`` name a *stored*
+    thread, which need not be loaded: they are not thread scoped."""
     experimental: bool = False
     """Needs the connection's ``experimentalApi`` capability."""
 
@@ -140,6 +158,10 @@ _N = NotificationMethod
 METHODS: Final[dict[RequestMethod, MethodSpec]] = {
     _M.INITIALIZE: MethodSpec(InitializeParams, InitializeResult),
     _M.THREAD_START: MethodSpec(ThreadStartParams, ThreadStartResult),
+    _M.THREAD_RESUME: MethodSpec(ThreadResumeParams, ThreadResumeResult),
+    _M.THREAD_LIST: MethodSpec(ThreadListParams, ThreadListResult),
+    _M.THREAD_ARCHIVE: MethodSpec(ThreadArchiveParams, EmptyResult),
+    _M.THREAD_UNARCHIVE: MethodSpec(ThreadUnarchiveParams, ThreadUnarchiveResult),
     _M.TURN_START: MethodSpec(TurnStartParams, TurnStartResult, thread_scoped=True),
     _M.TURN_STEER: MethodSpec(TurnSteerParams, TurnSteerResult, thread_scoped=True),
     _M.TURN_INTERRUPT: MethodSpec(TurnInterruptParams, EmptyResult, thread_scoped=True),
@@ -169,6 +191,8 @@ CLIENT_NOTIFICATIONS: Final = frozenset({_N.INITIALIZED})
 
 NOTIFICATIONS: Final[dict[NotificationMethod, NotificationSpec]] = {
     _N.THREAD_STARTED: NotificationSpec(ThreadStartedNotification),
+    _N.THREAD_ARCHIVED: NotificationSpec(ThreadArchivedNotification),
+    _N.THREAD_UNARCHIVED: NotificationSpec(ThreadUnarchivedNotification),
     _N.TURN_STARTED: NotificationSpec(TurnStartedNotification),
     _N.TURN_COMPLETED: NotificationSpec(TurnCompletedNotification),
     _N.ITEM_STARTED: NotificationSpec(ItemStartedNotification),

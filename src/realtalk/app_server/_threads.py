@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Final
+
+import msgspec
 
 from realtalk._config import Settings
 from realtalk.agent import (
@@ -30,10 +31,19 @@ from realtalk.agent import (
     SafetyOptions,
 )
 from realtalk.app_server._agent_bridge import AgentBridge, Emit
-from realtalk.app_server._api import Thread
+from realtalk.app_server._api import (
+    Thread,
+    ThreadStatus,
+    ThreadStatusActive,
+    ThreadStatusIdle,
+    Turn,
+)
 from realtalk.app_server._approvals import ClientApprover, ServerCall
 from realtalk.app_server._mapping import map_event
-from realtalk.conversation import ConversationManager
+from realtalk.app_server._recorder import ThreadRecorder
+from realtalk.app_server._store import Item
+from realtalk.conversation import ConversationManager, Realtime
+from realtalk.protocol import InputTranscriptDone, OutputTranscriptDone
 
 __all__ = [
     "DEFAULT_AGENT_INSTRUCTIONS",
@@ -69,12 +79,15 @@ class ThreadConfig:
         model: str,
         instructions: str,
         safety: SafetyOptions | None = None,
+        history: Sequence[Item] = (),
     ) -> None:
         self.thread_id = thread_id
         self.cwd = cwd
         self.model = model
         self.instructions = instructions
         self.safety = safety or SafetyOptions()
+        self.history: list[Item] = list(history)
+        """The agent history to continue (a resumed thread); set again for a new agent."""
         self.approver: Approver | None = None
         """Set by :class:`ThreadHandle`: asks the thread's client."""
 
@@ -100,6 +113,7 @@ def responses_agent_factory(settings: Settings, config: ThreadConfig) -> Backgro
         enable_shell=settings.agent_enable_shell,
         safety=config.safety,
         approver=config.approver,
+        history=config.history,
     )
 
 
@@ -112,12 +126,16 @@ class ThreadHandle:
         config: ThreadConfig,
         emit: Emit,
         *,
+        recorder: ThreadRecorder,
         agent_factory: AgentFactory = responses_agent_factory,
         call: ServerCall | None = None,
+        ephemeral: bool = False,
     ) -> None:
         self.config = config
         self.id = config.thread_id
-        self.created_at = int(time.time())
+        self.recorder = recorder
+        self.ephemeral = ephemeral
+        emit = recorder.wrap(emit)
         self._emit = emit
         if call is not None:
             config.approver = ClientApprover(
@@ -127,9 +145,25 @@ class ThreadHandle:
                 turn_id=lambda: self.bridge.active_turn_id,
                 timeout_s=config.safety.approval_timeout_s,
             )
-        self.bridge = AgentBridge(self.id, lambda: agent_factory(settings, config), emit)
+        self._bridge: AgentBridge | None = None
+
+        def new_agent() -> BackgroundAgent:
+            # A replacement agent continues from its predecessor's history.
+            previous = self._bridge.agent if self._bridge is not None else None
+            if isinstance(previous, ResponsesAgent):
+                config.history = previous.history
+            agent = agent_factory(settings, config)
+            recorder.track(agent, len(config.history))
+            return agent
+
+        self.bridge = self._bridge = AgentBridge(self.id, new_agent, emit)
+        recorder.attach(lambda: self.bridge.agent)
         self.manager = ConversationManager(
-            settings, agent=self.bridge, thread_id=self.id, workspace=config.cwd
+            settings,
+            agent=self.bridge,
+            thread_id=self.id,
+            workspace=config.cwd,
+            thread_history=recorder.context_turns,
         )
         self._jobs: asyncio.Queue[Job] = asyncio.Queue(JOB_QUEUE_SIZE)
         self._running = 0
@@ -140,14 +174,15 @@ class ThreadHandle:
         self._worker = asyncio.create_task(self._run_jobs(), name=f"realtalk-app-jobs-{self.id}")
         self._closed = False
 
-    def describe(self, model_provider: str) -> Thread:
-        return Thread(
-            id=self.id,
-            preview="",
-            created_at=self.created_at,
-            cwd=str(self.config.cwd),
-            model_provider=model_provider,
-        )
+    @property
+    def status(self) -> ThreadStatus:
+        if self.bridge.active_turn_id is not None:
+            return ThreadStatusActive()
+        return ThreadStatusIdle()
+
+    def describe(self, model_provider: str, turns: list[Turn] | None = None) -> Thread:
+        thread = self.recorder.describe(model_provider, self.status, turns or [])
+        return msgspec.structs.replace(thread, ephemeral=self.ephemeral)
 
     @property
     def idle(self) -> bool:
@@ -177,6 +212,12 @@ class ThreadHandle:
 
     async def _pump_events(self) -> None:
         async for event in self._subscription:
+            if isinstance(event, Realtime):
+                payload = event.payload
+                if isinstance(payload, InputTranscriptDone):
+                    self.recorder.transcript("user", payload.text)
+                elif isinstance(payload, OutputTranscriptDone):
+                    self.recorder.transcript("assistant", payload.text)
             notification = map_event(self.id, event)
             if notification is not None:
                 await self._emit(notification.method, notification.params)
@@ -197,3 +238,4 @@ class ThreadHandle:
         self._subscription.close()
         self._events.cancel()
         await asyncio.gather(self._events, return_exceptions=True)
+        await self.recorder.aclose()

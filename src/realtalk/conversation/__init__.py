@@ -5,7 +5,7 @@
 """
 
 from realtalk._config import Settings, load_settings
-from realtalk.conversation._context import build_startup_context
+from realtalk.conversation._context import ThreadHistory, ThreadTurn, build_startup_context
 from realtalk.conversation._manager import ConversationManager, Subscription
 from realtalk.conversation._types import (
     AgentActivity,
@@ -36,6 +36,8 @@ __all__ = [
     "Started",
     "Settings",
     "Subscription",
+    "ThreadHistory",
+    "ThreadTurn",
     "WebRtcTransport",
     "WebSocketTransport",
     "build_startup_context",

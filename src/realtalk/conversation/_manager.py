@@ -29,7 +29,7 @@ from realtalk._errors import ConfigError, ConversationNotRunningError, RealtalkE
 from realtalk._logging import StepTimer
 from realtalk.agent import BackgroundAgent
 from realtalk.conversation._agent_link import AgentLink
-from realtalk.conversation._context import build_startup_context
+from realtalk.conversation._context import ThreadHistory, gather_startup_context
 from realtalk.conversation._renewal import Reconnector, rotation_window, webrtc_message
 from realtalk.conversation._runtime import ConversationRuntime, backoff_delay
 from realtalk.conversation._subscription import Subscription
@@ -84,16 +84,19 @@ class ConversationManager:
         thread_id: str | None = None,
         workspace: Path | None = None,
         playback: PlaybackClock | None = None,
+        thread_history: ThreadHistory | None = None,
     ) -> None:
         """``playback``: the player of the assistant's WebSocket audio, if this process
         plays it (a speaker): barge-in then truncates at *its* played position instead
-        of the wall-clock estimate."""
+        of the wall-clock estimate. ``thread_history`` gives the thread's turns for the
+        startup context."""
         self.settings = settings
         self.agent = agent
         self.thread_id = thread_id or f"thread_{uuid.uuid4().hex[:12]}"
         self._tap = tap
         self._workspace = workspace
         self._playback = playback
+        self._thread_history = thread_history
         self._state: ConversationRuntime | None = None
         self._subscribers: set[Subscription] = set()
         self._subs: tuple[Subscription, ...] = ()
@@ -135,8 +138,7 @@ class ConversationManager:
     async def _startup_context(self) -> str:
         if self.settings.startup_context is not None:
             return self.settings.startup_context
-        # A directory scan: off the event loop, so a slow filesystem stalls no audio.
-        return await asyncio.to_thread(build_startup_context, self._workspace)
+        return await gather_startup_context(self._workspace, self._thread_history)
 
     def _prepare(self, params: StartParams, context: str) -> SessionConfig:
         s = self.settings
