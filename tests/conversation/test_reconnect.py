@@ -9,6 +9,7 @@ drops every new session, a close during a reconnect, and WebRTC (which ends, say
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -269,18 +270,26 @@ async def test_a_drop_during_a_handoff_still_delivers_the_agents_result(
 async def test_rotation_waits_for_the_end_of_the_answer(
     emulator_factory: EmulatorFactory, manager_factory: Factory
 ) -> None:
-    emu = await emulator_factory(audio_realtime=True)
+    emu = await emulator_factory(audio_realtime=True)  # the answer is spoken in real time
     settings = make_settings(emu.base_url, rotate_after_s=0.3, **FAST_RETRIES)
     mgr, rec = manager_factory(settings)
     await mgr.start()
     await rec.wait_for(_is(Started))
-    await _ask(mgr, "please tell me a rather long story about a cat and a dog")
+    # ~0.6 s spoken as a tone, ~3 s by espeak-ng: within the 5 s deadline either way.
+    await _ask(mgr, "please tell me a story about a cat")  # well before 0.3 s
     reconnecting = await rec.wait_for(_is(Reconnecting), TIMEOUT)
     assert isinstance(reconnecting, Reconnecting) and reconnecting.cause == "rotation"
-    # Not mid-sentence: the answer was whole, its response done, before the rotation.
+    # Not mid-sentence: the answer was whole, its turn over, before the rotation...
     before = rec.events[: rec.events.index(reconnecting)]
-    assert any(_answer("a rather long story")(e) for e in before)
+    assert any(_answer("please tell me a story about a cat")(e) for e in before)
     assert _turn_done(before[-1])
+    # ...and it was still being spoken when the renewal became due (0.3 s): it waited.
+    audio_ms = sum(
+        len(base64.b64decode(e.payload.frame.data)) / 48
+        for e in before
+        if isinstance(e, Realtime) and isinstance(e.payload, AudioOut)
+    )
+    assert audio_ms >= 500
     first = emu.sessions[0]
     await first.wait_closed()
     assert "response.cancel" not in first.received_types
