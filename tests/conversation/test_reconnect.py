@@ -389,3 +389,17 @@ async def test_webrtc_ends_at_the_cap_and_says_how_to_keep_going(
     assert rec.of_type(Reconnecting) == []
     await emu.wait_for_calls(1)
     assert emu.calls[0].call_id is not None
+
+
+async def test_webrtc_sideband_closed_by_the_server_ends_with_the_reason(
+    emulator_factory: EmulatorFactory, manager_factory: Factory, offer: str
+) -> None:
+    emu = await emulator_factory()
+    mgr, rec = manager_factory(webrtc_settings(emu.base_url))
+    await mgr.start(start_params(offer))
+    await emu.wait_for_sessions(1)
+    await emu.sessions[0].close(1000)
+    assert await rec.wait_for(_is(Closed), TIMEOUT) == Closed("transport_closed")
+    [message] = _errors(rec)
+    assert message.startswith("the realtime call ended: the server closed the connection")
+    assert "--transport websocket" in message

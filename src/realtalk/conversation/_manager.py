@@ -22,8 +22,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import msgspec
-
 from realtalk._config import Settings
 from realtalk._errors import ConfigError, ConversationNotRunningError, RealtalkError
 from realtalk._logging import StepTimer
@@ -61,7 +59,6 @@ from realtalk.protocol import (
     realtime_ws_url,
     resolve_backend_prompt,
     resolve_voice,
-    restored_instructions,
     session_update,
     validate_preflight,
 )
@@ -342,6 +339,9 @@ class ConversationManager:
         if not runtime.active:
             return
         reason: CloseReason = "error" if end == "session_lost" else end
+        lost = runtime.core.lost
+        if lost is not None and lost.cause == "closed":
+            reason = "transport_closed"  # as without reconnecting (WebRTC, or closing)
         renewable = end == "session_lost" and self._state is runtime and not self._closed
         if renewable and await self._renew(runtime):
             return
@@ -369,39 +369,16 @@ class ConversationManager:
         """
         lost, base = old.core.lost, old.config
         assert lost is not None and base is not None
-        loop = asyncio.get_running_loop()
-        now = loop.time()
         if old.core.media is Media.WEBRTC:
             logger.warning("realtime call ended; WebRTC cannot continue in a new session")
             await self._emit(Realtime(ErrorEvent(webrtc_message(lost))))
             return False
-        self._reconnector.begin(
-            lost, lived_s=None if old.opened_at is None else now - old.opened_at
-        )
         runtime = self._runtime(base, Media.WEBSOCKET)
-        plan = runtime.core.restore(old.core.snapshot())
-        config = msgspec.structs.replace(
-            base, instructions=restored_instructions(base.instructions, plan)
-        )
-        connector = self._reconnector.connector(
-            url=realtime_ws_url(
-                self.settings.ws_base_url,
-                version=config.version,
-                mode=config.mode,
-                model=config.model,
-            ),
-            headers=self._headers(config, require_key=False),
-            config=config,
-            lost=lost,
-            plan=plan,
-            since=now,
+        connector = self._reconnector.restore(
+            old, runtime, headers=lambda config: self._headers(config, require_key=False)
         )
         self._state = runtime
         runtime.live.set()  # a continuation: Started was emitted for the conversation
-        logger.info(
-            "realtime session lost; opening a new one",
-            extra={"cause": lost.cause, "detail": lost.detail, "restored_items": plan.replayed},
-        )
         await self._emit(Reconnecting(lost.cause, lost.detail))
         runtime.start_io(connector, rotate=self._rotation())
         await self._retire(old, send_close=lost.cause == "rotation")

@@ -27,13 +27,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Final
+
+import msgspec
 
 from realtalk._config import Settings
 from realtalk._errors import RealtalkError, ReconnectError
-from realtalk.conversation._runtime import Connector, Emit, backoff_delay
+from realtalk.conversation._runtime import Connector, ConversationRuntime, Emit, backoff_delay
 from realtalk.conversation._types import Reconnected
-from realtalk.protocol import RestorePlan, ServerEventParser, SessionConfig, SessionLost
+from realtalk.protocol import (
+    RestorePlan,
+    ServerEventParser,
+    SessionConfig,
+    SessionLost,
+    realtime_ws_url,
+    restored_instructions,
+)
 from realtalk.protocol import session_update as session_update_message
 from realtalk.transports import RealtimeConnection, WireTap, connect_realtime
 
@@ -90,6 +100,34 @@ class Reconnector:
         self._emit = emit
         self._attempts = 0  # of the current streak
         self._last = ""
+
+    def restore(
+        self,
+        old: ConversationRuntime,
+        runtime: ConversationRuntime,
+        *,
+        headers: Callable[[SessionConfig], dict[str, str]],
+    ) -> Connector:
+        """Restore ``old``'s conversation into ``runtime``'s (new) core; the connector that
+        opens its session (the old session's settings, the digest in the instructions)."""
+        lost, base = old.core.lost, old.config
+        assert lost is not None and base is not None
+        now = asyncio.get_running_loop().time()
+        self.begin(lost, lived_s=None if old.opened_at is None else now - old.opened_at)
+        plan = runtime.core.restore(old.core.snapshot())
+        config = msgspec.structs.replace(
+            base, instructions=restored_instructions(base.instructions, plan)
+        )
+        logger.info(
+            "realtime session lost; opening a new one",
+            extra={"cause": lost.cause, "detail": lost.detail, "restored_items": plan.replayed},
+        )
+        url = realtime_ws_url(
+            self._settings.ws_base_url, version=config.version, mode=config.mode, model=config.model
+        )
+        return self.connector(
+            url=url, headers=headers(config), config=config, lost=lost, plan=plan, since=now
+        )
 
     def begin(self, lost: SessionLost, *, lived_s: float | None) -> None:
         """A session ended after ``lived_s`` s (None: it never opened)."""
