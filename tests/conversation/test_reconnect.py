@@ -398,8 +398,10 @@ async def test_webrtc_sideband_closed_by_the_server_ends_with_the_reason(
     mgr, rec = manager_factory(webrtc_settings(emu.base_url))
     await mgr.start(start_params(offer))
     await emu.wait_for_sessions(1)
+    await emu.sessions[0].wait_for_type("session.update")  # joined
     await emu.sessions[0].close(1000)
-    assert await rec.wait_for(_is(Closed), TIMEOUT) == Closed("transport_closed")
+    closed = await rec.wait_for(_is(Closed), TIMEOUT)
+    assert closed == Closed("transport_closed"), _errors(rec)
     [message] = _errors(rec)
     assert message.startswith("the realtime call ended: the server closed the connection")
     assert "--transport websocket" in message
