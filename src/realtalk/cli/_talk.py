@@ -45,7 +45,9 @@ async def run_talk(args: argparse.Namespace) -> int:
     settings, offline = resolve_cli_settings(args)
     # Read the WAV first: a bad file fails in one line before any network work.
     pcm = await asyncio.to_thread(read_wav_pcm24k, args.audio_in) if args.audio_in else None
-    renderer = Renderer(verbose=args.verbose)
+    # Lines typed on a terminal are echoed by it as they are typed: not printed again.
+    typed = not (args.audio_in or args.text)
+    renderer = Renderer(verbose=args.verbose, echoed=typed and sys.stdin.isatty())
     async with (
         LocalAudio(audio) as local,
         TalkRuntime(
