@@ -166,8 +166,9 @@ def test_a_delegation_is_answered_from_its_input_alone() -> None:
     said = responses_answer(DELEGATION, declared_tools([]))
     assert said == "You said: agent, is a < b && c > d?"
     run = DELEGATION.replace("is a &lt; b &amp;&amp; c &gt; d?", "run `sleep 3`")
-    (call,) = responses_answer(run, declared_tools([SHELL]))  # type: ignore[misc]
-    assert args(call) == {"command": ["sleep", "3"]}
+    calls = responses_answer(run, declared_tools([SHELL]))
+    assert isinstance(calls, list)
+    assert args(calls[0]) == {"command": ["sleep", "3"]}
     # Only the exact block is unwrapped: other text is quoted as it is.
     assert responses_answer("x <input>y</input>", declared_tools([])) == (
         "You said: x <input>y</input>"
