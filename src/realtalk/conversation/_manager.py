@@ -365,6 +365,11 @@ class ConversationManager:
         if not await self._require_running().request_response():
             raise ConversationNotRunningError()
 
+    async def interrupt(self) -> bool:
+        """Stop the assistant now (a key, not speech): cancel its answer and cut it where
+        it was heard, by the barge-in rules. False: nothing was playing or pending."""
+        return await self._require_running().interrupt()
+
     # ---------------------------------------------------------------- close
 
     async def _stop_current(self, *, emit_closed: bool) -> None:
