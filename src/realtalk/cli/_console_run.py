@@ -54,9 +54,16 @@ class LocalConversation:
     """A local conversation (``TalkRuntime``) as the console drives it."""
 
     def __init__(
-        self, args: argparse.Namespace, settings: Settings, *, offline: bool, audio: AudioOptions
+        self,
+        args: argparse.Namespace,
+        settings: Settings,
+        *,
+        offline: bool,
+        audio: AudioOptions,
+        fast_emulator_audio: bool = False,
     ) -> None:
         self._args = args
+        self._fast = fast_emulator_audio
         self._settings = settings
         self._offline = offline
         self._audio = audio
@@ -76,6 +83,7 @@ class LocalConversation:
                 audio_out=args.audio_out,
                 playback=local.speaker,
                 agent_tap=ui.agent_event,
+                fast_emulator_audio=self._fast,
             ) as runtime,
         ):
             if local.speaker is not None:  # only the WebRTC track paces the model's audio
