@@ -31,7 +31,8 @@ typecheck: $(STAMP)
 
 # System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures) and
 # bubblewrap (the agent's sandbox; its tests run the real bwrap), and espeak-ng (the
-# emulator's spoken answers, and spoken-question fixtures).
+# emulator's spoken answers, and spoken-question fixtures), and tmux (the console's
+# tests read `realtalk talk` off a real terminal).
 sysdeps:
 	@command -v openssl >/dev/null 2>&1 || { \
 		echo "installing openssl (needed by the TLS tests)"; \
@@ -42,6 +43,9 @@ sysdeps:
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 		echo "installing espeak-ng (the emulator's offline speech)"; \
 		apt-get update -qq && apt-get install -y -qq espeak-ng; }
+	@command -v tmux >/dev/null 2>&1 || { \
+		echo "installing tmux (the console tests run talk in a real terminal)"; \
+		apt-get update -qq && apt-get install -y -qq tmux; }
 
 pytest: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q
