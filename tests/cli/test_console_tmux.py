@@ -44,8 +44,10 @@ class Terminal:
         lines: list[str] = []
         try:
             async with asyncio.timeout(WAIT_S):
-                while not check(lines := await self.screen()):
-                    await asyncio.sleep(0.1)  # polling the screen, not waiting for time
+                # The screen lives in tmux, another process: there is no event to await,
+                # so it is read again until it shows what is expected (bounded above).
+                while not check(lines := await self.screen()):  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
         except TimeoutError:
             raise AssertionError(f"{what} not on screen:\n" + "\n".join(lines)) from None
         return lines
