@@ -35,6 +35,7 @@ from realtalk.agent import (
 from realtalk.cli._agent_tap import AgentTap, TappedAgent
 from realtalk.cli._device import AudioPlayback, is_quiet
 from realtalk.cli._jsonl import EventLog
+from realtalk.cli._offline import OFFLINE_API_KEY, offline_notice
 from realtalk.cli._outputs import SafePlayback, VirtualSpeaker, WavSink, close_outputs
 from realtalk.cli._render import Renderer
 from realtalk.cli._turns import TurnTracker
@@ -62,7 +63,6 @@ __all__ = ["TalkRuntime", "TurnTracker"]
 
 logger = logging.getLogger(__name__)
 
-OFFLINE_API_KEY = "offline-emulator-key"
 # Above this much unsent audio on the WebRTC track, quiet microphone blocks are skipped
 # so drift between the sound card clock and the track's pacing cannot build latency.
 MAX_MIC_LAG_MS = 200.0
@@ -135,7 +135,7 @@ class TalkRuntime:
         if self.offline:
             self.emulator = Emulator(EmulatorOptions(audio_realtime=not self._fast))
             base = await self.emulator.start()
-            self.renderer.info(f"no API key or base URL: using the offline emulator at {base}")
+            self.renderer.info(offline_notice(base))
             settings = msgspec.structs.replace(
                 settings, base_url=base, realtime_ws_base_url=None, api_key=OFFLINE_API_KEY
             )
