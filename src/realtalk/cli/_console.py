@@ -127,7 +127,10 @@ class TalkConsole(App[None]):
     CSS = """
     #transcript { height: 1fr; padding: 0 1; }
     #transcript > Static { margin: 0; }
-    #agent { height: auto; max-height: 10; border: round $secondary; padding: 0 1; }
+    #agent {
+        height: auto; max-height: 10; border: round $secondary; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     #status { height: 1; padding: 0 1; background: $boost; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -154,6 +154,7 @@ class AgentPanel:
             shown = "; ".join(self.patches[-PATCHES_SHOWN:])
             out.append(f"  patches: {one_line(shown, 96)}\n", style="cyan")
         out.rstrip()
+        out.no_wrap, out.overflow = True, "ellipsis"  # one screen line per line, cut to fit
         return out
 
 
