@@ -25,18 +25,31 @@ from realtalk.cli._console_run import LocalConversation
 from realtalk.cli._console_view import StatusLine
 from realtalk.cli._talk_audio import AudioOptions
 from realtalk.conversation import Settings
+from tests.cli._fake_device import FakeDevice, tone
 
 WAIT_S = 30.0
 SIZE = (110, 32)
 
 
-def console(tmp_path: Path, *, fast: bool = True, events: Path | None = None) -> TalkConsole:
+def console(
+    tmp_path: Path,
+    *,
+    fast: bool = True,
+    events: Path | None = None,
+    mic: FakeDevice | None = None,
+) -> TalkConsole:
     args = argparse.Namespace(events_jsonl=str(events) if events else None, audio_out=None)
     settings = Settings(transport="websocket", workspace=str(tmp_path))
+    audio = AudioOptions(mic=mic is not None)
     conversation = LocalConversation(
-        args, settings, offline=True, audio=AudioOptions(), fast_emulator_audio=fast
+        args,
+        settings,
+        offline=True,
+        audio=audio,
+        fast_emulator_audio=fast,
+        device_factory=(mic or FakeDevice()).factory,
     )
-    return TalkConsole(conversation, StatusLine(transport="websocket"))
+    return TalkConsole(conversation, StatusLine(transport="websocket", mic=audio.mic))
 
 
 def transcript(app: TalkConsole) -> list[str]:
@@ -155,3 +168,26 @@ async def test_escape_interrupts_the_assistant_mid_answer(tmp_path: Path) -> Non
         for e in log
         if e["dir"] == "in"
     )
+
+
+async def test_mic_shows_the_level_and_who_is_speaking(tmp_path: Path) -> None:
+    device = FakeDevice()  # an in-memory sound card
+    app = console(tmp_path, mic=device)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await until(pilot, "the microphone", lambda: bool(device.inputs))
+        assert "mic ░░░░░░░░░░ listening" in app.status.render().plain
+        feeding = asyncio.ensure_future(asyncio.to_thread(device.inputs[0].feed, tone(1.0)))
+        await until(pilot, "speech", lambda: app.status.speaking == "you")
+        await feeding
+        shown = app.status.render().plain
+        assert re.search(r"mic █{5,}░* you are speaking", shown), shown  # about -12 dBFS
+        await asyncio.to_thread(device.inputs[0].feed, bytes(192_000))  # 2 s of silence (48 kHz)
+        await until(
+            pilot,
+            "the spoken turn",
+            lambda: any(line.startswith("you (voice) › ") for line in transcript(app)),
+        )
+        await until(pilot, "the answer", lambda: app.status.speaking == "listening")
+        await pilot.press("ctrl+c")
+    assert app.failure is None

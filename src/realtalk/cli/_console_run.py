@@ -19,7 +19,8 @@ from realtalk._errors import ConfigError, RealtalkError
 from realtalk.agent import InterruptibleAgent
 from realtalk.cli._console_view import StatusLine, level_dbfs
 from realtalk.cli._session import TalkRuntime
-from realtalk.cli._talk_audio import AudioOptions, LocalAudio
+from realtalk.cli._sounddevice import load_sounddevice
+from realtalk.cli._talk_audio import AudioOptions, DeviceFactory, LocalAudio
 
 if TYPE_CHECKING:
     from realtalk.cli._console import TalkConsole
@@ -61,8 +62,10 @@ class LocalConversation:
         offline: bool,
         audio: AudioOptions,
         fast_emulator_audio: bool = False,
+        device_factory: DeviceFactory = load_sounddevice,
     ) -> None:
         self._args = args
+        self._device_factory = device_factory
         self._fast = fast_emulator_audio
         self._settings = settings
         self._offline = offline
@@ -74,7 +77,7 @@ class LocalConversation:
 
         args, settings = self._args, self._settings
         async with (
-            LocalAudio(self._audio) as local,
+            LocalAudio(self._audio, factory=self._device_factory) as local,
             TalkRuntime(
                 settings,
                 renderer=ConsoleRenderer(ui),
