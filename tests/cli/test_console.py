@@ -20,8 +20,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from realtalk import ConfigError
 from realtalk.cli._console import TalkConsole
-from realtalk.cli._console_run import LocalConversation
+from realtalk.cli._console_run import LocalConversation, wants_console
 from realtalk.cli._console_view import StatusLine
 from realtalk.cli._talk_audio import AudioOptions
 from realtalk.conversation import Settings
@@ -37,9 +38,10 @@ def console(
     fast: bool = True,
     events: Path | None = None,
     mic: FakeDevice | None = None,
+    push_to_talk: bool = False,
 ) -> TalkConsole:
     args = argparse.Namespace(events_jsonl=str(events) if events else None, audio_out=None)
-    settings = Settings(transport="websocket", workspace=str(tmp_path))
+    settings = Settings(transport="websocket", workspace=str(tmp_path), push_to_talk=push_to_talk)
     audio = AudioOptions(mic=mic is not None)
     conversation = LocalConversation(
         args,
@@ -49,7 +51,8 @@ def console(
         fast_emulator_audio=fast,
         device_factory=(mic or FakeDevice()).factory,
     )
-    return TalkConsole(conversation, StatusLine(transport="websocket", mic=audio.mic))
+    status = StatusLine(transport="websocket", mic=audio.mic, push_to_talk=push_to_talk)
+    return TalkConsole(conversation, status)
 
 
 def transcript(app: TalkConsole) -> list[str]:
@@ -191,3 +194,62 @@ async def test_mic_shows_the_level_and_who_is_speaking(tmp_path: Path) -> None:
         await until(pilot, "the answer", lambda: app.status.speaking == "listening")
         await pilot.press("ctrl+c")
     assert app.failure is None
+
+
+async def test_push_to_talk_commits_what_was_said_and_the_answer_comes(tmp_path: Path) -> None:
+    device = FakeDevice()
+    events = tmp_path / "events.jsonl"
+    app = console(tmp_path, mic=device, push_to_talk=True, events=events)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await until(pilot, "the microphone", lambda: bool(device.inputs))
+        assert "push-to-talk: Ctrl-T to talk" in app.status.render().plain
+        # Key off: what the microphone hears goes nowhere.
+        await asyncio.to_thread(device.inputs[0].feed, tone(0.5))
+        await pilot.press("ctrl+t")
+        assert "● talking (Ctrl-T sends)" in app.status.render().plain
+        await asyncio.to_thread(device.inputs[0].feed, tone(1.0))
+        await pilot.press("ctrl+t")
+        await until(
+            pilot,
+            "the spoken turn",
+            lambda: any(line.startswith("you (voice) › ") for line in transcript(app)),
+        )
+        await until(
+            pilot,
+            "the answer",
+            lambda: any(line.startswith("assistant › You said: ") for line in transcript(app)),
+        )
+        await pilot.press("ctrl+c")
+    assert app.failure is None
+    log = [json.loads(line) for line in events.read_text().splitlines()]
+    out = [e["event"] for e in log if e["dir"] == "out"]
+    (update,) = [e for e in out if e["type"] == "session.update"]
+    assert update["session"]["audio"]["input"]["turn_detection"] is None
+    kinds = [e["type"] for e in out if e["type"] != "input_audio_buffer.append"]
+    assert kinds[1:] == ["input_audio_buffer.clear", "input_audio_buffer.commit", "response.create"]
+    # Only the second tone went out (1 s: 50 blocks of 20 ms); the first (25 more) did not.
+    appended = [e for e in out if e["type"] == "input_audio_buffer.append"]
+    assert 40 <= len(appended) <= 50, len(appended)
+
+
+def _args(**kwargs: object) -> argparse.Namespace:
+    base: dict[str, object] = {"text": None, "audio_in": None, "app_server": None, "mic": False}
+    return argparse.Namespace(**(base | {"console": None, "push_to_talk": False} | kwargs))
+
+
+def test_when_the_console_runs() -> None:
+    # Under pytest stdin is not a terminal: plain lines unless asked.
+    assert not wants_console(_args())
+    assert wants_console(_args(console=True))
+    assert not wants_console(_args(console=False, mic=True))
+    assert not wants_console(_args(text="hi"))
+    assert wants_console(_args(console=True, mic=True, push_to_talk=True))
+    for bad in (
+        _args(console=True, text="hi"),
+        _args(console=True, app_server="stdio"),
+        _args(push_to_talk=True, console=True),  # no --mic
+        _args(push_to_talk=True, mic=True, console=False),
+    ):
+        with pytest.raises(ConfigError):
+            wants_console(bad)

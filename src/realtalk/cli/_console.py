@@ -95,6 +95,10 @@ class ConsoleConversation(Protocol):
         """Cancel the running delegation (False: none)."""
         ...
 
+    async def push_to_talk(self, *, talking: bool) -> bool:
+        """Start (``talking``) or end a push-to-talk turn (False: nothing sent)."""
+        ...
+
 
 class ConsoleRenderer(Renderer):
     """The runtime's renderer, drawing into the console instead of printing."""
@@ -138,6 +142,7 @@ class TalkConsole(App[None]):
         Binding("ctrl+q", "quit", "quit", show=False, priority=True),
         Binding("escape", "interrupt", "interrupt the assistant", priority=True),
         Binding("ctrl+x", "cancel_agent", "cancel the agent", priority=True),
+        Binding("ctrl+t", "push_to_talk", "talk / send", priority=True),
     ]
 
     def __init__(self, conversation: ConsoleConversation, status: StatusLine) -> None:
@@ -188,6 +193,25 @@ class TalkConsole(App[None]):
         self.add_line("info", "closing…")
         await self.finish()
         self.exit()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "push_to_talk":
+            return self.status.push_to_talk  # the key exists only in push-to-talk mode
+        return True
+
+    async def action_push_to_talk(self) -> None:
+        talking = not self.status.talking
+        try:
+            sent = await self.conversation.push_to_talk(talking=talking)
+        except RealtalkError as exc:
+            self.add_line("error", f"push-to-talk failed: {exc}")
+            return
+        self.status.talking = talking
+        if talking:
+            self._end_assistant(" [interrupted]")
+        elif not sent:
+            self.notify("nothing was heard: nothing sent")
+        self._draw_status()
 
     async def action_interrupt(self) -> None:
         try:

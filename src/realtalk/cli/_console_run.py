@@ -38,6 +38,10 @@ def wants_console(args: argparse.Namespace) -> bool:
     """
     forced: bool | None = getattr(args, "console", None)
     scripted = bool(args.text or args.audio_in)
+    if getattr(args, "push_to_talk", False) and not (
+        getattr(args, "mic", False) and forced is not False and not scripted
+    ):
+        raise ConfigError("--push-to-talk needs --mic and the console (a terminal)")
     if forced:
         if scripted or getattr(args, "app_server", None):
             raise ConfigError(
@@ -103,10 +107,17 @@ class LocalConversation:
 
                 def metered(pcm: bytes) -> Awaitable[None] | None:
                     ui.status.level_db = level_dbfs(pcm)
+                    if settings.push_to_talk and not ui.status.talking:
+                        return None  # push-to-talk: only what is said while the key is on
                     return sink(pcm)
 
                 waiters.add(asyncio.ensure_future(local.mic.run(metered)))
-                ui.add_line("info", "listening: just talk (the server detects turns)")
+                ui.add_line(
+                    "info",
+                    "push-to-talk: Ctrl-T starts talking, Ctrl-T again sends"
+                    if settings.push_to_talk
+                    else "listening: just talk (the server detects turns)",
+                )
             try:
                 done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -134,6 +145,15 @@ class LocalConversation:
     async def interrupt(self) -> bool:
         return await self._running().interrupt()
 
+    async def push_to_talk(self, *, talking: bool) -> bool:
+        manager = self._running().manager
+        assert manager is not None
+        if talking:
+            playback = self._running().playback  # stop hearing the assistant at once
+            if playback is not None:
+                playback.interrupt()
+        return await manager.push_to_talk(talking=talking)
+
     async def cancel_agent(self) -> bool:
         """Stop the agent's running task (its commands are killed); the model says so."""
         manager = self._running().manager
@@ -147,7 +167,9 @@ async def run_console(
     """Run ``talk`` in the console until the person quits or the conversation ends."""
     from realtalk.cli._console import TalkConsole
 
-    status = StatusLine(transport=settings.transport, mic=audio.mic)
+    status = StatusLine(
+        transport=settings.transport, mic=audio.mic, push_to_talk=settings.push_to_talk
+    )
     app = TalkConsole(LocalConversation(args, settings, offline=offline, audio=audio), status)
     try:
         await app.run_async()

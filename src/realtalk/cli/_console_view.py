@@ -170,6 +170,8 @@ class StatusLine:
     mic: bool = False
     level_db: float = FLOOR_DB
     speaking: str = "listening"  # with --mic: "listening", "you", "assistant"
+    push_to_talk: bool = False
+    talking: bool = False  # push-to-talk: the key is on
 
     def render(self) -> Text:
         out = Text()
@@ -189,5 +191,10 @@ class StatusLine:
             out.append(" · mic ")
             out.append(meter, style="green" if filled < METER_WIDTH else "red")
             who = {"you": "you are speaking", "assistant": "assistant speaking"}
-            out.append(f" {who.get(self.speaking, 'listening')}")
+            if self.push_to_talk and self.talking:
+                out.append(" ● talking (Ctrl-T sends)", style="bold red")
+            elif self.push_to_talk:
+                out.append(" push-to-talk: Ctrl-T to talk")
+            else:
+                out.append(f" {who.get(self.speaking, 'listening')}")
         return out

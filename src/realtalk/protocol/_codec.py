@@ -228,6 +228,16 @@ def response_create() -> dict[str, Any]:
     return {"type": "response.create"}
 
 
+def input_audio_commit() -> dict[str, Any]:
+    """End the spoken turn: the input audio so far becomes a user item (VAD off)."""
+    return {"type": "input_audio_buffer.commit"}
+
+
+def input_audio_clear() -> dict[str, Any]:
+    """Drop the input audio not committed yet."""
+    return {"type": "input_audio_buffer.clear"}
+
+
 def response_cancel(event_id: str | None = None) -> dict[str, Any]:
     """Cancel the in-progress response (v2); nothing active: an ``error`` comes back."""
     message: dict[str, Any] = {"type": "response.cancel"}

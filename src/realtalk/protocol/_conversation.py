@@ -40,6 +40,8 @@ from realtalk.protocol._answers import Answers
 from realtalk.protocol._codec import (
     FRAME_TOO_DEEP,
     ServerEventParser,
+    input_audio_clear,
+    input_audio_commit,
     item_truncate,
     output_audio_buffer_clear,
     response_cancel,
@@ -153,6 +155,7 @@ class ConversationCore:
         self._outputs: deque[Output] = deque()
         self._best_effort: deque[str] = deque(maxlen=_BEST_EFFORT_IDS)
         self._best_effort_count = 0
+        self._spoken = False  # input audio queued since the last begin/end of speech
         self._handlers: dict[type, Callable[[Any, float], None]] = {
             AudioOut: self._on_audio,
             OutputTranscriptDelta: self._on_output_delta,
@@ -263,7 +266,36 @@ class ConversationCore:
         """Queue one input audio frame; False if it was dropped (queue full or ended)."""
         if self.end_reason is not None:
             return False
-        return self._outbox.put_audio(frame)
+        queued = self._outbox.put_audio(frame)
+        self._spoken = self._spoken or queued
+        return queued
+
+    def begin_speech(self, now: float) -> bool:
+        """Push-to-talk pressed (a session without server VAD, v2): the person talks.
+
+        The assistant is stopped (:meth:`interrupt`) and input audio not committed yet
+        is dropped, so the turn holds only what is said from now on.
+        """
+        if self.end_reason is not None or not self._v2:
+            return False
+        self.interrupt(now)
+        self._send(input_audio_clear(), "input_audio_buffer.clear")
+        self._spoken = False
+        return True
+
+    def end_speech(self) -> bool:
+        """Push-to-talk released: commit what was said and ask for the answer.
+
+        False, and nothing sent, when no audio came since :meth:`begin_speech` (the
+        server refuses to commit an empty buffer).
+        """
+        if self.end_reason is not None or not self._v2 or not self._spoken:
+            return False
+        self._spoken = False
+        self._send(input_audio_commit(), "input_audio_buffer.commit")
+        self._request_create("push to talk")
+        self._update_turn()
+        return True
 
     def request_response(self, reason: str = "user request") -> bool:
         """Ask the model to answer (after everything queued so far)."""
