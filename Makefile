@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 RUNSTAMP := $(VENV)/.installed-run
 
-.PHONY: demo test lint typecheck pytest sysdeps clean
+.PHONY: demo test lint typecheck pytest sysdeps demo-sysdeps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,24 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(RUNSTAMP)
 
-demo: $(RUNSTAMP)
+demo: $(RUNSTAMP) demo-sysdeps
 	$(BIN)/realtalk demo
+
+# What the demo uses from the system: bubblewrap (the agent's commands run in its
+# sandbox; without it they are refused) and espeak-ng (spoken answers; else a tone).
+# Installed when we can (root with apt-get); otherwise one line says what is missing.
+demo-sysdeps:
+	@missing=""; \
+	test -x /usr/bin/bwrap || command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing$$missing (the agent's sandbox, spoken answers)"; \
+			apt-get update -qq && apt-get install -y -qq $$missing; \
+		else \
+			echo "note: not installed:$$missing (install with your package manager; the demo runs without them: commands are refused, answers are a tone)"; \
+		fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
