@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -57,7 +58,9 @@ class Terminal:
 async def talk_in_tmux(tmp_path: Path, *args: str) -> AsyncIterator[Terminal]:
     term = Terminal(f"realtalk-test-{os.getpid()}-{id(tmp_path)}")
     env = clean_env(tmp_path, {"TERM": "xterm-256color"})
-    command = shlex.join([sys.executable, "-m", "realtalk", "talk", *args])
+    # `sh -c` writes the pid of the process it becomes (realtalk) for signal tests.
+    launcher = ["sh", "-c", 'echo $$ > "$0"; exec "$@"', str(tmp_path / "talk.pid")]
+    command = shlex.join([*launcher, sys.executable, "-m", "realtalk", "talk", *args])
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     shell = f"cd {shlex.quote(str(tmp_path))} && env -i {exports} {command}; echo EXIT=$?; sleep 60"
     await term.tmux("new-session", "-d", "-s", "talk", "-x", "120", "-y", "34", shell)
@@ -126,3 +129,14 @@ async def test_no_console_prints_each_typed_line_once(tmp_path: Path) -> None:
         assert not any("<realtime_delegation>" in x or "you> " in x for x in done)
         await term.tmux("send-keys", "-t", "talk", "Enter")  # an empty line quits
         await term.until("a clean exit", lambda s: any(x.startswith("EXIT=0") for x in s))
+
+
+async def test_sigterm_closes_the_console_and_exits_143(tmp_path: Path) -> None:
+    """A closed terminal or a kill: the conversation closes, the terminal is given back."""
+    async with talk_in_tmux(tmp_path, "--transport", "websocket") as term:
+        await term.until("the connected status", lambda s: any("connected" in x for x in s))
+        pid = int((tmp_path / "talk.pid").read_text())
+        os.kill(pid, signal.SIGTERM)
+        screen = await term.until("the exit", lambda s: any(x.startswith("EXIT=") for x in s))
+        assert "EXIT=143" in screen
+        assert not any("agent:" in x or "connected" in x for x in screen)  # screen restored

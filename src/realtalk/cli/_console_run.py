@@ -175,6 +175,10 @@ async def run_console(
         await app.run_async()
     finally:
         await app.finish()
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        # SIGTERM/SIGHUP cancel the run; textual ends quietly, the exit status must not.
+        raise asyncio.CancelledError
     if app.failure is not None:
         raise app.failure
     return 0
