@@ -46,6 +46,8 @@ def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
                 f"{_MAX_RECONNECT_RETRIES}"
             )
         overrides["reconnect_max_retries"] = args.reconnect_retries
+    if getattr(args, "push_to_talk", False):
+        overrides["push_to_talk"] = True
     if getattr(args, "agent_cmd", None):
         argv = shlex.split(args.agent_cmd)
         if not argv:
