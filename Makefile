@@ -47,8 +47,9 @@ typecheck: $(STAMP)
 
 # System tools the tests use: the openssl CLI (TRUSTED CERTIFICATE fixtures),
 # bubblewrap (the agent's sandbox; its tests run the real bwrap), espeak-ng (the
-# emulator's spoken answers, and spoken-question fixtures), and Debian's Chromium and
-# its WebDriver (the browser page test).
+# emulator's spoken answers, and spoken-question fixtures), Debian's Chromium and
+# its WebDriver (the browser page test), and tmux (the console's tests read
+# `realtalk talk` off a real terminal).
 sysdeps:
 	@command -v openssl >/dev/null 2>&1 || { \
 		echo "installing openssl (needed by the TLS tests)"; \
@@ -62,6 +63,9 @@ sysdeps:
 	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
 		echo "installing chromium and chromium-driver (needed by the browser page test)"; \
 		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+	@command -v tmux >/dev/null 2>&1 || { \
+		echo "installing tmux (the console tests run talk in a real terminal)"; \
+		apt-get update -qq && apt-get install -y -qq tmux; }
 
 pytest: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q

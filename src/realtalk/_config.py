@@ -54,6 +54,13 @@ _LIMITS: dict[str, tuple[float, float]] = {
     # The caps keep a sideband join bounded: 10 retries from 10 s double past a day.
     "sideband_max_retries": (0, 10),
     "sideband_retry_base_ms": (0, 10_000),
+    # A lost realtime session is re-opened with this many attempts (0: the conversation
+    # ends instead); the first attempt is immediate, then the backoff doubles.
+    "reconnect_max_retries": (0, 20),
+    "reconnect_retry_base_ms": (0, 10_000),
+    # Renew the session this long after it opened (at a turn boundary), before the
+    # server's 60-minute cap ends it; 0 never renews (the cap then ends it: reconnect).
+    "rotate_after_s": (0, 7 * 24 * 3600.0),
     "agent_timeout_s": (0.001, 7 * 24 * 3600.0),
     "connect_timeout_s": (0.001, 3600.0),
 }
@@ -72,6 +79,9 @@ class _RealtimeFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     transport: Transport | None = None
     sideband_max_retries: int | None = None
     sideband_retry_base_ms: int | None = None
+    reconnect_max_retries: int | None = None
+    reconnect_retry_base_ms: int | None = None
+    rotate_after_s: float | None = None
 
 
 SandboxName = Literal["read-only", "workspace-write", "danger-full-access"]
@@ -123,8 +133,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     startup_context: str | None = None
     output_modality: OutputModality = OutputModality.AUDIO
     transport: Transport = "webrtc"
+    push_to_talk: bool = False
+    """The person says when a spoken turn ends (``talk --push-to-talk``): the session
+    has no server VAD, the client commits the input audio and asks for the answer."""
     sideband_max_retries: int = 4
     sideband_retry_base_ms: int = 200
+    reconnect_max_retries: int = 6
+    reconnect_retry_base_ms: int = 250
+    rotate_after_s: float = 3300.0
     agent_command: tuple[str, ...] | None = None
     agent_input: Literal["arg", "stdin"] = "arg"
     agent_timeout_s: float = 600.0
@@ -375,6 +391,27 @@ def load_settings(
             "REALTALK_CONNECT_TIMEOUT_S",
             file.connect_timeout_s,
             in_file + "connect_timeout_s",
+        ),
+        **_number_setting(
+            "reconnect_max_retries",
+            _int_env(env, "REALTALK_RECONNECT_MAX_RETRIES"),
+            "REALTALK_RECONNECT_MAX_RETRIES",
+            rt.reconnect_max_retries,
+            in_file + "realtime.reconnect_max_retries",
+        ),
+        **_number_setting(
+            "reconnect_retry_base_ms",
+            None,
+            None,
+            rt.reconnect_retry_base_ms,
+            in_file + "realtime.reconnect_retry_base_ms",
+        ),
+        **_number_setting(
+            "rotate_after_s",
+            _float_env(env, "REALTALK_ROTATE_AFTER_S"),
+            "REALTALK_ROTATE_AFTER_S",
+            rt.rotate_after_s,
+            in_file + "realtime.rotate_after_s",
         ),
     }
     settings = Settings(

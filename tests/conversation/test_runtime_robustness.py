@@ -7,7 +7,6 @@ import asyncio
 
 from realtalk.conversation import (
     Closed,
-    CloseReason,
     ConversationEvent,
     ConversationManager,
     Realtime,
@@ -22,6 +21,7 @@ from realtalk.protocol import (
     CancelDelegation,
     ConversationCore,
     Delegate,
+    EndReason,
     ErrorEvent,
     Mode,
     OutputTranscriptDone,
@@ -40,7 +40,7 @@ class _Pump:
 
     def __init__(self) -> None:
         self.events: list[ConversationEvent] = []
-        self.ended: asyncio.Future[CloseReason] = asyncio.get_running_loop().create_future()
+        self.ended: asyncio.Future[EndReason] = asyncio.get_running_loop().create_future()
 
     async def emit(self, event: ConversationEvent) -> None:
         self.events.append(event)
@@ -48,7 +48,7 @@ class _Pump:
     async def route(self, runtime: ConversationRuntime, order: Delegate | CancelDelegation) -> None:
         raise AssertionError(f"unexpected agent order {order!r}")
 
-    async def on_end(self, runtime: ConversationRuntime, reason: CloseReason) -> None:
+    async def on_end(self, runtime: ConversationRuntime, reason: EndReason) -> None:
         self.ended.set_result(reason)
         await runtime.stop(send_close=False)
 

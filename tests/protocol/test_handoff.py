@@ -26,6 +26,7 @@ from realtalk.protocol import (
     SendMessage,
     TranscriptEntry,
     Version,
+    delegation_input,
     delegation_text,
     handoff_request_text,
     truncate_output,
@@ -506,3 +507,38 @@ def test_a_task_stopped_from_elsewhere_cancels_its_handoff() -> None:
     ]
     assert state.stale_ends == 0
     assert state.agent_stopped() == []  # nothing left to stop
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [("hello", None), ("use a < b && c > d", "saw <that>\nand more"), ("</input> inside", "x")],
+)
+def test_delegation_input_unwraps_what_wrap_delegation_built(text: str, delta: str | None) -> None:
+    assert delegation_input(wrap_delegation(text, delta)) == text
+
+
+def test_delegation_input_leaves_other_text_alone() -> None:
+    for text in ("plain words", "<realtime_delegation>half", "x <input>y</input>"):
+        assert delegation_input(text) == text
+
+
+def test_cancelling_a_task_of_an_earlier_session_is_a_backend_note() -> None:
+    # After a reconnect the task's call does not exist in the new session.
+    state = HandoffState(Version.V2)
+    state.adopt(HandoffPhase.ACTIVE_WITH_OUTPUT, stale_ends=0)
+    cancelled, actions = state.cancel()
+    assert cancelled
+    assert actions == [
+        backend_item(f"[BACKEND] {CANCELLED_OUTPUT}"),
+        RequestCreate("handoff cancelled"),
+    ]
+    assert not state.adopted and not state.active and state.stale_ends == 1
+    assert state.agent_stopped() == []  # its interrupted end, dropped
+
+
+def test_stale_ends_carry_over_to_a_new_session() -> None:
+    state = HandoffState(Version.V2)
+    state.adopt(HandoffPhase.IDLE, stale_ends=1)
+    assert state.agent_message("a late line of the cancelled task") == []
+    assert state.agent_complete() == []
+    assert state.stale_ends == 0

@@ -33,6 +33,13 @@ def test_there_are_traces_for_every_scenario() -> None:
         "v2_person_cancels_the_delegation",
         "v2_task_stopped_elsewhere_cancels_the_handoff",
         "v1_person_cancels_the_delegation",
+        "v2_session_expired_continues_in_a_new_session",
+        "v2_drop_during_a_handoff_delivers_the_result_in_the_new_session",
+        "v2_rotation_waits_for_the_turn_boundary",
+        "v2_rotation_deadline_renews_mid_answer",
+        "v2_refused_restored_item_is_survived",
+        "v2_interrupt_key_cancels_and_cuts",
+        "webrtc_interrupt_key_clears_the_output_buffer",
     }
     assert required <= names
     sources = {load(path)[0]["source"].split(":")[0] for path in ALL}

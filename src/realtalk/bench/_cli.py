@@ -33,6 +33,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         ("preconnect", "Responses turn start to first request, with and without preconnect"),
         ("app-server", "realtime threads over one app-server WebSocket listener"),
         ("speech", "offline speech: recognition accuracy on espeak-ng, TTS first audio"),
+        ("reconnect", "a lost realtime session: the silence until the new one, history restored"),
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--json", action="store_true")
@@ -49,6 +50,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         if name == "speech":
             p.add_argument("--rounds", type=count_arg, default=5)
             p.add_argument("--quick", action="store_true", help="one voice and speed")
+        if name == "reconnect":
+            p.add_argument("--rounds", type=count_arg, default=5)
+            p.add_argument("--turns", type=non_negative_arg, default=4)
+            p.add_argument("--max-session-s", type=seconds_arg, default=2.0)
         if name == "app-server":
             p.add_argument("--threads", type=count_arg, default=100)
             p.add_argument("--seconds", type=seconds_arg, default=5.0)
@@ -98,7 +103,14 @@ async def _speech(args: argparse.Namespace) -> dict[str, Any]:
     return await bench_speech(quick=args.quick, rounds=args.rounds)
 
 
+async def _reconnect(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._reconnect import bench_reconnect
+
+    return await bench_reconnect(args.rounds, args.turns, args.max_session_s)
+
+
 _BENCHMARKS: dict[str, BenchFn] = {
+    "reconnect": _reconnect,
     "app-server": _app_server,
     "startup": _startup,
     "relay": _relay,

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from realtalk._argtypes import seconds_arg
+from realtalk._argtypes import non_negative_arg, seconds_arg
 from realtalk._errors import RealtalkError
 from realtalk._logfile import close_run_log
 from realtalk._secrets import scrub
@@ -46,6 +46,20 @@ def _add_conversation_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="longest wait to connect or create a call (default: connect_timeout_s, else 15)",
     )
+    p.add_argument(
+        "--rotate-after-s",
+        type=seconds_arg,
+        metavar="S",
+        help="renew the realtime session after S seconds, at a turn boundary, with the "
+        "conversation restored (default 3300: before the server's 60-minute cap)",
+    )
+    p.add_argument(
+        "--reconnect-retries",
+        type=non_negative_arg,
+        metavar="N",
+        help="attempts to re-open a lost realtime session, history restored (default 6; "
+        "0: a lost session ends the conversation)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
 
 
@@ -66,6 +80,13 @@ def _add_talk_arguments(talk: argparse.ArgumentParser) -> None:
     talk.add_argument("--text", help="say this once, wait for the answer, exit")
     talk.add_argument("--audio-in", metavar="FILE.wav", help="stream a WAV file at real-time pace")
     talk.add_argument("--audio-out", metavar="FILE.wav", help="write the model's audio")
+    talk.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the live console (transcript, agent panel, status); default: on when stdin "
+        "and stdout are a terminal; --no-console prints plain lines",
+    )
     add_audio_arguments(talk)
     talk.add_argument(
         "--app-server",

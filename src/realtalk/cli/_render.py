@@ -8,16 +8,25 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from realtalk.conversation import AgentActivity, Closed, ConversationEvent, Realtime, Started
+from realtalk.conversation import (
+    AgentActivity,
+    Closed,
+    ConversationEvent,
+    Realtime,
+    Reconnected,
+    Reconnecting,
+    Started,
+)
 from realtalk.protocol import (
     ErrorEvent,
     HandoffRequested,
     InputTranscriptDone,
     OutputTranscriptDelta,
     OutputTranscriptDone,
+    delegation_input,
 )
 
-__all__ = ["Renderer", "safe_text"]
+__all__ = ["Renderer", "reconnected_line", "safe_text"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -27,12 +36,27 @@ def safe_text(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def reconnected_line(event: Reconnected) -> str:
+    """The one line a person sees when a new session continues the conversation."""
+    why = {"session_expired": "session time limit", "rotation": "session renewed"}.get(
+        event.cause, "connection lost"
+    )
+    folded = f", {event.folded_items} older condensed" if event.folded_items else ""
+    return (
+        f"reconnected, history restored ({why}; {event.restored_items} messages"
+        f"{folded}; {event.elapsed_ms:.0f} ms)"
+    )
+
+
 class Renderer:
     """Prints the conversation as it streams: user and assistant turns, handoffs."""
 
-    def __init__(self, console: Console | None = None, *, verbose: bool = False) -> None:
+    def __init__(
+        self, console: Console | None = None, *, verbose: bool = False, echoed: bool = False
+    ) -> None:
         self.console = console or Console(highlight=False, soft_wrap=True)
         self._verbose = verbose
+        self._echoed = echoed  # typed lines are already on screen (a terminal's echo)
         self._streaming = False
 
     def _end_stream(self) -> None:
@@ -50,6 +74,8 @@ class Renderer:
 
     def user(self, text: str) -> None:
         self._end_stream()
+        if self._echoed:
+            return  # the terminal echoed the line as it was typed: once is enough
         self.console.print(Text("you> ", style="bold cyan") + Text(safe_text(text)))
 
     def data_channel(self, event: dict[str, Any]) -> None:
@@ -64,6 +90,10 @@ class Renderer:
             )
         elif isinstance(event, Closed):
             self.info(f"conversation closed ({event.reason})")
+        elif isinstance(event, Reconnected):
+            self.info(reconnected_line(event))
+        elif isinstance(event, Reconnecting) and self._verbose:
+            self.info(f"realtime session ended ({event.cause}: {event.detail}); reconnecting")
         elif isinstance(event, AgentActivity):
             self._agent(event)
         elif isinstance(event, Realtime):
@@ -75,7 +105,8 @@ class Renderer:
         self._end_stream()
         if event.kind == "submitted":
             self.console.print(
-                Text("handoff> ", style="bold magenta") + Text(safe_text(event.text))
+                Text("handoff> ", style="bold magenta")
+                + Text(safe_text(delegation_input(event.text)))
             )
         elif event.kind == "message":
             self.console.print(Text("agent> ", style="bold green") + Text(safe_text(event.text)))

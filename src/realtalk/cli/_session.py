@@ -32,6 +32,7 @@ from realtalk.agent import (
     report_sandbox,
     safety_from_settings,
 )
+from realtalk.cli._agent_tap import AgentTap, TappedAgent
 from realtalk.cli._device import AudioPlayback, is_quiet
 from realtalk.cli._jsonl import EventLog
 from realtalk.cli._offline import OFFLINE_API_KEY, offline_notice
@@ -42,6 +43,7 @@ from realtalk.conversation import (
     ConversationEvent,
     ConversationManager,
     Realtime,
+    Reconnected,
     SdpAnswer,
     Started,
     StartParams,
@@ -81,6 +83,7 @@ class TalkRuntime:
         fast_emulator_audio: bool = False,
         agent: BackgroundAgent | None = None,
         playback: AudioPlayback | None = None,
+        agent_tap: AgentTap | None = None,
     ) -> None:
         self.settings = settings
         self.playback = playback  # e.g. the local speaker (``--speaker``)
@@ -92,6 +95,7 @@ class TalkRuntime:
         self._audio_out_path = audio_out
         self._fast = fast_emulator_audio
         self._agent = agent
+        self._agent_tap = agent_tap  # a console sees the agent's tools at work
         self.emulator: Emulator | None = None
         self.manager: ConversationManager | None = None
         self.tracker = TurnTracker()
@@ -162,7 +166,8 @@ class TalkRuntime:
         # Barge-in truncates the answer where the person stopped hearing it: the speaker
         # knows, else the --audio-out virtual speaker (WebSocket only; see _outputs).
         clock = self._speaker if self._speaker is not None else self._virtual
-        self.manager = ConversationManager(settings, agent=agent, tap=self._log, playback=clock)
+        linked = agent if self._agent_tap is None else TappedAgent(agent, self._agent_tap)
+        self.manager = ConversationManager(settings, agent=linked, tap=self._log, playback=clock)
         self._sub = self.manager.subscribe()
         self._pump = asyncio.ensure_future(self._pump_events(self._sub))
 
@@ -218,6 +223,11 @@ class TalkRuntime:
                     "version": event.version.value,
                 },
             )
+        if isinstance(event, Reconnected):
+            logger.info(
+                "realtime session re-opened",
+                extra={"cause": event.cause, "elapsed_ms": event.elapsed_ms},
+            )
         if isinstance(event, SdpAnswer) and self.peer is not None:
             try:
                 await self.peer.accept_answer(event.sdp)
@@ -261,6 +271,15 @@ class TalkRuntime:
         await self.manager.text_in(text)
         await self.manager.request_response()
         await self.wait_idle(timeout)
+
+    async def interrupt(self) -> bool:
+        """Stop the assistant now (a key): cancel and cut its answer, stop local playback."""
+        assert self.manager is not None
+        stopped = await self.manager.interrupt()
+        for output in (self._virtual, self._speaker):
+            if output is not None:
+                output.interrupt()
+        return stopped
 
     # -- what interactive input needs (``_talk_audio.TalkSession``) ------------------
 

@@ -8,7 +8,9 @@ module only moves things, with two tasks owned here (``stop`` cancels and awaits
   subscribers (a :class:`Delegate` or :class:`CancelDelegation` goes to the agent
   link first);
 * ``writer`` - sends what the core queued (input audio and text, agent output,
-  acknowledgements, ``response.create``, truncation), in the core's order.
+  acknowledgements, ``response.create``, truncation), in the core's order;
+* ``rotate`` (when the session is to be renewed before the server's cap) - tells the
+  core the time when the renewal is due and at its deadline; the core decides.
 
 Inputs (text, audio, response requests, agent events) are calls on the core made by
 the caller's task; they wake the writer. So server -> subscriber is one queue hop (the
@@ -28,8 +30,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from realtalk._errors import RealtalkError
-from realtalk.conversation._types import CloseReason, ConversationEvent, Realtime
-from realtalk.protocol import AudioFrame, CancelDelegation, ConversationCore, Delegate
+from realtalk.conversation._types import ConversationEvent, Realtime
+from realtalk.protocol import (
+    AudioFrame,
+    CancelDelegation,
+    ConversationCore,
+    Delegate,
+    EndReason,
+    SessionConfig,
+)
 from realtalk.transports import RealtimeConnection
 
 __all__ = ["CONTROL_QUEUE_SIZE", "ConversationRuntime"]
@@ -44,7 +53,7 @@ AgentOrder = Delegate | CancelDelegation
 """What the core asks of the background agent: start or steer a task, or stop it."""
 Route = Callable[["ConversationRuntime", AgentOrder], Awaitable[None]]
 _AGENT_ORDERS = (Delegate, CancelDelegation)
-OnEnd = Callable[["ConversationRuntime", CloseReason], Awaitable[None]]
+OnEnd = Callable[["ConversationRuntime", EndReason], Awaitable[None]]
 
 
 class ConversationRuntime:
@@ -58,8 +67,11 @@ class ConversationRuntime:
         emit: Emit,
         route: Route,
         on_end: OnEnd,
+        config: SessionConfig | None = None,
     ) -> None:
+        """``config``: the session's settings as started (a new session reuses them)."""
         self.core = core
+        self.config = config
         self.version = core.version
         self.session_id = session_id
         self.active = True
@@ -67,6 +79,7 @@ class ConversationRuntime:
         self.ready = asyncio.Event()  # the socket is connected: the writer may send
         self.live = asyncio.Event()  # Started was emitted: events may reach subscribers
         self.stopped = asyncio.Event()
+        self.opened_at: float | None = None  # loop time the socket became ready
         self._emit = emit
         self._route = route
         self._on_end = on_end
@@ -87,16 +100,23 @@ class ConversationRuntime:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def start_io(self, connector: Connector | None) -> None:
-        """Spawn the reader and the writer.
+    def start_io(
+        self, connector: Connector | None, *, rotate: tuple[float, float] | None = None
+    ) -> None:
+        """Spawn the reader and the writer (and the rotation timer).
 
-        With ``connector`` (WebRTC) the reader first joins the sideband through it;
-        without, ``self.conn`` must already be connected.
+        With ``connector`` (a WebRTC sideband, or a new session continuing the
+        conversation) the reader first connects through it; without, ``self.conn`` must
+        already be connected. ``rotate`` = (after, grace) seconds from the socket being
+        ready: renew the session at a turn boundary from ``after``, at ``after + grace``
+        at the latest.
         """
         self._io = [
             self.spawn(self._reader(connector), "reader"),
             self.spawn(self._writer(), "writer"),
         ]
+        if rotate is not None:
+            self._io.append(self.spawn(self._rotation(*rotate), "rotate"))
 
     async def stop(self, *, send_close: bool) -> None:
         """Deactivate, cancel and await every task, close the socket. Idempotent."""
@@ -137,17 +157,29 @@ class ConversationRuntime:
     async def request_response(self) -> bool:
         return await self._control(lambda core: core.request_response())
 
-    async def agent_message(self, text: str) -> None:
-        await self._control(lambda core: core.agent_message(text))
+    async def push_to_talk(self, *, talking: bool) -> bool:
+        """See ``ConversationCore.begin_speech`` / ``end_speech``."""
+        now = asyncio.get_running_loop().time()
+        if talking:
+            return await self._control(lambda core: core.begin_speech(now))
+        return await self._control(lambda core: core.end_speech())
 
-    async def agent_complete(self) -> None:
-        await self._control(lambda core: core.agent_complete())
+    async def interrupt(self) -> bool:
+        """Stop the assistant (see ``ConversationCore.interrupt``); False: nothing to stop."""
+        now = asyncio.get_running_loop().time()
+        return await self._control(lambda core: core.interrupt(now))
 
-    async def agent_failed(self, message: str) -> None:
-        await self._control(lambda core: core.agent_failed(message))
+    async def agent_message(self, text: str) -> bool:
+        return await self._control(lambda core: core.agent_message(text))
 
-    async def agent_stopped(self) -> None:
-        await self._control(lambda core: core.agent_stopped())
+    async def agent_complete(self) -> bool:
+        return await self._control(lambda core: core.agent_complete())
+
+    async def agent_failed(self, message: str) -> bool:
+        return await self._control(lambda core: core.agent_failed(message))
+
+    async def agent_stopped(self) -> bool:
+        return await self._control(lambda core: core.agent_stopped())
 
     async def cancel_delegation(self) -> bool | None:
         """Cancel the running delegation; None once stopped, else whether one ran."""
@@ -170,6 +202,7 @@ class ConversationRuntime:
         if self.core.pending_control >= CONTROL_QUEUE_SIZE:
             self._writable.clear()
         await self.flush_outputs()  # e.g. TurnStarted
+        self._check_end()  # e.g. a rotation that was waiting for this turn edge
         return accepted
 
     async def _wait(self, event: asyncio.Event) -> bool:
@@ -267,6 +300,7 @@ class ConversationRuntime:
                 return
         conn = self.conn
         assert conn is not None
+        self.opened_at = asyncio.get_running_loop().time()
         self.ready.set()
         self._wake.set()  # input that arrived while joining goes out now
         await self.live.wait()
@@ -280,7 +314,7 @@ class ConversationRuntime:
                 core.stream_failed(str(exc))
             else:
                 if event is None:
-                    core.stream_ended()
+                    core.stream_ended(conn.close_detail)
                 else:
                     core.receive_event(event, clock())
                     if core.pending_messages:
@@ -296,6 +330,19 @@ class ConversationRuntime:
                 finally:
                     self._emitting = False
             if core.end_reason is not None and self._check_end():
+                return
+
+    # ----------------------------------------------------------------- rotate
+
+    async def _rotation(self, after_s: float, grace_s: float) -> None:
+        await self.ready.wait()
+        clock = asyncio.get_running_loop().time
+        due = (self.opened_at or clock()) + after_s
+        self.core.schedule_rotation(due, due + grace_s)
+        for at in (due, due + grace_s):
+            await asyncio.sleep(max(0.0, at - clock()))
+            self.core.tick(clock())
+            if self._check_end():
                 return
 
     # ----------------------------------------------------------------- writer

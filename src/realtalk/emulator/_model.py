@@ -431,6 +431,7 @@ class ScriptedModel:
             v1=self.version == "v1",
             declared=declared,
             delegating=conversation.delegating(),
+            earlier=conversation.user_texts_before(last.item_id),
         )
         if plan.kind is PlanKind.NOTHING:
             return

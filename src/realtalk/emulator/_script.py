@@ -45,10 +45,21 @@ count as text through their transcript):
 5. ``tool_choice`` forces a tool (``required`` or a named function): call it.
 6. contains "your instructions": say ``My instructions are: <instructions>`` (or
    ``I have no instructions.``).
-7. otherwise say ``You said: <text>``, and while a delegation runs add
+7. realtime, contains "what did I say" (any case): quote the earlier user messages of
+   this session's conversation, oldest first, ``Before this you said: "<a>"; "<b>".``
+   (typed text and spoken turns' transcripts, ``[USER] `` stripped, ``[BACKEND] ``
+   updates left out; at most 1,000 characters, newest kept), or ``You have not said
+   anything before.`` A new session knows only the items it was sent, so this shows
+   whether a client restored its history after a reconnect.
+8. otherwise say ``You said: <text>``, and while a delegation runs add
    ``The agent is still working on it.`` (the model knows its call is open).
 
 A rule whose tool is not declared (or not allowed) is skipped. Other inputs:
+
+* Responses, the latest user text is a ``<realtime_delegation>`` block (what a
+  realtime client hands its background agent): the rules apply to the block's
+  ``<input>`` text alone (XML entities decoded), so the answer quotes the person's
+  words, never the markup or the transcript around them (:func:`delegated_input`).
 
 * Responses, the input ends with ``function_call_output`` items: one message
   quoting each output, ``I ran `<argv>`. It printed: <output>`` for ``shell``, else
@@ -102,6 +113,7 @@ __all__ = [
     "ToolSpec",
     "choose_calls",
     "declared_tools",
+    "delegated_input",
     "output_sentence",
     "patch_in",
     "plan_response",
@@ -145,6 +157,10 @@ _PATCH_BEGIN: Final = "*** Begin Patch"
 _PATCH_END: Final = "*** End Patch"
 _MAX_ECHO: Final = 1000
 _COMMAND: Final = re.compile(r"`([^`\n]+)`")
+_DELEGATION: Final = re.compile(
+    r"^\s*<realtime_delegation>\s*<input>(.*?)</input>.*</realtime_delegation>\s*$", re.DOTALL
+)
+_XML_ENTITIES: Final = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
 _QUOTED: Final = re.compile(r'"([^"\n]+)"|(?<!\w)\'([^\'\n]+)\'(?!\w)|“([^”\n]+)”')
 
 
@@ -284,13 +300,30 @@ def choose_calls(text: str, declared: Declared, *, max_calls: int) -> list[ToolC
     return []
 
 
-def _said(text: str, declared: Declared) -> str:
-    """Rules 6-7: what the model says to ``text``."""
-    if "your instructions" in text.lower():
+def _said(text: str, declared: Declared, earlier: tuple[str, ...] | None = None) -> str:
+    """Rules 6-8: what the model says to ``text`` (``earlier``: realtime only, rule 7)."""
+    lowered = text.lower()
+    if "your instructions" in lowered:
         if declared.instructions.strip():
             return f"My instructions are: {declared.instructions.strip()[:_MAX_ECHO]}"
         return "I have no instructions."
+    if earlier is not None and "what did i say" in lowered:
+        return _quote_earlier(earlier)
     return f"You said: {text[:_MAX_ECHO]}"
+
+
+def _quote_earlier(earlier: tuple[str, ...]) -> str:
+    quoted: list[str] = []
+    used = 0
+    for said in reversed(earlier):
+        piece = f'"{said}"'
+        if quoted and used + len(piece) > _MAX_ECHO:
+            break
+        quoted.append(piece[:_MAX_ECHO])
+        used += len(piece) + 2
+    if not quoted:
+        return "You have not said anything before."
+    return "Before this you said: " + "; ".join(reversed(quoted)) + "."
 
 
 def output_sentence(name: str, output: str, *, arguments: str = "") -> str:
@@ -319,10 +352,19 @@ def _tool_text(output: str) -> str:
     return text[:_MAX_ECHO] if text else "(no output)"
 
 
+def delegated_input(text: str) -> str:
+    """The ``<input>`` of a ``<realtime_delegation>`` block, decoded; else ``text`` as is."""
+    match = _DELEGATION.match(text)
+    if match is None:
+        return text
+    return re.sub("&(?:lt|gt|quot|apos|amp);", lambda m: _XML_ENTITIES[m.group()], match.group(1))
+
+
 def responses_answer(text: str | None, declared: Declared) -> list[ToolCall] | str:
     """The Responses reply to the latest user ``text``: tool calls, or what to say."""
     if text is None:
         return NOTHING_SAID
+    text = delegated_input(text)
     calls = choose_calls(text, declared, max_calls=len(declared.tools) or 1)
     return calls if calls else _said(text, declared)
 
@@ -375,7 +417,9 @@ def _wants_cancel(text: str) -> bool:
     return words.removesuffix(" please").strip(" ,") in _CANCEL_PHRASES
 
 
-def _plan_user_text(text: str, declared: Declared, *, v1: bool, delegating: bool) -> Plan:
+def _plan_user_text(
+    text: str, declared: Declared, *, v1: bool, earlier: tuple[str, ...], delegating: bool
+) -> Plan:
     if "stay silent" in text.lower():
         if v1:
             return Plan(PlanKind.NOTHING)
@@ -397,7 +441,7 @@ def _plan_user_text(text: str, declared: Declared, *, v1: bool, delegating: bool
     calls = [] if v1 else choose_calls(text, declared, max_calls=1)
     if calls:
         return Plan(PlanKind.CALL_TOOL, tool_name=calls[0].name, arguments=calls[0].arguments)
-    said = _said(text, declared)
+    said = _said(text, declared, earlier)
     if delegating:
         said = f"{said}{'' if said.endswith(('.', '!', '?')) else '.'} {STILL_WORKING}"
     return Plan(PlanKind.SPEAK, text=said)
@@ -409,15 +453,23 @@ def plan_response(
     *,
     v1: bool,
     declared: Declared | None = None,
+    earlier: tuple[str, ...] = (),
     delegating: bool = False,
 ) -> Plan:
     """Decide the next realtime response from the latest input (see the module rules).
 
+    ``earlier``: the user messages before the latest input (rule 7), oldest first.
     ``delegating``: a ``background_agent`` call has no output yet (a task runs).
     """
     declared = declared or Declared()
     if last.kind is InputKind.USER_TEXT:
-        return _plan_user_text(strip_user_prefix(last.text), declared, v1=v1, delegating=delegating)
+        return _plan_user_text(
+            strip_user_prefix(last.text),
+            declared,
+            v1=v1,
+            earlier=earlier,
+            delegating=delegating,
+        )
     if last.kind is InputKind.BACKEND_TEXT:
         return Plan(PlanKind.SPEAK, text=f"The agent says: {last.text}")
     if last.kind is InputKind.TOOL_OUTPUT:

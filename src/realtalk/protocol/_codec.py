@@ -44,6 +44,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "USER_TEXT_PREFIX",
     "ServerEventParser",
+    "assistant_text_item",
     "backend_text_item",
     "encode",
     "function_call_output",
@@ -201,6 +202,18 @@ def user_text_item(version: Version, text: str) -> dict[str, Any]:
     return _message_item("user", text)
 
 
+def assistant_text_item(text: str) -> dict[str, Any]:
+    """An assistant message given as text (restoring a conversation on a new session)."""
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": text}],
+        },
+    }
+
+
 def backend_text_item(text: str) -> dict[str, Any]:
     """A v2 background-agent update, sent as a ``[BACKEND] `` user message."""
     return _message_item("user", prefix_text(text, BACKEND_PREFIX))
@@ -226,6 +239,32 @@ def handoff_append(handoff_id: str, output_text: str) -> dict[str, Any]:
 def response_create() -> dict[str, Any]:
     """Ask the v2 model to respond now."""
     return {"type": "response.create"}
+
+
+def input_audio_commit() -> dict[str, Any]:
+    """End the spoken turn: the input audio so far becomes a user item (VAD off)."""
+    return {"type": "input_audio_buffer.commit"}
+
+
+def input_audio_clear() -> dict[str, Any]:
+    """Drop the input audio not committed yet."""
+    return {"type": "input_audio_buffer.clear"}
+
+
+def response_cancel(event_id: str | None = None) -> dict[str, Any]:
+    """Cancel the in-progress response (v2); nothing active: an ``error`` comes back."""
+    message: dict[str, Any] = {"type": "response.cancel"}
+    if event_id is not None:
+        message["event_id"] = event_id
+    return message
+
+
+def output_audio_buffer_clear(event_id: str | None = None) -> dict[str, Any]:
+    """Cut off the audio the server is still playing (WebRTC/SIP only; after a cancel)."""
+    message: dict[str, Any] = {"type": "output_audio_buffer.clear"}
+    if event_id is not None:
+        message["event_id"] = event_id
+    return message
 
 
 def item_truncate(item_id: str, audio_end_ms: int, event_id: str | None = None) -> dict[str, Any]:

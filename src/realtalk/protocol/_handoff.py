@@ -24,12 +24,17 @@ agent. The cancelled task still ends later (its ``TaskFailed`` or, if it finishe
 meanwhile, ``TaskComplete``): agent events are applied in agent order, so its
 messages and its end, which come before any later task's, are dropped (a count of
 *stale ends*, one per cancelled task).
+
+A handoff carried over to a new realtime session (:meth:`HandoffState.adopt`) has no
+call to answer there: its updates go as ``[BACKEND] `` items (v1 too), and its
+completion asks for a response if it said anything (instead of a function call output).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -60,6 +65,7 @@ __all__ = [
     "HandoffState",
     "RequestCreate",
     "SendMessage",
+    "delegation_input",
     "delegation_text",
     "handoff_request_text",
     "truncate_output",
@@ -121,6 +127,22 @@ def wrap_delegation(text: str, transcript_delta: str | None = None) -> str:
         parts.append(f"  <transcript_delta>{_escape_xml(transcript_delta)}</transcript_delta>")
     parts.append("</realtime_delegation>")
     return "\n".join(parts)
+
+
+_DELEGATION_INPUT: Final = re.compile(
+    r"\A<realtime_delegation>\n  <input>(.*?)</input>\n.*</realtime_delegation>\Z", re.DOTALL
+)
+
+
+def delegation_input(text: str) -> str:
+    """The person's words in a :func:`wrap_delegation` block (unescaped); else ``text``.
+
+    For a UI: it shows what was asked, never the markup or the transcript around it.
+    """
+    match = _DELEGATION_INPUT.match(text)
+    if match is None:
+        return text
+    return match.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def delegation_text(event: HandoffRequested) -> str | None:
@@ -236,7 +258,15 @@ class HandoffState:
     arrives after the completion of its task finds no active handoff and is dropped.
     """
 
-    __slots__ = ("_active_id", "_last_output", "_phase", "_stale", "_table", "_version")
+    __slots__ = (
+        "_active_id",
+        "_adopted",
+        "_last_output",
+        "_phase",
+        "_stale",
+        "_table",
+        "_version",
+    )
 
     def __init__(self, version: Version) -> None:
         self._version = version
@@ -245,11 +275,25 @@ class HandoffState:
         self._active_id: str | None = None
         self._last_output: str | None = None
         self._stale = 0  # cancelled tasks whose end has not arrived yet
+        self._adopted = False  # a task of an earlier session: no call to answer here
 
     @property
     def stale_ends(self) -> int:
         """Cancelled tasks whose end (and so whose trailing events) is still to come."""
         return self._stale
+
+    def adopt(self, phase: HandoffPhase, stale_ends: int = 0) -> None:
+        """Carry over a task still running from an earlier session (``phase``: its phase),
+        and the ends still to come of tasks cancelled there (``stale_ends``)."""
+        self._phase = phase
+        self._active_id = None
+        self._adopted = phase is not HandoffPhase.IDLE
+        self._stale = stale_ends
+
+    @property
+    def adopted(self) -> bool:
+        """A task of an earlier session is running (its call does not exist here)."""
+        return self._adopted
 
     @property
     def version(self) -> Version:
@@ -283,6 +327,7 @@ class HandoffState:
         effect = self._step(HandoffInput.REQUESTED)
         if effect is HandoffEffect.ACTIVATE:
             self._active_id = event.handoff_id
+            self._adopted = False
             return []
         logger.info(
             "background agent call steers the active handoff",
@@ -303,25 +348,36 @@ class HandoffState:
         ``call_id``: the model's ``cancel_background_agent`` call, answered too (v2).
         The caller stops the agent when True; that task's end is then stale.
         """
-        active_id = self._active_id
-        effect = self._step(HandoffInput.CANCEL)
+        known = self._active_id is not None or self._adopted
+        cancelled = self._step(HandoffInput.CANCEL) is HandoffEffect.CANCEL and known
         actions: list[HandoffAction] = []
-        cancelled = effect is HandoffEffect.CANCEL and active_id is not None
         if cancelled:
-            assert active_id is not None
-            logger.info("background agent task cancelled", extra={"handoff_id": active_id})
+            logger.info("background agent task cancelled", extra={"handoff_id": self._active_id})
             self._stale += 1
-            actions = self._cancelled(active_id)
+            actions = self._cancelled()
         if call_id is not None and self._version is Version.V2:
             ack = CANCEL_ACK if cancelled else NOTHING_TO_CANCEL
             actions.append(SendMessage(function_call_output(call_id, ack)))
-        if actions and self._version is Version.V2:
+        if actions and (self._version is Version.V2 or not self._has_call(actions)):
             actions.append(RequestCreate("handoff cancelled"))
         return cancelled, actions
 
-    def _cancelled(self, active_id: str) -> list[HandoffAction]:
+    @staticmethod
+    def _has_call(actions: list[HandoffAction]) -> bool:
+        """v1: a spoken append is its own answer (no response.create)."""
+        return any(
+            isinstance(a, SendMessage) and a.message["type"] == "conversation.handoff.append"
+            for a in actions
+        )
+
+    def _cancelled(self) -> list[HandoffAction]:
+        """Answer the handoff as cancelled and forget it (an adopted one: a note)."""
+        active_id = self._active_id
         self._active_id = None
         self._last_output = None
+        self._adopted = False
+        if active_id is None:  # a task of an earlier session: no call to answer here
+            return [SendMessage(backend_text_item(prefix_text(CANCELLED_OUTPUT, BACKEND_PREFIX)))]
         if self._version is Version.V2:
             return [SendMessage(function_call_output(active_id, CANCELLED_OUTPUT))]
         return [SendMessage(handoff_append(active_id, CANCELLED_SPEECH))]
@@ -337,11 +393,13 @@ class HandoffState:
         if self._stale:
             self._stale -= 1
             return []
-        active_id = self._active_id
-        if self._step(HandoffInput.CANCEL) is HandoffEffect.CANCEL and active_id is not None:
-            logger.info("background agent task was interrupted", extra={"handoff_id": active_id})
-            actions = self._cancelled(active_id)
-            if self._version is Version.V2:
+        known = self._active_id is not None or self._adopted
+        if self._step(HandoffInput.CANCEL) is HandoffEffect.CANCEL and known:
+            logger.info(
+                "background agent task was interrupted", extra={"handoff_id": self._active_id}
+            )
+            actions = self._cancelled()
+            if not self._has_call(actions):
                 actions.append(RequestCreate("handoff cancelled"))
             return actions
         return []
@@ -360,10 +418,10 @@ class HandoffState:
             logger.debug("message of a cancelled background agent task dropped")
             return []
         effect = self._step(HandoffInput.OUTPUT)
-        if effect is HandoffEffect.DROP or self._active_id is None:
+        if effect is HandoffEffect.DROP or (self._active_id is None and not self._adopted):
             logger.debug("background agent message dropped: no active handoff")
             return []
-        if self._version is Version.V2:
+        if self._version is Version.V2 or self._active_id is None:  # v2, or adopted
             text = truncate_output(prefix_text(text, BACKEND_PREFIX))
             self._last_output = text
             return [SendMessage(backend_text_item(text))]
@@ -373,14 +431,21 @@ class HandoffState:
         return [SendMessage(handoff_append(self._active_id, AGENT_FINAL_MESSAGE_LABEL + text))]
 
     def agent_complete(self) -> list[HandoffAction]:
-        """The agent's task ended: v2 closes the call if anything was said; then clear."""
+        """The agent's task ended: v2 closes the call if anything was said; then clear.
+
+        An adopted task (no call here) asks for a response if it said anything.
+        """
         if self._stale:
             self._stale -= 1  # the end of a cancelled task
             return []
         active_id = self._active_id
+        said = self._phase is HandoffPhase.ACTIVE_WITH_OUTPUT
         effect = self._step(HandoffInput.COMPLETE)
         self._active_id = None
         self._last_output = None
+        if self._adopted:
+            self._adopted = False
+            return [RequestCreate("adopted handoff")] if said else []
         if effect is HandoffEffect.COMPLETION_ACK and active_id is not None:
             return [
                 SendMessage(function_call_output(active_id, COMPLETION_ACK)),
