@@ -303,6 +303,8 @@ class TalkConsole(App[None]):
         elif event.kind == "failed":
             self.panel.finished(event.text)
             self.add_line("failed", event.text)
+        elif event.kind == "cancelled":
+            self.panel.finished(f"cancelled ({event.text})")
         else:
             self.panel.finished("done")
         self._draw_panel()

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError, RealtalkError
-from realtalk.agent import InterruptibleAgent
 from realtalk.cli._console_view import StatusLine, level_dbfs
 from realtalk.cli._session import TalkRuntime
 from realtalk.cli._sounddevice import load_sounddevice
@@ -155,10 +154,9 @@ class LocalConversation:
         return await manager.push_to_talk(talking=talking)
 
     async def cancel_agent(self) -> bool:
-        """Stop the agent's running task (its commands are killed); the model says so."""
-        manager = self._running().manager
-        agent = manager.agent if manager is not None else None
-        return isinstance(agent, InterruptibleAgent) and await agent.interrupt()
+        """Cancel the running delegation: the model is told at once and says so, the
+        agent's task stops (its commands are killed). False: no delegation ran."""
+        return await self._running().cancel_delegation()
 
 
 async def run_console(
