@@ -58,6 +58,14 @@ from realtalk.protocol._conversation import (
     Media,
     Output,
 )
+from realtalk.protocol._delegation import (
+    HANDOFF_OUTPUT_LIMIT,
+    delegation_input,
+    delegation_text,
+    handoff_request_text,
+    truncate_output,
+    wrap_delegation,
+)
 from realtalk.protocol._events import (
     AudioFrame,
     AudioOut,
@@ -93,7 +101,6 @@ from realtalk.protocol._handoff import (
     CANCELLED_OUTPUT,
     CANCELLED_SPEECH,
     COMPLETION_ACK,
-    HANDOFF_OUTPUT_LIMIT,
     HANDOFF_TRANSITIONS,
     STEERING_ACK,
     HandoffAction,
@@ -103,11 +110,6 @@ from realtalk.protocol._handoff import (
     HandoffState,
     RequestCreate,
     SendMessage,
-    delegation_input,
-    delegation_text,
-    handoff_request_text,
-    truncate_output,
-    wrap_delegation,
 )
 from realtalk.protocol._history import HISTORY_LIMIT, HistoryEntry, HistorySource
 from realtalk.protocol._jsonrpc import (

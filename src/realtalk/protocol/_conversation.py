@@ -63,6 +63,7 @@ from realtalk.protocol._codec import (
     response_create,
     user_text_item,
 )
+from realtalk.protocol._delegation import delegation_text
 from realtalk.protocol._events import (
     AudioFrame,
     AudioOut,
@@ -88,7 +89,7 @@ from realtalk.protocol._events import (
     SessionUpdated,
     Version,
 )
-from realtalk.protocol._handoff import HandoffAction, HandoffState, SendMessage, delegation_text
+from realtalk.protocol._handoff import HandoffAction, HandoffState, SendMessage
 from realtalk.protocol._history import History
 from realtalk.protocol._outbox import AUDIO_OUTBOX_LIMIT, Outbox
 from realtalk.protocol._playback import AssistantAudio, PlaybackClock

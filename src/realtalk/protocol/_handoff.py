@@ -1,4 +1,5 @@
-"""Handoff to the background agent: delegation text and per-conversation handoff state.
+"""Handoff to the background agent: the per-conversation handoff state (the delegation
+text and the output limit are in :mod:`._delegation`).
 
 Pure code (no I/O, no asyncio). :class:`HandoffState` decides *what to send*; the
 caller sends the returned :data:`HandoffAction` values in order and feeds every
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -45,7 +45,8 @@ from realtalk.protocol._codec import (
     handoff_append,
     prefix_text,
 )
-from realtalk.protocol._events import HandoffRequested, NoopRequested, TranscriptEntry, Version
+from realtalk.protocol._delegation import HANDOFF_OUTPUT_LIMIT, truncate_output
+from realtalk.protocol._events import HandoffRequested, NoopRequested, Version
 from realtalk.protocol._table import StateTable
 
 __all__ = [
@@ -55,7 +56,6 @@ __all__ = [
     "CANCEL_ACK",
     "COMPLETION_ACK",
     "NOTHING_TO_CANCEL",
-    "HANDOFF_OUTPUT_LIMIT",
     "HANDOFF_TRANSITIONS",
     "STEERING_ACK",
     "HandoffAction",
@@ -65,11 +65,6 @@ __all__ = [
     "HandoffState",
     "RequestCreate",
     "SendMessage",
-    "delegation_input",
-    "delegation_text",
-    "handoff_request_text",
-    "truncate_output",
-    "wrap_delegation",
 ]
 
 logger = logging.getLogger(__name__)
@@ -91,83 +86,8 @@ NOTHING_TO_CANCEL: Final = "No background agent task was running; nothing was ca
 """v2: the output of a ``cancel_background_agent`` call with no task running."""
 CANCELLED_SPEECH: Final = "The background agent task was cancelled."
 """v1: the ``conversation.handoff.append`` text of a cancelled handoff (spoken)."""
-HANDOFF_OUTPUT_LIMIT: Final = 4000
-"""Most characters one forwarded agent message may have on the wire (~1,000 tokens)."""
 
 _FAILURE_TEMPLATE: Final = "The background agent failed: {message}"
-
-
-# --- delegation text (reference 4.2) -----------------------------------------------------
-
-
-def _escape_xml(text: str) -> str:
-    # Order matters: `&` first so the entities added below are not escaped again.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _transcript_lines(entries: tuple[TranscriptEntry, ...]) -> str:
-    return "\n".join(f"{entry.role}: {entry.text}" for entry in entries)
-
-
-def handoff_request_text(event: HandoffRequested) -> str | None:
-    """The user's request: the input transcript, else the transcript lines, else None.
-
-    A whitespace-only input transcript counts as empty.
-    """
-    if event.input_transcript.strip():
-        return event.input_transcript
-    lines = _transcript_lines(event.active_transcript)
-    return lines if lines.strip() else None
-
-
-def wrap_delegation(text: str, transcript_delta: str | None = None) -> str:
-    """Wrap ``text`` (and the transcript delta, if non-empty) in ``<realtime_delegation>``."""
-    parts = ["<realtime_delegation>", f"  <input>{_escape_xml(text)}</input>"]
-    if transcript_delta:
-        parts.append(f"  <transcript_delta>{_escape_xml(transcript_delta)}</transcript_delta>")
-    parts.append("</realtime_delegation>")
-    return "\n".join(parts)
-
-
-_DELEGATION_INPUT: Final = re.compile(
-    r"\A<realtime_delegation>\n  <input>(.*?)</input>\n.*</realtime_delegation>\Z", re.DOTALL
-)
-
-
-def delegation_input(text: str) -> str:
-    """The person's words in a :func:`wrap_delegation` block (unescaped); else ``text``.
-
-    For a UI: it shows what was asked, never the markup or the transcript around it.
-    """
-    match = _DELEGATION_INPUT.match(text)
-    if match is None:
-        return text
-    return match.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def delegation_text(event: HandoffRequested) -> str | None:
-    """The text routed to the background agent for ``event``; None if there is nothing to say."""
-    text = handoff_request_text(event)
-    if text is None:
-        return None
-    return wrap_delegation(text, _transcript_lines(event.active_transcript))
-
-
-# --- output truncation -------------------------------------------------------------------
-
-
-def _truncation_marker(dropped_chars: int) -> str:
-    tokens = -(-dropped_chars // 4)  # ceil: ~4 characters per token
-    return f"\n[... {tokens} tokens truncated ...]"
-
-
-def truncate_output(text: str, limit: int = HANDOFF_OUTPUT_LIMIT) -> str:
-    """Keep the head of ``text`` so the result, marker included, has at most ``limit`` chars."""
-    if len(text) <= limit:
-        return text
-    # Size the head with the longest marker possible, then render the real (shorter) one.
-    head_len = max(0, limit - len(_truncation_marker(len(text))))
-    return text[:head_len] + _truncation_marker(len(text) - head_len)
 
 
 # --- actions -----------------------------------------------------------------------------

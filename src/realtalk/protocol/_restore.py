@@ -41,8 +41,9 @@ from realtalk.protocol._codec import (
     backend_text_item,
     user_text_item,
 )
+from realtalk.protocol._delegation import truncate_output
 from realtalk.protocol._events import Mode, TranscriptEntry, Version
-from realtalk.protocol._handoff import HandoffPhase, truncate_output
+from realtalk.protocol._handoff import HandoffPhase
 from realtalk.protocol._history import HistoryEntry
 
 __all__ = [
