@@ -64,11 +64,13 @@ class Talk:
                 self.out += chunk
 
     async def type(self, line: str) -> float:
-        """Type ``line``; returns ``time.monotonic()`` when it was written."""
+        """Type ``line``; returns ``time.monotonic()`` just before it was written (so a
+        latency measured from it is never too small)."""
         assert self.proc.stdin is not None
+        typed_at = time.monotonic()
         self.proc.stdin.write(line.encode() + b"\n")
         await self.proc.stdin.drain()
-        return time.monotonic()
+        return typed_at
 
     async def finish(self) -> Run:
         """Ctrl-D: wait for the run to end (it waits for what is still being answered)."""
