@@ -24,7 +24,7 @@ from realtalk._errors import ConnectError, RealtalkError
 from realtalk._proxy import proxy_setup_error
 from realtalk.tls import describe_tls_failure
 
-__all__ = ["Redacted", "Rule", "connect_rules", "hostname", "map_exceptions"]
+__all__ = ["Redacted", "Rule", "connect_rules", "failure_reason", "hostname", "map_exceptions"]
 
 
 class Redacted(NamedTuple):

@@ -31,7 +31,7 @@ import aiohttp
 import msgspec
 
 from realtalk.app_server import NotificationMethod, RequestMethod
-from realtalk.bench._util import percentile, spawn_ready
+from realtalk.bench._util import percentile, proc_cpu_s, spawn_ready
 from realtalk.protocol import encode_request
 
 __all__ = ["bench_app_server"]
@@ -44,14 +44,6 @@ _TAG: Final = struct.Struct(">IIx")  # thread index, sequence, pad: 9 bytes = 12
 _TAIL_B64: Final = base64.b64encode(bytes(_FRAME_BYTES - _TAG.size)).decode("ascii")
 _STARTUP_TIMEOUT_S: Final = 60.0
 _DRAIN_TIMEOUT_S: Final = 2.0
-
-
-def _proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (Linux ``/proc``)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 def _frame(index: int, seq: int) -> str:
@@ -187,7 +179,7 @@ async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -
     ws, sent = driver.ws, driver.sent
     slots = [list(enumerate(ids))[k::_SLOTS] for k in range(_SLOTS)]
     rid = 1_000_000
-    cpu0, t0 = _proc_cpu_s(server_pid), time.perf_counter()
+    cpu0, t0 = proc_cpu_s(server_pid), time.perf_counter()
     tick = 0
     while time.perf_counter() - t0 < seconds:
         for k, slot in enumerate(slots):
@@ -201,7 +193,7 @@ async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -
                 await ws.send_str(message)
         tick += 1
     wall = time.perf_counter() - t0
-    cpu = _proc_cpu_s(server_pid) - cpu0
+    cpu = proc_cpu_s(server_pid) - cpu0
     driver.expected = tick * threads
     if len(driver.latencies) >= driver.expected:
         driver.all_echoed.set()

@@ -13,6 +13,7 @@ from typing import Any
 from realtalk._argtypes import seconds_arg
 from realtalk._errors import RealtalkError
 from realtalk._logfile import close_run_log
+from realtalk._loop import run as run_loop
 from realtalk._secrets import scrub
 from realtalk._signals import cancel_on_signals
 from realtalk.tls import describe_tls_failure
@@ -212,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(_command_word(words)).parse_args(words)
     _configure_logging(verbose=bool(getattr(args, "verbose", False)), command=args.command)
     try:
-        return asyncio.run(_dispatch(args))
+        return run_loop(_dispatch(args))
     except KeyboardInterrupt:
         return 130
     except RealtalkError as exc:
