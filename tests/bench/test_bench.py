@@ -42,17 +42,34 @@ def test_relay() -> None:
         "frames_per_s",
         "p50_ms",
         "p99_ms",
+        "loop",
+        "frames_sent",
+        "frames_delivered",
         "cpu_percent",
+        "client_cpu_us_per_message",
+        "emulator_cpu_percent",
         "rss_kb_per_session",
     }
     assert report["sessions"] == 2
+    assert report["loop"] in {"asyncio", "uvloop"}
     assert report["frames_per_s"] > 0  # the echoes came back
+    assert 0 < report["frames_delivered"] <= report["frames_sent"]
 
 
 def test_parse() -> None:
-    report = _bench("parse", "--events", "5000")
-    assert set(report) == {"events_per_s"}
-    assert report["events_per_s"] > 0
+    report = _bench("parse", "--events", "5000", "--audio-bytes", "4096")
+    assert set(report) == {
+        "events",
+        "audio_bytes",
+        "audio_delta_frame_bytes",
+        "events_per_s",
+        "str_events_per_s",
+        "bytes_vs_str_ratio",
+    }
+    assert (report["events"], report["audio_bytes"]) == (5000, 4096)
+    # 4096 PCM bytes are 5464 base64 characters, inside one JSON event.
+    assert 5464 < report["audio_delta_frame_bytes"] < 5464 + 200
+    assert report["events_per_s"] > 0 and report["str_events_per_s"] > 0
 
 
 def test_handoff() -> None:

@@ -27,6 +27,12 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     relay.add_argument("--seconds", type=seconds_arg, default=5.0)
     parse = sub.add_parser("parse", help="server events parsed and dispatched per second")
     parse.add_argument("--events", type=count_arg, default=300_000)
+    parse.add_argument(
+        "--audio-bytes",
+        type=count_arg,
+        default=960,
+        help="PCM bytes per audio delta (default 960 = 20 ms; the real API sends ~4096)",
+    )
     for name, helptext in (
         ("handoff", "agent final message to response.create, audio gaps while a task runs"),
         ("startup", "WebRTC start: SDP answer before the sideband, vs a sequential baseline"),
@@ -65,7 +71,7 @@ async def _relay(args: argparse.Namespace) -> dict[str, Any]:
 async def _parse(args: argparse.Namespace) -> dict[str, Any]:
     from realtalk.bench._parse import bench_parse
 
-    return bench_parse(args.events)
+    return bench_parse(args.events, args.audio_bytes)
 
 
 async def _handoff(args: argparse.Namespace) -> dict[str, Any]:
