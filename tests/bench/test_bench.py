@@ -166,3 +166,41 @@ def test_arguments_that_would_measure_nothing_are_refused(
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_peer() -> None:
+    report = _bench("peer", "--rounds", "1", "--words", "20")
+    assert set(report) == {
+        "loop",
+        "rounds",
+        "words",
+        "realtalk",
+        "openai_agents",
+        "deltas_per_s_ratio",
+        "first_delta_ratio",
+    }
+    for side in (report["realtalk"], report["openai_agents"]):
+        assert side["audio_deltas"] > 0 and side["transcript_deltas"] > 0
+        assert side["deltas_per_s"] >= side["deltas_per_s_median"] > 0
+        assert side["first_delta_ms_median"] > 0
+    assert report["deltas_per_s_ratio"] > 0 and report["first_delta_ratio"] > 0
+
+
+def test_peer_without_openai_agents_says_what_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['agents'] = None  # as if openai-agents were not installed\n"
+        "from realtalk.cli import main\n"
+        "sys.exit(main(['bench', 'peer']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "pip install openai-agents" in result.stderr

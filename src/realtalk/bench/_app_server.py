@@ -57,7 +57,7 @@ async def bench_app_server(threads: int = 100, seconds: float = 5.0) -> dict[str
         [python, "-m", "realtalk", "emulator", "--port", "0", "--echo-audio"]
     ) as (
         emulator_url,
-        _,
+        emulator_pid,
     ):
         env = {
             **os.environ,
@@ -67,7 +67,7 @@ async def bench_app_server(threads: int = 100, seconds: float = 5.0) -> dict[str
         }
         server_argv = [python, "-m", "realtalk.app_server", "--listen", "ws://127.0.0.1:0"]
         async with spawn_ready(server_argv, env) as (server_url, server_pid):
-            return await _measure(server_url, server_pid, threads, seconds)
+            return await _measure(server_url, (server_pid, emulator_pid), threads, seconds)
 
 
 class _Driver:
@@ -148,7 +148,7 @@ _APPEND: Final = (
 ).replace("{method}", RequestMethod.REALTIME_APPEND_AUDIO)
 
 
-async def _measure(url: str, server_pid: int, threads: int, seconds: float) -> dict[str, Any]:
+async def _measure(url: str, pids: tuple[int, int], threads: int, seconds: float) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as http,
         http.ws_connect(url, compress=0, max_msg_size=0, autoping=True) as ws,
@@ -156,13 +156,16 @@ async def _measure(url: str, server_pid: int, threads: int, seconds: float) -> d
         driver = _Driver(ws, threads)
         reader = asyncio.create_task(driver.read())
         try:
-            return await _run(driver, server_pid, threads, seconds)
+            return await _run(driver, pids, threads, seconds)
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
 
 
-async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -> dict[str, Any]:
+async def _run(
+    driver: _Driver, pids: tuple[int, int], threads: int, seconds: float
+) -> dict[str, Any]:
+    server_pid, emulator_pid = pids
     await driver.call(
         RequestMethod.INITIALIZE,
         {"clientInfo": {"name": "realtalk_bench"}, "capabilities": {"experimentalApi": True}},
@@ -180,6 +183,7 @@ async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -
     slots = [list(enumerate(ids))[k::_SLOTS] for k in range(_SLOTS)]
     rid = 1_000_000
     cpu0, t0 = proc_cpu_s(server_pid), time.perf_counter()
+    others0 = proc_cpu_s(emulator_pid), proc_cpu_s(os.getpid())
     tick = 0
     while time.perf_counter() - t0 < seconds:
         for k, slot in enumerate(slots):
@@ -194,6 +198,8 @@ async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -
         tick += 1
     wall = time.perf_counter() - t0
     cpu = proc_cpu_s(server_pid) - cpu0
+    emulator_cpu = proc_cpu_s(emulator_pid) - others0[0]
+    driver_cpu = proc_cpu_s(os.getpid()) - others0[1]
     driver.expected = tick * threads
     if len(driver.latencies) >= driver.expected:
         driver.all_echoed.set()
@@ -207,6 +213,8 @@ async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -
         "p50_ms": round(percentile(latencies, 50), 2),
         "p99_ms": round(percentile(latencies, 99), 2),
         "cpu_percent": round(cpu / wall * 100.0, 1),
+        "emulator_cpu_percent": round(emulator_cpu / wall * 100.0, 1),
+        "driver_cpu_percent": round(driver_cpu / wall * 100.0, 1),
         "seconds": round(wall, 2),
         "frames_sent": tick * threads,
         "frames_echoed": len(latencies),

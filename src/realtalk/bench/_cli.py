@@ -39,6 +39,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         ("preconnect", "Responses turn start to first request, with and without preconnect"),
         ("app-server", "realtime threads over one app-server WebSocket listener"),
         ("speech", "offline speech: recognition accuracy on espeak-ng, TTS first audio"),
+        (
+            "peer",
+            "realtalk vs openai-agents' RealtimeSession on one emulator (needs openai-agents)",
+        ),
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--json", action="store_true")
@@ -55,6 +59,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         if name == "speech":
             p.add_argument("--rounds", type=count_arg, default=5)
             p.add_argument("--quick", action="store_true", help="one voice and speed")
+        if name == "peer":
+            p.add_argument("--rounds", type=count_arg, default=20)
+            p.add_argument("--words", type=count_arg, default=300, help="length of the long answer")
         if name == "app-server":
             p.add_argument("--threads", type=count_arg, default=100)
             p.add_argument("--seconds", type=seconds_arg, default=5.0)
@@ -104,7 +111,14 @@ async def _speech(args: argparse.Namespace) -> dict[str, Any]:
     return await bench_speech(quick=args.quick, rounds=args.rounds)
 
 
+async def _peer(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._peer import bench_peer
+
+    return await bench_peer(rounds=args.rounds, words=args.words)
+
+
 _BENCHMARKS: dict[str, BenchFn] = {
+    "peer": _peer,
     "app-server": _app_server,
     "startup": _startup,
     "relay": _relay,
