@@ -119,6 +119,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     startup_context: str | None = None
     output_modality: OutputModality = OutputModality.AUDIO
     transport: Transport = "webrtc"
+    push_to_talk: bool = False
+    """The person says when a spoken turn ends (``talk --push-to-talk``): the session
+    has no server VAD, the client commits the input audio and asks for the answer."""
     sideband_max_retries: int = 4
     sideband_retry_base_ms: int = 200
     agent_command: tuple[str, ...] | None = None

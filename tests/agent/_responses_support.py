@@ -16,6 +16,7 @@ from realtalk.agent import (
     ApprovalResolved,
     AssistantDelta,
     CommandFinished,
+    CommandOutput,
     CommandStarted,
     ModelClient,
     ModelClientOptions,
@@ -119,7 +120,14 @@ async def agent_at(
         await agent.aclose()
 
 
-_TOOL_EVENTS = (CommandStarted, CommandFinished, PatchApplied, ApprovalRequested, ApprovalResolved)
+_TOOL_EVENTS = (
+    CommandStarted,
+    CommandOutput,
+    CommandFinished,
+    PatchApplied,
+    ApprovalRequested,
+    ApprovalResolved,
+)
 
 
 async def until_done(

@@ -15,6 +15,7 @@ from realtalk.agent import (
     AssistantMessage,
     BackgroundAgent,
     CommandFinished,
+    CommandOutput,
     CommandStarted,
     ModelClient,
     ResponsesAgent,
@@ -56,6 +57,7 @@ async def test_shell_tool_call_end_to_end(tmp_path: Path) -> None:
         argv = ["echo", "hi", "there"]
         assert events == [
             CommandStarted("call_1", argv, str(tmp_path), "workspace-write"),
+            CommandOutput("call_1", "hi there"),
             CommandFinished("call_1", argv, 0, "hi there\n", "completed"),
             AssistantMessage("I ran `echo hi there`. It printed: hi there"),
             TaskComplete(),

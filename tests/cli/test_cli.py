@@ -46,6 +46,7 @@ def test_demo_runs_offline_and_logs_the_handoff(tmp_path: Path) -> None:
     result = _run("demo", "--transport", "websocket", "--events-jsonl", str(log), timeout=120)
     assert result.returncode == 0, result.stderr
     assert "handoff>" in result.stdout
+    assert "<realtime_delegation>" not in result.stdout  # the person's words, not the markup
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert all({"t", "dir", "event"} <= set(line) for line in lines)
     times = [line["t"] for line in lines]
@@ -64,6 +65,17 @@ def test_demo_runs_offline_and_logs_the_handoff(tmp_path: Path) -> None:
     # Audio payloads are elided to their length.
     appends = [e for e in inbound if e.get("type") == "response.output_audio.delta"]
     assert appends and all(e["delta"].endswith("bytes base64>") for e in appends)
+
+
+def test_talk_shows_a_delegation_as_the_words_said_once() -> None:
+    result = _run("talk", "--transport", "websocket", "--text", "agent, run `echo a<b`")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "handoff> agent, run `echo a<b`" in lines
+    assert sum(line.startswith("you> ") for line in lines) == 1
+    assert "agent> I ran `echo 'a<b'`. It printed: a<b" in lines
+    for markup in ("<realtime_delegation>", "<input>", "transcript_delta", "&lt;"):
+        assert markup not in result.stdout
 
 
 @pytest.mark.parametrize("transport", ["websocket", "webrtc"])

@@ -153,6 +153,28 @@ def test_responses_answers() -> None:
     assert shell == "I ran `echo hi`. It printed: hi"
 
 
+# What a realtime client hands its agent (realtalk.protocol.wrap_delegation's shape; the
+# emulator may not import it, so the block is written out here).
+DELEGATION = (
+    "<realtime_delegation>\n  <input>agent, is a &lt; b &amp;&amp; c &gt; d?</input>\n"
+    "  <transcript_delta>user: agent, is a &lt; b?\nassistant: On it.</transcript_delta>\n"
+    "</realtime_delegation>"
+)
+
+
+def test_a_delegation_is_answered_from_its_input_alone() -> None:
+    said = responses_answer(DELEGATION, declared_tools([]))
+    assert said == "You said: agent, is a < b && c > d?"
+    run = DELEGATION.replace("is a &lt; b &amp;&amp; c &gt; d?", "run `sleep 3`")
+    calls = responses_answer(run, declared_tools([SHELL]))
+    assert isinstance(calls, list)
+    assert args(calls[0]) == {"command": ["sleep", "3"]}
+    # Only the exact block is unwrapped: other text is quoted as it is.
+    assert responses_answer("x <input>y</input>", declared_tools([])) == (
+        "You said: x <input>y</input>"
+    )
+
+
 def test_realtime_calls_declared_tools_and_quotes_their_output() -> None:
     declared = declared_tools([WEATHER])
     plan = plan_response(

@@ -23,6 +23,7 @@ from realtalk.protocol import (
     SendMessage,
     TranscriptEntry,
     Version,
+    delegation_input,
     delegation_text,
     handoff_request_text,
     truncate_output,
@@ -406,3 +407,16 @@ def test_v1_failure_is_spoken() -> None:
     assert state.agent_failed("timed out") == [
         handoff_append("h1", AGENT_FINAL_MESSAGE_LABEL + "The background agent failed: timed out")
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [("hello", None), ("use a < b && c > d", "saw <that>\nand more"), ("</input> inside", "x")],
+)
+def test_delegation_input_unwraps_what_wrap_delegation_built(text: str, delta: str | None) -> None:
+    assert delegation_input(wrap_delegation(text, delta)) == text
+
+
+def test_delegation_input_leaves_other_text_alone() -> None:
+    for text in ("plain words", "<realtime_delegation>half", "x <input>y</input>"):
+        assert delegation_input(text) == text

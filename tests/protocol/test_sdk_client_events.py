@@ -15,7 +15,11 @@ from realtalk.protocol import (
     backend_text_item,
     function_call_output,
     input_audio_append,
+    input_audio_clear,
+    input_audio_commit,
     item_truncate,
+    output_audio_buffer_clear,
+    response_cancel,
     response_create,
     session_update,
     user_text_item,
@@ -38,6 +42,10 @@ V2_MESSAGES: list[tuple[str, dict[str, Any]]] = [
     ("function_call_output", function_call_output("call_1", "done")),
     ("response.create", response_create()),
     ("truncate", item_truncate("item_1", 120)),
+    ("input_audio_buffer.commit", input_audio_commit()),
+    ("input_audio_buffer.clear", input_audio_clear()),
+    ("response.cancel", response_cancel("realtalk_cancel_1")),
+    ("output_audio_buffer.clear", output_audio_buffer_clear("realtalk_clear_2")),
 ]
 
 

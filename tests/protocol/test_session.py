@@ -21,6 +21,7 @@ from realtalk.protocol import (
     default_voice,
     resolve_backend_prompt,
     resolve_voice,
+    session_payload,
     validate_preflight,
 )
 
@@ -175,3 +176,14 @@ def test_call_session_json_v2_is_sorted_with_model_and_tools() -> None:
 def test_call_session_json_keeps_non_ascii() -> None:
     body = call_session_json(SessionConfig("héllo"))
     assert '"instructions":"héllo"' in body
+
+
+def test_push_to_talk_turns_server_vad_off() -> None:
+    vad = session_payload(SessionConfig(instructions="x"))["audio"]["input"]["turn_detection"]
+    assert vad["type"] == "server_vad"
+    config = SessionConfig(instructions="x", server_vad=False)
+    assert session_payload(config)["audio"]["input"]["turn_detection"] is None
+    assert json.loads(call_session_json(config))["audio"]["input"]["turn_detection"] is None
+    validate_preflight(config)
+    with pytest.raises(ConfigError, match="push-to-talk needs realtime v2"):
+        validate_preflight(SessionConfig(instructions="x", server_vad=False, version=Version.V1))

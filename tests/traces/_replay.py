@@ -13,7 +13,9 @@ Every other line is one step. Inputs go into the core:
   TEXT frame given verbatim;
   ``{"server_binary": "<base64>"}`` a binary frame; ``{"server_closed": true}`` the
   server closed the socket; ``{"read_failed": "why"}`` reading failed.
-* ``{"user_text": "..."}``, ``{"user_audio": "<base64 pcm>"}``, ``{"request_response": true}``.
+* ``{"user_text": "..."}``, ``{"user_audio": "<base64 pcm>"}``, ``{"request_response": true}``,
+  ``{"interrupt": true}`` (the person's interrupt key), ``{"push_to_talk": true|false}``
+  (the push-to-talk key: the person starts or ends a spoken turn).
 * ``{"agent": "message", "text": "..."}``, ``{"agent": "complete"}``,
   ``{"agent": "failed", "text": "..."}``.
 * ``{"clock": 1.25}`` sets the time (seconds) the next inputs happen at;
@@ -159,6 +161,12 @@ class Replay:
             core.user_audio(AudioFrame(_expand(value)))
         elif key == "request_response":
             core.request_response()
+        elif key == "interrupt":
+            core.interrupt(self.now)
+        elif key == "push_to_talk" and value:
+            core.begin_speech(self.now)
+        elif key == "push_to_talk":
+            core.end_speech()
         elif key == "agent" and value == "message":
             core.agent_message(step["text"])
         elif key == "agent" and value == "failed":

@@ -28,6 +28,8 @@ def test_there_are_traces_for_every_scenario() -> None:
         "v2_tool_calls_in_one_response",
         "webrtc_sideband_join_and_server_barge_in",
         "v2_deep_frame_is_survived",
+        "v2_interrupt_key_cancels_and_cuts",
+        "webrtc_interrupt_key_clears_the_output_buffer",
     }
     assert required <= names
     sources = {load(path)[0]["source"].split(":")[0] for path in ALL}

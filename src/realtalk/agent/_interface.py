@@ -12,7 +12,8 @@ deltas replaces them with it, and drops pending pieces when the task ends first.
 Consumers that only want whole messages ignore deltas.
 
 Tools and approvals: the built-in agent also reports what it does —
-:class:`CommandStarted` / :class:`CommandFinished` around every command,
+:class:`CommandStarted` / :class:`CommandFinished` around every command (and
+:class:`CommandOutput` with the newest lines while it runs),
 :class:`PatchApplied` for every ``apply_patch`` call — and every question it asks
 the user (:class:`ApprovalRequested`, then :class:`ApprovalResolved` with the
 answer). Consumers that do not show them ignore them; a consumer that can ask
@@ -45,6 +46,7 @@ __all__ = [
     "AssistantMessage",
     "BackgroundAgent",
     "CommandFinished",
+    "CommandOutput",
     "CommandStarted",
     "FileChange",
     "PatchApplied",
@@ -96,6 +98,18 @@ class CommandStarted(_AgentEvent, frozen=True, tag="command_started"):
     sandbox: str
 
 
+class CommandOutput(_AgentEvent, frozen=True, tag="command_output"):
+    """The newest lines the running command ``call_id`` printed (for UIs; best effort).
+
+    Scrubbed, bounded and rate limited (see ``agent/_output_tail.py``): lines that
+    scroll past between two events may be missing. :class:`CommandFinished` has the
+    command's whole (capped) output.
+    """
+
+    call_id: str
+    text: str
+
+
 class CommandFinished(_AgentEvent, frozen=True, tag="command_finished"):
     """A command ended (``exit_code`` None: timed out, refused or declined)."""
 
@@ -139,6 +153,7 @@ AgentEvent = (
     | TaskComplete
     | TaskFailed
     | CommandStarted
+    | CommandOutput
     | CommandFinished
     | PatchApplied
     | ApprovalRequested
@@ -151,6 +166,7 @@ AGENT_EVENT_TYPES: Final = (
     TaskComplete,
     TaskFailed,
     CommandStarted,
+    CommandOutput,
     CommandFinished,
     PatchApplied,
     ApprovalRequested,

@@ -16,7 +16,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -61,8 +61,13 @@ async def run_process(
     timeout_s: float,
     cap: int,
     env: Mapping[str, str] | None = None,
+    on_output: Callable[[bytes], None] | None = None,
 ) -> ProcessResult:
-    """Run ``argv`` without a shell (see the module docs)."""
+    """Run ``argv`` without a shell (see the module docs).
+
+    ``on_output`` sees every chunk of output as it is read (past the cap too); it must
+    not block.
+    """
     started = time.monotonic()
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -86,6 +91,8 @@ async def run_process(
         assert proc.stdout is not None
         while chunk := await proc.stdout.read(_CHUNK):
             total += len(chunk)
+            if on_output is not None:
+                on_output(chunk)
             room = cap - len(kept)
             if room > 0:
                 kept.extend(chunk[:room])

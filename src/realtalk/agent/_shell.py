@@ -18,6 +18,7 @@ import logging
 import os
 import shlex
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
@@ -104,9 +105,18 @@ class CommandSandbox:
         return await sandbox_status(self.workspace, os.environ.get("PATH"))
 
     async def run(
-        self, argv: list[str], *, timeout_s: float, cap: int, escalated: bool = False
+        self,
+        argv: list[str],
+        *,
+        timeout_s: float,
+        cap: int,
+        escalated: bool = False,
+        on_output: Callable[[bytes], None] | None = None,
     ) -> ShellOutcome:
-        """Run ``argv`` in the workspace; ``escalated``: outside the sandbox (approved)."""
+        """Run ``argv`` in the workspace; ``escalated``: outside the sandbox (approved).
+
+        ``on_output`` sees the raw output as it comes (see ``run_process``).
+        """
         policy = self.policy()
         sandboxed = policy.sandboxed and not escalated
         extra: dict[str, str] = {}
@@ -133,7 +143,12 @@ class CommandSandbox:
                 ProcessResult(None, "", 0.0, start_error=missing), None, sandboxed=True
             )
         result = await run_process(
-            command, cwd=policy.workspace, timeout_s=timeout_s, cap=cap, env=env
+            command,
+            cwd=policy.workspace,
+            timeout_s=timeout_s,
+            cap=cap,
+            env=env,
+            on_output=on_output,
         )
         result = ProcessResult(
             result.exit_code,

@@ -42,6 +42,7 @@ from realtalk.agent._interface import (
     FileChange,
     PatchApplied,
 )
+from realtalk.agent._output_tail import OutputTail
 from realtalk.agent._patch import PatchError, parse_patch
 from realtalk.agent._patch_apply import apply_plan, plan_patch
 from realtalk.agent._process import EXIT_GRACE_S, run_process, wait_for_exit
@@ -261,9 +262,10 @@ class ToolRunner:
         if sandbox_name == "danger-full-access":
             sandbox_name = "none"
         await self._emit(CommandStarted(call_id, argv, str(self._workspace), sandbox_name))
-        outcome = await self.sandbox.run(
-            argv, timeout_s=timeout_s, cap=self._cap, escalated=escalated
-        )
+        async with OutputTail(call_id, self._emit) as tail:
+            outcome = await self.sandbox.run(
+                argv, timeout_s=timeout_s, cap=self._cap, escalated=escalated, on_output=tail.feed
+            )
         if outcome.refused is not None:
             text = f"error: {outcome.refused}. The command was not run."
             await self._emit(CommandFinished(call_id, argv, None, text, "failed"))
@@ -278,9 +280,14 @@ class ToolRunner:
             reason = "It failed inside the sandbox; it would run outside the sandbox."
             decision = await self._decide(call_id, argv, reason)
             if decision.approved:
-                retried = await self.sandbox.run(
-                    argv, timeout_s=timeout_s, cap=self._cap, escalated=True
-                )
+                async with OutputTail(call_id, self._emit) as tail:
+                    retried = await self.sandbox.run(
+                        argv,
+                        timeout_s=timeout_s,
+                        cap=self._cap,
+                        escalated=True,
+                        on_output=tail.feed,
+                    )
                 result = retried.result or result
             elif decision is ApprovalDecision.CANCEL:
                 raise ApprovalCancelledError(_CANCELLED)

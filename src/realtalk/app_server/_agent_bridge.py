@@ -51,6 +51,7 @@ from realtalk.agent import (
     CommandStarted,
     InterruptibleAgent,
     PatchApplied,
+    ResponsesAgent,
     TaskComplete,
     TaskFailed,
 )
@@ -180,6 +181,16 @@ class AgentBridge:
         with contextlib.suppress(asyncio.QueueFull):
             self._forward.put_nowait(None)
 
+    async def warm(self) -> None:
+        """Pre-connect the agent's model socket now, so its first turn skips the handshake.
+
+        Best effort and immediate: the handshake runs in the background and a failure
+        only means the first turn connects itself. Agents without a model connection
+        (a command) have nothing to warm.
+        """
+        if isinstance(self._agent, ResponsesAgent) and not self._closed:
+            await self._agent.start()
+
     # -- turns -------------------------------------------------------------------------
 
     @property
@@ -299,6 +310,7 @@ class AgentBridge:
             await self._forward_event(TaskFailed(INTERRUPTED_MESSAGE))
         self._agent = self._factory()
         self._pump = self._spawn_pump()
+        await self.warm()
 
     def _spawn_pump(self) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run_pump(self._agent), name="realtalk-app-agent-pump")

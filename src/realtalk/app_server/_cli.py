@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from realtalk._argtypes import count_arg
+from realtalk._errors import ConfigError
 from realtalk._signals import wait_for_stop_signal
 from realtalk.app_server._connection import ConnectionLimits
 
@@ -51,6 +52,11 @@ def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="ORIGIN",
         help="browser origin allowed to connect, e.g. http://localhost:3000 (repeatable)",
+    )
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="also serve the browser page on the --listen address (prints its URL)",
     )
     parser.add_argument(
         "--config", help="config file (default: $XDG_CONFIG_HOME/realtalk/config.toml)"
@@ -112,8 +118,18 @@ def _default_cwd(value: str | None) -> Path | None:
     return Path(value).resolve() if value else None
 
 
-async def run_app_server_from_args(args: argparse.Namespace) -> int:
-    """Run ``realtalk app-server`` with parsed ``args``; returns the exit code."""
+async def run_app_server_from_args(
+    args: argparse.Namespace, *, settings: Settings | None = None
+) -> int:
+    """Run ``realtalk app-server`` with parsed ``args``; returns the exit code.
+
+    ``settings`` are what the caller resolved (``realtalk app-server`` passes the
+    embedded emulator's when it runs offline); without them they are loaded from the
+    config file and the environment, and an API key is required.
+
+    Raises:
+        ConfigError: Bad options, no API key, or the listener cannot start.
+    """
     from realtalk._config import load_settings
     from realtalk.app_server._dispatch import AppServerOptions
     from realtalk.app_server._schema import generate_json_schema
@@ -123,8 +139,17 @@ async def run_app_server_from_args(args: argparse.Namespace) -> int:
         written = generate_json_schema(Path(args.out_dir), experimental=args.experimental)
         print(f"wrote {len(written)} schema files to {args.out_dir}", file=sys.stderr)
         return 0
-    settings = load_settings(args.config)
     listen = parse_listen_url(args.listen)
+    web = bool(getattr(args, "web", False))
+    if web and listen is None:
+        raise ConfigError("--web needs a WebSocket listener: add --listen ws://127.0.0.1:PORT")
+    if settings is None:
+        settings = load_settings(args.config)
+        if not settings.api_key:
+            raise ConfigError(
+                "OPENAI_API_KEY is not set: set it, or run `realtalk app-server`, which "
+                "starts the offline emulator when there is no key and no base URL"
+            )
     store = None if args.ephemeral else await _open_store(_store_path(args.state_dir, settings))
     try:
         options = AppServerOptions(default_cwd=_default_cwd(args.cwd), store=store)
@@ -172,9 +197,12 @@ async def _serve(
             return 0
         host, port = listen
         token = args.auth_token or os.environ.get(TOKEN_ENV) or None
+        web = bool(getattr(args, "web", False))
         url = await server.start_websocket(
-            host, port, auth_token=token, allowed_origins=args.allow_origin
+            host, port, auth_token=token, allowed_origins=args.allow_origin, web=web
         )
         print(f"READY {url}", flush=True)
+        if web:
+            print(f"WEB {server.web_url}", flush=True)
         await wait_for_stop_signal(stop)
     return 0

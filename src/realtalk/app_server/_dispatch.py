@@ -243,6 +243,8 @@ class Dispatcher:
         thread = await self.lifecycle.open_new(
             config, ephemeral=bool(params.ephemeral), settings=thread_settings(params)
         )
+        # Like `talk`: the agent's Responses socket is open before the first handoff.
+        await thread.bridge.warm()
         provider = self.options.model_provider
         described = thread.describe(provider)
         await self.conn.respond(

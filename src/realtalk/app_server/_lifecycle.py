@@ -224,6 +224,7 @@ class ThreadLifecycle:
         if handle is None:
             self.check_room(closing)
             handle = await self._claim(params)
+            await handle.bridge.warm()  # as at thread/start: the first handoff skips the handshake
         with store_errors():
             loaded = await handle.recorder.store.load(handle.id, with_history=False)
         turns = [_interrupted(t.turn) for t in loaded.turns]

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import BinaryIO, Final, Self
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp.web import AppRunner, SockSite
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError
@@ -20,6 +20,7 @@ from realtalk.app_server._dispatch import AppServerOptions, Dispatcher
 from realtalk.app_server._lifecycle import ThreadRegistry
 from realtalk.app_server._stdio import open_stdio, run_stream_connection
 from realtalk.app_server._store_memory import MemoryThreadStore
+from realtalk.app_server._web import WebPage, page_origins
 from realtalk.app_server._websocket import WebSocketListener
 
 __all__ = ["AppServer", "is_loopback_host", "parse_listen_url"]
@@ -77,8 +78,9 @@ class AppServer:
         self.connections: set[Connection] = set()
         self.registry = ThreadRegistry(self.options.store or MemoryThreadStore())
         """The thread store and the threads loaded on any connection."""
-        self._runner: web.AppRunner | None = None
+        self._runner: AppRunner | None = None
         self._url: str | None = None
+        self._web_url: str | None = None
         self._closed = False
 
     def new_connection(self, name: str) -> Connection:
@@ -114,19 +116,28 @@ class AppServer:
         *,
         auth_token: str | None = None,
         allowed_origins: Iterable[str] = (),
+        web: bool = False,
     ) -> str:
         """Listen on ``ws://host:port`` (port 0 picks one); returns the URL.
+
+        With ``web``, the same address also serves the browser page (see
+        :attr:`web_url` and :mod:`realtalk.app_server._web` for its access rules).
 
         Raises:
             ConfigError: A non-loopback address without a token, or the bind failed.
         """
-        if not is_loopback_host(host) and not auth_token:
+        loopback = is_loopback_host(host)
+        if not loopback and not auth_token:
             raise ConfigError(
                 f"listening on {host} (not loopback) requires --auth-token; "
                 "clients then send Authorization: Bearer <token>"
             )
+        page = WebPage() if web else None
         listener = WebSocketListener(
-            self._accept, auth_token=auth_token or None, allowed_origins=allowed_origins
+            self._accept,
+            auth_token=auth_token or None,
+            allowed_origins=allowed_origins,
+            page=page,
         )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -137,10 +148,10 @@ class AppServer:
         except OSError as exc:
             sock.close()
             raise ConfigError(f"app-server cannot listen on {host}:{port}: {exc}") from exc
-        runner = web.AppRunner(listener.app, access_log=None, shutdown_timeout=2.0)
+        runner = AppRunner(listener.app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         try:
-            await web.SockSite(runner, sock, backlog=512).start()
+            await SockSite(runner, sock, backlog=512).start()
         except BaseException:
             await runner.cleanup()
             raise
@@ -149,7 +160,18 @@ class AppServer:
         shown = f"[{host}]" if ":" in host else host
         self._url = f"ws://{shown}:{bound}"
         logger.info("app-server listening on %s", self._url)
+        if page is not None:
+            listener.allow_origins(page_origins(host, bound, loopback=loopback))
+            self._web_url = page.url(f"http://{shown}:{bound}")
+            logger.info("app-server serving the browser page on http://%s:%d/", shown, bound)
         return self._url
+
+    @property
+    def web_url(self) -> str:
+        """The browser page's address, its token in the fragment (``--web`` only)."""
+        if self._web_url is None:
+            raise RuntimeError("the browser page is not served (start_websocket(web=True))")
+        return self._web_url
 
     def _accept(self, name: str) -> Connection:
         conn = self.new_connection(name)

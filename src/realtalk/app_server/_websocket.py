@@ -9,6 +9,9 @@ Security rules:
 * A request with an ``Origin`` header (a browser) is refused (403) unless the
   origin is in the allow-list; ``GET /readyz`` and ``/healthz`` answer 200 to
   non-browser callers and 403 to any request with an ``Origin``.
+* With the browser page (``--web``, :mod:`._web`), the page's own origins join the
+  allow-list and every browser connection must present a token (the page token or
+  the configured one), in the header or as a ``realtalk.bearer.*`` subprotocol.
 
 Frames up to :data:`MAX_MESSAGE_BYTES` are handled; a larger one (up to twice that)
 is answered with ``-32600`` and the connection carries on; beyond that the
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import itertools
 import logging
 import socket
@@ -30,6 +32,7 @@ from typing import Final
 from aiohttp import WSMsgType, web
 
 from realtalk.app_server._connection import Connection
+from realtalk.app_server._web import JSONRPC_PROTOCOL, WebPage, offered_token, token_matches
 from realtalk.protocol import MAX_MESSAGE_BYTES
 
 __all__ = ["WebSocketListener", "text_frame"]
@@ -56,48 +59,67 @@ class WebSocketListener:
         *,
         auth_token: str | None = None,
         allowed_origins: Iterable[str] = (),
+        page: WebPage | None = None,
     ) -> None:
         self._new_connection = new_connection
         self._token = auth_token
         self._origins = frozenset(o.rstrip("/") for o in allowed_origins)
+        self._page = page
         self._ids = itertools.count(1)
         self._sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = {}
         self.app = web.Application()
         self.app.router.add_get("/readyz", self._health)
         self.app.router.add_get("/healthz", self._health)
         self.app.router.add_get("/", self._handle)
+        if page is not None:
+            for path in page.paths:
+                if path != "/":
+                    self.app.router.add_get(path, page.serve)
         self.app.on_shutdown.append(self._close_sockets)
+
+    def allow_origins(self, origins: Iterable[str]) -> None:
+        """Add browser origins (the page's, known once the port is bound)."""
+        self._origins |= frozenset(o.rstrip("/") for o in origins)
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         if "Origin" in request.headers:
             return web.Response(status=403, text="forbidden\n")
         return web.Response(text="ok\n")
 
+    def _presented_token(self, request: web.Request) -> str | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return offered_token(request.headers.get("Sec-WebSocket-Protocol"))
+
     def _refusal(self, request: web.Request) -> web.StreamResponse | None:
-        if self._token is not None:
-            header = request.headers.get("Authorization", "")
-            scheme, _, value = header.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                value.strip().encode(), self._token.encode()
-            ):
-                logger.warning("app-server connection refused: missing or wrong bearer token")
-                return web.Response(
-                    status=401,
-                    text="unauthorized: send Authorization: Bearer <token>\n",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
         origin = request.headers.get("Origin")
         if origin is not None and origin.rstrip("/") not in self._origins:
             logger.warning("app-server connection refused: origin %r is not allowed", origin)
             return web.Response(status=403, text="forbidden: origin not allowed\n")
+        accepted = [self._token] if self._token is not None else []
+        if self._page is not None and origin is not None:
+            accepted.append(self._page.token)  # browsers always need a token with --web
+        if accepted and not token_matches(self._presented_token(request), accepted):
+            logger.warning("app-server connection refused: missing or wrong bearer token")
+            return web.Response(
+                status=401,
+                text="unauthorized: send Authorization: Bearer <token>\n",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if self._page is not None and not upgrade:
+            return await self._page.serve(request)  # the page itself holds no secret
         refusal = self._refusal(request)
         if refusal is not None:
             return refusal
         ws = web.WebSocketResponse(
             compress=False,
+            protocols=(JSONRPC_PROTOCOL,),
             max_msg_size=2 * MAX_MESSAGE_BYTES,
             heartbeat=_HEARTBEAT_S,
             # Check for a paused transport after every frame aiohttp writes: the

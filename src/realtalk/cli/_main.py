@@ -56,6 +56,13 @@ def _add_talk_arguments(talk: argparse.ArgumentParser) -> None:
     talk.add_argument("--text", help="say this once, wait for the answer, exit")
     talk.add_argument("--audio-in", metavar="FILE.wav", help="stream a WAV file at real-time pace")
     talk.add_argument("--audio-out", metavar="FILE.wav", help="write the model's audio")
+    talk.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the live console (transcript, agent panel, status); default: on when stdin "
+        "and stdout are a terminal; --no-console prints plain lines",
+    )
     add_audio_arguments(talk)
     talk.add_argument(
         "--app-server",

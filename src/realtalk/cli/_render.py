@@ -15,6 +15,7 @@ from realtalk.protocol import (
     InputTranscriptDone,
     OutputTranscriptDelta,
     OutputTranscriptDone,
+    delegation_input,
 )
 
 __all__ = ["Renderer", "safe_text"]
@@ -30,9 +31,12 @@ def safe_text(text: str) -> str:
 class Renderer:
     """Prints the conversation as it streams: user and assistant turns, handoffs."""
 
-    def __init__(self, console: Console | None = None, *, verbose: bool = False) -> None:
+    def __init__(
+        self, console: Console | None = None, *, verbose: bool = False, echoed: bool = False
+    ) -> None:
         self.console = console or Console(highlight=False, soft_wrap=True)
         self._verbose = verbose
+        self._echoed = echoed  # typed lines are already on screen (a terminal's echo)
         self._streaming = False
 
     def _end_stream(self) -> None:
@@ -50,6 +54,8 @@ class Renderer:
 
     def user(self, text: str) -> None:
         self._end_stream()
+        if self._echoed:
+            return  # the terminal echoed the line as it was typed: once is enough
         self.console.print(Text("you> ", style="bold cyan") + Text(safe_text(text)))
 
     def data_channel(self, event: dict[str, Any]) -> None:
@@ -75,7 +81,8 @@ class Renderer:
         self._end_stream()
         if event.kind == "submitted":
             self.console.print(
-                Text("handoff> ", style="bold magenta") + Text(safe_text(event.text))
+                Text("handoff> ", style="bold magenta")
+                + Text(safe_text(delegation_input(event.text)))
             )
         elif event.kind == "message":
             self.console.print(Text("agent> ", style="bold green") + Text(safe_text(event.text)))

@@ -33,8 +33,10 @@ from realtalk.agent import (
     report_sandbox,
     safety_from_settings,
 )
+from realtalk.cli._agent_tap import AgentTap, TappedAgent
 from realtalk.cli._device import AudioPlayback, is_quiet
 from realtalk.cli._jsonl import EventLog
+from realtalk.cli._offline import OFFLINE_API_KEY, offline_notice
 from realtalk.cli._outputs import SafePlayback, VirtualSpeaker, WavSink, close_outputs
 from realtalk.cli._render import Renderer
 from realtalk.cli._turns import TurnTracker
@@ -64,7 +66,6 @@ __all__ = ["TalkRuntime", "TurnTracker"]
 
 logger = logging.getLogger(__name__)
 
-OFFLINE_API_KEY = "offline-emulator-key"
 # Above this much unsent audio on the WebRTC track, quiet microphone blocks are skipped
 # so drift between the sound card clock and the track's pacing cannot build latency.
 MAX_MIC_LAG_MS = 200.0
@@ -84,6 +85,7 @@ class TalkRuntime:
         fast_emulator_audio: bool = False,
         agent: BackgroundAgent | None = None,
         playback: AudioPlayback | None = None,
+        agent_tap: AgentTap | None = None,
     ) -> None:
         self.settings = settings
         self.playback = playback  # e.g. the local speaker (``--speaker``)
@@ -95,6 +97,7 @@ class TalkRuntime:
         self._audio_out_path = audio_out
         self._fast = fast_emulator_audio
         self._agent = agent
+        self._agent_tap = agent_tap  # a console sees the agent's tools at work
         self.emulator: Emulator | None = None
         self.manager: ConversationManager | None = None
         self.tracker = TurnTracker()
@@ -153,7 +156,7 @@ class TalkRuntime:
         if self.offline:
             self.emulator = Emulator(EmulatorOptions(audio_realtime=not self._fast))
             base = await self.emulator.start()
-            self.renderer.info(f"no API key or base URL: using the offline emulator at {base}")
+            self.renderer.info(offline_notice(base))
             settings = msgspec.structs.replace(
                 settings, base_url=base, realtime_ws_base_url=None, api_key=OFFLINE_API_KEY
             )
@@ -184,7 +187,8 @@ class TalkRuntime:
         # Barge-in truncates the answer where the person stopped hearing it: the speaker
         # knows, else the --audio-out virtual speaker (WebSocket only; see _outputs).
         clock = self._speaker if self._speaker is not None else self._virtual
-        self.manager = ConversationManager(settings, agent=agent, tap=self._log, playback=clock)
+        linked = agent if self._agent_tap is None else TappedAgent(agent, self._agent_tap)
+        self.manager = ConversationManager(settings, agent=linked, tap=self._log, playback=clock)
         self._sub = self.manager.subscribe()
         self._pump = asyncio.ensure_future(self._pump_events(self._sub))
 
@@ -284,6 +288,15 @@ class TalkRuntime:
         await self.manager.text_in(text)
         await self.manager.request_response()
         await self.wait_idle(timeout)
+
+    async def interrupt(self) -> bool:
+        """Stop the assistant now (a key): cancel and cut its answer, stop local playback."""
+        assert self.manager is not None
+        stopped = await self.manager.interrupt()
+        for output in (self._virtual, self._speaker):
+            if output is not None:
+                output.interrupt()
+        return stopped
 
     # -- what interactive input needs (``_talk_audio.TalkSession``) ------------------
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 
 import msgspec
 
 from realtalk._config import Settings, check_base_url, load_settings
 from realtalk._errors import ConfigError
+from realtalk.cli._offline import runs_offline
 from realtalk.protocol import Mode, OutputModality, Version
 
 __all__ = ["resolve_cli_settings"]
@@ -35,12 +35,12 @@ def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
         overrides["output_modality"] = OutputModality(args.output_modality)
     if getattr(args, "transport", None):
         overrides["transport"] = args.transport
+    if getattr(args, "push_to_talk", False):
+        overrides["push_to_talk"] = True
     if getattr(args, "agent_cmd", None):
         argv = shlex.split(args.agent_cmd)
         if not argv:
             raise ConfigError("--agent-cmd is empty")
         overrides["agent_command"] = tuple(argv)
     settings = msgspec.structs.replace(settings, **overrides)
-    base_given = bool(getattr(args, "base_url", None) or os.environ.get("OPENAI_BASE_URL"))
-    offline = settings.api_key is None and not base_given and not settings.realtime_ws_base_url
-    return settings, offline
+    return settings, runs_offline(settings, base_url_flag=getattr(args, "base_url", None))

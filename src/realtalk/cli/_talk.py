@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from realtalk.cli._console_run import run_console, wants_console
 from realtalk.cli._render import Renderer
 from realtalk.cli._session import TalkRuntime
 from realtalk.cli._settings import resolve_cli_settings
@@ -38,14 +39,19 @@ async def run_talk(args: argparse.Namespace) -> int:
         print(await asyncio.to_thread(list_devices))
         return 0
     audio = AudioOptions.from_args(args)
+    console = wants_console(args)  # fails for --console with a scripted input
     if getattr(args, "app_server", None):
         from realtalk.cli._talk_remote import run_talk_remote
 
         return await run_talk_remote(args)
     settings, offline = resolve_cli_settings(args)
+    if console:
+        return await run_console(args, settings, offline=offline, audio=audio)
     # Read the WAV first: a bad file fails in one line before any network work.
     pcm = await asyncio.to_thread(read_wav_pcm24k, args.audio_in) if args.audio_in else None
-    renderer = Renderer(verbose=args.verbose)
+    # Lines typed on a terminal are echoed by it as they are typed: not printed again.
+    typed = not (args.audio_in or args.text)
+    renderer = Renderer(verbose=args.verbose, echoed=typed and sys.stdin.isatty())
     async with (
         LocalAudio(audio) as local,
         TalkRuntime(

@@ -33,6 +33,12 @@ def add_audio_arguments(talk: argparse.ArgumentParser) -> None:
         default=None,
         help="play the model's audio on the output device (default: on with --mic)",
     )
+    group.add_argument(
+        "--push-to-talk",
+        action="store_true",
+        help="with --mic in the console: no server turn detection; Ctrl-T starts talking and "
+        "Ctrl-T again sends what you said (a toggle: terminals report no key release)",
+    )
     group.add_argument("--input-device", metavar="NAME|INDEX", help="microphone to use")
     group.add_argument("--output-device", metavar="NAME|INDEX", help="speaker to use")
     group.add_argument(

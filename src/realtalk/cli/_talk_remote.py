@@ -43,6 +43,7 @@ from realtalk.app_server import (
 from realtalk.cli._audio_pipe import AudioPipe
 from realtalk.cli._device import AudioPlayback
 from realtalk.cli._jsonl import EventLog
+from realtalk.cli._offline import OFFLINE_API_KEY, offline_notice
 from realtalk.cli._outputs import SafePlayback, WavSink, close_outputs
 from realtalk.cli._remote_events import (
     CONNECTION_LOST,
@@ -54,7 +55,6 @@ from realtalk.cli._remote_events import (
     realtime_options,
 )
 from realtalk.cli._render import Renderer
-from realtalk.cli._session import OFFLINE_API_KEY
 from realtalk.cli._settings import resolve_cli_settings
 from realtalk.cli._talk_audio import AudioOptions, LocalAudio, run_mic, run_typed, stdin_lines
 from realtalk.emulator import Emulator, EmulatorOptions
@@ -162,7 +162,7 @@ class RemoteTalk:
         if offline:
             self.emulator = Emulator(EmulatorOptions(audio_realtime=True))
             base = await self.emulator.start()
-            self.renderer.info(f"no API key or base URL: using the offline emulator at {base}")
+            self.renderer.info(offline_notice(base))
             env.update(OPENAI_BASE_URL=base, OPENAI_API_KEY=OFFLINE_API_KEY)
             env.pop("REALTALK_WS_BASE_URL", None)
         command = default_server_command()

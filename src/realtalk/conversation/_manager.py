@@ -141,6 +141,7 @@ class ConversationManager:
             output_modality=params.output_modality or s.output_modality,
             voice=voice,
             session_id=params.realtime_session_id or self.thread_id,
+            server_vad=not s.push_to_talk,
         )
         validate_preflight(config)
         return config
@@ -364,6 +365,18 @@ class ConversationManager:
         """
         if not await self._require_running().request_response():
             raise ConversationNotRunningError()
+
+    async def push_to_talk(self, *, talking: bool) -> bool:
+        """Push-to-talk: the person starts (``talking``) or ends a spoken turn.
+
+        Starting stops the assistant and clears the input audio; ending commits what
+        was said and asks for the answer. False: nothing was sent (no audio yet)."""
+        return await self._require_running().push_to_talk(talking=talking)
+
+    async def interrupt(self) -> bool:
+        """Stop the assistant now (a key, not speech): cancel its answer and cut it where
+        it was heard, by the barge-in rules. False: nothing was playing or pending."""
+        return await self._require_running().interrupt()
 
     # ---------------------------------------------------------------- close
 

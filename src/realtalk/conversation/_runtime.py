@@ -133,6 +133,18 @@ class ConversationRuntime:
     async def request_response(self) -> bool:
         return await self._control(lambda core: core.request_response())
 
+    async def push_to_talk(self, *, talking: bool) -> bool:
+        """See ``ConversationCore.begin_speech`` / ``end_speech``."""
+        now = asyncio.get_running_loop().time()
+        if talking:
+            return await self._control(lambda core: core.begin_speech(now))
+        return await self._control(lambda core: core.end_speech())
+
+    async def interrupt(self) -> bool:
+        """Stop the assistant (see ``ConversationCore.interrupt``); False: nothing to stop."""
+        now = asyncio.get_running_loop().time()
+        return await self._control(lambda core: core.interrupt(now))
+
     async def agent_message(self, text: str) -> None:
         await self._control(lambda core: core.agent_message(text))
 

@@ -45,6 +45,11 @@ count as text through their transcript):
 
 A rule whose tool is not declared (or not allowed) is skipped. Other inputs:
 
+* Responses, the latest user text is a ``<realtime_delegation>`` block (what a
+  realtime client hands its background agent): the rules apply to the block's
+  ``<input>`` text alone (XML entities decoded), so the answer quotes the person's
+  words, never the markup or the transcript around them (:func:`delegated_input`).
+
 * Responses, the input ends with ``function_call_output`` items: one message
   quoting each output, ``I ran `<argv>`. It printed: <output>`` for ``shell``, else
   ``The <name> tool returned: <output>``. No user message at all: ``You said nothing.``
@@ -92,6 +97,7 @@ __all__ = [
     "ToolSpec",
     "choose_calls",
     "declared_tools",
+    "delegated_input",
     "output_sentence",
     "patch_in",
     "plan_response",
@@ -116,6 +122,10 @@ _PATCH_BEGIN: Final = "*** Begin Patch"
 _PATCH_END: Final = "*** End Patch"
 _MAX_ECHO: Final = 1000
 _COMMAND: Final = re.compile(r"`([^`\n]+)`")
+_DELEGATION: Final = re.compile(
+    r"^\s*<realtime_delegation>\s*<input>(.*?)</input>.*</realtime_delegation>\s*$", re.DOTALL
+)
+_XML_ENTITIES: Final = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
 _QUOTED: Final = re.compile(r'"([^"\n]+)"|(?<!\w)\'([^\'\n]+)\'(?!\w)|“([^”\n]+)”')
 
 
@@ -290,10 +300,19 @@ def _tool_text(output: str) -> str:
     return text[:_MAX_ECHO] if text else "(no output)"
 
 
+def delegated_input(text: str) -> str:
+    """The ``<input>`` of a ``<realtime_delegation>`` block, decoded; else ``text`` as is."""
+    match = _DELEGATION.match(text)
+    if match is None:
+        return text
+    return re.sub("&(?:lt|gt|quot|apos|amp);", lambda m: _XML_ENTITIES[m.group()], match.group(1))
+
+
 def responses_answer(text: str | None, declared: Declared) -> list[ToolCall] | str:
     """The Responses reply to the latest user ``text``: tool calls, or what to say."""
     if text is None:
         return NOTHING_SAID
+    text = delegated_input(text)
     calls = choose_calls(text, declared, max_calls=len(declared.tools) or 1)
     return calls if calls else _said(text, declared)
 

@@ -116,6 +116,11 @@ class Answers:
         self.started(None)
         return self.finished(None, "done")
 
+    @property
+    def server_playing_now(self) -> bool:
+        """The server's output audio buffer is playing (WebRTC)."""
+        return self._server_playing
+
     def server_playing(self, *, playing: bool) -> None:
         self._server_playing = playing
 

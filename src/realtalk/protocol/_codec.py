@@ -228,6 +228,32 @@ def response_create() -> dict[str, Any]:
     return {"type": "response.create"}
 
 
+def input_audio_commit() -> dict[str, Any]:
+    """End the spoken turn: the input audio so far becomes a user item (VAD off)."""
+    return {"type": "input_audio_buffer.commit"}
+
+
+def input_audio_clear() -> dict[str, Any]:
+    """Drop the input audio not committed yet."""
+    return {"type": "input_audio_buffer.clear"}
+
+
+def response_cancel(event_id: str | None = None) -> dict[str, Any]:
+    """Cancel the in-progress response (v2); nothing active: an ``error`` comes back."""
+    message: dict[str, Any] = {"type": "response.cancel"}
+    if event_id is not None:
+        message["event_id"] = event_id
+    return message
+
+
+def output_audio_buffer_clear(event_id: str | None = None) -> dict[str, Any]:
+    """Cut off the audio the server is still playing (WebRTC/SIP only; after a cancel)."""
+    message: dict[str, Any] = {"type": "output_audio_buffer.clear"}
+    if event_id is not None:
+        message["event_id"] = event_id
+    return message
+
+
 def item_truncate(item_id: str, audio_end_ms: int, event_id: str | None = None) -> dict[str, Any]:
     """Cut an assistant audio item at ``audio_end_ms`` (v2 barge-in over WebSocket).
 

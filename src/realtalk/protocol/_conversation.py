@@ -40,7 +40,11 @@ from realtalk.protocol._answers import Answers
 from realtalk.protocol._codec import (
     FRAME_TOO_DEEP,
     ServerEventParser,
+    input_audio_clear,
+    input_audio_commit,
     item_truncate,
+    output_audio_buffer_clear,
+    response_cancel,
     response_create,
     user_text_item,
 )
@@ -150,7 +154,8 @@ class ConversationCore:
         self._outbox = Outbox(audio_limit)
         self._outputs: deque[Output] = deque()
         self._best_effort: deque[str] = deque(maxlen=_BEST_EFFORT_IDS)
-        self._truncate_count = 0
+        self._best_effort_count = 0
+        self._spoken = False  # input audio queued since the last begin/end of speech
         self._handlers: dict[type, Callable[[Any, float], None]] = {
             AudioOut: self._on_audio,
             OutputTranscriptDelta: self._on_output_delta,
@@ -261,7 +266,36 @@ class ConversationCore:
         """Queue one input audio frame; False if it was dropped (queue full or ended)."""
         if self.end_reason is not None:
             return False
-        return self._outbox.put_audio(frame)
+        queued = self._outbox.put_audio(frame)
+        self._spoken = self._spoken or queued
+        return queued
+
+    def begin_speech(self, now: float) -> bool:
+        """Push-to-talk pressed (a session without server VAD, v2): the person talks.
+
+        The assistant is stopped (:meth:`interrupt`) and input audio not committed yet
+        is dropped, so the turn holds only what is said from now on.
+        """
+        if self.end_reason is not None or not self._v2:
+            return False
+        self.interrupt(now)
+        self._send(input_audio_clear(), "input_audio_buffer.clear")
+        self._spoken = False
+        return True
+
+    def end_speech(self) -> bool:
+        """Push-to-talk released: commit what was said and ask for the answer.
+
+        False, and nothing sent, when no audio came since :meth:`begin_speech` (the
+        server refuses to commit an empty buffer).
+        """
+        if self.end_reason is not None or not self._v2 or not self._spoken:
+            return False
+        self._spoken = False
+        self._send(input_audio_commit(), "input_audio_buffer.commit")
+        self._request_create("push to talk")
+        self._update_turn()
+        return True
 
     def request_response(self, reason: str = "user request") -> bool:
         """Ask the model to answer (after everything queued so far)."""
@@ -270,6 +304,28 @@ class ConversationCore:
         self._request_create(reason)
         self._update_turn()
         return True
+
+    def interrupt(self, now: float) -> bool:
+        """The person stops the assistant (a key, not speech); False: nothing to stop.
+
+        v2 only. An active response is cancelled (``response.cancel``); over WebSocket
+        the answer is cut where it was heard, by the barge-in rule; over WebRTC the
+        server's output buffer is cleared (``output_audio_buffer.clear``). Both are
+        best effort: a refusal (the response just ended) is logged, not shown.
+        """
+        if self.end_reason is not None or not self._v2:
+            return False
+        sent = False
+        if self._answers.response_active:
+            self._send(response_cancel(self._best_effort_id("cancel")), "response.cancel")
+            sent = True
+        if self._truncates:
+            sent = self._truncate_playing(now) or sent
+        elif self.media is not Media.WEBSOCKET and self._answers.server_playing_now:
+            clear = output_audio_buffer_clear(self._best_effort_id("clear"))
+            self._send(clear, "output_audio_buffer.clear")
+            sent = True
+        return sent
 
     # -------------------------------------------------------------- agent side
 
@@ -353,19 +409,25 @@ class ConversationCore:
                 self._send_create()  # the create owed until now
             self._update_turn()
 
+    def _best_effort_id(self, what: str) -> str:
+        """An ``event_id`` whose ``error`` is logged, not fatal (see ``_on_error``)."""
+        self._best_effort_count += 1
+        event_id = f"realtalk_{what}_{self._best_effort_count}"
+        self._best_effort.append(event_id)
+        return event_id
+
+    def _truncate_playing(self, now: float) -> bool:
+        """Cut the assistant item playing now at the played position (WebSocket v2)."""
+        cut = self._audio.cut(now, self.playback, response_active=self._answers.response_active)
+        if cut is None:
+            return False
+        self._send(item_truncate(*cut, event_id=self._best_effort_id("truncate")), _TRUNCATE)
+        return True
+
     def _on_speech_started(self, event: InputAudioSpeechStarted, now: float) -> None:
         # `event.item_id` is the new *user* item; the item to cut is the one playing.
         if self._truncates:
-            cut = self._audio.cut(
-                now,
-                self.playback,
-                response_active=self._answers.response_active,
-            )
-            if cut is not None:
-                self._truncate_count += 1
-                event_id = f"realtalk_truncate_{self._truncate_count}"
-                self._best_effort.append(event_id)
-                self._send(item_truncate(*cut, event_id=event_id), _TRUNCATE)
+            self._truncate_playing(now)
         self._outputs.append(self._transcript.observe(event))
         self._answers.speech()
         self._update_turn()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -45,6 +46,7 @@ __all__ = [
     "HandoffState",
     "RequestCreate",
     "SendMessage",
+    "delegation_input",
     "delegation_text",
     "handoff_request_text",
     "truncate_output",
@@ -94,6 +96,22 @@ def wrap_delegation(text: str, transcript_delta: str | None = None) -> str:
         parts.append(f"  <transcript_delta>{_escape_xml(transcript_delta)}</transcript_delta>")
     parts.append("</realtime_delegation>")
     return "\n".join(parts)
+
+
+_DELEGATION_INPUT: Final = re.compile(
+    r"\A<realtime_delegation>\n  <input>(.*?)</input>\n.*</realtime_delegation>\Z", re.DOTALL
+)
+
+
+def delegation_input(text: str) -> str:
+    """The person's words in a :func:`wrap_delegation` block (unescaped); else ``text``.
+
+    For a UI: it shows what was asked, never the markup or the transcript around it.
+    """
+    match = _DELEGATION_INPUT.match(text)
+    if match is None:
+        return text
+    return match.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def delegation_text(event: HandoffRequested) -> str | None:

@@ -138,6 +138,8 @@ class SessionConfig(msgspec.Struct, frozen=True):
         output_modality: ``audio`` or ``text`` (text needs v2).
         voice: Output voice; ``None`` means the version's default.
         session_id: Our session id, sent as the ``x-session-id`` header.
+        server_vad: The server detects spoken turns (v2 ``turn_detection``); False for
+            push-to-talk, where the client commits the input audio itself.
     """
 
     instructions: str
@@ -147,6 +149,7 @@ class SessionConfig(msgspec.Struct, frozen=True):
     output_modality: OutputModality = OutputModality.AUDIO
     voice: str | None = None
     session_id: str | None = None
+    server_vad: bool = True
 
 
 def default_voice(version: Version) -> str:
@@ -184,6 +187,8 @@ def validate_preflight(config: SessionConfig) -> None:
         raise ConfigError("text realtime output modality requires realtime v2")
     if config.voice is not None:
         resolve_voice(config.version, config.voice, None)
+    if not config.server_vad and config.version is Version.V1:
+        raise ConfigError("push-to-talk needs realtime v2 (v1 always detects turns itself)")
 
 
 def resolve_backend_prompt(
@@ -246,7 +251,9 @@ def _v2_conversational_payload(config: SessionConfig) -> dict[str, Any]:
                     "interrupt_response": True,
                     "create_response": True,
                     "silence_duration_ms": 500,
-                },
+                }
+                if config.server_vad
+                else None,
             },
             "output": {
                 "format": _audio_format(),
