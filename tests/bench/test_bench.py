@@ -136,6 +136,8 @@ def test_app_server() -> None:
         "p50_ms",
         "p99_ms",
         "cpu_percent",
+        "emulator_cpu_percent",
+        "driver_cpu_percent",
         "seconds",
         "frames_sent",
         "frames_echoed",

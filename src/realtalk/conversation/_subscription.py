@@ -36,6 +36,18 @@ class Subscription:
         self._room: deque[asyncio.Future[None]] = deque()  # emitters waiting for room
         self._closed = False
 
+    def offer(self, event: ConversationEvent) -> bool:
+        """Deliver one event if there is room (or drop it once closed); False: ``put`` it."""
+        if self._closed:
+            return True
+        if len(self._events) >= SUBSCRIPTION_QUEUE_SIZE:
+            return False
+        self._events.append(event)
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+        return True
+
     async def put(self, event: ConversationEvent) -> None:
         """Deliver one event (waits while ``SUBSCRIPTION_QUEUE_SIZE`` events wait)."""
         while not self._closed and len(self._events) >= SUBSCRIPTION_QUEUE_SIZE:
@@ -73,6 +85,9 @@ class Subscription:
         return self
 
     async def __anext__(self) -> ConversationEvent:
+        events = self._events
+        if events and not self._room:  # get(), without a second coroutine per event
+            return events.popleft()
         return await self.get()
 
     def close(self) -> None:
