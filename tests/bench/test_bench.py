@@ -46,6 +46,7 @@ def test_relay() -> None:
         "frames_sent",
         "frames_delivered",
         "cpu_percent",
+        "cpu_kernel_percent",
         "client_cpu_us_per_message",
         "emulator_cpu_percent",
         "rss_kb_per_session",

@@ -42,6 +42,11 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _sys_s() -> float:
+    """Kernel CPU (socket syscalls, epoll; on loopback also the peer's TCP receive)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
+
+
 async def bench_relay(sessions: int = 100, seconds: float = 5.0) -> dict[str, Any]:
     """Run the benchmark; ``{"sessions", "frames_per_s", "p50_ms", "p99_ms", ...}``."""
     frame = AudioFrame(base64.b64encode(bytes(960)).decode("ascii"))
@@ -80,18 +85,19 @@ async def bench_relay(sessions: int = 100, seconds: float = 5.0) -> dict[str, An
                 await all_started.wait()
             rss1 = _rss_kb()
             measuring = True
-            cpu0, t0 = _cpu_s(), time.perf_counter()
+            cpu0, sys0, t0 = _cpu_s(), _sys_s(), time.perf_counter()
             emulator_cpu0 = proc_cpu_s(emulator_pid)
             tick = 0
             while time.perf_counter() - t0 < seconds:
                 for m in managers:
                     await m.audio_in(frame)
                 tick += 1
-                delay = t0 + tick * 0.02 - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                # Late or not, yield once a tick: a sender that never yields while behind
+                # would starve the sockets it feeds (and measure its own backlog).
+                await asyncio.sleep(max(0.0, t0 + tick * 0.02 - time.perf_counter()))
             await asyncio.sleep(0.1)  # let the last echoes land (not synchronisation)
             wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+            kernel = _sys_s() - sys0
             emulator_cpu = proc_cpu_s(emulator_pid) - emulator_cpu0
             measuring = False
             for m in managers:
@@ -111,6 +117,7 @@ async def bench_relay(sessions: int = 100, seconds: float = 5.0) -> dict[str, An
         "frames_sent": sent,
         "frames_delivered": delivered,
         "cpu_percent": round(cpu / wall * 100.0, 1),
+        "cpu_kernel_percent": round(kernel / wall * 100.0, 1),
         "client_cpu_us_per_message": round(cpu / max(1, sent + delivered) * 1e6, 2),
         "emulator_cpu_percent": round(emulator_cpu / wall * 100.0, 1),
         "rss_kb_per_session": round((rss1 - rss0) / sessions, 1),
