@@ -251,10 +251,12 @@ def run() -> None:
     code = main()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None or stream.closed:  # e.g. the stdio app-server closed it
+            continue
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
-            code = code or 1
+        except OSError:  # as the interpreter's own exit would report it
+            code = code or 120
     os._exit(code)
 
 
