@@ -149,6 +149,15 @@ def _with_file(tmp_path: Path, text: str) -> Path:
         ({}, "", "sideband_max_retries", 4),  # unset: the defaults
         ({}, "", "sideband_retry_base_ms", 200),
         ({}, "", "agent_timeout_s", 600.0),
+        ({}, "", "rotate_after_s", 3300.0),  # renewed before the server's 60-minute cap
+        ({}, "", "reconnect_max_retries", 6),
+        ({}, "", "reconnect_retry_base_ms", 250),
+        ({"REALTALK_ROTATE_AFTER_S": "0"}, "", "rotate_after_s", 0.0),  # never renew
+        ({"REALTALK_ROTATE_AFTER_S": "90.5"}, "", "rotate_after_s", 90.5),
+        ({}, "[realtime]\nrotate_after_s = 600\n", "rotate_after_s", 600.0),
+        ({"REALTALK_RECONNECT_MAX_RETRIES": "0"}, "", "reconnect_max_retries", 0),
+        ({}, "[realtime]\nreconnect_max_retries = 2\n", "reconnect_max_retries", 2),
+        ({}, "[realtime]\nreconnect_retry_base_ms = 0\n", "reconnect_retry_base_ms", 0),
     ],
 )
 def test_zero_is_a_value_not_unset(
@@ -173,6 +182,9 @@ def test_zero_is_a_value_not_unset(
         ({}, "[agent]\ntimeout_s = -1.5\n", "agent.timeout_s: -1.5"),
         ({}, "[agent]\ntimeout_s = inf\n", "agent.timeout_s: inf"),
         ({}, "[agent]\ntimeout_s = nan\n", "agent.timeout_s: nan"),
+        ({"REALTALK_ROTATE_AFTER_S": "-1"}, "", "REALTALK_ROTATE_AFTER_S: -1"),
+        ({"REALTALK_RECONNECT_MAX_RETRIES": "21"}, "", "REALTALK_RECONNECT_MAX_RETRIES: 21"),
+        ({}, "[realtime]\nreconnect_retry_base_ms = 20000\n", "reconnect_retry_base_ms: 20000"),
     ],
 )
 def test_numbers_out_of_range_are_config_errors_naming_the_key(
@@ -187,8 +199,19 @@ def test_numbers_out_of_range_are_config_errors_naming_the_key(
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("sideband_max_retries", -1), ("sideband_retry_base_ms", -1), ("agent_timeout_s", 0.0)],
+    [
+        ("sideband_max_retries", -1),
+        ("sideband_retry_base_ms", -1),
+        ("agent_timeout_s", 0.0),
+        ("reconnect_max_retries", 21),
+        ("rotate_after_s", -1.0),
+    ],
 )
 def test_settings_built_in_code_are_checked_too(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field):
         Settings(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_non_number_for_rotate_after_s_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="REALTALK_ROTATE_AFTER_S='soon': expected a number"):
+        load_settings(_with_file(tmp_path, ""), environ={"REALTALK_ROTATE_AFTER_S": "soon"})

@@ -54,6 +54,13 @@ _LIMITS: dict[str, tuple[float, float]] = {
     # The caps keep a sideband join bounded: 10 retries from 10 s double past a day.
     "sideband_max_retries": (0, 10),
     "sideband_retry_base_ms": (0, 10_000),
+    # A lost realtime session is re-opened with this many attempts (0: the conversation
+    # ends instead); the first attempt is immediate, then the backoff doubles.
+    "reconnect_max_retries": (0, 20),
+    "reconnect_retry_base_ms": (0, 10_000),
+    # Renew the session this long after it opened (at a turn boundary), before the
+    # server's 60-minute cap ends it; 0 never renews (the cap then ends it: reconnect).
+    "rotate_after_s": (0, 7 * 24 * 3600.0),
     "agent_timeout_s": (0.001, 7 * 24 * 3600.0),
 }
 """The numeric settings' ranges; a value outside is a ConfigError naming its key."""
@@ -71,6 +78,9 @@ class _RealtimeFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     transport: Transport | None = None
     sideband_max_retries: int | None = None
     sideband_retry_base_ms: int | None = None
+    reconnect_max_retries: int | None = None
+    reconnect_retry_base_ms: int | None = None
+    rotate_after_s: float | None = None
 
 
 SandboxName = Literal["read-only", "workspace-write", "danger-full-access"]
@@ -124,6 +134,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     has no server VAD, the client commits the input audio and asks for the answer."""
     sideband_max_retries: int = 4
     sideband_retry_base_ms: int = 200
+    reconnect_max_retries: int = 6
+    reconnect_retry_base_ms: int = 250
+    rotate_after_s: float = 3300.0
     agent_command: tuple[str, ...] | None = None
     agent_input: Literal["arg", "stdin"] = "arg"
     agent_timeout_s: float = 600.0
@@ -232,6 +245,16 @@ def _int_env(env: Mapping[str, str], name: str) -> int | None:
         return int(value)
     except ValueError as exc:
         raise ConfigError(f"environment variable {name}={value!r}: expected an integer") from exc
+
+
+def _float_env(env: Mapping[str, str], name: str) -> float | None:
+    value = _env(env, name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name}={value!r}: expected a number") from exc
 
 
 def _check_range(value: float, low: float, high: float, source: str) -> None:
@@ -357,6 +380,27 @@ def load_settings(
         ),
         **_number_setting(
             "agent_timeout_s", None, None, agent.timeout_s, in_file + "agent.timeout_s"
+        ),
+        **_number_setting(
+            "reconnect_max_retries",
+            _int_env(env, "REALTALK_RECONNECT_MAX_RETRIES"),
+            "REALTALK_RECONNECT_MAX_RETRIES",
+            rt.reconnect_max_retries,
+            in_file + "realtime.reconnect_max_retries",
+        ),
+        **_number_setting(
+            "reconnect_retry_base_ms",
+            None,
+            None,
+            rt.reconnect_retry_base_ms,
+            in_file + "realtime.reconnect_retry_base_ms",
+        ),
+        **_number_setting(
+            "rotate_after_s",
+            _float_env(env, "REALTALK_ROTATE_AFTER_S"),
+            "REALTALK_ROTATE_AFTER_S",
+            rt.rotate_after_s,
+            in_file + "realtime.rotate_after_s",
         ),
     }
     settings = Settings(

@@ -14,7 +14,8 @@
     └── TransportError               network-level failure
         ├── ConnectError             could not connect (refused, DNS, TLS)
         │   └── HandshakeError       HTTP-level refusal (status, body)
-        └── TransportClosedError     the connection is closed
+        ├── TransportClosedError     the connection is closed
+        └── ReconnectError           a lost realtime session could not be re-opened
 
 Lower-layer exceptions are converted at each boundary with ``raise ... from exc``
 (``realtalk._boundary.map_exceptions``).
@@ -31,6 +32,7 @@ __all__ = [
     "HandshakeError",
     "ProtocolError",
     "RealtalkError",
+    "ReconnectError",
     "StoreError",
     "ThreadBusyError",
     "ThreadNotFoundError",
@@ -98,3 +100,7 @@ class HandshakeError(ConnectError):
 
 class TransportClosedError(TransportError):
     """The connection is closed."""
+
+
+class ReconnectError(TransportError):
+    """A realtime session ended and no new one could be opened to continue the talk."""

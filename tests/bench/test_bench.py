@@ -86,6 +86,24 @@ def test_handoff() -> None:
     assert report["final_to_create_ms"] >= 0
 
 
+def test_reconnect_restores_sessions_and_measures_the_silence() -> None:
+    report = _bench("reconnect", "--rounds", "2", "--turns", "2", "--max-session-s", "1.5")
+    assert set(report) == {
+        "bench",
+        "rounds",
+        "history_turns",
+        "max_session_s",
+        "reconnect_ms",
+        "reconnect_ms_max",
+        "session_update_ms",
+        "fresh_start_ms",
+        "reconnect_ratio",
+    }
+    assert (report["rounds"], report["history_turns"], report["max_session_s"]) == (2, 2, 1.5)
+    assert 0 < report["session_update_ms"] <= report["reconnect_ms"] <= report["reconnect_ms_max"]
+    assert report["fresh_start_ms"] > 0
+
+
 def test_startup_answers_before_the_sideband_and_the_baseline_after() -> None:
     report = _bench(
         "startup", "--starts", "2", "--call-latency-ms", "100", "--sideband-latency-ms", "300"

@@ -189,15 +189,23 @@ async def app_server(emulator_factory: EmulatorFactory, tmp_path: Path) -> Async
     await server.aclose()
 
 
-async def _app_server(tmp_path: Path, base_url: str, *, auth_token: str | None = None) -> AppServer:
+async def _app_server(
+    tmp_path: Path, base_url: str, *, auth_token: str | None = None, reconnect: bool = True
+) -> AppServer:
     settings = Settings(
-        api_key="sk-test-key", base_url=base_url, startup_context="", transport="websocket"
+        api_key="sk-test-key",
+        base_url=base_url,
+        startup_context="",
+        transport="websocket",
+        reconnect_max_retries=6 if reconnect else 0,
     )
     server = AppServer(settings, AppServerOptions(default_cwd=tmp_path))
     await server.start_websocket("127.0.0.1", 0, auth_token=auth_token)
     return server
 
 
+# Without reconnecting (reconnect_max_retries = 0); with it, a lost session is re-opened
+# (tests/conversation/test_reconnect.py, tests/cli/test_talk_reconnect.py).
 FAULTS = [
     pytest.param("close_after_events", "transport_closed", "", id="closed"),
     pytest.param("error_after_events", "error", "Emulator fault injection", id="error"),
@@ -210,7 +218,11 @@ async def test_local_turn_fails_when_the_conversation_ends_during_it(
 ) -> None:
     emulator = await emulator_factory(**{fault: FAULT_AFTER})
     settings = Settings(
-        api_key="sk-test-key", base_url=emulator.base_url, startup_context="", transport="websocket"
+        api_key="sk-test-key",
+        base_url=emulator.base_url,
+        startup_context="",
+        transport="websocket",
+        reconnect_max_retries=0,
     )
     async with TalkRuntime(settings, renderer=_renderer(io.StringIO()), offline=False) as runtime:
         await runtime.start()
@@ -223,7 +235,7 @@ async def test_remote_turn_fails_when_the_conversation_ends_during_it(
     emulator_factory: EmulatorFactory, tmp_path: Path, fault: str, reason: str, detail: str
 ) -> None:
     emulator = await emulator_factory(**{fault: FAULT_AFTER})
-    server = await _app_server(tmp_path, emulator.base_url)
+    server = await _app_server(tmp_path, emulator.base_url, reconnect=False)
     try:
         async with RemoteTalk(_renderer(io.StringIO())) as talk:
             await talk.connect(server.url, None)

@@ -7,7 +7,6 @@ import asyncio
 
 from realtalk.conversation import (
     Closed,
-    CloseReason,
     ConversationEvent,
     ConversationManager,
     Realtime,
@@ -20,6 +19,7 @@ from realtalk.conversation._runtime import ConversationRuntime
 from realtalk.protocol import (
     FRAME_TOO_DEEP,
     ConversationCore,
+    EndReason,
     ErrorEvent,
     Mode,
     OutputTranscriptDone,
@@ -38,7 +38,7 @@ class _Pump:
 
     def __init__(self) -> None:
         self.events: list[ConversationEvent] = []
-        self.ended: asyncio.Future[CloseReason] = asyncio.get_running_loop().create_future()
+        self.ended: asyncio.Future[EndReason] = asyncio.get_running_loop().create_future()
 
     async def emit(self, event: ConversationEvent) -> None:
         self.events.append(event)
@@ -46,7 +46,7 @@ class _Pump:
     async def route(self, runtime: ConversationRuntime, text: str) -> None:
         raise AssertionError(f"unexpected delegation {text!r}")
 
-    async def on_end(self, runtime: ConversationRuntime, reason: CloseReason) -> None:
+    async def on_end(self, runtime: ConversationRuntime, reason: EndReason) -> None:
         self.ended.set_result(reason)
         await runtime.stop(send_close=False)
 

@@ -128,10 +128,10 @@ async def test_v2_text_is_prefixed_and_append_only(
     assert len(creates) == 1
 
 
-async def test_conversation_transport_close_emits_closed_event(
+async def test_without_reconnect_a_transport_close_emits_closed_event(
     emulator: Emulator, manager_factory: Factory
 ) -> None:
-    mgr, rec = manager_factory(make_settings(emulator.base_url))
+    mgr, rec = manager_factory(make_settings(emulator.base_url, reconnect_max_retries=0))
     await mgr.start()
     await rec.wait_for(_is_started)
     await emulator.wait_for_sessions(1)
@@ -357,12 +357,12 @@ async def test_active_response_error_does_not_close(
         (EmulatorOptions(audio_realtime=False, close_after_events=2), "transport_closed", None),
     ],
 )
-async def test_fault_knobs_end_the_conversation(
+async def test_fault_knobs_end_the_conversation_without_reconnect(
     manager_factory: Factory, options: EmulatorOptions, reason: str, message: str | None
 ) -> None:
     async with Emulator(options) as emu:
         await emu.start()
-        mgr, rec = manager_factory(make_settings(emu.base_url))
+        mgr, rec = manager_factory(make_settings(emu.base_url, reconnect_max_retries=0))
         await mgr.start()
         closed = await rec.wait_for(_is_closed)
         assert isinstance(closed, Closed) and closed.reason == reason

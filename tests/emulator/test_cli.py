@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from realtalk.emulator import add_emulator_arguments
+from realtalk.emulator._cli import options_from_args
 
 from ._client import open_client
 
@@ -37,8 +38,14 @@ def test_arguments_parse() -> None:
         True,
     )
     assert args.error_after_events is None
+    assert args.max_session_s is None
     with pytest.raises(SystemExit):
         parser.parse_args(["--handshake-latency-ms", "-1"])
+    capped = options_from_args(parser.parse_args(["--max-session-s", "5"]))
+    assert capped.max_session_s == 5.0
+    for bad in ("0", "-5", "forever"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--max-session-s", bad])
 
 
 @pytest.mark.parametrize("scheme", ["plain", "tls"])

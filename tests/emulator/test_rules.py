@@ -185,3 +185,15 @@ def test_session_update_rules() -> None:
     off = merge_session(base, {"audio": {"input": {"turn_detection": None}}})
     assert turn_detection(off, v1=False) is None
     assert turn_detection(base, v1=False) is not None
+
+
+def test_what_did_i_say_quotes_the_earlier_user_messages() -> None:
+    asked = _user("[USER] What did I say before?")
+    plan = plan_response(asked, None, v1=False, earlier=("my name is Ada", "the sky is blue"))
+    assert plan.text == 'Before this you said: "my name is Ada"; "the sky is blue".'
+    assert plan_response(asked, None, v1=False).text == "You have not said anything before."
+    # Bounded: the newest messages are kept.
+    many = tuple(f"message {n} " + "x" * 100 for n in range(30))
+    quoted = plan_response(asked, None, v1=True, earlier=many).text
+    assert len(quoted) < 1100 and quoted.endswith(f'"{many[-1]}".')
+    assert '"message 0 ' not in quoted

@@ -243,3 +243,59 @@ async def test_aclose_is_bounded_when_a_client_stops_reading() -> None:
         finally:
             flooder.cancel()
             await asyncio.wait([flooder])
+
+
+@pytest.mark.parametrize(
+    ("cap", "words"),
+    [
+        (0.3, "Your session hit the maximum duration of 0.3 seconds."),
+        (60.0, "Your session hit the maximum duration of 1 minute."),
+    ],
+)
+async def test_the_session_cap_words(cap: float, words: str) -> None:
+    from realtalk.emulator._wire import max_duration_text
+
+    assert max_duration_text(cap) == words
+    assert max_duration_text(3600) == "Your session hit the maximum duration of 60 minutes."
+
+
+async def test_max_session_s_ends_the_session_as_the_real_api_does() -> None:
+    # reference-wire-facts 3: the session_expired error event, then close 1001 whose
+    # reason is the same sentence.
+    async with (
+        Emulator(EmulatorOptions(audio_realtime=False, max_session_s=0.3)) as emu,
+        open_client(url(emu)) as client,
+    ):
+        started = time.monotonic()
+        await start_v2(client)
+        frames: list[str | bytes] = []
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                frames.append(await client.recv_raw())
+        elapsed = time.monotonic() - started
+        close = (client.ws.close_code, client.ws.close_reason)
+    expired = json.loads(frames[-1])
+    assert expired["type"] == "error"
+    words = "Your session hit the maximum duration of 0.3 seconds."
+    assert expired["error"] == {
+        "type": "invalid_request_error",
+        "code": "session_expired",
+        "message": words,
+        "param": None,
+        "event_id": None,
+    }
+    assert close == (1001, words)
+    assert 0.25 < elapsed < 3.0
+
+
+async def test_max_session_s_counts_per_socket_and_rejects_nonsense() -> None:
+    async with Emulator(EmulatorOptions(audio_realtime=False, max_session_s=0.2)) as emu:
+        for _ in range(2):
+            async with open_client(url(emu)) as client:
+                with contextlib.suppress(ConnectionClosed):
+                    while True:
+                        await client.recv_raw()
+                assert client.ws.close_code == 1001
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match="max_session_s"):
+            EmulatorOptions(max_session_s=bad)

@@ -8,10 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from realtalk.protocol import (
+    ConversationSnapshot,
+    HistoryEntry,
     Mode,
     OutputModality,
     SessionConfig,
     Version,
+    assistant_text_item,
     backend_text_item,
     function_call_output,
     input_audio_append,
@@ -19,6 +22,7 @@ from realtalk.protocol import (
     input_audio_commit,
     item_truncate,
     output_audio_buffer_clear,
+    plan_restore,
     response_cancel,
     response_create,
     session_update,
@@ -42,10 +46,24 @@ V2_MESSAGES: list[tuple[str, dict[str, Any]]] = [
     ("function_call_output", function_call_output("call_1", "done")),
     ("response.create", response_create()),
     ("truncate", item_truncate("item_1", 120)),
+    ("assistant text", assistant_text_item("an earlier answer")),
     ("input_audio_buffer.commit", input_audio_commit()),
     ("input_audio_buffer.clear", input_audio_clear()),
     ("response.cancel", response_cancel("realtalk_cancel_1")),
     ("output_audio_buffer.clear", output_audio_buffer_clear("realtalk_clear_2")),
+]
+
+_HISTORY = (
+    HistoryEntry("user", "typed", "typed"),
+    HistoryEntry("user", "spoken", "spoken"),
+    HistoryEntry("assistant", "answer", "answer"),
+    HistoryEntry("user", "[BACKEND] update", "agent"),
+)
+V2_MESSAGES += [
+    (f"restored {message['item']['role']} {message['event_id']}", message)
+    for message in plan_restore(
+        ConversationSnapshot(Version.V2, (), None, busy=False, history=_HISTORY)
+    ).messages
 ]
 
 

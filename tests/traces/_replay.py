@@ -5,6 +5,9 @@ A trace is a JSON-lines file. The first line is the header::
     {"trace": {"version": "v2", "media": "websocket", "mode": "conversational",
                "source": "where the server events come from", "about": "what it shows"}}
 
+(``"resumable": true`` builds a core that ends with ``session_lost`` when the session
+ends, so the I/O layer can continue on a new one.)
+
 Every other line is one step. Inputs go into the core:
 
 * ``{"server": {...}}`` one server event (a JSON object, sent as the TEXT frame the
@@ -12,7 +15,8 @@ Every other line is one step. Inputs go into the core:
   much 24 kHz PCM16 silence, so traces stay readable); ``{"server_raw": "..."}`` a
   TEXT frame given verbatim;
   ``{"server_binary": "<base64>"}`` a binary frame; ``{"server_closed": true}`` the
-  server closed the socket; ``{"read_failed": "why"}`` reading failed.
+  server closed the socket (a string: its close code and reason); ``{"read_failed":
+  "why"}`` reading failed.
 * ``{"user_text": "..."}``, ``{"user_audio": "<base64 pcm>"}``, ``{"request_response": true}``,
   ``{"interrupt": true}`` (the person's interrupt key), ``{"push_to_talk": true|false}``
   (the push-to-talk key: the person starts or ends a spoken turn).
@@ -21,6 +25,11 @@ Every other line is one step. Inputs go into the core:
 * ``{"clock": 1.25}`` sets the time (seconds) the next inputs happen at;
   ``{"played": {"item_1": 340}}`` what the player reports it has played (ms);
   ``{"send_failed": "why"}`` the message the I/O layer last sent failed.
+* ``{"schedule_rotation": [due, deadline]}`` renew the session from ``due`` (at a turn
+  boundary) or at ``deadline``; ``{"tick": 3.5}`` the time is now 3.5 s (the core is told).
+* ``{"new_session": true}`` the session ended: a new resumable core of the same version,
+  mode and media continues from the old core's snapshot (``restore``); the steps after
+  it talk to the new core (its restored history, then the new session's events).
 
 Expectations check what the core produced since the previous input, in order:
 
@@ -28,7 +37,9 @@ Expectations check what the core produced since the previous input, in order:
 * ``{"emit": {...}}`` the next event shown to subscribers, as its JSON (``kind`` tag),
   compared on the keys given (so ``{"emit": {"kind": "audio_out"}}`` matches any
   audio); ``{"delegate": "..."}`` the next text handed to the background agent;
-* ``{"end": "error"}`` / ``{"end": null}`` the conversation's end reason now.
+* ``{"end": "error"}`` / ``{"end": null}`` the conversation's end reason now;
+  ``{"lost": {"cause": "session_expired", "detail": "..."}}`` why the session ended
+  (``SessionLost``; ``null``: it did not).
 
 Before each input, and at the end, everything produced must have been expected: a
 message or event the trace does not list fails the replay.
@@ -111,17 +122,23 @@ def _brief(encoded: dict[str, Any]) -> dict[str, Any]:
 class Replay:
     def __init__(self, header: dict[str, Any], name: str) -> None:
         self.name = name
+        self.header = header
         self.player = _Player()
-        self.core = ConversationCore(
-            Version(header["version"]),
-            mode=Mode(header.get("mode", "conversational")),
-            media=Media(header.get("media", "websocket")),
-            playback=self.player,
-        )
+        self.core = self._new_core(resumable=bool(header.get("resumable", False)))
         self.now = 0.0
         self.sent: list[dict[str, Any]] = []
         self.shown: list[object] = []
         self.line = 0
+
+    def _new_core(self, *, resumable: bool) -> ConversationCore:
+        header = self.header
+        return ConversationCore(
+            Version(header["version"]),
+            mode=Mode(header.get("mode", "conversational")),
+            media=Media(header.get("media", "websocket")),
+            playback=self.player,
+            resumable=resumable,
+        )
 
     def fail(self, message: str) -> TraceError:
         return TraceError(f"{self.name}:{self.line}: {message}")
@@ -152,7 +169,7 @@ class Replay:
         elif key == "server_binary":
             core.receive_binary(base64.b64decode(value), self.now)
         elif key == "server_closed":
-            core.stream_ended()
+            core.stream_ended(value if isinstance(value, str) else "")
         elif key == "read_failed":
             core.stream_failed(value)
         elif key == "user_text":
@@ -179,6 +196,16 @@ class Replay:
             self.player.played.update(value)
         elif key == "send_failed":
             core.send_failed(value)
+        elif key == "schedule_rotation":
+            core.schedule_rotation(float(value[0]), float(value[1]))
+        elif key == "tick":
+            self.now = float(value)
+            core.tick(self.now)
+        elif key == "new_session":
+            if core.end_reason != "session_lost":
+                raise self.fail(f"new_session, but the session is not lost: {core.end_reason}")
+            self.core = self._new_core(resumable=True)
+            self.core.restore(core.snapshot())
         else:
             raise self.fail(f"unknown step {key!r}")
         self._collect()
@@ -210,7 +237,15 @@ def _expect_end(replay: Replay, value: Any, step: dict[str, Any]) -> None:
         raise replay.fail(f"end reason is {replay.core.end_reason!r}, expected {value!r}")
 
 
+def _expect_lost(replay: Replay, value: Any, step: dict[str, Any]) -> None:
+    lost = replay.core.lost
+    actual = None if lost is None else {"cause": lost.cause, "detail": lost.detail}
+    if actual != value:
+        raise replay.fail(f"session lost: {actual!r}, expected {value!r}")
+
+
 _EXPECTATIONS = {
+    "lost": _expect_lost,
     "send": _expect_send,
     "emit": _expect_output,
     "delegate": _expect_output,
@@ -252,6 +287,9 @@ def draft(path: Path) -> str:
         run.shown.clear()
         if run.core.end_reason is not None:
             out.append(json.dumps({"end": run.core.end_reason}))
+        if run.core.lost is not None:
+            lost = run.core.lost
+            out.append(json.dumps({"lost": {"cause": lost.cause, "detail": lost.detail}}))
     return "\n".join(out) + "\n"
 
 

@@ -28,6 +28,11 @@ def test_there_are_traces_for_every_scenario() -> None:
         "v2_tool_calls_in_one_response",
         "webrtc_sideband_join_and_server_barge_in",
         "v2_deep_frame_is_survived",
+        "v2_session_expired_continues_in_a_new_session",
+        "v2_drop_during_a_handoff_delivers_the_result_in_the_new_session",
+        "v2_rotation_waits_for_the_turn_boundary",
+        "v2_rotation_deadline_renews_mid_answer",
+        "v2_refused_restored_item_is_survived",
         "v2_interrupt_key_cancels_and_cuts",
         "webrtc_interrupt_key_clears_the_output_buffer",
     }

@@ -62,6 +62,7 @@ __all__ = [
     "ThreadRealtimeAppendAudioParams",
     "ThreadRealtimeAppendTextParams",
     "ThreadRealtimeClosedNotification",
+    "ThreadRealtimeReconnectedNotification",
     "ThreadRealtimeErrorNotification",
     "ThreadRealtimeItemAddedNotification",
     "ThreadRealtimeListVoicesResult",
@@ -464,6 +465,19 @@ class ThreadRealtimeOutputAudioDeltaNotification(_Camel, frozen=True):
 class ThreadRealtimeErrorNotification(_Camel, frozen=True):
     thread_id: str
     message: str
+
+
+class ThreadRealtimeReconnectedNotification(_Camel, frozen=True):
+    """A new realtime session continues the thread's conversation, its history restored
+    (the old one ended: ``cause`` is ``session_expired``, ``closed``, ``read_error``,
+    ``send_failed`` or ``rotation``)."""
+
+    thread_id: str
+    cause: str
+    attempts: int
+    restored_items: int
+    folded_items: int
+    elapsed_ms: float
 
 
 class ThreadRealtimeClosedNotification(_Camel, frozen=True):

@@ -2,7 +2,10 @@
 
 Pure mapping, no I/O. Events without a row in the table (``SessionUpdated``,
 ``ResponseCreated``, ``ResponseDone``, ``ConversationItemDone``, ``NoopRequested``,
-and agent activity, which the turn notifications cover) map to None.
+and agent activity, which the turn notifications cover) map to None. realtalk adds
+``Reconnected`` -> ``thread/realtime/reconnected`` (a new realtime session continues the
+conversation); ``Reconnecting`` has no notification (``reconnected`` or ``error`` and
+``closed`` follow it).
 """
 
 from __future__ import annotations
@@ -17,13 +20,21 @@ from realtalk.app_server._api import (
     ThreadRealtimeErrorNotification,
     ThreadRealtimeItemAddedNotification,
     ThreadRealtimeOutputAudioDeltaNotification,
+    ThreadRealtimeReconnectedNotification,
     ThreadRealtimeSdpNotification,
     ThreadRealtimeStartedNotification,
     ThreadRealtimeTranscriptDeltaNotification,
     ThreadRealtimeTranscriptDoneNotification,
 )
 from realtalk.app_server._methods import NotificationMethod
-from realtalk.conversation import Closed, ConversationEvent, Realtime, SdpAnswer, Started
+from realtalk.conversation import (
+    Closed,
+    ConversationEvent,
+    Realtime,
+    Reconnected,
+    SdpAnswer,
+    Started,
+)
 from realtalk.protocol import (
     AudioFrame,
     AudioOut,
@@ -151,5 +162,17 @@ def map_event(thread_id: str, event: ConversationEvent) -> Notification | None:
         return Notification(
             NotificationMethod.REALTIME_CLOSED,
             ThreadRealtimeClosedNotification(thread_id=thread_id, reason=event.reason),
+        )
+    if isinstance(event, Reconnected):
+        return Notification(
+            NotificationMethod.REALTIME_RECONNECTED,
+            ThreadRealtimeReconnectedNotification(
+                thread_id=thread_id,
+                cause=event.cause,
+                attempts=event.attempts,
+                restored_items=event.restored_items,
+                folded_items=event.folded_items,
+                elapsed_ms=event.elapsed_ms,
+            ),
         )
     return None

@@ -42,6 +42,7 @@ from realtalk.app_server._api import (
     ThreadRealtimeItemAddedNotification,
     ThreadRealtimeListVoicesResult,
     ThreadRealtimeOutputAudioDeltaNotification,
+    ThreadRealtimeReconnectedNotification,
     ThreadRealtimeRequestResponseParams,
     ThreadRealtimeSdpNotification,
     ThreadRealtimeStartedNotification,
@@ -122,6 +123,7 @@ class NotificationMethod(StrEnum):
     REALTIME_OUTPUT_AUDIO_DELTA = "thread/realtime/outputAudio/delta"
     REALTIME_ERROR = "thread/realtime/error"
     REALTIME_CLOSED = "thread/realtime/closed"
+    REALTIME_RECONNECTED = "thread/realtime/reconnected"
     SERVER_REQUEST_RESOLVED = "serverRequest/resolved"
 
 
@@ -213,6 +215,9 @@ NOTIFICATIONS: Final[dict[NotificationMethod, NotificationSpec]] = {
     ),
     _N.REALTIME_ERROR: NotificationSpec(ThreadRealtimeErrorNotification, experimental=True),
     _N.REALTIME_CLOSED: NotificationSpec(ThreadRealtimeClosedNotification, experimental=True),
+    _N.REALTIME_RECONNECTED: NotificationSpec(
+        ThreadRealtimeReconnectedNotification, experimental=True
+    ),
     _N.SERVER_REQUEST_RESOLVED: NotificationSpec(ServerRequestResolvedNotification),
 }
 """Server-to-client notifications: method -> (params, experimental)."""

@@ -43,6 +43,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
             "peer",
             "realtalk vs openai-agents' RealtimeSession on one emulator (needs openai-agents)",
         ),
+        ("reconnect", "a lost realtime session: the silence until the new one, history restored"),
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--json", action="store_true")
@@ -62,6 +63,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         if name == "peer":
             p.add_argument("--rounds", type=count_arg, default=20)
             p.add_argument("--words", type=count_arg, default=300, help="length of the long answer")
+        if name == "reconnect":
+            p.add_argument("--rounds", type=count_arg, default=5)
+            p.add_argument("--turns", type=non_negative_arg, default=4)
+            p.add_argument("--max-session-s", type=seconds_arg, default=2.0)
         if name == "app-server":
             p.add_argument("--threads", type=count_arg, default=100)
             p.add_argument("--seconds", type=seconds_arg, default=5.0)
@@ -117,8 +122,15 @@ async def _peer(args: argparse.Namespace) -> dict[str, Any]:
     return await bench_peer(rounds=args.rounds, words=args.words)
 
 
+async def _reconnect(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._reconnect import bench_reconnect
+
+    return await bench_reconnect(args.rounds, args.turns, args.max_session_s)
+
+
 _BENCHMARKS: dict[str, BenchFn] = {
     "peer": _peer,
+    "reconnect": _reconnect,
     "app-server": _app_server,
     "startup": _startup,
     "relay": _relay,

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from realtalk._argtypes import seconds_arg
+from realtalk._argtypes import non_negative_arg, seconds_arg
 from realtalk._errors import RealtalkError
 from realtalk._logfile import close_run_log
 from realtalk._loop import run as run_loop
@@ -36,6 +36,20 @@ def _add_conversation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent-cmd", help='background agent command, e.g. "my-agent exec"')
     p.add_argument("--events-jsonl", metavar="PATH", help="write every wire message as JSON lines")
     p.add_argument("--timeout", type=seconds_arg, default=120.0, help="seconds to wait for a turn")
+    p.add_argument(
+        "--rotate-after-s",
+        type=seconds_arg,
+        metavar="S",
+        help="renew the realtime session after S seconds, at a turn boundary, with the "
+        "conversation restored (default 3300: before the server's 60-minute cap)",
+    )
+    p.add_argument(
+        "--reconnect-retries",
+        type=non_negative_arg,
+        metavar="N",
+        help="attempts to re-open a lost realtime session, history restored (default 6; "
+        "0: a lost session ends the conversation)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
 
 

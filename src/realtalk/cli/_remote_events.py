@@ -29,7 +29,7 @@ from realtalk.app_server import (
     RequestMethod,
     UserMessageItem,
 )
-from realtalk.conversation import AgentActivity, ConversationEvent, Realtime, Started
+from realtalk.conversation import AgentActivity, ConversationEvent, Realtime, Reconnected, Started
 from realtalk.protocol import (
     ErrorEvent,
     HandoffRequested,
@@ -240,6 +240,14 @@ def _realtime(method: str, params: Any) -> ConversationEvent | None:
         )
     if method == NotificationMethod.REALTIME_ERROR:
         return Realtime(ErrorEvent(params.message))
+    if method == NotificationMethod.REALTIME_RECONNECTED:
+        return Reconnected(
+            cause=params.cause,
+            attempts=params.attempts,
+            restored_items=params.restored_items,
+            folded_items=params.folded_items,
+            elapsed_ms=params.elapsed_ms,
+        )
     return None
 
 

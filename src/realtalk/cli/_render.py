@@ -8,7 +8,15 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from realtalk.conversation import AgentActivity, Closed, ConversationEvent, Realtime, Started
+from realtalk.conversation import (
+    AgentActivity,
+    Closed,
+    ConversationEvent,
+    Realtime,
+    Reconnected,
+    Reconnecting,
+    Started,
+)
 from realtalk.protocol import (
     ErrorEvent,
     HandoffRequested,
@@ -18,7 +26,7 @@ from realtalk.protocol import (
     delegation_input,
 )
 
-__all__ = ["Renderer", "safe_text"]
+__all__ = ["Renderer", "reconnected_line", "safe_text"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -26,6 +34,18 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def safe_text(text: str) -> str:
     """Escape control characters from the server before they reach a terminal."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def reconnected_line(event: Reconnected) -> str:
+    """The one line a person sees when a new session continues the conversation."""
+    why = {"session_expired": "session time limit", "rotation": "session renewed"}.get(
+        event.cause, "connection lost"
+    )
+    folded = f", {event.folded_items} older condensed" if event.folded_items else ""
+    return (
+        f"reconnected, history restored ({why}; {event.restored_items} messages"
+        f"{folded}; {event.elapsed_ms:.0f} ms)"
+    )
 
 
 class Renderer:
@@ -70,6 +90,10 @@ class Renderer:
             )
         elif isinstance(event, Closed):
             self.info(f"conversation closed ({event.reason})")
+        elif isinstance(event, Reconnected):
+            self.info(reconnected_line(event))
+        elif isinstance(event, Reconnecting) and self._verbose:
+            self.info(f"realtime session ended ({event.cause}: {event.detail}); reconnecting")
         elif isinstance(event, AgentActivity):
             self._agent(event)
         elif isinstance(event, Realtime):

@@ -44,6 +44,7 @@ from realtalk.conversation import (
     ConversationEvent,
     ConversationManager,
     Realtime,
+    Reconnected,
     SdpAnswer,
     Started,
     StartParams,
@@ -243,6 +244,11 @@ class TalkRuntime:
                     "session_id": event.realtime_session_id,
                     "version": event.version.value,
                 },
+            )
+        if isinstance(event, Reconnected):
+            logger.info(
+                "realtime session re-opened",
+                extra={"cause": event.cause, "elapsed_ms": event.elapsed_ms},
             )
         if isinstance(event, SdpAnswer) and self.peer is not None:
             try:

@@ -14,6 +14,8 @@ from realtalk.protocol import Mode, OutputModality, Version
 
 __all__ = ["resolve_cli_settings"]
 
+_MAX_RECONNECT_RETRIES = 20
+
 
 def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
     """Settings with command-line overrides applied, and whether to run offline."""
@@ -35,6 +37,15 @@ def resolve_cli_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
         overrides["output_modality"] = OutputModality(args.output_modality)
     if getattr(args, "transport", None):
         overrides["transport"] = args.transport
+    if getattr(args, "rotate_after_s", None) is not None:
+        overrides["rotate_after_s"] = args.rotate_after_s
+    if getattr(args, "reconnect_retries", None) is not None:
+        if args.reconnect_retries > _MAX_RECONNECT_RETRIES:
+            raise ConfigError(
+                f"--reconnect-retries {args.reconnect_retries}: expected 0 to "
+                f"{_MAX_RECONNECT_RETRIES}"
+            )
+        overrides["reconnect_max_retries"] = args.reconnect_retries
     if getattr(args, "push_to_talk", False):
         overrides["push_to_talk"] = True
     if getattr(args, "agent_cmd", None):

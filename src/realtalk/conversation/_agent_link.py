@@ -5,7 +5,9 @@ Two tasks, owned here and cancelled by :meth:`AgentLink.aclose`:
 * ``submitter`` - hands delegation texts to the agent (queue of 64, back-pressure), so
   the fanout never waits for the agent however slow it is to accept;
 * ``pump`` - reads the agent's events and hands each, in agent order, to the core of
-  the conversation running at that moment (which decides what to send).
+  the conversation running at that moment (which decides what to send). While a new
+  realtime session replaces a lost one, an event waits for the new core (``deliver``),
+  so a task's result is never handed to a session that is gone.
 
 Agent failures of any kind are spoken back (``AgentActivity("failed")`` and the
 handoff's failure output), never swallowed and never fatal to the conversation.
@@ -28,18 +30,21 @@ logger = logging.getLogger("realtalk.conversation")
 SUBMISSION_QUEUE_SIZE = 64
 
 Emit = Callable[[ConversationEvent], Awaitable[None]]
-Current = Callable[[], ConversationRuntime | None]
+Call = Callable[[ConversationRuntime], Awaitable[bool]]
+Deliver = Callable[[Call], Awaitable[bool]]
+"""Apply a call to the running conversation (its successor, if its session was lost);
+False if no conversation is running."""
 
 
 class AgentLink:
     """Delegations to ``agent`` and its output back to the running conversation."""
 
     def __init__(
-        self, agent: BackgroundAgent | None, *, emit: Emit, current: Current, name: str
+        self, agent: BackgroundAgent | None, *, emit: Emit, deliver: Deliver, name: str
     ) -> None:
         self.agent = agent
         self._emit = emit
-        self._current = current
+        self._deliver = deliver
         self._name = name
         self._submissions: asyncio.Queue[str] = asyncio.Queue(SUBMISSION_QUEUE_SIZE)
         self._pump_task: asyncio.Task[None] | None = None
@@ -69,7 +74,8 @@ class AgentLink:
         await self._emit(AgentActivity("submitted", text))
         if self.agent is None:
             logger.warning("handoff requested but no background agent is configured")
-            await self._failed(runtime, "no background agent is configured")
+            await self._emit(AgentActivity("failed", "no background agent is configured"))
+            await runtime.agent_failed("no background agent is configured")
             return
         await runtime.put_until_stopped(self._submissions, text)
 
@@ -89,30 +95,29 @@ class AgentLink:
                 await agent.submit(text)
             except Exception as exc:  # any agent failure is spoken back, never fatal here
                 logger.warning("background agent rejected the handoff: %s", exc)
-                await self._failed(self._current(), str(exc))
+                await self._failed(str(exc))
 
-    async def _failed(self, runtime: ConversationRuntime | None, message: str) -> None:
+    async def _failed(self, message: str) -> None:
         await self._emit(AgentActivity("failed", message))
-        if runtime is not None:
-            await runtime.agent_failed(message)
+        await self._deliver(lambda runtime: runtime.agent_failed(message))
 
     async def _pump(self, agent: BackgroundAgent) -> None:
         try:
             await self._pump_events(agent)
         except Exception as exc:  # an agent bug must not leave a delegation hanging
             logger.exception("background agent event stream failed")
-            await self._failed(self._current(), f"the background agent stopped: {exc}")
+            await self._failed(f"the background agent stopped: {exc}")
 
     async def _pump_events(self, agent: BackgroundAgent) -> None:
         async for event in agent.events():
-            runtime = self._current()
             if isinstance(event, AssistantMessage):
                 await self._emit(AgentActivity("message", event.text))
-                if runtime is not None:
-                    await runtime.agent_message(event.text)
+                await self._message(event.text)
             elif isinstance(event, TaskComplete):
                 await self._emit(AgentActivity("complete"))
-                if runtime is not None:
-                    await runtime.agent_complete()
+                await self._deliver(lambda runtime: runtime.agent_complete())
             elif isinstance(event, TaskFailed):
-                await self._failed(runtime, event.message)
+                await self._failed(event.message)
+
+    async def _message(self, text: str) -> None:
+        await self._deliver(lambda runtime: runtime.agent_message(text))

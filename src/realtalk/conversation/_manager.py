@@ -4,6 +4,14 @@ At most one conversation runs per manager (reference 1.1). ``start`` never raise
 for conversation failures: preflight, connect and call-creation errors become a
 single ``Realtime(ErrorEvent)`` with no ``Started``/``Closed`` (reference 7).
 Inputs while idle raise :class:`ConversationNotRunningError`.
+
+A conversation outlives its realtime session (WebSocket; ``reconnect_max_retries`` >
+0): when the session ends under it, a new runtime takes its place at once, with a core
+restored from the old one's snapshot, and connects in its reader (``_renewal``). Input
+and agent events that arrive meanwhile wait in the new core; a call that raced the end
+of the old core is applied to the new one (``_apply``). Subscribers see
+``Reconnecting`` then ``Reconnected`` (or an error and ``Closed`` after the last
+attempt), never a second ``Started``.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from realtalk._config import Settings
@@ -19,6 +28,7 @@ from realtalk._logging import StepTimer
 from realtalk.agent import BackgroundAgent
 from realtalk.conversation._agent_link import AgentLink
 from realtalk.conversation._context import ThreadHistory, gather_startup_context
+from realtalk.conversation._renewal import Reconnector, rotation_window, webrtc_message
 from realtalk.conversation._runtime import ConversationRuntime, backoff_delay
 from realtalk.conversation._subscription import Subscription
 from realtalk.conversation._types import (
@@ -26,6 +36,7 @@ from realtalk.conversation._types import (
     CloseReason,
     ConversationEvent,
     Realtime,
+    Reconnecting,
     SdpAnswer,
     Started,
     StartParams,
@@ -35,6 +46,7 @@ from realtalk.protocol import (
     DEFAULT_BACKEND_PROMPT,
     AudioFrame,
     ConversationCore,
+    EndReason,
     ErrorEvent,
     Media,
     PlaybackClock,
@@ -87,8 +99,9 @@ class ConversationManager:
         self._subs: tuple[Subscription, ...] = ()
         self._lock = asyncio.Lock()
         self._agent_link = AgentLink(
-            agent, emit=self._emit, current=self._running_state, name=self.thread_id
+            agent, emit=self._emit, deliver=self._deliver, name=self.thread_id
         )
+        self._reconnector = Reconnector(settings, tap=tap, emit=self._emit)
         # Conversations that ended by themselves and are still closing their socket.
         self._finishing: set[asyncio.Future[None]] = set()
         self._closed = False
@@ -109,9 +122,6 @@ class ConversationManager:
         for sub in self._subs:
             if not sub.offer(event):  # full: wait for room (back-pressure)
                 await sub.put(event)
-
-    def _running_state(self) -> ConversationRuntime | None:
-        return self._state if self.running else None
 
     @property
     def running(self) -> bool:
@@ -209,7 +219,7 @@ class ConversationManager:
         timer.step("session.update sent")
         runtime = self._runtime(config, Media.WEBSOCKET)
         runtime.conn = conn
-        runtime.start_io(None)
+        runtime.start_io(None, rotate=self._rotation())
         if not await self._install(runtime):
             return
         logger.info("realtime conversation started")
@@ -293,6 +303,7 @@ class ConversationManager:
             mode=config.mode,
             media=media,
             playback=self._playback if media is Media.WEBSOCKET else None,
+            resumable=self.settings.reconnect_max_retries > 0,
         )
         return ConversationRuntime(
             core,
@@ -300,7 +311,13 @@ class ConversationManager:
             emit=self._emit,
             route=self._route_handoff,
             on_end=self._conversation_ended,
+            config=config,
         )
+
+    def _rotation(self) -> tuple[float, float] | None:
+        if self.settings.reconnect_max_retries <= 0:
+            return None
+        return rotation_window(self.settings.rotate_after_s)
 
     async def _install(self, runtime: ConversationRuntime) -> bool:
         """Make ``runtime`` the running conversation; False (and stop it) if closed meanwhile.
@@ -318,22 +335,57 @@ class ConversationManager:
 
     # ---------------------------------------------------------------- pump callbacks
 
-    async def _conversation_ended(self, runtime: ConversationRuntime, end: CloseReason) -> None:
-        """The core ended the conversation (server close, error, failed send or join)."""
+    async def _conversation_ended(self, runtime: ConversationRuntime, end: EndReason) -> None:
+        """The core ended the conversation (server close, error, failed send or join), or
+        its session (``session_lost``: a new session continues, if it can)."""
         if not runtime.active:
             return
-        if end == "transport_closed":
+        reason: CloseReason = "error" if end == "session_lost" else end
+        lost = runtime.core.lost
+        if lost is not None and lost.cause == "closed":
+            reason = "transport_closed"  # as without reconnecting (WebRTC, or closing)
+        renewable = end == "session_lost" and self._state is runtime and not self._closed
+        if renewable and await self._renew(runtime):
+            return
+        if reason == "transport_closed":
             logger.info("realtime conversation transport closed")
         if self._state is runtime:
             self._state = None
         # Closed goes out before the (up to 2 s) socket close: a start in that window
         # must not see this conversation's Closed arrive after its own Started. The
         # runtime's reader has stopped, so nothing of this conversation follows.
-        await self._emit(Closed(end))
-        finishing = asyncio.ensure_future(runtime.stop(send_close=True))
+        await self._emit(Closed(reason))
+        await self._retire(runtime, send_close=True)
+
+    async def _retire(self, runtime: ConversationRuntime, *, send_close: bool) -> None:
+        finishing = asyncio.ensure_future(runtime.stop(send_close=send_close))
         self._finishing.add(finishing)
         finishing.add_done_callback(self._finishing.discard)
         await asyncio.shield(finishing)
+
+    async def _renew(self, old: ConversationRuntime) -> bool:
+        """Put a new session under ``old``'s conversation (see ``_renewal``).
+
+        True: the successor runs (it connects in its reader). False: the conversation
+        ends (WebRTC, said in an error first).
+        """
+        lost, base = old.core.lost, old.config
+        assert lost is not None and base is not None
+        if old.core.media is Media.WEBRTC:
+            logger.warning("realtime call ended; WebRTC cannot continue in a new session")
+            await self._emit(Realtime(ErrorEvent(webrtc_message(lost))))
+            return False
+        runtime = self._runtime(base, Media.WEBSOCKET)
+        connector = self._reconnector.restore(
+            old, runtime, headers=lambda config: self._headers(config, require_key=False)
+        )
+        self._state = runtime
+        runtime.live.set()  # a continuation: Started was emitted for the conversation
+        await self._emit(Reconnecting(lost.cause, lost.detail))
+        runtime.start_io(connector, rotate=self._rotation())
+        await self._retire(old, send_close=lost.cause == "rotation")
+        await runtime.flush_outputs()  # e.g. the end of a turn the old session left open
+        return True
 
     async def _route_handoff(self, runtime: ConversationRuntime, text: str) -> None:
         # The link's submitter hands it over: the reader never waits for the agent,
@@ -348,13 +400,36 @@ class ConversationManager:
             raise ConversationNotRunningError()
         return state
 
+    async def _apply(self, call: Callable[[ConversationRuntime], Awaitable[bool]]) -> bool:
+        """``call`` on the running conversation; if its session was just lost, on the
+        runtime that replaces it. False: no conversation took it."""
+        runtime = self._state
+        while runtime is not None and runtime.active:
+            if await call(runtime):
+                return True
+            if runtime.core.end_reason != "session_lost":
+                return False
+            await runtime.stopped.wait()  # the end is handled: replaced, or closed
+            if self._state is runtime:
+                return False
+            runtime = self._state
+        return False
+
+    async def _deliver(self, call: Callable[[ConversationRuntime], Awaitable[bool]]) -> bool:
+        return await self._apply(call)
+
     async def audio_in(self, frame: AudioFrame) -> None:
         """Queue one audio frame (dropped with a warning when the queue is full)."""
-        self._require_running().offer_audio(frame)
+        runtime = self._require_running()
+        if not runtime.offer_audio(frame) and runtime.core.end_reason == "session_lost":
+            successor = self._state
+            if successor is not None and successor is not runtime:
+                successor.offer_audio(frame)
 
     async def text_in(self, text: str) -> None:
         """Queue user text (awaits while too many messages wait to be sent)."""
-        if not await self._require_running().text_in(text):
+        self._require_running()
+        if not await self._apply(lambda runtime: runtime.text_in(text)):
             raise ConversationNotRunningError()
 
     async def request_response(self) -> None:
@@ -364,7 +439,8 @@ class ConversationManager:
         answer to it calls this. On v2 it goes through the response.create queue,
         so it never collides with an active response.
         """
-        if not await self._require_running().request_response():
+        self._require_running()
+        if not await self._apply(lambda runtime: runtime.request_response()):
             raise ConversationNotRunningError()
 
     async def push_to_talk(self, *, talking: bool) -> bool:

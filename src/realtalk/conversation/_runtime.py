@@ -7,7 +7,9 @@ module only moves things, with two tasks owned here (``stop`` cancels and awaits
   the core and emits what the core says to emit, in order, straight to the
   subscribers (a :class:`Delegate` goes to the agent link first);
 * ``writer`` - sends what the core queued (input audio and text, agent output,
-  acknowledgements, ``response.create``, truncation), in the core's order.
+  acknowledgements, ``response.create``, truncation), in the core's order;
+* ``rotate`` (when the session is to be renewed before the server's cap) - tells the
+  core the time when the renewal is due and at its deadline; the core decides.
 
 Inputs (text, audio, response requests, agent events) are calls on the core made by
 the caller's task; they wake the writer. So server -> subscriber is one queue hop (the
@@ -27,8 +29,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from realtalk._errors import RealtalkError
-from realtalk.conversation._types import CloseReason, ConversationEvent, Realtime
-from realtalk.protocol import AudioFrame, ConversationCore, Delegate
+from realtalk.conversation._types import ConversationEvent, Realtime
+from realtalk.protocol import AudioFrame, ConversationCore, Delegate, EndReason, SessionConfig
 from realtalk.transports import RealtimeConnection
 
 __all__ = ["CONTROL_QUEUE_SIZE", "ConversationRuntime"]
@@ -40,7 +42,7 @@ CONTROL_QUEUE_SIZE = 64
 Connector = Callable[[], Awaitable[RealtimeConnection]]
 Emit = Callable[[ConversationEvent], Awaitable[None]]
 Route = Callable[["ConversationRuntime", str], Awaitable[None]]
-OnEnd = Callable[["ConversationRuntime", CloseReason], Awaitable[None]]
+OnEnd = Callable[["ConversationRuntime", EndReason], Awaitable[None]]
 
 
 class ConversationRuntime:
@@ -54,8 +56,11 @@ class ConversationRuntime:
         emit: Emit,
         route: Route,
         on_end: OnEnd,
+        config: SessionConfig | None = None,
     ) -> None:
+        """``config``: the session's settings as started (a new session reuses them)."""
         self.core = core
+        self.config = config
         self.version = core.version
         self.session_id = session_id
         self.active = True
@@ -63,6 +68,7 @@ class ConversationRuntime:
         self.ready = asyncio.Event()  # the socket is connected: the writer may send
         self.live = asyncio.Event()  # Started was emitted: events may reach subscribers
         self.stopped = asyncio.Event()
+        self.opened_at: float | None = None  # loop time the socket became ready
         self._emit = emit
         self._route = route
         self._on_end = on_end
@@ -83,16 +89,23 @@ class ConversationRuntime:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def start_io(self, connector: Connector | None) -> None:
-        """Spawn the reader and the writer.
+    def start_io(
+        self, connector: Connector | None, *, rotate: tuple[float, float] | None = None
+    ) -> None:
+        """Spawn the reader and the writer (and the rotation timer).
 
-        With ``connector`` (WebRTC) the reader first joins the sideband through it;
-        without, ``self.conn`` must already be connected.
+        With ``connector`` (a WebRTC sideband, or a new session continuing the
+        conversation) the reader first connects through it; without, ``self.conn`` must
+        already be connected. ``rotate`` = (after, grace) seconds from the socket being
+        ready: renew the session at a turn boundary from ``after``, at ``after + grace``
+        at the latest.
         """
         self._io = [
             self.spawn(self._reader(connector), "reader"),
             self.spawn(self._writer(), "writer"),
         ]
+        if rotate is not None:
+            self._io.append(self.spawn(self._rotation(*rotate), "rotate"))
 
     async def stop(self, *, send_close: bool) -> None:
         """Deactivate, cancel and await every task, close the socket. Idempotent."""
@@ -145,14 +158,14 @@ class ConversationRuntime:
         now = asyncio.get_running_loop().time()
         return await self._control(lambda core: core.interrupt(now))
 
-    async def agent_message(self, text: str) -> None:
-        await self._control(lambda core: core.agent_message(text))
+    async def agent_message(self, text: str) -> bool:
+        return await self._control(lambda core: core.agent_message(text))
 
-    async def agent_complete(self) -> None:
-        await self._control(lambda core: core.agent_complete())
+    async def agent_complete(self) -> bool:
+        return await self._control(lambda core: core.agent_complete())
 
-    async def agent_failed(self, message: str) -> None:
-        await self._control(lambda core: core.agent_failed(message))
+    async def agent_failed(self, message: str) -> bool:
+        return await self._control(lambda core: core.agent_failed(message))
 
     async def _control(self, call: Callable[[ConversationCore], bool | None]) -> bool:
         if not self._writable.is_set() and not await self._wait(self._writable):
@@ -164,6 +177,7 @@ class ConversationRuntime:
         if self.core.pending_control >= CONTROL_QUEUE_SIZE:
             self._writable.clear()
         await self.flush_outputs()  # e.g. TurnStarted
+        self._check_end()  # e.g. a rotation that was waiting for this turn edge
         return accepted
 
     async def _wait(self, event: asyncio.Event) -> bool:
@@ -261,6 +275,7 @@ class ConversationRuntime:
                 return
         conn = self.conn
         assert conn is not None
+        self.opened_at = asyncio.get_running_loop().time()
         self.ready.set()
         self._wake.set()  # input that arrived while joining goes out now
         await self.live.wait()
@@ -274,7 +289,7 @@ class ConversationRuntime:
                 core.stream_failed(str(exc))
             else:
                 if event is None:
-                    core.stream_ended()
+                    core.stream_ended(conn.close_detail)
                 else:
                     core.receive_event(event, clock())
                     if core.pending_messages:
@@ -290,6 +305,19 @@ class ConversationRuntime:
                 finally:
                     self._emitting = False
             if core.end_reason is not None and self._check_end():
+                return
+
+    # ----------------------------------------------------------------- rotate
+
+    async def _rotation(self, after_s: float, grace_s: float) -> None:
+        await self.ready.wait()
+        clock = asyncio.get_running_loop().time
+        due = (self.opened_at or clock()) + after_s
+        self.core.schedule_rotation(due, due + grace_s)
+        for at in (due, due + grace_s):
+            await asyncio.sleep(max(0.0, at - clock()))
+            self.core.tick(clock())
+            if self._check_end():
                 return
 
     # ----------------------------------------------------------------- writer

@@ -14,6 +14,8 @@ __all__ = [
     "CloseReason",
     "ConversationEvent",
     "Realtime",
+    "Reconnected",
+    "Reconnecting",
     "SdpAnswer",
     "StartParams",
     "Started",
@@ -83,4 +85,33 @@ class AgentActivity(_Out, frozen=True, tag="agent"):
     text: str = ""
 
 
-ConversationEvent = Started | SdpAnswer | Realtime | Closed | AgentActivity
+class Reconnecting(_Out, frozen=True, tag="reconnecting"):
+    """The realtime session ended under the conversation; a new one is being opened.
+
+    ``cause``: ``session_expired`` (the server's cap), ``closed`` (the server closed the
+    socket), ``read_error``, ``send_failed``, or ``rotation`` (renewed before the cap, at
+    a turn boundary). ``detail``: the server's words or the error.
+    """
+
+    cause: str
+    detail: str = ""
+
+
+class Reconnected(_Out, frozen=True, tag="reconnected"):
+    """A new realtime session continues the conversation, its history restored.
+
+    ``restored_items`` messages were replayed as items, ``folded_items`` older ones went
+    into the instructions' digest; ``attempts`` connections were tried; ``elapsed_ms``
+    from the end of the old session to the new one's ``session.update``.
+    """
+
+    cause: str
+    attempts: int
+    restored_items: int
+    folded_items: int
+    elapsed_ms: float
+
+
+ConversationEvent = (
+    Started | SdpAnswer | Realtime | Closed | AgentActivity | Reconnecting | Reconnected
+)

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from realtalk._argtypes import non_negative_arg
+from realtalk._argtypes import non_negative_arg, seconds_arg
 from realtalk._signals import wait_for_stop_signal
 from realtalk.emulator._options import EmulatorOptions
 from realtalk.emulator._responses import ResponsesOptions
@@ -41,6 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             metavar="N",
             help=f"fault: {what} after N server events",
         )
+    parser.add_argument(
+        "--max-session-s",
+        type=seconds_arg,
+        default=None,
+        metavar="N",
+        help="fault: end each realtime session after N seconds as the real API does at its "
+        "cap (session_expired error, then close 1001)",
+    )
     parser.add_argument(
         "--echo-audio",
         action="store_true",
@@ -140,6 +148,7 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         error_after_events=args.error_after_events,
         binary_after_events=args.binary_after_events,
         malformed_after_events=args.malformed_after_events,
+        max_session_s=args.max_session_s,
         echo_audio=args.echo_audio,
         audio_realtime=not args.fast_audio,
         tls=args.tls,

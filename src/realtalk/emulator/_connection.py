@@ -1,8 +1,9 @@
 """Thin glue between one aiohttp WebSocket and a :class:`ScriptedModel`.
 
-Owns the socket's send lock, the fault knobs (counted per socket) and the read
-loop. Client frames are decoded with msgspec into plain dicts; nothing here knows
-the realtime protocol beyond ``type``.
+Owns the socket's send lock, the fault knobs (counted per socket), the session cap
+(``max_session_s``: the real API's ``session_expired`` error, then close 1001 with
+the same words) and the read loop. Client frames are decoded with msgspec into plain
+dicts; nothing here knows the realtime protocol beyond ``type``.
 
 Sending coalesces: the frames of the events emitted in one turn of the event loop go
 out in one write (a response's start is four events; fast audio is thousands), rather
@@ -25,7 +26,7 @@ from realtalk.emulator._beta import client_event_to_ga, server_event_to_beta
 from realtalk.emulator._model import ScriptedModel
 from realtalk.emulator._options import EmulatorOptions
 from realtalk.emulator._record import RealtimeSessionRecord
-from realtalk.emulator._wire import SessionMode, error_event
+from realtalk.emulator._wire import SessionMode, error_event, max_duration_text
 
 __all__ = ["RealtimeConnection"]
 
@@ -85,6 +86,9 @@ class RealtimeConnection:
         self._pending: list[bytes] = []  # frames waiting for this loop turn's write
         self._pending_bytes = 0
         self._flush_handle: asyncio.Handle | None = None
+        self._max_session_s = options.max_session_s
+        self.expired = False
+        """The session cap ended this socket (a call's sideband: end the call too)."""
         record.bind(self)
 
     @property
@@ -210,9 +214,26 @@ class RealtimeConnection:
         finally:
             self._lock.release()
 
+    async def _expire(self, after_s: float) -> None:
+        """The session cap: ``session_expired`` then close 1001 (reference-wire-facts 3)."""
+        await asyncio.sleep(after_s)
+        words = max_duration_text(after_s)
+        event = error_event(words, code="session_expired")
+        event["event_id"] = "event_session_expired"
+        async with self._lock:
+            if self._ws.closed:
+                return
+            logger.info("emulator session cap reached", extra={"max_session_s": after_s})
+            self.expired = True
+            await self._send_locked(event)
+            await self._close_ws(1001, words.encode())
+
     async def serve(self, *, start_model: bool) -> None:
         """Run until the socket closes: greet, then feed every client message to the model."""
         self._model.add_sink(self.send_event)
+        expiry: asyncio.Task[None] | None = None
+        if self._max_session_s is not None:
+            expiry = asyncio.ensure_future(self._expire(self._max_session_s))
         try:
             if self._has_faults:
                 async with self._lock:
@@ -228,6 +249,9 @@ class RealtimeConnection:
                     )
                     break
         finally:
+            if expiry is not None:
+                expiry.cancel()
+                await asyncio.gather(expiry, return_exceptions=True)
             self._model.remove_sink(self.send_event)
             self._record.close_code = self._ws.close_code
 

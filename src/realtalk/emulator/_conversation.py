@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from realtalk.emulator._script import BACKEND_PREFIX, InputKind, LastInput
+from realtalk.emulator._script import BACKEND_PREFIX, USER_PREFIX, InputKind, LastInput
 from realtalk.emulator._wire import IdFactory
 
 __all__ = ["Conversation", "ItemError"]
@@ -33,6 +33,25 @@ class Conversation:
 
     def last_item_id(self) -> str | None:
         return next(reversed(self.items), None)
+
+    def user_texts_before(self, item_id: str) -> tuple[str, ...]:
+        """What the user said before ``item_id`` (typed text and transcripts; ``[USER] ``
+        stripped, ``[BACKEND] `` updates left out), oldest first."""
+        said: list[str] = []
+        for key, item in self.items.items():
+            if key == item_id:
+                break
+            if item.get("type") != "message" or item.get("role") != "user":
+                continue
+            parts = item.get("content")
+            text = "".join(
+                str(part.get("text") or part.get("transcript") or "")
+                for part in (parts if isinstance(parts, list) else [])
+                if isinstance(part, dict)
+            )
+            if text.strip() and not text.startswith(BACKEND_PREFIX):
+                said.append(text.removeprefix(USER_PREFIX))
+        return tuple(said)
 
     def take_last_input(self) -> LastInput:
         """The input the next response answers; resets it to ``NONE``."""

@@ -426,7 +426,11 @@ class ScriptedModel:
         conversation = self._conversation
         last = conversation.take_last_input()
         plan = plan_response(
-            last, conversation.backend_since_handoff, v1=self.version == "v1", declared=declared
+            last,
+            conversation.backend_since_handoff,
+            v1=self.version == "v1",
+            declared=declared,
+            earlier=conversation.user_texts_before(last.item_id),
         )
         if plan.kind is PlanKind.NOTHING:
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from realtalk._errors import ConfigError
@@ -40,6 +42,10 @@ class EmulatorOptions(msgspec.Struct, kw_only=True, frozen=True):
         binary_after_events: Send one binary frame after N events.
         malformed_after_events: Send one text frame that is not valid JSON after N
             events, then carry on.
+        max_session_s: The session cap: N seconds after a realtime socket was accepted,
+            send the real API's ``session_expired`` error ("Your session hit the maximum
+            duration of ...") and close with code 1001 and the same reason; a call's
+            sideband socket also ends its call. None: no cap.
         echo_audio: Benchmark mode: answer every ``input_audio_buffer.append`` with one
             output audio delta carrying the same audio; no VAD.
         audio_realtime: Pace output audio at real time (20 ms chunks); False sends it
@@ -72,6 +78,7 @@ class EmulatorOptions(msgspec.Struct, kw_only=True, frozen=True):
     error_after_events: int | None = None
     binary_after_events: int | None = None
     malformed_after_events: int | None = None
+    max_session_s: float | None = None
     echo_audio: bool = False
     audio_realtime: bool = True
     tls: bool = False
@@ -94,6 +101,9 @@ class EmulatorOptions(msgspec.Struct, kw_only=True, frozen=True):
             value = getattr(self, name)
             if value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
+        cap = self.max_session_s
+        if cap is not None and not (math.isfinite(cap) and cap > 0):
+            raise ConfigError(f"max_session_s must be more than 0 or unset, got {cap}")
         for name in _COUNT_KNOBS:
             value = getattr(self, name)
             if value is not None and value < 0:

@@ -41,7 +41,13 @@ count as text through their transcript):
 5. ``tool_choice`` forces a tool (``required`` or a named function): call it.
 6. contains "your instructions": say ``My instructions are: <instructions>`` (or
    ``I have no instructions.``).
-7. otherwise say ``You said: <text>``.
+7. realtime, contains "what did I say" (any case): quote the earlier user messages of
+   this session's conversation, oldest first, ``Before this you said: "<a>"; "<b>".``
+   (typed text and spoken turns' transcripts, ``[USER] `` stripped, ``[BACKEND] ``
+   updates left out; at most 1,000 characters, newest kept), or ``You have not said
+   anything before.`` A new session knows only the items it was sent, so this shows
+   whether a client restored its history after a reconnect.
+8. otherwise say ``You said: <text>``.
 
 A rule whose tool is not declared (or not allowed) is skipped. Other inputs:
 
@@ -265,13 +271,30 @@ def choose_calls(text: str, declared: Declared, *, max_calls: int) -> list[ToolC
     return []
 
 
-def _said(text: str, declared: Declared) -> str:
-    """Rules 6-7: what the model says to ``text``."""
-    if "your instructions" in text.lower():
+def _said(text: str, declared: Declared, earlier: tuple[str, ...] | None = None) -> str:
+    """Rules 6-8: what the model says to ``text`` (``earlier``: realtime only, rule 7)."""
+    lowered = text.lower()
+    if "your instructions" in lowered:
         if declared.instructions.strip():
             return f"My instructions are: {declared.instructions.strip()[:_MAX_ECHO]}"
         return "I have no instructions."
+    if earlier is not None and "what did i say" in lowered:
+        return _quote_earlier(earlier)
     return f"You said: {text[:_MAX_ECHO]}"
+
+
+def _quote_earlier(earlier: tuple[str, ...]) -> str:
+    quoted: list[str] = []
+    used = 0
+    for said in reversed(earlier):
+        piece = f'"{said}"'
+        if quoted and used + len(piece) > _MAX_ECHO:
+            break
+        quoted.append(piece[:_MAX_ECHO])
+        used += len(piece) + 2
+    if not quoted:
+        return "You have not said anything before."
+    return "Before this you said: " + "; ".join(reversed(quoted)) + "."
 
 
 def output_sentence(name: str, output: str, *, arguments: str = "") -> str:
@@ -358,7 +381,7 @@ def _wants_handoff(text: str) -> bool:
     return lowered.startswith("agent,") or "ask the agent" in lowered
 
 
-def _plan_user_text(text: str, declared: Declared, *, v1: bool) -> Plan:
+def _plan_user_text(text: str, declared: Declared, *, v1: bool, earlier: tuple[str, ...]) -> Plan:
     if "stay silent" in text.lower():
         if v1:
             return Plan(PlanKind.NOTHING)
@@ -376,7 +399,7 @@ def _plan_user_text(text: str, declared: Declared, *, v1: bool) -> Plan:
     calls = [] if v1 else choose_calls(text, declared, max_calls=1)
     if calls:
         return Plan(PlanKind.CALL_TOOL, tool_name=calls[0].name, arguments=calls[0].arguments)
-    return Plan(PlanKind.SPEAK, text=_said(text, declared))
+    return Plan(PlanKind.SPEAK, text=_said(text, declared, earlier))
 
 
 def plan_response(
@@ -385,11 +408,15 @@ def plan_response(
     *,
     v1: bool,
     declared: Declared | None = None,
+    earlier: tuple[str, ...] = (),
 ) -> Plan:
-    """Decide the next realtime response from the latest input (see the module rules)."""
+    """Decide the next realtime response from the latest input (see the module rules).
+
+    ``earlier``: the user messages before the latest input (rule 7), oldest first.
+    """
     declared = declared or Declared()
     if last.kind is InputKind.USER_TEXT:
-        return _plan_user_text(strip_user_prefix(last.text), declared, v1=v1)
+        return _plan_user_text(strip_user_prefix(last.text), declared, v1=v1, earlier=earlier)
     if last.kind is InputKind.BACKEND_TEXT:
         return Plan(PlanKind.SPEAK, text=f"The agent says: {last.text}")
     if last.kind is InputKind.TOOL_OUTPUT:

@@ -380,6 +380,8 @@ class Emulator:
         )
         try:
             await connection.serve(start_model=attached is None)
+            if connection.expired and call_id is not None:
+                await self._call_service.end(call_id)  # a call ends with its session
         finally:
             if attached is None:
                 await model.aclose()

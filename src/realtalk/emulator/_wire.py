@@ -24,6 +24,7 @@ __all__ = [
     "echo_audio_event",
     "error_event",
     "function_call_item",
+    "max_duration_text",
     "merge_session",
     "response_object",
     "turn_detection",
@@ -181,6 +182,16 @@ def echo_audio_event(audio: str, *, v1: bool) -> JsonDict:
         "content_index": 0,
         "delta": audio,
     }
+
+
+def max_duration_text(seconds: float) -> str:
+    """The real API's words for its session cap (minutes when they are whole)."""
+    if seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        span = f"{minutes} minute" + ("" if minutes == 1 else "s")
+    else:
+        span = f"{seconds:g} second" + ("" if seconds == 1 else "s")
+    return f"Your session hit the maximum duration of {span}."
 
 
 def error_event(

@@ -49,6 +49,20 @@ class Answers:
         return self._busy
 
     @property
+    def owes_answer(self) -> bool:
+        """An answer is owed or being given (what a new session must answer again)."""
+        return self._owed > 0 or self.response_active
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing is owed, answered or played: a turn boundary (a delegation may run)."""
+        return not (self._owed or self._server_playing or self.response_active)
+
+    def carry(self, *, busy: bool) -> None:
+        """Start from an earlier session's turn state (so its open turn can end here)."""
+        self._busy = busy
+
+    @property
     def response_active(self) -> bool:
         """A response is active or a create is on its way (as far as the queue knows)."""
         return self._queue.state is not QueueState.IDLE

@@ -44,6 +44,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "USER_TEXT_PREFIX",
     "ServerEventParser",
+    "assistant_text_item",
     "backend_text_item",
     "encode",
     "function_call_output",
@@ -199,6 +200,18 @@ def user_text_item(version: Version, text: str) -> dict[str, Any]:
     if version is Version.V2:
         text = prefix_text(text, USER_TEXT_PREFIX)
     return _message_item("user", text)
+
+
+def assistant_text_item(text: str) -> dict[str, Any]:
+    """An assistant message given as text (restoring a conversation on a new session)."""
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": text}],
+        },
+    }
 
 
 def backend_text_item(text: str) -> dict[str, Any]:

@@ -23,6 +23,14 @@ active-response race, a refused truncate (known by the ``event_id`` we gave it) 
 frame nested too deep (:data:`FRAME_TOO_DEEP`, shown); any other server ``error``, a
 binary frame, a read error or a failed send ends the conversation.
 
+A *resumable* core (the I/O layer can open a new session) ends with ``session_lost``
+instead, and shows nothing, when the session itself is what ended: the server closed
+the socket, reading or sending failed, the server's ``session_expired``, or the age
+limit (:meth:`schedule_rotation`: at the first turn boundary after it is due, or at its
+deadline). :attr:`lost` says why; :meth:`snapshot` and a new core's :meth:`restore`
+carry the conversation over (:mod:`._restore`). It keeps the history for that
+(:mod:`._history`).
+
 Hot path: an audio delta is one exact-type dict lookup, one tracker update and one
 append to the outputs; no other allocation.
 """
@@ -70,13 +78,23 @@ from realtalk.protocol._events import (
     ResponseCreated,
     ResponseDone,
     SessionUpdated,
-    TranscriptEntry,
     Version,
 )
 from realtalk.protocol._handoff import HandoffAction, HandoffState, SendMessage, delegation_text
+from realtalk.protocol._history import History
 from realtalk.protocol._outbox import AUDIO_OUTBOX_LIMIT, Outbox
 from realtalk.protocol._playback import AssistantAudio, PlaybackClock
 from realtalk.protocol._response_queue import ACTIVE_RESPONSE_ERROR_CODE
+from realtalk.protocol._restore import (
+    SESSION_EXPIRED_CODE,
+    ConversationSnapshot,
+    LossCause,
+    Replayed,
+    RestorePlan,
+    Rotation,
+    SessionLost,
+    plan_restore,
+)
 from realtalk.protocol._transcript import TranscriptAccumulator
 
 __all__ = [
@@ -93,7 +111,7 @@ logger = logging.getLogger(__name__)
 
 _BEST_EFFORT_IDS: Final = 16
 
-EndReason = Literal["transport_closed", "error"]
+EndReason = Literal["transport_closed", "error", "session_lost"]
 
 
 class Media(enum.Enum):
@@ -113,16 +131,6 @@ class Delegate:
 Output = RealtimeEvent | Delegate
 
 
-@dataclass(frozen=True, slots=True)
-class ConversationSnapshot:
-    """What a conversation knows, for a UI or to restore it on a new session."""
-
-    version: Version
-    transcript: tuple[TranscriptEntry, ...]
-    active_handoff_id: str | None
-    busy: bool
-
-
 _TRUNCATE: Final = "truncate"
 _CREATE: Final = "response.create"
 
@@ -138,12 +146,17 @@ class ConversationCore:
         media: Media = Media.WEBSOCKET,
         playback: PlaybackClock | None = None,
         audio_limit: int = AUDIO_OUTBOX_LIMIT,
+        resumable: bool = False,
     ) -> None:
+        """``resumable``: the I/O layer continues the conversation on a new session when
+        this one ends (see the module docstring); else such an end is final."""
         self.version = version
         self.mode = Mode.CONVERSATIONAL if version is Version.V1 else mode
         self.media = media
         self.playback = playback
         self.end_reason: EndReason | None = None
+        self.resumable = resumable
+        self.lost: SessionLost | None = None
         self._v2 = version is Version.V2
         self._truncates = self._v2 and media is Media.WEBSOCKET
         self._parser = ServerEventParser(version)
@@ -156,6 +169,9 @@ class ConversationCore:
         self._best_effort: deque[str] = deque(maxlen=_BEST_EFFORT_IDS)
         self._best_effort_count = 0
         self._spoken = False  # input audio queued since the last begin/end of speech
+        self._history = History()
+        self._replayed = Replayed(())
+        self._rotation = Rotation()
         self._handlers: dict[type, Callable[[Any, float], None]] = {
             AudioOut: self._on_audio,
             OutputTranscriptDelta: self._on_output_delta,
@@ -208,7 +224,68 @@ class ConversationCore:
             self._transcript.entries,
             self._handoff.active_handoff_id,
             self._answers.busy,
+            mode=self.mode,
+            history=self._history.entries,
+            history_dropped=self._history.dropped,
+            handoff_phase=self._handoff.phase,
+            answer_owed=self._answers.owes_answer,
         )
+
+    # ------------------------------------------------------------- sessions
+
+    def restore(
+        self, snapshot: ConversationSnapshot, plan: RestorePlan | None = None
+    ) -> RestorePlan:
+        """Continue ``snapshot``'s conversation on this core's (new) session.
+
+        Call before any other input. Queues the replayed history (``plan``, by default
+        :func:`plan_restore` of the snapshot) and, if an answer was owed, a
+        ``response.create``; adopts a running delegated task; carries the turn state
+        over, so a turn open in the old session ends here. The server's acks of the
+        replayed items are not shown again (:class:`Replayed`). Returns the plan: its
+        digest belongs in this session's instructions (:func:`restored_instructions`).
+        """
+        plan = plan or plan_restore(snapshot)
+        self._history = History(snapshot.history, snapshot.history_dropped)
+        for message in plan.messages:
+            self._send(message, "restored history")
+        self._replayed = Replayed(plan.messages)
+        self._handoff.adopt(snapshot.handoff_phase)
+        self._answers.carry(busy=snapshot.busy)
+        if plan.respond:
+            self._request_create("restored turn")
+        self._update_turn()
+        return plan
+
+    def schedule_rotation(self, due: float, deadline: float) -> None:
+        """Renew the session at the first turn boundary from ``due``, at ``deadline`` at
+        the latest (monotonic seconds, as ``now``); :meth:`tick` tells the time."""
+        self._rotation.schedule(due, deadline)
+
+    def tick(self, now: float) -> None:
+        """The time passed: a scheduled rotation may be due (or past its deadline)."""
+        if self.end_reason is None and (when := self._rotation.tick(now)) is not None:
+            if when == "deadline":
+                self._lose("rotation", "renewed the session at its age limit (mid-turn)")
+            else:
+                self._rotate_if_quiet()
+
+    def _rotate_if_quiet(self) -> None:
+        if self._answers.quiet:
+            self._lose("rotation", "renewed the session at its age limit (turn boundary)")
+
+    def _lose(self, cause: LossCause, detail: str) -> bool:
+        """The session ended; a resumable core ends with ``session_lost`` (True)."""
+        if not self.resumable:
+            return False
+        if self.end_reason is None:
+            logger.warning(
+                "realtime session ended; a new session can continue the conversation",
+                extra={"cause": cause, "detail": detail},
+            )
+            self.lost = SessionLost(cause, detail)
+            self.end_reason = "session_lost"
+        return True
 
     # ------------------------------------------------------------- server side
 
@@ -232,15 +309,19 @@ class ConversationCore:
         else:
             handler(event, now)
 
-    def stream_ended(self) -> None:
-        """The server closed the socket: the conversation ends (``transport_closed``)."""
+    def stream_ended(self, detail: str = "") -> None:
+        """The server closed the socket (``detail``: its close code and reason): the
+        conversation ends (``transport_closed``; resumable: ``session_lost``)."""
+        if self._lose("closed", detail or "the server closed the connection"):
+            return
         if self.end_reason is None:
             logger.info("realtime stream closed by the server")
             self.end_reason = "transport_closed"
 
     def stream_failed(self, message: str) -> None:
-        """Reading failed: an error, then the end."""
-        self.fail(f"realtime stream error: {message}")
+        """Reading failed: an error, then the end (resumable: ``session_lost``)."""
+        if not self._lose("read_error", message):
+            self.fail(f"realtime stream error: {message}")
 
     def send_failed(self, error: str) -> None:
         """Sending the message last returned by :meth:`next_message` failed."""
@@ -251,7 +332,8 @@ class ConversationCore:
         if what == _TRUNCATE:
             logger.warning("failed to truncate realtime audio: %s", error)
             return
-        self.fail(f"failed to send {what}: {error}")
+        if not self._lose("send_failed", f"failed to send {what}: {error}"):
+            self.fail(f"failed to send {what}: {error}")
 
     # --------------------------------------------------------------- user side
 
@@ -260,6 +342,7 @@ class ConversationCore:
         if self.end_reason is not None:
             return False
         self._send(user_text_item(self.version, text), "input text")
+        self._history.typed(text)
         return True
 
     def user_audio(self, frame: AudioFrame) -> bool:
@@ -362,7 +445,9 @@ class ConversationCore:
                 message = action.message
                 self._send(message, what)
                 if message["type"] == "conversation.handoff.append":
-                    self._answers.spoken_append()
+                    self._answers.spoken_append()  # spoken: its transcript is the history
+                elif message["item"].get("role") == "user":  # a [BACKEND] update
+                    self._history.agent(message["item"]["content"][0]["text"])
             else:
                 self._request_create(action.reason)
         if turn:
@@ -379,6 +464,8 @@ class ConversationCore:
         edge = self._answers.turn(delegated=self._handoff.active)
         if edge is not None:
             self._outputs.append(edge)
+        if self._rotation.due:
+            self._rotate_if_quiet()
 
     # ---------------------------------------------------------------- handlers
 
@@ -398,12 +485,14 @@ class ConversationCore:
 
     def _on_input_done(self, event: InputTranscriptDone, now: float) -> None:
         self._outputs.append(self._transcript.observe(event))
+        self._history.spoken(event.text)
         if self.mode is Mode.TRANSCRIPTION:
             self._answers.transcribed()
             self._update_turn()
 
     def _on_output_done(self, event: OutputTranscriptDone, now: float) -> None:
         self._outputs.append(self._transcript.observe(event))
+        self._history.answer(event.text)
         if not self._v2:
             if self._answers.v1_finished():
                 self._send_create()  # the create owed until now
@@ -429,6 +518,7 @@ class ConversationCore:
         if self._truncates:
             self._truncate_playing(now)
         self._outputs.append(self._transcript.observe(event))
+        self._history.speech_started()
         self._answers.speech()
         self._update_turn()
 
@@ -455,14 +545,18 @@ class ConversationCore:
         self._update_turn()
 
     def _on_item_added(self, event: ConversationItemAdded, now: float) -> None:
-        self._outputs.append(event)
         item = event.item
+        if self._replayed.is_ack(item):
+            return  # the server's ack of a restored item: shown in the old session
+        self._outputs.append(event)
         if not self._v2 and item.get("type") == "message" and item.get("role") == "assistant":
             item_id = item.get("id")
             self._answers.v1_started(item_id if type(item_id) is str else None)
             self._update_turn()
 
     def _on_item_done(self, event: ConversationItemDone, now: float) -> None:
+        if self._replayed.is_ack_done(event.item_id):
+            return
         self._outputs.append(event)
         if not self._v2:
             if self._answers.v1_finished(event.item_id):
@@ -507,6 +601,14 @@ class ConversationCore:
                 event.message,
                 extra={"event_id": event.event_id, "error_code": event.code},
             )
+        elif self._replayed.refused(event.event_id):
+            logger.warning(  # one message of the restored history is lost, not the talk
+                "the server refused a restored history item: %s",
+                event.message,
+                extra={"event_id": event.event_id, "error_code": event.code},
+            )
+        elif event.code == SESSION_EXPIRED_CODE and self._lose("session_expired", event.message):
+            pass
         else:
             logger.error("realtime stream error event received")
             self._outputs.append(event)

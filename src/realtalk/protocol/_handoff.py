@@ -13,6 +13,10 @@ by ``(phase, input)``::
 
 A second ``background_agent`` call while a handoff is active is a steering request
 in v2 (acknowledged, the active id is kept) and replaces the active id in v1.
+
+A handoff carried over to a new realtime session (:meth:`HandoffState.adopt`) has no
+call to answer there: its updates go as ``[BACKEND] `` items (v1 too), and its
+completion asks for a response if it said anything (instead of a function call output).
 """
 
 from __future__ import annotations
@@ -220,7 +224,7 @@ class HandoffState:
     arrives after the completion of its task finds no active handoff and is dropped.
     """
 
-    __slots__ = ("_active_id", "_last_output", "_phase", "_table", "_version")
+    __slots__ = ("_active_id", "_adopted", "_last_output", "_phase", "_table", "_version")
 
     def __init__(self, version: Version) -> None:
         self._version = version
@@ -228,6 +232,18 @@ class HandoffState:
         self._phase = HandoffPhase.IDLE
         self._active_id: str | None = None
         self._last_output: str | None = None
+        self._adopted = False  # a task of an earlier session: no call to answer here
+
+    def adopt(self, phase: HandoffPhase) -> None:
+        """Carry over a task still running from an earlier session (``phase``: its phase)."""
+        self._phase = phase
+        self._active_id = None
+        self._adopted = phase is not HandoffPhase.IDLE
+
+    @property
+    def adopted(self) -> bool:
+        """A task of an earlier session is running (its call does not exist here)."""
+        return self._adopted
 
     @property
     def version(self) -> Version:
@@ -261,6 +277,7 @@ class HandoffState:
         effect = self._step(HandoffInput.REQUESTED)
         if effect is HandoffEffect.ACTIVATE:
             self._active_id = event.handoff_id
+            self._adopted = False
             return []
         logger.info(
             "background agent call steers the active handoff",
@@ -288,10 +305,10 @@ class HandoffState:
             logger.debug("empty background agent message dropped")
             return []
         effect = self._step(HandoffInput.OUTPUT)
-        if effect is HandoffEffect.DROP or self._active_id is None:
+        if effect is HandoffEffect.DROP or (self._active_id is None and not self._adopted):
             logger.debug("background agent message dropped: no active handoff")
             return []
-        if self._version is Version.V2:
+        if self._version is Version.V2 or self._active_id is None:  # v2, or adopted
             text = truncate_output(prefix_text(text, BACKEND_PREFIX))
             self._last_output = text
             return [SendMessage(backend_text_item(text))]
@@ -301,11 +318,18 @@ class HandoffState:
         return [SendMessage(handoff_append(self._active_id, AGENT_FINAL_MESSAGE_LABEL + text))]
 
     def agent_complete(self) -> list[HandoffAction]:
-        """The agent's task ended: v2 closes the call if anything was said; then clear."""
+        """The agent's task ended: v2 closes the call if anything was said; then clear.
+
+        An adopted task (no call here) asks for a response if it said anything.
+        """
         active_id = self._active_id
+        said = self._phase is HandoffPhase.ACTIVE_WITH_OUTPUT
         effect = self._step(HandoffInput.COMPLETE)
         self._active_id = None
         self._last_output = None
+        if self._adopted:
+            self._adopted = False
+            return [RequestCreate("adopted handoff")] if said else []
         if effect is HandoffEffect.COMPLETION_ACK and active_id is not None:
             return [
                 SendMessage(function_call_output(active_id, COMPLETION_ACK)),

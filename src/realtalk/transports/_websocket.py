@@ -99,6 +99,9 @@ class RealtimeConnection:
         self._ended = False
         self._closed = False
         self.url = url
+        self.close_detail = ""
+        """Once the stream ended: the close code and reason the server sent (e.g. ``1001
+        Your session hit the maximum duration of 60 minutes.``), or why there was none."""
 
     @property
     def closed(self) -> bool:
@@ -153,6 +156,9 @@ class RealtimeConnection:
                     "realtime websocket event stream ended: code=%s reason=%s",
                     self._ws.close_code,
                     msg.extra if kind is WSMsgType.CLOSE else (msg.data or ""),
+                )
+                self.close_detail = (
+                    f"close {rcvd.code} {rcvd.reason}".rstrip() if rcvd else "no close frame"
                 )
                 return None
         return None
