@@ -157,8 +157,12 @@ class RealtimeConnection:
                     self._ws.close_code,
                     msg.extra if kind is WSMsgType.CLOSE else (msg.data or ""),
                 )
+                # CLOSE carries the server's code and reason; CLOSED/ERROR mean none came
+                # (a dropped TCP connection, a protocol error).
                 self.close_detail = (
-                    f"close {rcvd.code} {rcvd.reason}".rstrip() if rcvd else "no close frame"
+                    f"close {msg.data} {msg.extra or ''}".rstrip()
+                    if kind is WSMsgType.CLOSE
+                    else "no close frame"
                 )
                 return None
         return None
@@ -250,6 +254,10 @@ async def connect_realtime(
     session = aiohttp.ClientSession(
         response_class=_RefusalReader, timeout=aiohttp.ClientTimeout(total=None)
     )
+    if hasattr(session, "_retry_connection"):
+        # aiohttp silently repeats a GET whose connection dropped before the answer; the
+        # caller's retry policy (backoff, attempt counts) owns that decision here.
+        session._retry_connection = False
     token = _refusal_body.set(None)
     try:
         with map_exceptions(
