@@ -22,7 +22,7 @@ SRC: Final = ROOT / "src" / "realtalk"
 TESTS: Final = ROOT / "tests"
 
 BASE: Final = frozenset(
-    {"realtalk", "_errors", "_logging", "_wslog", "_signals", "_argtypes", "_secrets"}
+    {"realtalk", "_errors", "_logging", "_wslog", "_signals", "_argtypes", "_secrets", "_loop"}
 )
 """Shared helpers (the root package re-exports the error tree): no client logic."""
 CLIENT_BASE: Final = BASE | {"_proxy", "_boundary"}
@@ -37,6 +37,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     "_signals": frozenset(),
     "_argtypes": frozenset(),
     "_secrets": frozenset(),
+    "_loop": frozenset({"_errors"}),
     "_logfile": BASE,
     "_proxy": BASE,
     "_boundary": BASE | {"_proxy", "tls"},

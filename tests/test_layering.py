@@ -49,7 +49,7 @@ def _modules_after_cli(*argv: str) -> set[str]:
     return set(json.loads(result.stdout))
 
 
-@pytest.mark.parametrize("argv", [("--help",), ("bench", "--help")])
+@pytest.mark.parametrize("argv", [("--help",), ("bench", "--help"), ("talk", "--help")])
 def test_cli_help_loads_no_network_stack(argv: tuple[str, ...]) -> None:
     # `realtalk --help` answers in ~0.1 s; aiohttp + aiortc + audio devices cost ~1 s.
     loaded = _modules_after_cli(*argv)
@@ -57,6 +57,20 @@ def test_cli_help_loads_no_network_stack(argv: tuple[str, ...]) -> None:
     assert sorted(name for name in loaded if name.split(".")[0] in ("aiohttp", "aiortc")) == []
 
 
-def test_cli_talk_options_load_their_stack() -> None:
+def test_cli_emulator_options_load_their_stack() -> None:
     # The other side of the test above: the check sees a heavy import when there is one.
-    assert "aiortc" in _modules_after_cli("talk", "--help")
+    assert "aiohttp" in _modules_after_cli("emulator", "--help")
+
+
+def test_websocket_conversations_never_import_aiortc() -> None:
+    # aiortc costs ~0.5 s to import: only a WebRTC name loads it (transports is lazy).
+    loaded = _modules_after_import(
+        "realtalk.conversation, realtalk.emulator, realtalk.cli._talk\n"
+        "from realtalk.transports import connect_realtime, create_call, read_wav_pcm24k"
+    )
+    assert "realtalk.transports._websocket" in loaded
+    assert sorted(name for name in loaded if name.split(".")[0] in ("aiortc", "av")) == []
+    webrtc = _modules_after_import(
+        "realtalk.transports\nfrom realtalk.transports import WebRtcPeer"
+    )
+    assert "aiortc" in webrtc

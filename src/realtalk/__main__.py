@@ -1,7 +1,5 @@
 """``python -m realtalk``."""
 
-import sys
+from realtalk.cli import run
 
-from realtalk.cli import main
-
-sys.exit(main())
+run()

@@ -29,6 +29,7 @@ __all__ = [
     "Redacted",
     "Rule",
     "connect_rules",
+    "failure_reason",
     "hostname",
     "map_exceptions",
 ]

@@ -17,7 +17,13 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from realtalk._errors import ConfigError
 
-__all__ = ["EnvProxy", "env_proxy", "proxy_for_request", "proxy_setup_error"]
+__all__ = [
+    "PROXY_SETTING_HINT",
+    "EnvProxy",
+    "env_proxy",
+    "proxy_for_request",
+    "proxy_setup_error",
+]
 
 
 PROXY_SETTING_HINT = (

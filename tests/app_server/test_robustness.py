@@ -349,3 +349,35 @@ async def test_unusable_cwd_is_an_invalid_request(
         assert len(caught.value.rpc_message) < 600
         assert "Traceback" not in caplog.text
         assert (await client.thread_start()).thread.id  # the connection still works
+
+
+# ------------------------------------------------------------------ thread cap
+
+
+async def test_the_thread_cap_of_a_connection_is_a_setting(tmp_path: Path) -> None:
+    limits = ConnectionLimits(max_threads=3)
+    server = AppServer(_settings(), AppServerOptions(default_cwd=tmp_path), limits=limits)
+    async with _session(server) as client:
+        await client.initialize("cap_test", experimental_api=True)
+        for _ in range(3):
+            await client.thread_start()
+        with pytest.raises(RpcError, match=r"already has 3 threads \(the limit\).*--max-threads"):
+            await client.thread_start()
+
+
+def test_the_default_thread_cap_holds_the_benchmark_load() -> None:
+    # bench app-server runs 500 realtime threads on one connection.
+    assert ConnectionLimits().max_threads >= 500
+
+
+def test_the_thread_cap_is_an_app_server_option() -> None:
+    import argparse
+
+    from realtalk.app_server import add_app_server_arguments
+
+    parser = argparse.ArgumentParser()
+    add_app_server_arguments(parser)
+    assert parser.parse_args([]).max_threads == ConnectionLimits().max_threads
+    assert parser.parse_args(["--max-threads", "2000"]).max_threads == 2000
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--max-threads", "0"])

@@ -42,17 +42,35 @@ def test_relay() -> None:
         "frames_per_s",
         "p50_ms",
         "p99_ms",
+        "loop",
+        "frames_sent",
+        "frames_delivered",
         "cpu_percent",
+        "cpu_kernel_percent",
+        "client_cpu_us_per_message",
+        "emulator_cpu_percent",
         "rss_kb_per_session",
     }
     assert report["sessions"] == 2
+    assert report["loop"] in {"asyncio", "uvloop"}
     assert report["frames_per_s"] > 0  # the echoes came back
+    assert 0 < report["frames_delivered"] <= report["frames_sent"]
 
 
 def test_parse() -> None:
-    report = _bench("parse", "--events", "5000")
-    assert set(report) == {"events_per_s"}
-    assert report["events_per_s"] > 0
+    report = _bench("parse", "--events", "5000", "--audio-bytes", "4096")
+    assert set(report) == {
+        "events",
+        "audio_bytes",
+        "audio_delta_frame_bytes",
+        "events_per_s",
+        "str_events_per_s",
+        "bytes_vs_str_ratio",
+    }
+    assert (report["events"], report["audio_bytes"]) == (5000, 4096)
+    # 4096 PCM bytes are 5464 base64 characters, inside one JSON event.
+    assert 5464 < report["audio_delta_frame_bytes"] < 5464 + 200
+    assert report["events_per_s"] > 0 and report["str_events_per_s"] > 0
 
 
 def test_handoff() -> None:
@@ -137,6 +155,8 @@ def test_app_server() -> None:
         "p50_ms",
         "p99_ms",
         "cpu_percent",
+        "emulator_cpu_percent",
+        "driver_cpu_percent",
         "seconds",
         "frames_sent",
         "frames_echoed",
@@ -167,3 +187,41 @@ def test_arguments_that_would_measure_nothing_are_refused(
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_peer() -> None:
+    report = _bench("peer", "--rounds", "1", "--words", "20")
+    assert set(report) == {
+        "loop",
+        "rounds",
+        "words",
+        "realtalk",
+        "openai_agents",
+        "deltas_per_s_ratio",
+        "first_delta_ratio",
+    }
+    for side in (report["realtalk"], report["openai_agents"]):
+        assert side["audio_deltas"] > 0 and side["transcript_deltas"] > 0
+        assert side["deltas_per_s"] >= side["deltas_per_s_median"] > 0
+        assert side["first_delta_ms_median"] > 0
+    assert report["deltas_per_s_ratio"] > 0 and report["first_delta_ratio"] > 0
+
+
+def test_peer_without_openai_agents_says_what_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['agents'] = None  # as if openai-agents were not installed\n"
+        "from realtalk.cli import main\n"
+        "sys.exit(main(['bench', 'peer']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "pip install openai-agents" in result.stderr

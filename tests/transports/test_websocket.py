@@ -145,3 +145,35 @@ async def test_http_refusal_is_a_handshake_error_with_status() -> None:
         assert info.value.status == 401
     finally:
         await runner.cleanup()
+
+
+async def test_a_refusal_body_sent_after_the_headers_is_still_shown() -> None:
+    # Headers and body in two writes (as a TLS front end may send them): the whole
+    # body must reach the message, not only what came with the headers.
+    body = b'{"error":{"message":"Incorrect API key provided: sk-s***et"}}'
+    headers_sent = asyncio.Event()
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        await writer.drain()
+        headers_sent.set()
+        await asyncio.sleep(0.05)  # a separate segment; the client must wait for it
+        writer.write(body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(HandshakeError) as info:
+            await _connect(f"ws://127.0.0.1:{port}/v1/realtime")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert headers_sent.is_set()
+    assert info.value.status == 401
+    assert str(info.value).endswith("HTTP 401: Incorrect API key provided: sk-s***et")

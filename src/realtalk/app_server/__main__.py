@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
 from realtalk._errors import RealtalkError
+from realtalk._loop import run as run_loop
 from realtalk.app_server import add_app_server_arguments, run_app_server_from_args
 
 
@@ -21,7 +21,7 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return asyncio.run(run_app_server_from_args(args))
+        return run_loop(run_app_server_from_args(args))
     except KeyboardInterrupt:
         return 130
     except RealtalkError as exc:

@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from realtalk._argtypes import count_arg
 from realtalk._errors import ConfigError
 from realtalk._signals import wait_for_stop_signal
+from realtalk.app_server._connection import ConnectionLimits
 
 if TYPE_CHECKING:
     from realtalk._config import Settings
@@ -73,6 +75,13 @@ def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--ephemeral",
         action="store_true",
         help="keep threads in memory only: nothing is written, thread/list starts empty",
+    )
+    parser.add_argument(
+        "--max-threads",
+        type=count_arg,
+        default=ConnectionLimits.max_threads,
+        metavar="N",
+        help="threads one connection may hold at once (default %(default)s)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
     sub = parser.add_subparsers(dest="app_server_command")
@@ -175,7 +184,8 @@ async def _serve(
 ) -> int:
     from realtalk.app_server._server import AppServer
 
-    async with AppServer(settings, options) as server:
+    limits = ConnectionLimits(max_threads=args.max_threads)
+    async with AppServer(settings, options, limits=limits) as server:
         stop = asyncio.Event()
         if listen is None:
             serve = asyncio.create_task(server.serve_stdio())

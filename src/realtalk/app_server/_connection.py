@@ -72,8 +72,8 @@ class ConnectionLimits:
     """Encoded messages waiting for the transport."""
     slow_client_timeout_s: float = 5.0
     """Longest wait for room in a full outbound queue before disconnecting."""
-    max_threads: int = 256
-    """Threads one connection may hold."""
+    max_threads: int = 1024
+    """Threads one connection may hold (``realtalk app-server --max-threads``)."""
 
 
 class _HasThreadId(Protocol):

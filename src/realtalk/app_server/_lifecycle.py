@@ -212,7 +212,9 @@ class ThreadLifecycle:
             raise invalid_request("the connection is closing; reconnect to open a thread")
         if len(self.threads) >= self.conn.limits.max_threads:
             raise invalid_request(
-                f"this connection already has {len(self.threads)} threads (the limit)"
+                f"this connection already has {len(self.threads)} threads (the limit): "
+                "close one, open another connection, or start the app-server with a "
+                "higher --max-threads"
             )
 
     # -- thread/resume ---------------------------------------------------------------------

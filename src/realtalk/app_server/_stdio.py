@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import stat
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import BinaryIO, Final, NamedTuple
@@ -148,6 +149,7 @@ async def open_stdio(
     reader = asyncio.StreamReader(limit=_CHUNK)
     read_transport: asyncio.BaseTransport | None = None
     try:
+        _require_pipe(src)
         read_transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), src
         )
@@ -166,6 +168,7 @@ async def open_stdio(
 
     write_transport: asyncio.WriteTransport | None = None
     try:
+        _require_pipe(dst)
         write_transport, protocol = await loop.connect_write_pipe(
             asyncio.streams.FlowControlMixin, dst
         )
@@ -187,6 +190,18 @@ async def open_stdio(
             read_transport.close()
         if write_transport is not None:
             write_transport.close()
+
+
+def _require_pipe(stream: BinaryIO) -> None:
+    """Only pipes and sockets go to the event loop (ValueError otherwise).
+
+    Regular files cannot be watched at all, and character devices (a terminal,
+    /dev/null) are not handled alike by every loop: uvloop aborts the process on
+    /dev/null. Those are read and written in a thread.
+    """
+    mode = os.fstat(stream.fileno()).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        raise ValueError("not a pipe or a socket")
 
 
 def _write_all(dst: BinaryIO, data: bytes) -> None:

@@ -31,7 +31,7 @@ import aiohttp
 import msgspec
 
 from realtalk.app_server import NotificationMethod, RequestMethod
-from realtalk.bench._util import percentile, spawn_ready
+from realtalk.bench._util import percentile, proc_cpu_s, spawn_ready
 from realtalk.protocol import encode_request
 
 __all__ = ["bench_app_server"]
@@ -46,14 +46,6 @@ _STARTUP_TIMEOUT_S: Final = 60.0
 _DRAIN_TIMEOUT_S: Final = 2.0
 
 
-def _proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (Linux ``/proc``)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
 def _frame(index: int, seq: int) -> str:
     return base64.b64encode(_TAG.pack(index, seq)).decode("ascii") + _TAIL_B64
 
@@ -65,7 +57,7 @@ async def bench_app_server(threads: int = 100, seconds: float = 5.0) -> dict[str
         [python, "-m", "realtalk", "emulator", "--port", "0", "--echo-audio"]
     ) as (
         emulator_url,
-        _,
+        emulator_pid,
     ):
         env = {
             **os.environ,
@@ -75,7 +67,7 @@ async def bench_app_server(threads: int = 100, seconds: float = 5.0) -> dict[str
         }
         server_argv = [python, "-m", "realtalk.app_server", "--listen", "ws://127.0.0.1:0"]
         async with spawn_ready(server_argv, env) as (server_url, server_pid):
-            return await _measure(server_url, server_pid, threads, seconds)
+            return await _measure(server_url, (server_pid, emulator_pid), threads, seconds)
 
 
 class _Driver:
@@ -156,7 +148,7 @@ _APPEND: Final = (
 ).replace("{method}", RequestMethod.REALTIME_APPEND_AUDIO)
 
 
-async def _measure(url: str, server_pid: int, threads: int, seconds: float) -> dict[str, Any]:
+async def _measure(url: str, pids: tuple[int, int], threads: int, seconds: float) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as http,
         http.ws_connect(url, compress=0, max_msg_size=0, autoping=True) as ws,
@@ -164,13 +156,16 @@ async def _measure(url: str, server_pid: int, threads: int, seconds: float) -> d
         driver = _Driver(ws, threads)
         reader = asyncio.create_task(driver.read())
         try:
-            return await _run(driver, server_pid, threads, seconds)
+            return await _run(driver, pids, threads, seconds)
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
 
 
-async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -> dict[str, Any]:
+async def _run(
+    driver: _Driver, pids: tuple[int, int], threads: int, seconds: float
+) -> dict[str, Any]:
+    server_pid, emulator_pid = pids
     await driver.call(
         RequestMethod.INITIALIZE,
         {"clientInfo": {"name": "realtalk_bench"}, "capabilities": {"experimentalApi": True}},
@@ -187,7 +182,8 @@ async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -
     ws, sent = driver.ws, driver.sent
     slots = [list(enumerate(ids))[k::_SLOTS] for k in range(_SLOTS)]
     rid = 1_000_000
-    cpu0, t0 = _proc_cpu_s(server_pid), time.perf_counter()
+    cpu0, t0 = proc_cpu_s(server_pid), time.perf_counter()
+    others0 = proc_cpu_s(emulator_pid), proc_cpu_s(os.getpid())
     tick = 0
     while time.perf_counter() - t0 < seconds:
         for k, slot in enumerate(slots):
@@ -201,7 +197,9 @@ async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -
                 await ws.send_str(message)
         tick += 1
     wall = time.perf_counter() - t0
-    cpu = _proc_cpu_s(server_pid) - cpu0
+    cpu = proc_cpu_s(server_pid) - cpu0
+    emulator_cpu = proc_cpu_s(emulator_pid) - others0[0]
+    driver_cpu = proc_cpu_s(os.getpid()) - others0[1]
     driver.expected = tick * threads
     if len(driver.latencies) >= driver.expected:
         driver.all_echoed.set()
@@ -215,6 +213,8 @@ async def _run(driver: _Driver, server_pid: int, threads: int, seconds: float) -
         "p50_ms": round(percentile(latencies, 50), 2),
         "p99_ms": round(percentile(latencies, 99), 2),
         "cpu_percent": round(cpu / wall * 100.0, 1),
+        "emulator_cpu_percent": round(emulator_cpu / wall * 100.0, 1),
+        "driver_cpu_percent": round(driver_cpu / wall * 100.0, 1),
         "seconds": round(wall, 2),
         "frames_sent": tick * threads,
         "frames_echoed": len(latencies),

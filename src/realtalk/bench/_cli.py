@@ -27,12 +27,22 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     relay.add_argument("--seconds", type=seconds_arg, default=5.0)
     parse = sub.add_parser("parse", help="server events parsed and dispatched per second")
     parse.add_argument("--events", type=count_arg, default=300_000)
+    parse.add_argument(
+        "--audio-bytes",
+        type=count_arg,
+        default=960,
+        help="PCM bytes per audio delta (default 960 = 20 ms; the real API sends ~4096)",
+    )
     for name, helptext in (
         ("handoff", "agent final message to response.create, audio gaps while a task runs"),
         ("startup", "WebRTC start: SDP answer before the sideband, vs a sequential baseline"),
         ("preconnect", "Responses turn start to first request, with and without preconnect"),
         ("app-server", "realtime threads over one app-server WebSocket listener"),
         ("speech", "offline speech: recognition accuracy on espeak-ng, TTS first audio"),
+        (
+            "peer",
+            "realtalk vs openai-agents' RealtimeSession on one emulator (needs openai-agents)",
+        ),
         ("reconnect", "a lost realtime session: the silence until the new one, history restored"),
     ):
         p = sub.add_parser(name, help=helptext)
@@ -50,6 +60,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         if name == "speech":
             p.add_argument("--rounds", type=count_arg, default=5)
             p.add_argument("--quick", action="store_true", help="one voice and speed")
+        if name == "peer":
+            p.add_argument("--rounds", type=count_arg, default=20)
+            p.add_argument("--words", type=count_arg, default=300, help="length of the long answer")
         if name == "reconnect":
             p.add_argument("--rounds", type=count_arg, default=5)
             p.add_argument("--turns", type=non_negative_arg, default=4)
@@ -70,7 +83,7 @@ async def _relay(args: argparse.Namespace) -> dict[str, Any]:
 async def _parse(args: argparse.Namespace) -> dict[str, Any]:
     from realtalk.bench._parse import bench_parse
 
-    return bench_parse(args.events)
+    return bench_parse(args.events, args.audio_bytes)
 
 
 async def _handoff(args: argparse.Namespace) -> dict[str, Any]:
@@ -103,6 +116,12 @@ async def _speech(args: argparse.Namespace) -> dict[str, Any]:
     return await bench_speech(quick=args.quick, rounds=args.rounds)
 
 
+async def _peer(args: argparse.Namespace) -> dict[str, Any]:
+    from realtalk.bench._peer import bench_peer
+
+    return await bench_peer(rounds=args.rounds, words=args.words)
+
+
 async def _reconnect(args: argparse.Namespace) -> dict[str, Any]:
     from realtalk.bench._reconnect import bench_reconnect
 
@@ -110,6 +129,7 @@ async def _reconnect(args: argparse.Namespace) -> dict[str, Any]:
 
 
 _BENCHMARKS: dict[str, BenchFn] = {
+    "peer": _peer,
     "reconnect": _reconnect,
     "app-server": _app_server,
     "startup": _startup,

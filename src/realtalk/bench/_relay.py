@@ -15,7 +15,8 @@ import time
 from typing import Any
 
 from realtalk._config import Settings
-from realtalk.bench._util import percentile, realtalk_argv, spawn_ready
+from realtalk._loop import loop_name
+from realtalk.bench._util import percentile, proc_cpu_s, realtalk_argv, spawn_ready
 from realtalk.conversation import (
     ConversationManager,
     Realtime,
@@ -41,10 +42,16 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _sys_s() -> float:
+    """Kernel CPU (socket syscalls, epoll; on loopback also the peer's TCP receive)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
+
+
 async def bench_relay(sessions: int = 100, seconds: float = 5.0) -> dict[str, Any]:
     """Run the benchmark; ``{"sessions", "frames_per_s", "p50_ms", "p99_ms", ...}``."""
     frame = AudioFrame(base64.b64encode(bytes(960)).decode("ascii"))
-    async with spawn_ready(realtalk_argv("emulator", "--port", "0", "--echo-audio")) as (base, _):
+    argv = realtalk_argv("emulator", "--port", "0", "--echo-audio")
+    async with spawn_ready(argv) as (base, emulator_pid):
         settings = Settings(
             api_key="bench", base_url=base, startup_context="", transport="websocket"
         )
@@ -78,17 +85,20 @@ async def bench_relay(sessions: int = 100, seconds: float = 5.0) -> dict[str, An
                 await all_started.wait()
             rss1 = _rss_kb()
             measuring = True
-            cpu0, t0 = _cpu_s(), time.perf_counter()
+            cpu0, sys0, t0 = _cpu_s(), _sys_s(), time.perf_counter()
+            emulator_cpu0 = proc_cpu_s(emulator_pid)
             tick = 0
             while time.perf_counter() - t0 < seconds:
                 for m in managers:
                     await m.audio_in(frame)
                 tick += 1
-                delay = t0 + tick * 0.02 - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                # Late or not, yield once a tick: a sender that never yields while behind
+                # would starve the sockets it feeds (and measure its own backlog).
+                await asyncio.sleep(max(0.0, t0 + tick * 0.02 - time.perf_counter()))
             await asyncio.sleep(0.1)  # let the last echoes land (not synchronisation)
             wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+            kernel = _sys_s() - sys0
+            emulator_cpu = proc_cpu_s(emulator_pid) - emulator_cpu0
             measuring = False
             for m in managers:
                 await m.aclose()
@@ -96,12 +106,19 @@ async def bench_relay(sessions: int = 100, seconds: float = 5.0) -> dict[str, An
                 c.cancel()
     gaps = [(b - a) * 1000.0 for times in arrivals for a, b in zip(times, times[1:], strict=False)]
     delivered = sum(len(t) for t in arrivals)
+    sent = tick * sessions
     return {
         "sessions": sessions,
+        "loop": loop_name(),
         "seconds": seconds,
         "frames_per_s": round(delivered / wall, 1),
         "p50_ms": round(percentile(gaps, 50), 2),
         "p99_ms": round(percentile(gaps, 99), 2),
+        "frames_sent": sent,
+        "frames_delivered": delivered,
         "cpu_percent": round(cpu / wall * 100.0, 1),
+        "cpu_kernel_percent": round(kernel / wall * 100.0, 1),
+        "client_cpu_us_per_message": round(cpu / max(1, sent + delivered) * 1e6, 2),
+        "emulator_cpu_percent": round(emulator_cpu / wall * 100.0, 1),
         "rss_kb_per_session": round((rss1 - rss0) / sessions, 1),
     }

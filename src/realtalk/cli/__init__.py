@@ -1,5 +1,5 @@
 """The ``realtalk`` command line."""
 
-from realtalk.cli._main import build_parser, main
+from realtalk.cli._main import build_parser, main, run
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -58,7 +59,9 @@ from realtalk.protocol import (
     ErrorEvent,
     InputAudioSpeechStarted,
 )
-from realtalk.transports import WebRtcPeer
+
+if TYPE_CHECKING:
+    from realtalk.transports import WebRtcPeer
 
 __all__ = ["TalkRuntime", "TurnTracker"]
 
@@ -105,6 +108,7 @@ class TalkRuntime:
         self._audio: WavSink | None = None  # --audio-out over WebRTC (the track is paced)
         self._virtual: VirtualSpeaker | None = None  # --audio-out over WebSocket
         self.started = asyncio.Event()
+        self._webrtc_import: asyncio.Future[Any] | None = None
 
     async def __aenter__(self) -> TalkRuntime:
         try:
@@ -131,8 +135,25 @@ class TalkRuntime:
                 raise
             self.renderer.error(str(close_error))
 
+    def _preload_webrtc(self) -> None:
+        """Start importing aiortc (~0.5 s) in a thread, while the emulator, the agent and
+        the sandbox probe start; :meth:`_webrtc_stack` waits for it. WebSocket runs never
+        import it."""
+        if self.settings.transport == "webrtc" and self._webrtc_import is None:
+            self._webrtc_import = asyncio.ensure_future(
+                asyncio.to_thread(importlib.import_module, "realtalk.transports._webrtc")
+            )
+
+    async def _webrtc_stack(self) -> type[WebRtcPeer]:
+        if self._webrtc_import is not None:
+            await self._webrtc_import
+        from realtalk.transports import WebRtcPeer
+
+        return WebRtcPeer
+
     async def _open(self) -> None:
         settings = self.settings
+        self._preload_webrtc()
         if self.offline:
             self.emulator = Emulator(EmulatorOptions(audio_realtime=not self._fast))
             base = await self.emulator.start()
@@ -152,7 +173,8 @@ class TalkRuntime:
         if settings.transport == "webrtc":
             # The local media peer: our microphone/WAV goes out on its audio track,
             # the model's audio comes back on it; the conversation is controlled
-            # over the sideband WebSocket.
+            # over the sideband WebSocket. aiortc has been loading meanwhile.
+            WebRtcPeer = await self._webrtc_stack()
             self.peer = WebRtcPeer(
                 loopback_only=self.offline, on_audio=self._on_peer_audio, on_event=self._on_dc_event
             )
@@ -381,6 +403,8 @@ class TalkRuntime:
             await self._agent.aclose()
         if self.emulator is not None:
             await self.emulator.aclose()
+        if self._webrtc_import is not None:  # a thread: it ends with its import
+            await asyncio.gather(self._webrtc_import, return_exceptions=True)
         close_outputs(self._log, self._audio, self._virtual)
 
 

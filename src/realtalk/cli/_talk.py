@@ -61,6 +61,13 @@ async def run_talk(args: argparse.Namespace) -> int:
             events_jsonl=args.events_jsonl,
             audio_out=args.audio_out,
             playback=local.speaker,
+            # The real API streams WebSocket audio faster than real time; the offline
+            # emulator paces it only for something that plays, records or talks over it.
+            fast_emulator_audio=settings.transport == "websocket"
+            and local.speaker is None
+            and local.mic is None
+            and not args.audio_out
+            and pcm is None,
         ) as runtime,
     ):
         if local.speaker is not None:  # only the WebRTC track paces the model's audio

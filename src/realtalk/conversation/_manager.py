@@ -121,7 +121,8 @@ class ConversationManager:
 
     async def _emit(self, event: ConversationEvent) -> None:
         for sub in self._subs:
-            await sub.put(event)
+            if not sub.offer(event):  # full: wait for room (back-pressure)
+                await sub.put(event)
 
     @property
     def running(self) -> bool:

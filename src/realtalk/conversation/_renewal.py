@@ -195,7 +195,11 @@ class Reconnector:
         """One attempt: the socket with ``session.update`` sent, or None (logged)."""
         try:
             conn = await connect_realtime(
-                url, headers, ServerEventParser(config.version), tap=self._tap
+                url,
+                headers,
+                ServerEventParser(config.version),
+                open_timeout=self._settings.connect_timeout_s,
+                tap=self._tap,
             )
         except RealtalkError as exc:
             self._failed(str(exc))

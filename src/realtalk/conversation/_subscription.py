@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from realtalk.conversation._types import ConversationEvent
@@ -17,6 +18,12 @@ class Subscription:
 
     Overflow policy: back-pressure. A subscriber that stops reading eventually
     stalls the conversation, so consumers must read or ``close()`` it.
+
+    Every output event of every conversation passes through here, so it is a deque and
+    at most one waiter on each side rather than an ``asyncio.Queue`` (about half the
+    cost per event): an event that is already waiting is taken without suspending,
+    and a reader is woken once however many events arrive before it runs. One task
+    reads a subscription; several may put (they wait in turn while it is full).
     """
 
     def __init__(
@@ -24,41 +31,75 @@ class Subscription:
     ) -> None:
         self._subscribers = subscribers
         self._on_close = on_close
-        self._queue: asyncio.Queue[ConversationEvent | None] = asyncio.Queue(
-            SUBSCRIPTION_QUEUE_SIZE
-        )
+        self._events: deque[ConversationEvent] = deque()
+        self._reader: asyncio.Future[None] | None = None  # the consumer waits for events
+        self._room: deque[asyncio.Future[None]] = deque()  # emitters waiting for room
         self._closed = False
 
+    def offer(self, event: ConversationEvent) -> bool:
+        """Deliver one event if there is room (or drop it once closed); False: ``put`` it."""
+        if self._closed:
+            return True
+        if len(self._events) >= SUBSCRIPTION_QUEUE_SIZE:
+            return False
+        self._events.append(event)
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+        return True
+
     async def put(self, event: ConversationEvent) -> None:
-        """Deliver one event (waits while the queue is full)."""
+        """Deliver one event (waits while ``SUBSCRIPTION_QUEUE_SIZE`` events wait)."""
+        while not self._closed and len(self._events) >= SUBSCRIPTION_QUEUE_SIZE:
+            room = asyncio.get_running_loop().create_future()
+            self._room.append(room)
+            try:
+                await room
+            finally:
+                if not room.done():  # cancelled: leave the line
+                    self._room.remove(room)
         if self._closed:
             return
-        queue = self._queue
-        if queue.full():
-            await queue.put(event)
-        else:
-            queue.put_nowait(event)
+        self._events.append(event)
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
 
     async def get(self) -> ConversationEvent:
         """Next event; raises ``StopAsyncIteration`` once closed."""
-        item = await self._queue.get()
-        if item is None:
-            raise StopAsyncIteration
-        return item
+        events = self._events
+        while not events:
+            if self._closed:
+                raise StopAsyncIteration
+            self._reader = asyncio.get_running_loop().create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
+        event = events.popleft()
+        if self._room:
+            self._room.popleft().set_result(None)
+        return event
 
     def __aiter__(self) -> AsyncIterator[ConversationEvent]:
         return self
 
     async def __anext__(self) -> ConversationEvent:
+        events = self._events
+        if events and not self._room:  # get(), without a second coroutine per event
+            return events.popleft()
         return await self.get()
 
     def close(self) -> None:
+        """End the stream: waiting events are dropped, the reader stops, a put returns."""
         if self._closed:
             return
         self._closed = True
         self._subscribers.discard(self)
         if self._on_close is not None:
             self._on_close()
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        self._events.clear()
+        if self._reader is not None and not self._reader.done():
+            self._reader.set_result(None)
+        while self._room:
+            self._room.popleft().set_result(None)

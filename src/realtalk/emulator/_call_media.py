@@ -24,7 +24,6 @@ from typing import Any, Final
 
 from realtalk._errors import TransportClosedError
 from realtalk.emulator._model import ScriptedModel
-from realtalk.emulator._rtc_peer import AnsweringPeer
 
 __all__ = ["Call", "CallRecord", "sleep_until"]
 
@@ -108,6 +107,10 @@ class Call:
     def __init__(self, call_id: str, record: CallRecord, *, loopback_only: bool) -> None:
         self.call_id = call_id
         self.record = record
+        # aiortc is imported with the first call, not with the emulator (a WebSocket
+        # session, and so `realtalk talk --transport websocket`, never loads it).
+        from realtalk.emulator._rtc_peer import AnsweringPeer
+
         self.peer = AnsweringPeer(loopback_only=loopback_only)
         self.model: ScriptedModel | None = None
         self._inbound: asyncio.Queue[bytes | JsonDict] = asyncio.Queue(_QUEUE_SIZE)

@@ -6,8 +6,6 @@ speaks at 22,050 Hz and pocketsphinx listens at 16 kHz, while sessions are 24 kH
 
 from __future__ import annotations
 
-from av import AudioFrame, AudioResampler
-
 __all__ = ["resample_mono"]
 
 
@@ -18,6 +16,8 @@ def resample_mono(pcm: bytes, *, in_rate: int, out_rate: int) -> bytes:
         return b""
     if in_rate == out_rate:
         return pcm[:usable]
+    from av import AudioFrame, AudioResampler  # here: importing the emulator stays cheap
+
     frame = AudioFrame(format="s16", layout="mono", samples=usable // 2)
     frame.planes[0].update(pcm[:usable])
     frame.sample_rate = in_rate

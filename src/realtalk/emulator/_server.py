@@ -24,7 +24,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-import trustme
 from aiohttp import web
 
 from realtalk._errors import ConfigError
@@ -176,6 +175,8 @@ class Emulator:
     # -------------------------------------------------------------- lifecycle
 
     def _tls_context(self) -> ssl.SSLContext:
+        import trustme  # only with --tls: it loads cryptography (~45 ms)
+
         ca = trustme.CA()
         cert = ca.issue_cert("localhost", "127.0.0.1", "::1")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -43,10 +43,12 @@ def base64_decoded_len(data: str) -> int:
 
 
 def frame_ms(frame: AudioFrame) -> float:
-    """Duration of one PCM16 frame in milliseconds."""
+    """Duration of one PCM16 frame in milliseconds (hot path: every audio delta)."""
     samples = frame.samples_per_channel
     if samples is None:
-        samples = base64_decoded_len(frame.data) // 2 // max(frame.num_channels, 1)
+        data = frame.data  # base64_decoded_len, inlined
+        size = len(data) * 3 // 4 - (2 if data[-2:] == "==" else 1 if data[-1:] == "=" else 0)
+        samples = max(0, size) // 2 // max(frame.num_channels, 1)
     return samples * 1000.0 / max(frame.sample_rate, 1)
 
 

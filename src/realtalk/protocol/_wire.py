@@ -201,6 +201,22 @@ class _V2AudioDelta(Wire, tag="response.output_audio.delta"):
     item_id: Any = None
 
     def to_event(self) -> RealtimeEvent | None:
+        if (
+            self.sample_rate is None
+            and self.channels is _UNSET
+            and self.num_channels is None
+            and self.samples_per_channel is None
+        ):  # the GA API's usual delta: the session's format (every delta: keep it short)
+            item_id = self.item_id
+            return AudioOut(
+                AudioFrame(
+                    self.delta,
+                    _V2_DEFAULT_SAMPLE_RATE,
+                    _V2_DEFAULT_CHANNELS,
+                    None,
+                    item_id if type(item_id) is str else None,
+                )
+            )
         sample_rate = _uint(self.sample_rate, _U32_MAX)
         channels = _uint(self.num_channels if self.channels is _UNSET else self.channels, _U16_MAX)
         frame = AudioFrame(

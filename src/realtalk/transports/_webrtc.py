@@ -36,8 +36,9 @@ from av import AudioFrame
 
 from realtalk._errors import ConnectError, ProtocolError, TransportClosedError, TransportError
 from realtalk.protocol import PeerInput, PeerState, next_peer_state
-from realtalk.transports._audio import FrameToPcm24k, Pcm24kSource
+from realtalk.transports._audio import FrameToPcm24k
 from realtalk.transports._ice import loopback_ice_candidates
+from realtalk.transports._track import Pcm24kSource
 
 __all__ = [
     "EVENTS_CHANNEL_LABEL",

@@ -1,30 +1,43 @@
-"""Realtime WebSocket transport: a thin full-duplex adapter around ``websockets``.
+"""Realtime WebSocket transport: the one seam between realtalk and a WebSocket library.
 
 This module only moves frames and parses them (``ServerEventParser``, which never
 raises); every decision about them (transcript, barge-in, handoffs, errors) is the
-conversation core's, in ``realtalk.protocol``. ``websockets`` runs its own
-reader task per connection, answers pings and queues inbound frames, so a
-``send`` never waits for a ``next_event`` and vice versa (the reference's pump
-task is not needed here). Concurrent ``send`` calls are serialised by
-``websockets`` itself.
+conversation core's, in ``realtalk.protocol``. The library is aiohttp's client
+WebSocket (chosen with numbers: see README, Benchmarks): its C frame reader answers
+pings and queues inbound frames, so a ``send`` never waits for a ``next_event`` and
+vice versa. Text frames are read as bytes and parsed without a decode-to-str copy.
+
+aiohttp discards the body of a refused upgrade (``ws_connect`` raises with the status
+only); we show that body to users ("HTTP 401: Incorrect API key"), so the session's
+response class reads it before aiohttp closes the response (:class:`_RefusalReader`).
+Proxies come from the environment (``realtalk._proxy``, as for every aiohttp request)
+and TLS from ``realtalk.tls``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final, Literal
 
+import aiohttp
 import msgspec
-import websockets
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from aiohttp import WSMsgType
 
-from realtalk._boundary import CONNECT_TIMEOUT_SETTING, connect_rules, hostname, map_exceptions
+from realtalk._boundary import (
+    CONNECT_TIMEOUT_SETTING,
+    Redacted,
+    connect_rules,
+    failure_reason,
+    hostname,
+    map_exceptions,
+)
 from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
+from realtalk._proxy import PROXY_SETTING_HINT, proxy_for_request
 from realtalk._secrets import scrub
-from realtalk._wslog import WS_CLIENT_LOGGER
+from realtalk._wslog import redact_headers
 from realtalk.protocol import RealtimeEvent, ServerEventParser, encode
 from realtalk.tls import ssl_for_url
 
@@ -35,7 +48,35 @@ logger = logging.getLogger(__name__)
 WireTap = Callable[[str, bytes], None]
 """Called with ``("out" | "in", raw JSON bytes)`` for every text frame."""
 
-_CLOSED_MESSAGE = "realtime websocket connection is closed"
+_CLOSED_MESSAGE: Final = "realtime websocket connection is closed"
+_MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
+_PING_INTERVAL_S: Final = 20.0
+_CLOSE_TIMEOUT_S: Final = 2.0
+_REFUSAL_BODY_LIMIT: Final = 64 * 1024
+_USER_AGENT: Final = "realtalk/0.1"
+_ENDED: Final = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
+
+_refusal_body: contextvars.ContextVar[bytes | None] = contextvars.ContextVar(
+    "realtalk_refusal_body", default=None
+)
+
+
+class _RefusalReader(aiohttp.ClientResponse):
+    """Reads the body of a refused upgrade before ``ws_connect`` drops it.
+
+    ``start`` runs in the task that called ``ws_connect``, so the body reaches the
+    caller through a context variable (set in that task's context).
+    """
+
+    async def start(self, connection: Any) -> aiohttp.ClientResponse:
+        response = await super().start(connection)
+        if self.status != 101:
+            try:
+                body = await self.content.read(_REFUSAL_BODY_LIMIT)
+            except (aiohttp.ClientError, OSError, ValueError):
+                body = b""
+            _refusal_body.set(body)
+        return response
 
 
 def _redact_url(url: str) -> str:
@@ -51,13 +92,15 @@ class RealtimeConnection:
 
     def __init__(
         self,
-        ws: ClientConnection,
+        ws: aiohttp.ClientWebSocketResponse[Literal[False]],
+        session: aiohttp.ClientSession,
         parser: ServerEventParser,
         *,
         url: str,
         tap: WireTap | None = None,
     ) -> None:
         self._ws = ws
+        self._session = session
         self._parser = parser
         self._tap = tap
         self._ended = False
@@ -73,8 +116,7 @@ class RealtimeConnection:
 
     @property
     def response_headers(self) -> Mapping[str, str]:
-        response = self._ws.response
-        return {} if response is None else dict(response.headers)
+        return dict(self._ws._response.headers)
 
     async def send(self, message: Mapping[str, Any]) -> None:
         """Send one client message as a compact JSON text frame.
@@ -87,9 +129,12 @@ class RealtimeConnection:
         data = encode(message)
         if self._tap is not None:
             self._observe("out", data)
+        ws = self._ws
+        if ws.closed:
+            raise TransportClosedError(f"{_CLOSED_MESSAGE}: {ws.close_code or 'no close code'}")
         try:
-            await self._ws.send(data, text=True)
-        except ConnectionClosed as exc:
+            await ws.send_frame(data, WSMsgType.TEXT)
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
             raise TransportClosedError(f"{_CLOSED_MESSAGE}: {exc}") from exc
 
     async def next_event(self) -> RealtimeEvent | None:
@@ -98,29 +143,35 @@ class RealtimeConnection:
         Unparseable or unknown text frames are skipped. A binary frame yields an
         :class:`ErrorEvent`. After the first ``None`` every call returns ``None``.
         """
+        receive, parse = self._ws.receive, self._parser.parse
         while not self._ended:
-            try:
-                frame = await self._ws.recv()
-            except ConnectionClosed as exc:
+            msg = await receive()
+            kind = msg.type
+            if kind is WSMsgType.TEXT:
+                data = msg.data
+                if self._tap is not None:
+                    self._observe("in", data)
+                event = parse(data)
+                if event is not None:
+                    return event
+            elif kind is WSMsgType.BINARY:
+                logger.error("unexpected binary realtime websocket event")
+                return self._parser.parse_binary(msg.data)
+            elif kind in _ENDED:
                 self._ended = True
-                rcvd = exc.rcvd
                 logger.info(
                     "realtime websocket event stream ended: code=%s reason=%s",
-                    rcvd.code if rcvd else None,
-                    rcvd.reason if rcvd else "",
+                    self._ws.close_code,
+                    msg.extra if kind is WSMsgType.CLOSE else (msg.data or ""),
                 )
+                # CLOSE carries the server's code and reason; CLOSED/ERROR mean none came
+                # (a dropped TCP connection, a protocol error).
                 self.close_detail = (
-                    f"close {rcvd.code} {rcvd.reason}".rstrip() if rcvd else "no close frame"
+                    f"close {msg.data} {msg.extra or ''}".rstrip()
+                    if kind is WSMsgType.CLOSE
+                    else "no close frame"
                 )
                 return None
-            if isinstance(frame, bytes):
-                logger.error("unexpected binary realtime websocket event")
-                return self._parser.parse_binary(frame)
-            if self._tap is not None:
-                self._observe("in", frame.encode())
-            event = self._parser.parse(frame)
-            if event is not None:
-                return event
         return None
 
     async def aclose(self) -> None:
@@ -129,13 +180,15 @@ class RealtimeConnection:
             return
         self._closed = True
         try:
-            async with asyncio.timeout(2.0):
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
                 await self._ws.close()
-        except (TimeoutError, OSError, ConnectionClosed):
-            self._ws.transport.abort()
+        except (TimeoutError, OSError, aiohttp.ClientError):
+            self._drop()
         except BaseException:  # cancelled mid-close: a later aclose() returns at once
-            self._ws.transport.abort()
+            self._drop()
             raise
+        finally:
+            await self._session.close()
 
     def _observe(self, direction: str, data: bytes) -> None:
         """Feed the wire tap; a tap that fails (e.g. a full disk) is dropped, not fatal."""
@@ -146,10 +199,34 @@ class RealtimeConnection:
             logger.exception("the wire tap failed; no more wire events will be recorded")
             self._tap = None
 
+    def _drop(self) -> None:
+        response = self._ws._response
+        connection = response.connection
+        transport = None if connection is None else connection.transport
+        if transport is not None:
+            transport.abort()
+        response.close()
+
     def abort(self) -> None:
         """Drop the socket without a close frame (used when a conversation is replaced)."""
         self._closed = True
-        self._ws.transport.abort()
+        self._drop()
+        # The session holds nothing else: its connector pools no connection, so it is
+        # detached rather than closed (closing is a coroutine, this is not).
+        self._session.detach()
+
+
+def _ws_proxy(url: str, headers: dict[str, str]) -> tuple[str | None, dict[str, str] | None]:
+    """The environment's proxy for a ws/wss URL (looked up as http/https)."""
+    scheme, sep, rest = url.partition("://")
+    http_url = {"ws": "http", "wss": "https"}.get(scheme.lower(), scheme) + sep + rest
+    proxy, proxy_headers = proxy_for_request(http_url, headers)
+    if proxy is not None and not proxy.lower().startswith(("http://", "https://")):
+        raise ConfigError(
+            f"the proxy setting asks for {proxy.split('://', 1)[0]}, which the realtime "
+            f"WebSocket cannot use; {PROXY_SETTING_HINT}"
+        )
+    return proxy, proxy_headers
 
 
 async def connect_realtime(
@@ -158,52 +235,103 @@ async def connect_realtime(
     parser: ServerEventParser,
     *,
     open_timeout: float = 15.0,
-    compression: str | None = None,
     tap: WireTap | None = None,
 ) -> RealtimeConnection:
-    """Open a realtime WebSocket. Errors are mapped to realtalk's tree.
+    """Open a realtime WebSocket (no compression). Errors are mapped to realtalk's tree.
 
     Raises:
         ConfigError: the URL is not a valid ws/wss URL.
-        HandshakeError: the server answered the upgrade with an HTTP error.
-        ConnectError: the server could not be reached (refused, DNS, TLS, timeout).
+        HandshakeError: the server answered the upgrade with an HTTP error (its body,
+            scrubbed and cut to 500 characters, is in the message and ``body``).
+        ConnectError: the server could not be reached (refused, DNS, TLS, proxy, timeout).
     """
     shown = _redact_url(url)
+    peer = f"the realtime server at {shown}"
     logger.info("connecting realtime websocket: %s", shown)
-    with map_exceptions(
-        (InvalidURI, lambda exc: ConfigError(f"invalid realtime URL {shown}: {exc}")),
-        (InvalidStatus, lambda exc: _refusal(exc, shown)),
-        *connect_rules(
-            f"the realtime server at {shown}",
-            timeout_s=open_timeout,
-            host=hostname(url),
-            network=(OSError, ValueError),
-            setting=CONNECT_TIMEOUT_SETTING,
-        ),
-        (
-            (InvalidHandshake, ConnectionClosed),
-            lambda exc: ConnectError(f"realtime websocket handshake with {shown} failed: {exc}"),
-        ),
-    ):
-        ws = await websockets.connect(
-            url,
-            additional_headers=dict(headers),
-            ssl=ssl_for_url(url),
-            open_timeout=open_timeout,
-            compression=compression,
-            max_size=16 * 1024 * 1024,
-            ping_interval=20.0,
-            ping_timeout=20.0,
-            user_agent_header="realtalk/0.1",
-            logger=WS_CLIENT_LOGGER,
+    request_headers = {"User-Agent": _USER_AGENT, **headers}
+    try:
+        proxy, proxy_headers = _ws_proxy(url, request_headers)
+    except ConfigError as exc:  # its text names the variable, never its value
+        raise ConnectError(f"could not connect to {peer}: {exc}") from None
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "realtime websocket handshake: GET %s %s", shown, redact_headers(request_headers)
         )
+    ssl_context = ssl_for_url(url)
+    session = aiohttp.ClientSession(
+        response_class=_RefusalReader, timeout=aiohttp.ClientTimeout(total=None)
+    )
+    if hasattr(session, "_retry_connection"):
+        # aiohttp silently repeats a GET whose connection dropped before the answer; the
+        # caller's retry policy (backoff, attempt counts) owns that decision here.
+        session._retry_connection = False
+    token = _refusal_body.set(None)
+    try:
+        with map_exceptions(
+            (aiohttp.InvalidURL, lambda exc: ConfigError(f"invalid realtime URL {shown}: {exc}")),
+            (
+                aiohttp.WSServerHandshakeError,
+                lambda exc: _refusal(exc.status, _refusal_body.get(), shown),
+            ),
+            (
+                (aiohttp.ClientConnectorError, aiohttp.ClientHttpProxyError),
+                lambda exc: _proxy_failure(exc, proxy, peer),
+            ),
+            *connect_rules(
+                peer,
+                timeout_s=open_timeout,
+                host=hostname(url),
+                network=(aiohttp.ClientError, OSError, ValueError),
+                proxy=False,  # resolved above, from realtalk._proxy
+                setting=CONNECT_TIMEOUT_SETTING,
+            ),
+        ):
+            async with asyncio.timeout(open_timeout):
+                ws = await session.ws_connect(
+                    url,
+                    headers=request_headers,
+                    ssl=ssl_context if ssl_context is not None else True,
+                    proxy=proxy,
+                    proxy_headers=proxy_headers,
+                    heartbeat=_PING_INTERVAL_S,
+                    autoping=True,
+                    max_msg_size=_MAX_MESSAGE_BYTES,
+                    compress=0,
+                    decode_text=False,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_TIMEOUT_S),
+                )
+    except BaseException:
+        await session.close()
+        raise
+    finally:
+        _refusal_body.reset(token)
     logger.info("realtime websocket connected", extra={"ws_url": shown})
-    return RealtimeConnection(ws, parser, url=shown, tap=tap)
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("realtime websocket 101 headers: %s", redact_headers(ws._response.headers))
+    return RealtimeConnection(ws, session, parser, url=shown, tap=tap)
 
 
-def _refusal(exc: InvalidStatus, shown: str) -> HandshakeError:
-    status = exc.response.status_code
-    body = scrub(bytes(exc.response.body or b"").decode("utf-8", "replace")[:500])
+def _proxy_failure(exc: Exception, proxy: str | None, peer: str) -> Redacted | None:
+    """With a proxy set, a failed connection is the proxy's (a certificate is not)."""
+    if proxy is None or isinstance(exc, aiohttp.ClientSSLError):
+        return None
+    reason = (
+        f"the proxy answered HTTP {exc.status}"
+        if isinstance(exc, aiohttp.ClientHttpProxyError)
+        else failure_reason(exc)
+    )
+    return Redacted(
+        ConnectError(
+            f"could not connect to {peer} through the proxy {proxy}: {reason}; "
+            + PROXY_SETTING_HINT
+        )
+    )
+
+
+def _refusal(status: int, raw: bytes | None, shown: str) -> HandshakeError | ConnectError:
+    if status == 101:  # switched protocols, but not to a valid WebSocket
+        return ConnectError(f"realtime websocket handshake with {shown} failed: bad upgrade")
+    body = scrub((raw or b"").decode("utf-8", "replace")[:500])
     return HandshakeError(
         f"realtime server refused the connection to {shown} with HTTP {status}"
         + (f": {_error_message(body)}" if body else ""),
