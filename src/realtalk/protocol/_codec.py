@@ -26,16 +26,10 @@ from typing import Any, Final
 
 import msgspec
 
+from realtalk.protocol._depth import MAX_JSON_DEPTH, too_deep
 from realtalk.protocol._events import ErrorEvent, RealtimeEvent, Version
 from realtalk.protocol._session import SessionConfig, session_payload
-from realtalk.protocol._wire import (
-    CARRIES_JSON,
-    DECODERS,
-    KNOWN_TYPES,
-    MAX_JSON_DEPTH,
-    Wire,
-    too_deep,
-)
+from realtalk.protocol._wire import CARRIES_JSON, DECODERS, KNOWN_TYPES, Wire
 
 __all__ = [
     "BACKEND_PREFIX",

@@ -13,12 +13,11 @@ fails the decode, and the caller ignores the frame.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from typing import Any, Final
 
 import msgspec
 
+from realtalk.protocol._depth import too_deep
 from realtalk.protocol._events import (
     AudioFrame,
     AudioOut,
@@ -49,12 +48,7 @@ from realtalk.protocol._session import (
     REMAIN_SILENT_TOOL_NAME,
 )
 
-__all__ = ["CARRIES_JSON", "DECODERS", "KNOWN_TYPES", "MAX_JSON_DEPTH", "Wire", "too_deep"]
-
-MAX_JSON_DEPTH: Final = 64
-"""The deepest JSON nesting realtalk decodes. Real server events nest under 10 levels;
-a decoder (and every encoder downstream) recurses once per level, so a small hostile
-frame nested thousands deep would otherwise exhaust the stack."""
+__all__ = ["CARRIES_JSON", "DECODERS", "KNOWN_TYPES", "Wire"]
 
 _U16_MAX: Final = 0xFFFF
 _U32_MAX: Final = 0xFFFF_FFFF
@@ -65,45 +59,6 @@ _UNSET: Final = msgspec.UNSET
 _HANDOFF_TOOLS: Final = frozenset(
     {BACKGROUND_AGENT_TOOL_NAME, REMAIN_SILENT_TOOL_NAME, CANCEL_AGENT_TOOL_NAME}
 )
-
-
-# --- nesting depth ----------------------------------------------------------------------
-
-# A JSON string (skipped: brackets inside strings do not nest), or one bracket.
-_TOKENS: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-_TOKENS_BYTES: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-
-
-def too_deep(data: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """True if the JSON text ``data`` nests arrays/objects more than ``limit`` deep.
-
-    Linear and cheap: a frame with at most ``limit`` brackets in all (every audio
-    delta) is answered by two C-level counts; only a frame with more brackets is
-    scanned, and the scan skips strings. Malformed JSON is measured the same way (the
-    decoder rejects it afterwards).
-    """
-    if isinstance(data, str):
-        if data.count("{") + data.count("[") <= limit:
-            return False
-        return _exceeds(_TOKENS.finditer(data), "{[", limit)
-    if data.count(b"{") + data.count(b"[") <= limit:
-        return False
-    return _exceeds(_TOKENS_BYTES.finditer(data), b"{[", limit)
-
-
-def _exceeds(tokens: Iterator[re.Match[Any]], opening: str | bytes, limit: int) -> bool:
-    depth = 0
-    for match in tokens:
-        token = match.group()
-        if len(token) != 1:
-            continue  # a string
-        if token in opening:
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
 
 
 # --- lenient field helpers (a wrong-typed optional value counts as absent) -------------
