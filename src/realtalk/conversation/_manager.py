@@ -3,7 +3,9 @@
 At most one conversation runs per manager (reference 1.1). ``start`` never raises
 for conversation failures: preflight, connect and call-creation errors become a
 single ``Realtime(ErrorEvent)`` with no ``Started``/``Closed`` (reference 7).
-Inputs while idle raise :class:`ConversationNotRunningError`.
+Inputs while idle raise :class:`ConversationNotRunningError`. Sessions are opened by
+``_opener`` (preflight, the WebSocket, the WebRTC call and its sideband), events go
+out through ``_subscription`` (one bounded stream per subscriber).
 
 A conversation outlives its realtime session (WebSocket; ``reconnect_max_retries`` >
 0): when the session ends under it, a new runtime takes its place at once, with a core
@@ -23,18 +25,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from realtalk._config import Settings
-from realtalk._errors import ConfigError, ConversationNotRunningError, RealtalkError
+from realtalk._errors import ConversationNotRunningError, RealtalkError
 from realtalk._logging import StepTimer
 from realtalk.agent import BackgroundAgent
 from realtalk.conversation._agent_link import AgentLink
-from realtalk.conversation._context import ThreadHistory, gather_startup_context
+from realtalk.conversation._context import ThreadHistory
+from realtalk.conversation._opener import SessionOpener
 from realtalk.conversation._renewal import Reconnector, rotation_window, webrtc_message
-from realtalk.conversation._runtime import AgentOrder, ConversationRuntime, backoff_delay
-from realtalk.conversation._subscription import Subscription
+from realtalk.conversation._runtime import AgentOrder, ConversationRuntime
+from realtalk.conversation._subscription import Subscribers, Subscription
 from realtalk.conversation._types import (
     Closed,
     CloseReason,
-    ConversationEvent,
     Realtime,
     Reconnecting,
     SdpAnswer,
@@ -43,7 +45,6 @@ from realtalk.conversation._types import (
     WebRtcTransport,
 )
 from realtalk.protocol import (
-    DEFAULT_BACKEND_PROMPT,
     AudioFrame,
     ConversationCore,
     Delegate,
@@ -51,19 +52,10 @@ from realtalk.protocol import (
     ErrorEvent,
     Media,
     PlaybackClock,
-    ServerEventParser,
     SessionConfig,
     Version,
-    build_instructions,
-    call_session_json,
-    realtime_headers,
-    realtime_ws_url,
-    resolve_backend_prompt,
-    resolve_voice,
-    session_update,
-    validate_preflight,
 )
-from realtalk.transports import RealtimeConnection, WireTap, connect_realtime, create_call
+from realtalk.transports import RealtimeConnection, WireTap
 
 __all__ = ["ConversationManager", "Subscription"]
 
@@ -91,18 +83,18 @@ class ConversationManager:
         self.settings = settings
         self.agent = agent
         self.thread_id = thread_id or f"thread_{uuid.uuid4().hex[:12]}"
-        self._tap = tap
-        self._workspace = workspace
         self._playback = playback
-        self._thread_history = thread_history
         self._state: ConversationRuntime | None = None
-        self._subscribers: set[Subscription] = set()
-        self._subs: tuple[Subscription, ...] = ()
+        self._subscribers = Subscribers()
+        self._emit = self._subscribers.emit
         self._lock = asyncio.Lock()
         self._agent_link = AgentLink(
             agent, emit=self._emit, deliver=self._deliver, name=self.thread_id
         )
-        self._reconnector = Reconnector(settings, tap=tap, emit=self._emit)
+        self._opener = SessionOpener(
+            settings, tap=tap, workspace=workspace, thread_history=thread_history
+        )
+        self._reconnector = Reconnector(settings, opener=self._opener, emit=self._emit)
         # Conversations that ended by themselves and are still closing their socket.
         self._finishing: set[asyncio.Future[None]] = set()
         self._closed = False
@@ -111,18 +103,7 @@ class ConversationManager:
     # ---------------------------------------------------------------- events
 
     def subscribe(self) -> Subscription:
-        sub = Subscription(self._subscribers, on_close=self._subscribers_changed)
-        self._subscribers.add(sub)
-        self._subscribers_changed()
-        return sub
-
-    def _subscribers_changed(self) -> None:
-        self._subs = tuple(self._subscribers)
-
-    async def _emit(self, event: ConversationEvent) -> None:
-        for sub in self._subs:
-            if not sub.offer(event):  # full: wait for room (back-pressure)
-                await sub.put(event)
+        return self._subscribers.subscribe()
 
     @property
     def running(self) -> bool:
@@ -133,30 +114,6 @@ class ConversationManager:
         return self._state.version if self.running and self._state is not None else None
 
     # ---------------------------------------------------------------- start
-
-    async def _startup_context(self) -> str:
-        if self.settings.startup_context is not None:
-            return self.settings.startup_context
-        return await gather_startup_context(self._workspace, self._thread_history)
-
-    def _prepare(self, params: StartParams, context: str) -> SessionConfig:
-        s = self.settings
-        version = params.version or s.version
-        voice = resolve_voice(version, params.voice, s.voice)
-        request_prompt = params.prompt
-        prompt = resolve_backend_prompt(s.backend_prompt, request_prompt, DEFAULT_BACKEND_PROMPT)
-        config = SessionConfig(
-            instructions=build_instructions(prompt, context),
-            model=params.model or s.model,
-            version=version,
-            mode=params.mode or s.mode,
-            output_modality=params.output_modality or s.output_modality,
-            voice=voice,
-            session_id=params.realtime_session_id or self.thread_id,
-            server_vad=not s.push_to_talk,
-        )
-        validate_preflight(config)
-        return config
 
     async def start(self, params: StartParams | None = None) -> None:
         """Start a conversation, replacing any running one. Outcomes arrive as events."""
@@ -173,50 +130,27 @@ class ConversationManager:
             try:
                 # Everything that can fail without the network fails here, before the
                 # running conversation is replaced (reference 1.3: preflight first).
-                config = self._prepare(params, await self._startup_context())
-                headers = self._headers(config, require_key=not webrtc)
-                ws_url = realtime_ws_url(
-                    self.settings.ws_base_url,
-                    version=config.version,
-                    mode=config.mode,
-                    model=None if webrtc else config.model,
+                prepared = await self._opener.prepare(
+                    params, thread_id=self.thread_id, webrtc=webrtc
                 )
             except RealtalkError as exc:
                 logger.error("failed to prepare realtime conversation: %s", exc)
                 await self._emit(Realtime(ErrorEvent(str(exc))))
                 return
+            config, headers = prepared.config, prepared.headers
             timer.step("prepared", version=config.version.value)
             logger.info("starting realtime conversation")
             await self._stop_current(emit_closed=False)
             if isinstance(params.transport, WebRtcTransport):
                 await self._start_webrtc(config, headers, params.transport.sdp, timer)
             else:
-                await self._start_websocket(config, headers, ws_url, timer)
-
-    def _headers(self, config: SessionConfig, *, require_key: bool) -> dict[str, str]:
-        key = self.settings.api_key
-        if require_key and not key:
-            raise ConfigError("realtime conversation requires API key auth")
-        assert config.session_id is not None
-        return realtime_headers(config.version, api_key=key, session_id=config.session_id)
+                await self._start_websocket(config, headers, prepared.url, timer)
 
     async def _start_websocket(
         self, config: SessionConfig, headers: dict[str, str], url: str, timer: StepTimer
     ) -> None:
         try:
-            conn = await connect_realtime(
-                url,
-                headers,
-                ServerEventParser(config.version),
-                open_timeout=self.settings.connect_timeout_s,
-                tap=self._tap,
-            )
-            timer.step("websocket connected")
-            try:
-                await conn.send(session_update(config))
-            except BaseException:  # an error or a cancelled start: do not leak the socket
-                conn.abort()
-                raise
+            conn = await self._opener.websocket(url, headers, config, timer=timer)
         except RealtalkError as exc:
             logger.error("failed to start realtime conversation: %s", exc)
             await self._emit(Realtime(ErrorEvent(str(exc))))
@@ -237,29 +171,16 @@ class ConversationManager:
         self, config: SessionConfig, headers: dict[str, str], offer: str, timer: StepTimer
     ) -> None:
         try:
-            call = await create_call(
-                self.settings.base_url,
-                offer_sdp=offer,
-                session_json=call_session_json(config),
-                headers=headers,
-                timeout=self.settings.connect_timeout_s,
-            )
+            call = await self._opener.call(config, headers, offer)
         except RealtalkError as exc:
             logger.error("failed to start realtime conversation: %s", exc)
             await self._emit(Realtime(ErrorEvent(str(exc))))
             return
         timer.step("call created", call_id=call.call_id)
         runtime = self._runtime(config, Media.WEBRTC)
-        sideband_url = realtime_ws_url(
-            self.settings.ws_base_url,
-            version=config.version,
-            mode=config.mode,
-            model=None,
-            call_id=call.call_id,
-        )
 
         async def join() -> RealtimeConnection:
-            conn = await self._join_sideband(sideband_url, headers, config, call.call_id)
+            conn = await self._opener.sideband(config, headers, call.call_id)
             timer.step("sideband connected", call_id=call.call_id)
             return conn
 
@@ -272,39 +193,6 @@ class ConversationManager:
         await self._emit(SdpAnswer(call.answer_sdp))
         timer.step("started and sdp emitted")
         runtime.live.set()
-
-    async def _join_sideband(
-        self, url: str, headers: dict[str, str], config: SessionConfig, call_id: str
-    ) -> RealtimeConnection:
-        attempts = self.settings.sideband_max_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                conn = await connect_realtime(
-                    url,
-                    headers,
-                    ServerEventParser(config.version),
-                    open_timeout=self.settings.connect_timeout_s,
-                    tap=self._tap,
-                )
-            except RealtalkError as exc:
-                if attempt >= attempts:
-                    logger.warning("failed to connect realtime sideband: %s", exc)
-                    raise
-                delay = backoff_delay(attempt, self.settings.sideband_retry_base_ms)
-                logger.warning(
-                    "realtime sideband websocket connect failed; retrying: %s",
-                    exc,
-                    extra={"attempt": attempt, "call_id": call_id, "delay_ms": delay * 1000},
-                )
-                await asyncio.sleep(delay)
-                continue
-            try:
-                await conn.send(session_update(config))
-            except BaseException:  # an error or a cancelled join: do not leak the socket
-                conn.abort()
-                raise
-            return conn
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _runtime(self, config: SessionConfig, media: Media) -> ConversationRuntime:
         assert config.session_id is not None
@@ -387,7 +275,7 @@ class ConversationManager:
             return False
         runtime = self._runtime(base, Media.WEBSOCKET)
         connector = self._reconnector.restore(
-            old, runtime, headers=lambda config: self._headers(config, require_key=False)
+            old, runtime, headers=lambda config: self._opener.headers(config, require_key=False)
         )
         self._state = runtime
         runtime.live.set()  # a continuation: Started was emitted for the conversation
@@ -515,5 +403,4 @@ class ConversationManager:
                 await asyncio.wait(set(self._finishing))
         finally:
             await self._agent_link.aclose()
-            for sub in list(self._subscribers):
-                sub.close()
+            self._subscribers.close()

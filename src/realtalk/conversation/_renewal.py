@@ -34,18 +34,17 @@ import msgspec
 
 from realtalk._config import Settings
 from realtalk._errors import RealtalkError, ReconnectError
+from realtalk.conversation._opener import SessionOpener
 from realtalk.conversation._runtime import Connector, ConversationRuntime, Emit, backoff_delay
 from realtalk.conversation._types import Reconnected
 from realtalk.protocol import (
     RestorePlan,
-    ServerEventParser,
     SessionConfig,
     SessionLost,
     realtime_ws_url,
     restored_instructions,
 )
-from realtalk.protocol import session_update as session_update_message
-from realtalk.transports import RealtimeConnection, WireTap, connect_realtime
+from realtalk.transports import RealtimeConnection
 
 __all__ = ["STABLE_S", "Reconnector", "rotation_window", "webrtc_message"]
 
@@ -94,9 +93,9 @@ def webrtc_message(lost: SessionLost) -> str:
 class Reconnector:
     """Re-opens lost realtime sessions for one manager (attempts, backoff, flapping)."""
 
-    def __init__(self, settings: Settings, *, tap: WireTap | None, emit: Emit) -> None:
+    def __init__(self, settings: Settings, *, opener: SessionOpener, emit: Emit) -> None:
         self._settings = settings
-        self._tap = tap
+        self._opener = opener
         self._emit = emit
         self._attempts = 0  # of the current streak
         self._last = ""
@@ -194,26 +193,10 @@ class Reconnector:
     ) -> RealtimeConnection | None:
         """One attempt: the socket with ``session.update`` sent, or None (logged)."""
         try:
-            conn = await connect_realtime(
-                url,
-                headers,
-                ServerEventParser(config.version),
-                open_timeout=self._settings.connect_timeout_s,
-                tap=self._tap,
-            )
-        except RealtalkError as exc:
+            return await self._opener.websocket(url, headers, config)
+        except RealtalkError as exc:  # (cancelled: the socket is aborted, not leaked)
             self._failed(str(exc))
             return None
-        try:
-            await conn.send(session_update_message(config))
-        except RealtalkError as exc:
-            conn.abort()
-            self._failed(str(exc))
-            return None
-        except BaseException:  # cancelled (the conversation closed): do not leak the socket
-            conn.abort()
-            raise
-        return conn
 
     def _failed(self, error: str) -> None:
         self._last = error

@@ -1,4 +1,4 @@
-"""A bounded stream of conversation events for one consumer."""
+"""Conversation events out: a bounded stream per consumer, and the fan-out to them all."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from realtalk.conversation._types import ConversationEvent
 
-__all__ = ["SUBSCRIPTION_QUEUE_SIZE", "Subscription"]
+__all__ = ["SUBSCRIPTION_QUEUE_SIZE", "Subscribers", "Subscription"]
 
 SUBSCRIPTION_QUEUE_SIZE = 1024
 
@@ -103,3 +103,34 @@ class Subscription:
             self._reader.set_result(None)
         while self._room:
             self._room.popleft().set_result(None)
+
+
+class Subscribers:
+    """Every subscription of one manager: each event goes to all of them, in order.
+
+    An event waits (back-pressure) for a full subscription to make room before it goes
+    to the next one; a subscription leaves the set when it is closed.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription] = set()
+        self._subs: tuple[Subscription, ...] = ()  # a snapshot to iterate per event
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self._subscribers, on_close=self._changed)
+        self._subscribers.add(sub)
+        self._changed()
+        return sub
+
+    def _changed(self) -> None:
+        self._subs = tuple(self._subscribers)
+
+    async def emit(self, event: ConversationEvent) -> None:
+        for sub in self._subs:
+            if not sub.offer(event):  # full: wait for room (back-pressure)
+                await sub.put(event)
+
+    def close(self) -> None:
+        """Close every subscription (their readers stop)."""
+        for sub in list(self._subscribers):
+            sub.close()
