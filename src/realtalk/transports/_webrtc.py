@@ -22,7 +22,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from aiortc import (
     MediaStreamTrack,
@@ -38,6 +38,7 @@ from realtalk._errors import ConnectError, ProtocolError, TransportClosedError, 
 from realtalk.protocol import PeerInput, PeerState, next_peer_state
 from realtalk.transports._audio import FrameToPcm24k
 from realtalk.transports._ice import loopback_ice_candidates
+from realtalk.transports._inbox import DropOldest
 from realtalk.transports._track import Pcm24kSource
 
 __all__ = [
@@ -49,18 +50,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 EVENTS_CHANNEL_LABEL = "oai-events"
-
-_T = TypeVar("_T")
-
-
-def _put_drop_oldest(queue: asyncio.Queue[_T], item: _T) -> bool:
-    """Put without blocking; evict the oldest item when full. Returns True on eviction."""
-    dropped = False
-    if queue.full():
-        queue.get_nowait()
-        dropped = True
-    queue.put_nowait(item)
-    return dropped
 
 
 class WebRtcPeer:
@@ -97,8 +86,8 @@ class WebRtcPeer:
         self._pc: RTCPeerConnection | None = None
         self._channel: RTCDataChannel | None = None
         self._source = Pcm24kSource(max_buffered_ms=max_outgoing_ms)
-        self._audio_queue: asyncio.Queue[bytes | None] = asyncio.Queue(audio_queue_chunks)
-        self._event_queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(event_queue_size)
+        self._audio_queue: DropOldest[bytes] = DropOldest(audio_queue_chunks)
+        self._event_queue: DropOldest[dict[str, Any]] = DropOldest(event_queue_size)
         self._channel_open = asyncio.Event()
         self._ready = asyncio.Event()  # ICE/DTLS connected and channel open
         self._ended = asyncio.Event()  # failed or closed: no more audio or events
@@ -256,7 +245,7 @@ class WebRtcPeer:
                 self.on_event(event)
             except Exception:
                 logger.exception("on_event callback failed")
-        elif _put_drop_oldest(self._event_queue, event):
+        elif self._event_queue.put(event):
             logger.warning("event queue full; dropped the oldest event")
 
     async def _pump_audio(self, track: MediaStreamTrack) -> None:
@@ -276,7 +265,7 @@ class WebRtcPeer:
                     self.on_audio(pcm)
                 except Exception:
                     logger.exception("on_audio callback failed")
-            elif _put_drop_oldest(self._audio_queue, pcm):
+            elif self._audio_queue.put(pcm):
                 logger.debug("received-audio queue full; dropped the oldest chunk")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -298,8 +287,8 @@ class WebRtcPeer:
             return
         self._end_reason = reason
         self._ended.set()
-        _put_drop_oldest(self._audio_queue, None)
-        _put_drop_oldest(self._event_queue, None)
+        self._audio_queue.end()
+        self._event_queue.end()
 
     # --- media and events ---------------------------------------------------------------
 
@@ -311,17 +300,13 @@ class WebRtcPeer:
         """Discard audio queued for sending."""
         self._source.clear()
 
-    async def received_audio(self) -> AsyncIterator[bytes]:
-        """Yield received pcm24k chunks until the peer ends (unless ``on_audio`` is set)."""
-        while (chunk := await self._audio_queue.get()) is not None:
-            yield chunk
-        _put_drop_oldest(self._audio_queue, None)  # let other iterators end too
+    def received_audio(self) -> AsyncIterator[bytes]:
+        """Received pcm24k chunks until the peer ends (unless ``on_audio`` is set)."""
+        return self._audio_queue.items()
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """Yield received data-channel events until the peer ends (unless ``on_event``)."""
-        while (event := await self._event_queue.get()) is not None:
-            yield event
-        _put_drop_oldest(self._event_queue, None)
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Received data-channel events until the peer ends (unless ``on_event`` is set)."""
+        return self._event_queue.items()
 
     async def _wait_ready_or_end(self, ready: asyncio.Event, limit_s: float) -> bool:
         """Wait for ``ready`` or the end of the peer; False on timeout."""
