@@ -7,16 +7,22 @@ dicts; nothing here knows the realtime protocol beyond ``type``.
 
 Sending coalesces: the frames of the events emitted in one turn of the event loop go
 out in one write (a response's start is four events; fast audio is thousands), rather
-than a syscall each. Past ``_COALESCE_BYTES`` waiting in the socket, a frame goes
-through aiohttp's own writer, whose flow control makes a slow client's sender wait.
+than a syscall each, and one callback per loop turn (:class:`FrameFlusher`, shared by
+the emulator's sockets) writes every socket that has frames waiting. An event that can
+be coalesced is queued without taking the send lock (nothing is awaited, so nothing
+can interleave); past ``_COALESCE_BYTES`` waiting in the socket, a frame goes through
+aiohttp's own writer under the lock, whose flow control makes a slow client's sender
+wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import struct
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import msgspec
@@ -28,7 +34,7 @@ from realtalk.emulator._options import EmulatorOptions
 from realtalk.emulator._record import RealtimeSessionRecord
 from realtalk.emulator._wire import SessionMode, error_event, max_duration_text
 
-__all__ = ["RealtimeConnection"]
+__all__ = ["FrameFlusher", "RealtimeConnection"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +50,37 @@ _LEN2: Final = struct.Struct("!BBH")
 _LEN3: Final = struct.Struct("!BBQ")
 
 
-def _text_frame(payload: bytes) -> bytes:
-    """An unmasked, final, uncompressed text frame (server to client, RFC 6455 5.2)."""
-    size = len(payload)
+def _text_header(size: int) -> bytes:
+    """The header of an unmasked, final, uncompressed text frame (RFC 6455 5.2)."""
     if size < 126:
-        return _LEN1.pack(0x81, size) + payload
+        return _LEN1.pack(0x81, size)
     if size < 65536:
-        return _LEN2.pack(0x81, 126, size) + payload
-    return _LEN3.pack(0x81, 127, size) + payload
+        return _LEN2.pack(0x81, 126, size)
+    return _LEN3.pack(0x81, 127, size)
+
+
+class FrameFlusher:
+    """Writes the coalesced frames of every socket that has some, once per loop turn.
+
+    One ``call_soon`` per loop turn for all sockets rather than one per socket: with
+    hundreds of sockets each sending a frame a tick, the per-socket callbacks cost as
+    much as the frames' encoding.
+    """
+
+    def __init__(self) -> None:
+        self._due: list[RealtimeConnection] = []
+        self._handle: asyncio.Handle | None = None
+
+    def schedule(self, connection: RealtimeConnection) -> None:
+        self._due.append(connection)
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().call_soon(self._run)
+
+    def _run(self) -> None:
+        self._handle = None
+        due, self._due = self._due, []
+        for connection in due:
+            connection.flush_scheduled()
 
 
 class RealtimeConnection:
@@ -66,13 +95,16 @@ class RealtimeConnection:
         *,
         transport: asyncio.Transport | None = None,
         beta: bool = False,
+        flusher: FrameFlusher | None = None,
     ) -> None:
+        """``flusher``: shared by the sockets of one server (default: this socket's own)."""
         self._ws = ws
         self._beta = beta  # OpenAI-Beta: realtime=v1: translate events at this socket
         self._transport = transport  # aborted when a graceful close cannot happen in time
         self._record = record
         self._model = model
         self._lock = asyncio.Lock()
+        self._lock_users = 0  # holding or waiting for the lock: the hot path must wait too
         self._sent = 0
         self._fired: set[str] = set()
         self._inject_ids = itertools.count(1)
@@ -83,9 +115,10 @@ class RealtimeConnection:
             ("close", options.close_after_events),
         ]
         self._has_faults = any(n is not None for _name, n in self._faults)
-        self._pending: list[bytes] = []  # frames waiting for this loop turn's write
+        self._pending: list[bytes] = []  # frames (header, payload) for this turn's write
         self._pending_bytes = 0
-        self._flush_handle: asyncio.Handle | None = None
+        self._flusher = flusher or FrameFlusher()
+        self._flush_scheduled = False  # this socket waits in the flusher's list
         self._max_session_s = options.max_session_s
         self.expired = False
         """The session cap ended this socket (a call's sideband: end the call too)."""
@@ -106,49 +139,79 @@ class RealtimeConnection:
             if translated is None:
                 return
             event = translated
-        async with self._lock:
+        if not self._lock_users and not self._has_faults:
+            queued = self._queue_frame(event)  # the hot path: no lock, nothing awaited
+            if queued is not None:
+                return
+        async with self._locked():
             if not await self._send_locked(event):
                 return
             if self._has_faults:
                 await self._fire_faults()
+
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """The send lock, counted: while anyone holds or awaits it, events queue behind."""
+        self._lock_users += 1
+        try:
+            async with self._lock:
+                yield
+        finally:
+            self._lock_users -= 1
 
     async def inject(self, event: JsonDict) -> None:
         if "event_id" not in event:
             event = {**event, "event_id": f"event_glue{next(self._inject_ids):04d}"}
         await self.send_event(event)
 
-    async def _send_locked(self, event: JsonDict) -> bool:
+    def _queue_frame(self, event: JsonDict, data: bytes | None = None) -> bool | None:
+        """Coalesce one event's frame: True queued, False dropped (the socket closed),
+        None: too much is waiting, send it through aiohttp's writer (flow control)."""
         if self._ws.closed:
             return False
-        data = _ENCODER.encode(event)
         transport = self._transport
         if (
-            transport is not None
-            and not transport.is_closing()
-            and transport.get_write_buffer_size() + self._pending_bytes < _COALESCE_BYTES
+            transport is None
+            or transport.is_closing()
+            or transport.get_write_buffer_size() + self._pending_bytes >= _COALESCE_BYTES
         ):
-            self._pending.append(_text_frame(data))
-            self._pending_bytes += len(data)
-            if self._flush_handle is None:
-                self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
-        else:
-            self._flush()
-            try:
-                await self._ws.send_frame(data, WSMsgType.TEXT)
-            except (ConnectionError, RuntimeError) as exc:
-                logger.debug(
-                    "emulator dropped an event on a closing socket", extra={"error": str(exc)}
-                )
-                return False
+            return None
+        if data is None:
+            data = _ENCODER.encode(event)
+        size = len(data)
+        self._pending += (_text_header(size), data)
+        self._pending_bytes += size
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._flusher.schedule(self)
         self._sent += 1
         self._record.note_sent(event)
         return True
 
+    async def _send_locked(self, event: JsonDict) -> bool:
+        if self._ws.closed:
+            return False
+        data = _ENCODER.encode(event)
+        queued = self._queue_frame(event, data)
+        if queued is not None:
+            return queued
+        self._flush()
+        try:
+            await self._ws.send_frame(data, WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError) as exc:
+            logger.debug("emulator dropped an event on a closing socket", extra={"error": str(exc)})
+            return False
+        self._sent += 1
+        self._record.note_sent(event)
+        return True
+
+    def flush_scheduled(self) -> None:
+        """The flusher's turn for this socket."""
+        self._flush_scheduled = False
+        self._flush()
+
     def _flush(self) -> None:
         """Write the coalesced frames (in order, before anything else is written)."""
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
         if not self._pending:
             return
         data = b"".join(self._pending)
@@ -201,18 +264,22 @@ class RealtimeConnection:
         A sender stuck on a client that stopped reading holds the lock; after the
         timeout the TCP connection is aborted instead of waiting for it.
         """
+        self._lock_users += 1
         try:
-            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await self._lock.acquire()
-        except TimeoutError:
-            logger.debug("emulator socket is stuck sending; aborting the connection")
-            if self._transport is not None:
-                self._transport.abort()
-            return
-        try:
-            await self._close_ws(code)
+            try:
+                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                    await self._lock.acquire()
+            except TimeoutError:
+                logger.debug("emulator socket is stuck sending; aborting the connection")
+                if self._transport is not None:
+                    self._transport.abort()
+                return
+            try:
+                await self._close_ws(code)
+            finally:
+                self._lock.release()
         finally:
-            self._lock.release()
+            self._lock_users -= 1
 
     async def _expire(self, after_s: float) -> None:
         """The session cap: ``session_expired`` then close 1001 (reference-wire-facts 3)."""
@@ -220,7 +287,7 @@ class RealtimeConnection:
         words = max_duration_text(after_s)
         event = error_event(words, code="session_expired")
         event["event_id"] = "event_session_expired"
-        async with self._lock:
+        async with self._locked():
             if self._ws.closed:
                 return
             logger.info("emulator session cap reached", extra={"max_session_s": after_s})
@@ -236,7 +303,7 @@ class RealtimeConnection:
             expiry = asyncio.ensure_future(self._expire(self._max_session_s))
         try:
             if self._has_faults:
-                async with self._lock:
+                async with self._locked():
                     await self._fire_faults()
             if start_model:
                 await self._model.start()

@@ -30,7 +30,7 @@ from realtalk._errors import ConfigError
 from realtalk.emulator._beta import is_beta
 from realtalk.emulator._call_control import CallControl, SipCall
 from realtalk.emulator._calls import CallRecord, CallService, sleep_until
-from realtalk.emulator._connection import RealtimeConnection
+from realtalk.emulator._connection import FrameFlusher, RealtimeConnection
 from realtalk.emulator._model import ScriptedModel
 from realtalk.emulator._models import install_models
 from realtalk.emulator._options import EmulatorOptions
@@ -68,6 +68,7 @@ class Emulator:
         self._sessions_changed = asyncio.Event()
         self._calls: dict[str, ScriptedModel] = {}
         self._connections: set[RealtimeConnection] = set()
+        self._flusher = FrameFlusher()  # one write callback per loop turn for all sockets
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._tmpdir: str | None = None
@@ -368,7 +369,13 @@ class Emulator:
             beta=beta,
         )
         connection = RealtimeConnection(
-            ws, record, model, self.options, transport=request.transport, beta=beta
+            ws,
+            record,
+            model,
+            self.options,
+            transport=request.transport,
+            beta=beta,
+            flusher=self._flusher,
         )
         self._connections.add(connection)
         self._session_added(record)
