@@ -49,7 +49,11 @@ def test_relay() -> None:
         "cpu_kernel_percent",
         "client_cpu_us_per_message",
         "emulator_cpu_percent",
+        "emulator_cpu_us_per_message",
         "rss_kb_per_session",
+        "gc_freeze",
+        "gc_full_collections",
+        "gc_max_pause_ms",
     }
     assert report["sessions"] == 2
     assert report["loop"] in {"asyncio", "uvloop"}

@@ -25,6 +25,11 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     relay = sub.add_parser("relay", help="S sessions streaming audio both ways")
     relay.add_argument("--sessions", type=count_arg, default=100)
     relay.add_argument("--seconds", type=seconds_arg, default=5.0)
+    relay.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="leave the sessions' objects to the garbage collector's full collections",
+    )
     parse = sub.add_parser("parse", help="server events parsed and dispatched per second")
     parse.add_argument("--events", type=count_arg, default=300_000)
     parse.add_argument(
@@ -77,7 +82,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 async def _relay(args: argparse.Namespace) -> dict[str, Any]:
     from realtalk.bench._relay import bench_relay
 
-    return await bench_relay(args.sessions, args.seconds)
+    return await bench_relay(args.sessions, args.seconds, gc_freeze=not args.no_gc_freeze)
 
 
 async def _parse(args: argparse.Namespace) -> dict[str, Any]:
