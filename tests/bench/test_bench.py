@@ -43,6 +43,7 @@ def test_relay() -> None:
         "p50_ms",
         "p99_ms",
         "loop",
+        "frames_due",
         "frames_sent",
         "frames_delivered",
         "cpu_percent",
