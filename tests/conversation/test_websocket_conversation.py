@@ -101,7 +101,12 @@ async def test_conversation_start_defaults_to_v2_and_gpt_realtime_1_5(
     update = await _session_update(emulator)
     assert update["session"]["audio"]["output"]["voice"] == "marin"
     names = [t["name"] for t in update["session"]["tools"]]
-    assert names == ["background_agent", "remain_silent", "cancel_background_agent"]
+    assert names == [
+        "background_agent",
+        "remain_silent",
+        "cancel_background_agent",
+        "answer_approval",
+    ]
     # The server's session.updated comes back as a typed event.
     await rec.wait_for(lambda e: isinstance(e, Realtime) and isinstance(e.payload, SessionUpdated))
 
