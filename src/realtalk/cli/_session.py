@@ -22,17 +22,8 @@ import msgspec
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError, RealtalkError
-from realtalk.agent import (
-    ApprovalDecision,
-    BackgroundAgent,
-    CommandAgent,
-    ModelClient,
-    ModelClientOptions,
-    ResponsesAgent,
-    fixed_approver,
-    report_sandbox,
-    safety_from_settings,
-)
+from realtalk.agent import BackgroundAgent, ResponsesAgent, report_sandbox
+from realtalk.cli._agent_build import build_agent
 from realtalk.cli._agent_tap import AgentTap, TappedAgent
 from realtalk.cli._device import AudioPlayback, is_quiet
 from realtalk.cli._jsonl import EventLog
@@ -406,46 +397,3 @@ class TalkRuntime:
         if self._webrtc_import is not None:  # a thread: it ends with its import
             await asyncio.gather(self._webrtc_import, return_exceptions=True)
         close_outputs(self._log, self._audio, self._virtual)
-
-
-AGENT_INSTRUCTIONS = """\
-You are the background coding agent behind a voice conversation. The requests you get
-were spoken by a person and relayed by a realtime voice model inside a
-<realtime_delegation> block (their words, plus what was said since the last request).
-Do the work with your tools: run commands with `shell` (argv form), read files with
-`read_file` and edit them with `apply_patch`, inside the workspace; commands run in a
-sandbox without network. Then answer in a few short plain sentences that can be
-read aloud: what you did and what you found. No markdown tables or long code listings.
-If a later message steers the task, adjust the current work rather than starting over."""
-
-
-def build_agent(settings: Settings) -> BackgroundAgent:
-    """The configured background agent: a command when set, else the built-in agent."""
-    workspace = Path(settings.workspace) if settings.workspace else Path.cwd()
-    if settings.agent_command:
-        return CommandAgent(
-            list(settings.agent_command),
-            input_mode=settings.agent_input,
-            timeout=settings.agent_timeout_s,
-            cwd=workspace,
-        )
-    client = ModelClient(
-        settings.base_url,
-        api_key=settings.api_key or "",
-        options=ModelClientOptions(
-            workspace=workspace, connect_timeout_s=settings.connect_timeout_s
-        ),
-    )
-    return ResponsesAgent(
-        client,
-        workspace=workspace,
-        model=settings.agent_model,
-        instructions=AGENT_INSTRUCTIONS,
-        enable_shell=settings.agent_enable_shell,
-        safety=safety_from_settings(settings),
-        # Voice approvals (the model asks, the user answers yes/no) are not wired into
-        # the conversation yet: until then a question is declined at once, with a clear
-        # output for the agent, instead of waiting for an answer that cannot come.
-        approver=fixed_approver(ApprovalDecision.DECLINE),
-        task_timeout_s=settings.agent_timeout_s,
-    )
