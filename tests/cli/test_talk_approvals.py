@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from tests.cli._run import clean_env
+from tests.cli._run import clean_env, run_talk
 
 PROMPT = b"type a line and press enter"
 QUESTION = b"May I run `python3 -c"
@@ -135,3 +135,14 @@ async def test_a_no_refuses_the_command_and_the_agent_is_told(tmp_path: Path) ->
         assert not connected.is_set()
         assert f"It printed: {REACHED}" not in out
         assert "Declined: the background agent will not do it." in out
+
+
+async def test_a_scripted_run_declines_at_once_as_nobody_can_answer(tmp_path: Path) -> None:
+    async with _listener() as (port, connected):
+        run = await run_talk(
+            tmp_path, "--transport", "websocket", "--text", _request(port), timeout_s=60
+        )
+    assert run.returncode == 0, run.stderr
+    assert "declined: the user did not approve running" in run.stdout
+    assert "May I run" not in run.stdout  # never asked: nobody could answer
+    assert not connected.is_set()

@@ -14,7 +14,6 @@ import contextlib
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +21,8 @@ import msgspec
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError, RealtalkError
-from realtalk.agent import BackgroundAgent, ResponsesAgent, report_sandbox
-from realtalk.cli._agent_build import build_agent
+from realtalk.agent import BackgroundAgent
+from realtalk.cli._agent_build import ready_agent
 from realtalk.cli._agent_tap import AgentTap, TappedAgent
 from realtalk.cli._device import AudioPlayback, is_quiet
 from realtalk.cli._jsonl import EventLog
@@ -78,6 +77,7 @@ class TalkRuntime:
         agent: BackgroundAgent | None = None,
         playback: AudioPlayback | None = None,
         agent_tap: AgentTap | None = None,
+        ask_person: bool = True,
     ) -> None:
         self.settings = settings
         self.playback = playback  # e.g. the local speaker (``--speaker``)
@@ -90,6 +90,7 @@ class TalkRuntime:
         self._fast = fast_emulator_audio
         self._agent = agent
         self._agent_tap = agent_tap  # a console sees the agent's tools at work
+        self._ask_person = ask_person  # someone can answer the agent's questions
         self.emulator: Emulator | None = None
         self.manager: ConversationManager | None = None
         self.tracker = TurnTracker()
@@ -169,13 +170,10 @@ class TalkRuntime:
             self.peer = WebRtcPeer(
                 loopback_only=self.offline, on_audio=self._on_peer_audio, on_event=self._on_dc_event
             )
-        agent = self._agent if self._agent is not None else build_agent(settings)
+        agent = await ready_agent(
+            self._agent, settings, self.renderer.error, ask_person=self._ask_person
+        )
         self._agent = agent
-        if isinstance(agent, ResponsesAgent):
-            await report_sandbox(agent, Path(settings.workspace or "."), self.renderer.error)
-            # Warm the agent's model connection now so the first delegation does not
-            # pay the handshake (best effort, never raises).
-            await agent.start()
         # Barge-in truncates the answer where the person stopped hearing it: the speaker
         # knows, else the --audio-out virtual speaker (WebSocket only; see _outputs).
         clock = self._speaker if self._speaker is not None else self._virtual
