@@ -23,12 +23,18 @@ from realtalk.agent import (
 from realtalk.conversation import ConversationEvent, Realtime, Started, StartParams
 from realtalk.emulator import Emulator
 from realtalk.protocol import OutputTranscriptDone
-from realtalk.protocol._questions import APPROVED_OUTPUT, DECLINED_OUTPUT, NOT_PENDING_OUTPUT
 
 from .conftest import make_settings
 from .test_handoff_conversation import TIMEOUT, ScriptedAgent
 
 Factory = Callable[..., Any]
+# The call outputs of realtalk's answer_approval (protocol/_questions.py).
+APPROVED_OUTPUT = "Approved: the background agent goes ahead."
+DECLINED_OUTPUT = "Declined: the background agent will not do it."
+NOT_PENDING_OUTPUT = (
+    "No approval question is waiting for that answer (it was already answered, timed out, "
+    "or its task ended); nothing was changed."
+)
 REQUEST = ApprovalRequest(
     id="appr_1",
     kind="command",

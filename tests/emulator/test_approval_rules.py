@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from realtalk.agent._tool_specs import SHELL_SPEC
 from realtalk.emulator._conversation import Conversation
 from realtalk.emulator._script import (
     ESCALATION_JUSTIFICATION,
@@ -29,13 +28,34 @@ from realtalk.protocol import (
     CANCEL_AGENT_TOOL,
     REMAIN_SILENT_TOOL,
 )
-from realtalk.protocol._questions import question_text
 
 QUESTION = "May I run `pip install requests`? It needs the network."
 VOICE = declared_tools(
     [BACKGROUND_AGENT_TOOL, REMAIN_SILENT_TOOL, CANCEL_AGENT_TOOL, ANSWER_APPROVAL_TOOL]
 )
 WAITING = Question("appr_1", QUESTION)
+# The agent's shell tool as it declares it: the escalation parameters included.
+SHELL_SPEC = {
+    "type": "function",
+    "name": "shell",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "command": {"type": "array", "items": {"type": "string"}},
+            "sandbox_permissions": {"type": "string"},
+            "justification": {"type": "string"},
+        },
+        "required": ["command"],
+    },
+}
+
+
+def question_text(request_id: str, question: str) -> str:
+    """What a realtalk client tells the model (protocol/_questions.py)."""
+    return (
+        f"The background agent asks for approval (request_id {request_id}): {question}\n"
+        "Ask the user exactly this question, then call answer_approval with their yes or no."
+    )
 
 
 def _user(text: str, question: Question | None = WAITING, declared: object = VOICE) -> object:
