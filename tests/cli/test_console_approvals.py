@@ -51,6 +51,8 @@ async def test_the_panel_shows_the_question_until_it_is_answered(tmp_path: Path)
         assert "declined: May I run" in panel(app) or "agent finished" in panel(app)
         await until(pilot, "the task's end", lambda: not app.panel.busy)
         assert "waiting for your answer" not in panel(app)
+        await pilot.press("ctrl+c")  # quit: the conversation closes before the app ends
+    assert app.failure is None
 
 
 async def test_the_status_line_counts_reconnects(tmp_path: Path, emulator_factory: Any) -> None:
@@ -69,3 +71,5 @@ async def test_the_status_line_counts_reconnects(tmp_path: Path, emulator_factor
         await until(pilot, "connected again", lambda: app.status.connection == "connected")
         line = app.status.render().plain
         assert f"reconnects {app.status.reconnects}" in line
+        await pilot.press("ctrl+c")
+    assert app.failure is None
