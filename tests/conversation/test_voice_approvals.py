@@ -89,7 +89,7 @@ def _outputs(received: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-async def _delegating(emulator: Emulator, manager_factory: Factory, agent: AskingAgent) -> Any:
+async def _delegating(emulator: Emulator, manager_factory: Factory, agent: ScriptedAgent) -> Any:
     mgr, rec = manager_factory(make_settings(emulator.base_url), agent=agent)
     await mgr.start(StartParams())
     await rec.wait_for(lambda e: isinstance(e, Started))
@@ -156,4 +156,23 @@ async def test_a_question_for_the_agents_own_approver_is_not_put_to_the_voice(
     await rec.wait_for(_said("You said: yes. The agent is still working on it."))
     assert agent.answers == []
     assert NOT_PENDING_OUTPUT not in _outputs(record.received)
+    await agent.finish()
+
+
+async def test_a_question_from_an_agent_that_takes_no_answers_is_not_put_to_the_voice(
+    emulator: Emulator, manager_factory: Factory
+) -> None:
+    agent = ScriptedAgent()  # no answer_approval: an answer could never reach it
+    await _delegating(emulator, manager_factory, agent)
+    await agent._events.put(ApprovalRequested(REQUEST, awaits_answer=True))
+    await agent.say("Installed.")
+    record = emulator.sessions[-1]
+    await record.wait_for_sent(
+        lambda m: (
+            m.get("type") == "conversation.item.done"
+            and "[BACKEND] Installed." in str(m.get("item"))
+        ),
+        TIMEOUT,
+    )
+    assert not any("request_id appr_1" in str(m) for m in record.received)
     await agent.finish()

@@ -13,7 +13,8 @@ Two tasks, owned here and cancelled by :meth:`AgentLink.aclose`:
   so a task's result is never handed to a session that is gone.
 
 Approval questions: an agent that waits for the user's answer
-(``ApprovalRequested(awaits_answer=True)``) has its question handed to the core (the
+(``ApprovalRequested(awaits_answer=True)``, an :class:`ApprovingAgent`) has its question
+handed to the core (the
 model asks it; ``ApprovalResolved`` closes it there), and the core's
 :class:`~realtalk.protocol.ApprovalAnswer` comes back through :meth:`AgentLink.answer`
 (``ApprovingAgent.answer_approval``; a question no longer waiting is logged, never
@@ -207,10 +208,15 @@ class AgentLink:
                 await self._deliver(lambda runtime: runtime.agent_stopped())
             elif isinstance(event, TaskFailed):
                 await self._failed(event.message)
-            elif isinstance(event, ApprovalRequested) and event.awaits_answer:
+            elif isinstance(event, ApprovalRequested) and self._answerable(agent, event):
                 await self._question(event)
             elif isinstance(event, ApprovalResolved):
                 await self._resolved(event)
+
+    @staticmethod
+    def _answerable(agent: BackgroundAgent, event: ApprovalRequested) -> bool:
+        """The agent waits for this answer, and takes answers (``answer_approval``)."""
+        return event.awaits_answer and isinstance(agent, ApprovingAgent)
 
     async def _question(self, event: ApprovalRequested) -> None:
         request = event.request
