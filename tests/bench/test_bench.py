@@ -100,7 +100,10 @@ def test_reconnect_restores_sessions_and_measures_the_silence() -> None:
         "reconnect_ratio",
     }
     assert (report["rounds"], report["history_turns"], report["max_session_s"]) == (2, 2, 1.5)
-    assert 0 < report["session_update_ms"] <= report["reconnect_ms"] <= report["reconnect_ms_max"]
+    # The two figures start at different moments (the old session's end inside the
+    # conversation; Reconnecting at the subscriber), so they are not ordered.
+    assert report["session_update_ms"] > 0
+    assert 0 < report["reconnect_ms"] <= report["reconnect_ms_max"]
     assert report["fresh_start_ms"] > 0
 
 
