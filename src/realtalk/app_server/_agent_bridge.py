@@ -15,6 +15,10 @@ A thread owns one agent (the built-in ``ResponsesAgent``). Both the client
   never finished (interrupt, failure) is completed with the text streamed so far.
   The task's end becomes ``turn/completed`` (``completed``; ``interrupted``; or
   ``failed`` after an ``error`` notification).
+* A command is a ``commandExecution`` item: ``item/started`` when it starts, one
+  ``item/commandExecution/outputDelta`` per :class:`CommandOutput` while it runs
+  (new whole lines, each ending with a newline), ``item/completed`` with the whole
+  (capped) ``aggregatedOutput`` when it ends. A patch is a ``fileChange`` item.
 * ``interrupt_turn`` (``turn/interrupt``) answers the request, then asks an
   :class:`InterruptibleAgent` (the built-in one) to stop its task: the agent keeps
   its thread, so the next turn sees the earlier history; its ``TaskFailed`` becomes
@@ -28,8 +32,9 @@ A thread owns one agent (the built-in ``ResponsesAgent``). Both the client
 
 Events reach the conversation only once it reads :meth:`events` (a conversation
 that never started must not stall turns); that queue holds
-:data:`FORWARD_QUEUE_SIZE` events and applies back-pressure when full. Deltas are
-not forwarded: the conversation uses whole messages.
+:data:`FORWARD_QUEUE_SIZE` events and applies back-pressure when full. Deltas
+(message pieces, command output) are not forwarded: the conversation uses whole
+messages and results.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from realtalk.agent import (
     AssistantMessage,
     BackgroundAgent,
     CommandFinished,
+    CommandOutput,
     CommandStarted,
     InterruptibleAgent,
     PatchApplied,
@@ -64,6 +70,7 @@ from realtalk.app_server._api import (
     AgentMessageDeltaNotification,
     AgentMessageItem,
     CommandExecutionItem,
+    CommandExecutionOutputDeltaNotification,
     ErrorNotification,
     FileChangeItem,
     FileUpdateChange,
@@ -344,7 +351,7 @@ class AgentBridge:
             async for event in agent.events():
                 async with self._gate:
                     await self._on_event(event)
-                if not isinstance(event, AssistantDelta):
+                if not isinstance(event, AssistantDelta | CommandOutput):
                     await self._forward_event(event)
         except Exception:  # the pump must not die silently: log, and leave turns to aclose
             logger.exception(
@@ -354,7 +361,7 @@ class AgentBridge:
     async def _on_event(self, event: AgentEvent) -> None:
         turn = self._turns[0] if self._turns else None
         if turn is None:
-            if not isinstance(event, AssistantDelta):
+            if not isinstance(event, AssistantDelta | CommandOutput):
                 logger.warning(
                     "background agent event outside any turn",
                     extra={"thread_id": self._thread_id},
@@ -363,6 +370,8 @@ class AgentBridge:
             await self._emit_delta(turn, event.text)
         elif isinstance(event, AssistantMessage):
             await self._complete_message(turn, event.text)
+        elif isinstance(event, CommandOutput):
+            await self._output_delta(turn, event)
         elif isinstance(event, CommandStarted | CommandFinished | PatchApplied):
             await self._tool_item(turn, event)
         elif not isinstance(event, TaskComplete | TaskFailed):
@@ -425,6 +434,20 @@ class AgentBridge:
         await self._emit(
             NotificationMethod.ITEM_COMPLETED,
             ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
+        )
+
+    async def _output_delta(self, turn: _TurnState, event: CommandOutput) -> None:
+        """``item/commandExecution/outputDelta``: the running command's new lines."""
+        if event.call_id not in turn.started_tools or not event.text:
+            return  # output of no command this turn announced
+        await self._emit(
+            NotificationMethod.COMMAND_OUTPUT_DELTA,
+            CommandExecutionOutputDeltaNotification(
+                thread_id=self._thread_id,
+                turn_id=turn.id,
+                item_id=event.call_id,
+                delta=event.text + "\n",
+            ),
         )
 
     async def _emit_delta(self, turn: _TurnState, text: str) -> None:

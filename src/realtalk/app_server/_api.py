@@ -19,6 +19,7 @@ import msgspec
 
 from realtalk.app_server._api_tools import (
     CommandExecutionItem,
+    CommandExecutionOutputDeltaNotification,
     CommandExecutionRequestApprovalParams,
     FileChangeItem,
     FileChangeRequestApprovalParams,
@@ -33,6 +34,7 @@ __all__ = [
     "ApprovalPolicyName",
     "ClientInfo",
     "CommandExecutionItem",
+    "CommandExecutionOutputDeltaNotification",
     "CommandExecutionRequestApprovalParams",
     "EmptyParams",
     "EmptyResult",

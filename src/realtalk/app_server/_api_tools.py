@@ -11,6 +11,7 @@ import msgspec
 
 __all__ = [
     "CommandExecutionItem",
+    "CommandExecutionOutputDeltaNotification",
     "CommandExecutionRequestApprovalParams",
     "FileChangeItem",
     "FileChangeRequestApprovalParams",
@@ -34,6 +35,17 @@ class CommandExecutionItem(_Camel, frozen=True, tag_field="type", tag="commandEx
     status: ToolItemStatus
     aggregated_output: str | None = None
     exit_code: int | None = None
+
+
+class CommandExecutionOutputDeltaNotification(_Camel, frozen=True):
+    """New output of the running command ``item_id`` (whole lines, scrubbed; best effort:
+    lines that scroll past faster than the stream may be missing). The command's
+    ``item/completed`` carries its whole (capped) ``aggregatedOutput``."""
+
+    thread_id: str
+    turn_id: str
+    item_id: str
+    delta: str
 
 
 class FileUpdateChange(_Camel, frozen=True):
