@@ -1,0 +1,157 @@
+"""A sandboxed command that starts a background child and exits (``sleep 30 &``).
+
+The agent's shell tool must return at the command's exit (not at its timeout, not
+when the child ends), and nothing of the command may stay behind on the host: the
+child dies with the sandbox's PID namespace (bwrap's own init is PID 1 in it, reaps
+orphans while the command runs, and takes the namespace down when the command
+exits; ``--die-with-parent`` covers a killed agent), and no process of ours is left
+a zombie. Real bubblewrap, real processes; the child's host pid is found while the
+command still runs, so the check cannot pass vacuously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from realtalk.agent import AgentEvent, CommandOutput
+from realtalk.agent._process import EXIT_GRACE_S
+from realtalk.agent._tools import ToolRunner
+from realtalk.protocol.responses import FunctionCall
+
+TIMEOUT_S = 20.0
+"""The command's timeout: the call must end far sooner."""
+GONE_WAIT_S = 5.0
+"""Longest wait for the child to be gone after the call returned (it takes milliseconds)."""
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    (root / ".git").mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def fifo(ws: Path) -> Iterator[Path]:
+    path = ws / "gate.fifo"
+    os.mkfifo(path)
+    yield path
+    for flags in (os.O_WRONLY | os.O_NONBLOCK, os.O_RDONLY | os.O_NONBLOCK):
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, flags))
+
+
+def host_pids_running(argv: list[str]) -> list[int]:
+    """Host pids whose command line is exactly ``argv``."""
+    want = "\0".join(argv).encode() + b"\0"
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{entry}/cmdline").read_bytes() == want:
+                    found.append(int(entry))
+    return found
+
+
+def our_zombies() -> list[int]:
+    """Children of this process that exited and were never reaped."""
+    me, zombies = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+                if state == "Z" and int(ppid) == me:
+                    zombies.append(int(entry))
+    return zombies
+
+
+async def wait_gone(pidfd: int) -> bool:
+    """True once the process behind ``pidfd`` has exited (bounded)."""
+    loop = asyncio.get_running_loop()
+    exited = asyncio.Event()
+    loop.add_reader(pidfd, exited.set)  # a pidfd is readable once the process exited
+    try:
+        async with asyncio.timeout(GONE_WAIT_S):
+            await exited.wait()
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(pidfd)
+    return True
+
+
+async def find_child(argv: list[str]) -> int:
+    """The child's host pid, once it runs (bounded)."""
+    async with asyncio.timeout(GONE_WAIT_S):
+        while not (pids := host_pids_running(argv)):
+            await asyncio.sleep(0.01)  # polls /proc: no event tells us it started
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+# The child keeps the command's output open; closes it; leaves the session; ignores
+# the hang-up and the terminate signals. Each exits with 3 once released.
+SCRIPTS = {
+    "holds-output": "{child} & cat {fifo}; exit 3",
+    "closed-output": "{child} </dev/null >/dev/null 2>&1 & cat {fifo}; exit 3",
+    "own-session": "setsid {child} </dev/null >/dev/null 2>&1 & cat {fifo}; exit 3",
+    "ignores-signals": "trap '' HUP TERM; nohup {child} >/dev/null 2>&1 & cat {fifo}; exit 3",
+}
+
+
+@pytest.mark.parametrize("script", SCRIPTS.values(), ids=SCRIPTS.keys())
+async def test_a_background_child_neither_hangs_the_agent_nor_stays(
+    ws: Path, fifo: Path, script: str
+) -> None:
+    child = ["sleep", f"30.{uuid.uuid4().int % 10**9}"]  # a command line no one else has
+    events: list[AgentEvent] = []
+
+    async def emit(event: AgentEvent) -> None:
+        events.append(event)
+
+    runner = ToolRunner(
+        workspace=ws,
+        enable_shell=True,
+        shell_timeout_s=TIMEOUT_S,
+        output_cap_bytes=4096,
+        emit=emit,
+    )
+    command = ["sh", "-c", script.format(child=" ".join(child), fifo=fifo.name)]
+    call = FunctionCall("call_bg", "shell", msgspec.json.encode({"command": command}).decode())
+    tool = asyncio.create_task(runner.run(call))
+    pidfd = -1
+    try:
+        pid = await find_child(child)  # it runs on the host, in the sandbox
+        pidfd = os.pidfd_open(pid)
+        assert not tool.done()
+        await asyncio.to_thread(fifo.write_text, "released\n")
+        started = time.monotonic()
+        async with asyncio.timeout(TIMEOUT_S / 2):
+            out = await tool
+        took = time.monotonic() - started
+        assert out.startswith("Exit code: 3\n"), out  # the command's status, not a timeout
+        assert "released" in out
+        assert took < EXIT_GRACE_S + 2.0, f"the call took {took:.2f} s after the command exited"
+        assert await wait_gone(pidfd), "the background child outlived the command"
+        assert host_pids_running(child) == []
+        assert our_zombies() == []
+        assert any(isinstance(e, CommandOutput) for e in events)  # its output was streamed
+    finally:
+        tool.cancel()
+        await asyncio.gather(tool, return_exceptions=True)
+        for leftover in host_pids_running(child):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(leftover, signal.SIGKILL)
+        if pidfd >= 0:
+            os.close(pidfd)
