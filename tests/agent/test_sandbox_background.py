@@ -91,22 +91,15 @@ async def wait_gone(pidfd: int) -> bool:
     return True
 
 
-async def find_child(argv: list[str]) -> int:
-    """The child's host pid, once it runs (bounded)."""
-    async with asyncio.timeout(GONE_WAIT_S):
-        while not (pids := host_pids_running(argv)):
-            await asyncio.sleep(0.01)  # polls /proc: no event tells us it started
-    assert len(pids) == 1, pids
-    return pids[0]
-
-
 # The child keeps the command's output open; closes it; leaves the session; ignores
-# the hang-up and the terminate signals. Each exits with 3 once released.
+# the hang-up and the terminate signals. The command waits until the child runs
+# (``$!`` has become the sleep), then blocks on the FIFO; released, it exits with 3.
+_RUNS = "until grep -q {mark} /proc/$!/cmdline 2>/dev/null; do :; done; cat {fifo}; exit 3"
 SCRIPTS = {
-    "holds-output": "{child} & cat {fifo}; exit 3",
-    "closed-output": "{child} </dev/null >/dev/null 2>&1 & cat {fifo}; exit 3",
-    "own-session": "setsid {child} </dev/null >/dev/null 2>&1 & cat {fifo}; exit 3",
-    "ignores-signals": "trap '' HUP TERM; nohup {child} >/dev/null 2>&1 & cat {fifo}; exit 3",
+    "holds-output": "{child} & " + _RUNS,
+    "closed-output": "{child} </dev/null >/dev/null 2>&1 & " + _RUNS,
+    "own-session": "setsid {child} </dev/null >/dev/null 2>&1 & " + _RUNS,
+    "ignores-signals": "trap '' HUP TERM; nohup {child} >/dev/null 2>&1 & " + _RUNS,
 }
 
 
@@ -127,15 +120,19 @@ async def test_a_background_child_neither_hangs_the_agent_nor_stays(
         output_cap_bytes=4096,
         emit=emit,
     )
-    command = ["sh", "-c", script.format(child=" ".join(child), fifo=fifo.name)]
+    text = script.format(child=" ".join(child), mark=child[1], fifo=fifo.name)
+    command = ["sh", "-c", text]
     call = FunctionCall("call_bg", "shell", msgspec.json.encode({"command": command}).decode())
     tool = asyncio.create_task(runner.run(call))
     pidfd = -1
     try:
-        pid = await find_child(child)  # it runs on the host, in the sandbox
-        pidfd = os.pidfd_open(pid)
-        assert not tool.done()
-        await asyncio.to_thread(fifo.write_text, "released\n")
+        async with asyncio.timeout(TIMEOUT_S / 2):  # returns once `cat` has the FIFO open
+            writer = await asyncio.to_thread(fifo.open, "w")
+        with writer:
+            (pid,) = host_pids_running(child)  # it runs on the host, in the sandbox
+            pidfd = os.pidfd_open(pid)
+            assert not tool.done()
+            writer.write("released\n")
         started = time.monotonic()
         async with asyncio.timeout(TIMEOUT_S / 2):
             out = await tool
