@@ -28,6 +28,9 @@ from realtalk.agent._process import EXIT_GRACE_S
 from realtalk.agent._tools import ToolRunner
 from realtalk.protocol.responses import FunctionCall
 
+from .._fifo import fifo_at
+from .._procs import pids_running, wait_gone
+
 TIMEOUT_S = 20.0
 """The command's timeout: the call must end far sooner."""
 GONE_WAIT_S = 5.0
@@ -43,24 +46,9 @@ def ws(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fifo(ws: Path) -> Iterator[Path]:
-    path = ws / "gate.fifo"
-    os.mkfifo(path)
-    yield path
-    for flags in (os.O_WRONLY | os.O_NONBLOCK, os.O_RDONLY | os.O_NONBLOCK):
-        with contextlib.suppress(OSError):
-            os.close(os.open(path, flags))
-
-
-def host_pids_running(argv: list[str]) -> list[int]:
-    """Host pids whose command line is exactly ``argv``."""
-    want = "\0".join(argv).encode() + b"\0"
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                if Path(f"/proc/{entry}/cmdline").read_bytes() == want:
-                    found.append(int(entry))
-    return found
+    """A FIFO the command blocks on (``cat``) until the test writes to it."""
+    with fifo_at(ws / "gate.fifo") as path:
+        yield path
 
 
 def our_zombies() -> list[int]:
@@ -74,21 +62,6 @@ def our_zombies() -> list[int]:
                 if state == "Z" and int(ppid) == me:
                     zombies.append(int(entry))
     return zombies
-
-
-async def wait_gone(pidfd: int) -> bool:
-    """True once the process behind ``pidfd`` has exited (bounded)."""
-    loop = asyncio.get_running_loop()
-    exited = asyncio.Event()
-    loop.add_reader(pidfd, exited.set)  # a pidfd is readable once the process exited
-    try:
-        async with asyncio.timeout(GONE_WAIT_S):
-            await exited.wait()
-    except TimeoutError:
-        return False
-    finally:
-        loop.remove_reader(pidfd)
-    return True
 
 
 # The child keeps the command's output open; closes it; leaves the session; ignores
@@ -124,13 +97,11 @@ async def test_a_background_child_neither_hangs_the_agent_nor_stays(
     command = ["sh", "-c", text]
     call = FunctionCall("call_bg", "shell", msgspec.json.encode({"command": command}).decode())
     tool = asyncio.create_task(runner.run(call))
-    pidfd = -1
     try:
         async with asyncio.timeout(TIMEOUT_S / 2):  # returns once `cat` has the FIFO open
             writer = await asyncio.to_thread(fifo.open, "w")
         with writer:
-            (pid,) = host_pids_running(child)  # it runs on the host, in the sandbox
-            pidfd = os.pidfd_open(pid)
+            (pid,) = pids_running(*child)  # it runs on the host, in the sandbox
             assert not tool.done()
             writer.write("released\n")
         started = time.monotonic()
@@ -140,15 +111,13 @@ async def test_a_background_child_neither_hangs_the_agent_nor_stays(
         assert out.startswith("Exit code: 3\n"), out  # the command's status, not a timeout
         assert "released" in out
         assert took < EXIT_GRACE_S + 2.0, f"the call took {took:.2f} s after the command exited"
-        assert await wait_gone(pidfd), "the background child outlived the command"
-        assert host_pids_running(child) == []
+        await wait_gone(pid, GONE_WAIT_S)  # TimeoutError: the child outlived the command
+        assert pids_running(*child) == []
         assert our_zombies() == []
         assert any(isinstance(e, CommandOutput) for e in events)  # its output was streamed
     finally:
         tool.cancel()
         await asyncio.gather(tool, return_exceptions=True)
-        for leftover in host_pids_running(child):
+        for leftover in pids_running(*child):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(leftover, signal.SIGKILL)
-        if pidfd >= 0:
-            os.close(pidfd)

@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from realtalk.app_server import (
     Notification,
 )
 
+from .._fifo import fifo_at
 from .conftest import TIMEOUT
 
 OUTPUT_DELTA = "item/commandExecution/outputDelta"
@@ -29,12 +28,8 @@ OUTPUT_DELTA = "item/commandExecution/outputDelta"
 @pytest.fixture
 def fifo(tmp_path: Path) -> Iterator[Path]:
     """A FIFO the command blocks on (``cat``) until the test writes to it."""
-    path = tmp_path / "gate.fifo"
-    os.mkfifo(path)
-    yield path
-    for flags in (os.O_WRONLY | os.O_NONBLOCK, os.O_RDONLY | os.O_NONBLOCK):
-        with contextlib.suppress(OSError):
-            os.close(os.open(path, flags))
+    with fifo_at(tmp_path / "gate.fifo") as path:
+        yield path
 
 
 def _command_item_at(

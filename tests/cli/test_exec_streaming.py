@@ -5,15 +5,14 @@ offline emulator, real sandbox): indented under the command in text, one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from .._fifo import fifo_at
 from ._run import clean_env
 
 TIMEOUT_S = 60.0
@@ -29,12 +28,8 @@ def ws(tmp_path: Path) -> Path:
 @pytest.fixture
 def fifo(ws: Path) -> Iterator[Path]:
     """A FIFO the command blocks on (``cat``) until the test writes to it."""
-    path = ws / "gate.fifo"
-    os.mkfifo(path)
-    yield path
-    for flags in (os.O_WRONLY | os.O_NONBLOCK, os.O_RDONLY | os.O_NONBLOCK):
-        with contextlib.suppress(OSError):
-            os.close(os.open(path, flags))
+    with fifo_at(ws / "gate.fifo") as path:
+        yield path
 
 
 async def exec_while_blocked(tmp_path: Path, ws: Path, fifo: Path, *flags: str) -> list[str]:

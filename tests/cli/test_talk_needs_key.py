@@ -10,13 +10,12 @@ subprocesses, offline.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from ._run import Run, clean_env
+from ._run import Run, run_realtalk
 
 REAL_API = "https://api.openai.com/v1"
 HEAVY = ("realtalk.conversation", "realtalk.transports", "realtalk.emulator", "aiortc", "av")
@@ -25,30 +24,9 @@ HEAVY = ("realtalk.conversation", "realtalk.transports", "realtalk.emulator", "a
 
 async def talk(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Run:
     """``realtalk talk --text hi ARGS`` with ``-X importtime`` (its report on stderr)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-X",
-        "importtime",
-        "-m",
-        "realtalk",
-        "talk",
-        "--text",
-        "hi",
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=clean_env(tmp_path, env),  # no OPENAI_* or REALTALK_* of the developer's
+    return await run_realtalk(
+        tmp_path, "talk", "--text", "hi", *args, env=env, python_flags=("-X", "importtime")
     )
-    try:
-        async with asyncio.timeout(30):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return Run(proc.returncode, out.decode(), err.decode())
 
 
 def imported(stderr: str) -> set[str]:
