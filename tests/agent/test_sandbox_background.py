@@ -38,16 +38,9 @@ GONE_WAIT_S = 5.0
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    (root / ".git").mkdir(parents=True)
-    return root
-
-
-@pytest.fixture
-def fifo(ws: Path) -> Iterator[Path]:
+def fifo(tmp_path: Path) -> Iterator[Path]:
     """A FIFO the command blocks on (``cat``) until the test writes to it."""
-    with fifo_at(ws / "gate.fifo") as path:
+    with fifo_at(tmp_path / "gate.fifo") as path:
         yield path
 
 
@@ -78,7 +71,7 @@ SCRIPTS = {
 
 @pytest.mark.parametrize("script", SCRIPTS.values(), ids=SCRIPTS.keys())
 async def test_a_background_child_neither_hangs_the_agent_nor_stays(
-    ws: Path, fifo: Path, script: str
+    tmp_path: Path, fifo: Path, script: str
 ) -> None:
     child = ["sleep", f"30.{uuid.uuid4().int % 10**9}"]  # a command line no one else has
     events: list[AgentEvent] = []
@@ -87,7 +80,7 @@ async def test_a_background_child_neither_hangs_the_agent_nor_stays(
         events.append(event)
 
     runner = ToolRunner(
-        workspace=ws,
+        workspace=tmp_path,
         enable_shell=True,
         shell_timeout_s=TIMEOUT_S,
         output_cap_bytes=4096,
