@@ -7,17 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from realtalk.conversation import (
-    ConversationEvent,
-    ConversationManager,
-    Realtime,
-)
+from realtalk.conversation import ConversationEvent, ConversationManager, Realtime
 from realtalk.emulator import Emulator, RealtimeSessionRecord
-from realtalk.protocol import (
-    ErrorEvent,
-    OutputTranscriptDone,
-    TurnDone,
-)
+from realtalk.protocol import ErrorEvent, OutputTranscriptDone, TurnDone
 
 from .conftest import Recorder
 

@@ -8,17 +8,9 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from realtalk.conversation import (
-    Closed,
-    ConversationEvent,
-    ConversationManager,
-    Realtime,
-    Started,
-)
+from realtalk.conversation import Closed, ConversationEvent, ConversationManager, Realtime, Started
 from realtalk.emulator import Emulator
-from realtalk.protocol import (
-    ErrorEvent,
-)
+from realtalk.protocol import ErrorEvent
 
 from .conftest import Recorder
 

@@ -18,20 +18,9 @@ from typing import Any
 import pytest
 
 from realtalk import ConversationNotRunningError
-from realtalk.conversation import (
-    Closed,
-    Realtime,
-    Reconnected,
-    Reconnecting,
-    Started,
-    StartParams,
-)
+from realtalk.conversation import Closed, Realtime, Reconnected, Reconnecting, Started, StartParams
 from realtalk.emulator import Emulator
-from realtalk.protocol import (
-    AudioOut,
-    SessionUpdated,
-    Version,
-)
+from realtalk.protocol import AudioOut, SessionUpdated, Version
 
 from ._proxy import FaultProxy
 from ._reconnect_support import (

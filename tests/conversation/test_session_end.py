@@ -8,16 +8,8 @@ from __future__ import annotations
 
 import base64
 
-from realtalk.conversation import (
-    Closed,
-    Realtime,
-    Reconnected,
-    Reconnecting,
-    Started,
-)
-from realtalk.protocol import (
-    AudioOut,
-)
+from realtalk.conversation import Closed, Realtime, Reconnected, Reconnecting, Started
+from realtalk.protocol import AudioOut
 
 from ._reconnect_support import (
     FAST_RETRIES,

@@ -11,16 +11,10 @@ from typing import Any
 
 import pytest
 
-from realtalk.conversation import (
-    Closed,
-)
+from realtalk.conversation import Closed
 from realtalk.emulator import Emulator
 
-from ._ws_support import (
-    Factory,
-    _errors,
-    _is_started,
-)
+from ._ws_support import Factory, _errors, _is_started
 from .conftest import make_settings
 
 

@@ -13,12 +13,7 @@ from typing import Any
 import pytest
 
 from realtalk import ConversationNotRunningError
-from realtalk.conversation import (
-    Closed,
-    Realtime,
-    Started,
-    StartParams,
-)
+from realtalk.conversation import Closed, Realtime, Started, StartParams
 from realtalk.emulator import Emulator, EmulatorOptions
 from realtalk.protocol import (
     AudioFrame,
@@ -29,14 +24,7 @@ from realtalk.protocol import (
     Version,
 )
 
-from ._ws_support import (
-    Factory,
-    _errors,
-    _is_closed,
-    _is_started,
-    _session_update,
-    _silence_b64,
-)
+from ._ws_support import Factory, _errors, _is_closed, _is_started, _session_update, _silence_b64
 from .conftest import make_settings
 
 

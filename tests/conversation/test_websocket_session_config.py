@@ -9,23 +9,11 @@ from typing import Any
 
 import pytest
 
-from realtalk.conversation import (
-    Realtime,
-    Started,
-    StartParams,
-)
+from realtalk.conversation import Realtime, Started, StartParams
 from realtalk.emulator import Emulator, EmulatorOptions
-from realtalk.protocol import (
-    DEFAULT_BACKEND_PROMPT,
-    SessionUpdated,
-    Version,
-)
+from realtalk.protocol import DEFAULT_BACKEND_PROMPT, SessionUpdated, Version
 
-from ._ws_support import (
-    Factory,
-    _is_started,
-    _session_update,
-)
+from ._ws_support import Factory, _is_started, _session_update
 from .conftest import make_settings
 
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from realtalk.protocol import (
-    HandoffRequested,
-    SendMessage,
-    TranscriptEntry,
-)
+from realtalk.protocol import HandoffRequested, SendMessage, TranscriptEntry
 
 HELLO = (TranscriptEntry("user", "hello"), TranscriptEntry("assistant", "hi there"))
 

@@ -19,10 +19,7 @@ from realtalk.protocol import (
     wrap_delegation,
 )
 
-from ._handoff_support import (
-    HELLO,
-    handoff,
-)
+from ._handoff_support import HELLO, handoff
 
 # --- constants -------------------------------------------------------------------------
 

@@ -26,12 +26,7 @@ from realtalk.protocol import (
     Version,
 )
 
-from ._handoff_support import (
-    backend_item,
-    function_call_output,
-    handoff,
-    handoff_append,
-)
+from ._handoff_support import backend_item, function_call_output, handoff, handoff_append
 
 # --- the table ---------------------------------------------------------------------------
 

@@ -19,11 +19,7 @@ from realtalk.protocol import (
     Version,
 )
 
-from ._handoff_support import (
-    backend_item,
-    function_call_output,
-    handoff,
-)
+from ._handoff_support import backend_item, function_call_output, handoff
 
 # --- cancelling (realtalk's extension) ---------------------------------------------------
 
