@@ -59,8 +59,12 @@ def our_zombies() -> list[int]:
 
 # The child keeps the command's output open; closes it; leaves the session; ignores
 # the hang-up and the terminate signals. The command waits until the child runs
-# (``$!`` has become the sleep), then blocks on the FIFO; released, it exits with 3.
-_RUNS = "until grep -q {mark} /proc/$!/cmdline 2>/dev/null; do :; done; cat {fifo}; exit 3"
+# (``$!`` has exec'd the sleep: setsid and nohup run it in their own process), then
+# blocks on the FIFO; released, it exits with 3.
+_RUNS = (
+    "until tr '\\0' ' ' </proc/$!/cmdline 2>/dev/null | grep -q '^sleep {mark}'; do :; done; "
+    "cat {fifo}; exit 3"
+)
 SCRIPTS = {
     "holds-output": "{child} & " + _RUNS,
     "closed-output": "{child} </dev/null >/dev/null 2>&1 & " + _RUNS,
