@@ -221,6 +221,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         return await run_emulator_from_args(args)
     if args.command == "talk":
+        _refuse_talk_without_key(args)
         from realtalk.cli._talk import run_talk
 
         return await _until_terminated(run_talk(args))
@@ -241,6 +242,25 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         return await run_app_server(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse enforces choices
+
+
+def _refuse_talk_without_key(args: argparse.Namespace) -> None:
+    """``talk`` on the real-API path without ``OPENAI_API_KEY``: refuse at once, naming it.
+
+    Before the conversation's modules are imported and before any connection. Talking
+    through a running app-server (``--app-server ws://...``) uses that server's key.
+
+    Raises:
+        ConfigError: No key, and a base URL (not the offline emulator) is in force.
+    """
+    if getattr(args, "list_devices", False) or args.app_server not in (None, "stdio"):
+        return
+    from realtalk.cli._offline import require_api_key
+    from realtalk.cli._settings import resolve_cli_settings
+
+    settings, offline = resolve_cli_settings(args)
+    if not offline:
+        require_api_key(settings)
 
 
 async def _started(args: argparse.Namespace) -> int:
