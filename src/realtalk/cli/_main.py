@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import os
+import select
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -278,6 +279,29 @@ def _collect_again() -> None:
         gc.enable()
 
 
+_SIGPIPE_EXIT = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
+
+
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe whose reader closed it; stdout then points to /dev/null.
+
+    A pipe with no reader polls as an error. Pointing the descriptor at /dev/null lets
+    the interpreter's last flush succeed instead of raising again at exit.
+    """
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, 0)
+        gone = any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+    if gone:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return gone
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``realtalk`` command line; returns the exit status."""
     gc.disable()
@@ -323,6 +347,8 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"realtalk: error: timed out{detail}", file=sys.stderr)
         return 1
     except OSError as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():
+            return _SIGPIPE_EXIT  # e.g. `realtalk exec ... | head`: not an error to report
         message = describe_tls_failure(exc) or str(exc)
         print(f"realtalk: error: {scrub(message)}", file=sys.stderr)
         return 1
