@@ -13,6 +13,7 @@ from realtalk.app_server._mapping import map_event, samples_per_channel
 from realtalk.app_server._stdio import LineFramer, Oversized
 from realtalk.conversation import AgentActivity, Closed, Realtime, SdpAnswer, Started
 from realtalk.protocol import (
+    AnswerApprovalRequested,
     AudioFrame,
     AudioOut,
     CancelRequested,
@@ -147,6 +148,7 @@ ALL_EVENTS: list[tuple[RealtimeEvent, tuple[str, dict[str, Any]] | None]] = [
     ),
     (NoopRequested("call_2", "item_4"), None),
     (CancelRequested("call_5", "item_5"), None),  # its item and turn/completed say it
+    (AnswerApprovalRequested("call_6", "item_6", approved=True), None),  # its item says it
     (ErrorEvent("upstream boom"), ("thread/realtime/error", {"message": "upstream boom"})),
 ]
 

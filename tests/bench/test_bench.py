@@ -105,11 +105,10 @@ def test_reconnect_restores_sessions_and_measures_the_silence() -> None:
         "reconnect_ratio",
     }
     assert (report["rounds"], report["history_turns"], report["max_session_s"]) == (2, 2, 1.5)
+    # The two figures start at different moments (the old session's end inside the
+    # conversation; Reconnecting at the subscriber), so they are not ordered.
+    assert report["session_update_ms"] > 0
     assert 0 < report["reconnect_ms"] <= report["reconnect_ms_max"]
-    # session_update_ms (loss -> session.update sent) is taken on the event loop's clock,
-    # which ticks in whole milliseconds on uvloop, so it may exceed the subscriber's
-    # perf_counter interval (Reconnecting -> session.updated) by up to one tick.
-    assert 0 < report["session_update_ms"] <= report["reconnect_ms_max"] + 1.0
     assert report["fresh_start_ms"] > 0
 
 

@@ -154,7 +154,8 @@ def _chromium_options(profile: Path, microphone: Path) -> webdriver.ChromeOption
         "--autoplay-policy=no-user-gesture-required",
     ):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # "performance": the DevTools events, among them the WebSocket frames the page sends.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return options
 
 

@@ -9,7 +9,9 @@ agent panel and the model's audio arriving and playing.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -170,6 +172,55 @@ def test_the_page_asks_before_the_agent_runs_a_command(
         assert driver.find_element(By.ID, "approval").get_attribute("disabled") is not None
     finally:
         save_artifacts(driver, "browser-page-approval")
+
+
+def _frames(driver: webdriver.Chrome) -> list[tuple[str, dict[str, Any]]]:
+    """The JSON-RPC messages over the page's WebSocket since the last call, each with
+    ``sent`` or ``received`` (from Chromium's DevTools log)."""
+    frames = []
+    for entry in driver.get_log("performance"):  # type: ignore[no-untyped-call]
+        message = json.loads(entry["message"])["message"]
+        way = {"Network.webSocketFrameSent": "sent", "Network.webSocketFrameReceived": "received"}
+        if message["method"] in way:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                payload = json.loads(message["params"]["response"]["payloadData"])
+                frames.append((way[message["method"]], payload))
+    return frames
+
+
+@pytest.mark.timeout(120)
+def test_cancel_stops_a_running_delegation_and_the_model_says_so(
+    app_server: AppServerProcess, chromium: webdriver.Chrome
+) -> None:
+    driver = chromium
+    try:
+        driver.get(app_server.web_url)
+        _wait(driver, "the page connects", lambda d: _text(d, "status").startswith("ready"))
+        driver.find_element(By.ID, "text").send_keys("agent, run `sleep 30`", Keys.ENTER)
+        running = _wait(
+            driver,
+            "the delegation's command running",
+            lambda d: d.find_elements(
+                By.CSS_SELECTOR, "#agent-turns li.turn[data-state=working] .command-line"
+            ),
+        )
+        assert running[0].text == "$ sleep 30"
+        _frames(driver)  # what was sent so far
+        driver.find_element(By.CSS_SELECTOR, "#agent-turns li.turn .turn-cancel").click()
+        turn = _wait_turn(driver, "agent, run `sleep 30`")
+        assert turn.get_attribute("data-state") == "interrupted"
+        assert turn.find_element(By.CLASS_NAME, "turn-status").text.startswith("cancelled after")
+        assert not turn.find_elements(By.CLASS_NAME, "turn-cancel")
+        # The page cancelled the delegation, so the model was told at once (what it says
+        # then is tests/app_server/test_cancel_handoff.py's: the fake microphone's
+        # looping question talks over it here), not only the turn.
+        frames = _frames(driver)
+        (cancel,) = [m for way, m in frames if m.get("method") == "thread/realtime/cancelHandoff"]
+        answers = [m for way, m in frames if way == "received" and m.get("id") == cancel["id"]]
+        assert answers == [{"id": cancel["id"], "result": {"cancelled": True}}]
+        assert "turn/interrupt" not in [m.get("method") for _, m in frames]
+    finally:
+        save_artifacts(driver, "browser-page-cancel")
 
 
 @pytest.fixture

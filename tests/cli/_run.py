@@ -45,10 +45,15 @@ async def run_realtalk(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout_s: float = 60.0,
+    python_flags: tuple[str, ...] = (),
 ) -> Run:
-    """Run ``realtalk ARGS`` to the end (killed after ``timeout_s``); logs in tmp_path/state."""
+    """Run ``realtalk ARGS`` to the end (killed after ``timeout_s``); logs in tmp_path/state.
+
+    ``python_flags`` go to the interpreter (``("-X", "importtime")``, say).
+    """
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
+        *python_flags,
         "-m",
         "realtalk",
         *args,

@@ -2,14 +2,15 @@
 
 The session cap (the emulator's ``max_session_s``: session_expired then close 1001), a
 socket dropped mid-answer (a TCP relay aborts it: no close frame), a drop while the
-agent works, a planned rotation at a turn boundary, retries exhausted, a server that
-drops every new session, a close during a reconnect, and WebRTC (which ends, saying so).
+agent works, retries exhausted, a server that drops every new session, and a close
+during a reconnect.
+
+The rotation, the cap without reconnect and WebRTC are test_session_end.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -17,35 +18,26 @@ from typing import Any
 import pytest
 
 from realtalk import ConversationNotRunningError
-from realtalk.conversation import (
-    Closed,
-    ConversationEvent,
-    ConversationManager,
-    Realtime,
-    Reconnected,
-    Reconnecting,
-    Started,
-    StartParams,
-)
-from realtalk.emulator import Emulator, RealtimeSessionRecord
-from realtalk.protocol import (
-    AudioOut,
-    ErrorEvent,
-    OutputTranscriptDone,
-    SessionUpdated,
-    TurnDone,
-    Version,
-)
+from realtalk.conversation import Closed, Realtime, Reconnected, Reconnecting, Started, StartParams
+from realtalk.emulator import Emulator
+from realtalk.protocol import AudioOut, SessionUpdated, Version
 
 from ._proxy import FaultProxy
-from ._webrtc_support import start_params, webrtc_settings
-from .conftest import Recorder, make_settings
+from ._reconnect_support import (
+    FAST_RETRIES,
+    TIMEOUT,
+    EmulatorFactory,
+    Factory,
+    _after,
+    _answer,
+    _ask,
+    _errors,
+    _is,
+    _items,
+    _turn_done,
+)
+from .conftest import make_settings
 from .test_handoff_conversation import ScriptedAgent
-
-Factory = Callable[..., tuple[ConversationManager, Recorder]]
-EmulatorFactory = Callable[..., Awaitable[Emulator]]
-TIMEOUT = 10.0
-FAST_RETRIES: dict[str, Any] = {"reconnect_max_retries": 3, "reconnect_retry_base_ms": 10}
 
 
 @pytest.fixture
@@ -61,42 +53,6 @@ async def proxy_factory() -> AsyncIterator[Callable[[Emulator], Awaitable[FaultP
     yield make
     for proxy in proxies:
         await proxy.aclose()
-
-
-def _answer(text: str) -> Callable[[ConversationEvent], bool]:
-    def match(event: ConversationEvent) -> bool:
-        payload = event.payload if isinstance(event, Realtime) else None
-        return isinstance(payload, OutputTranscriptDone) and text in payload.text
-
-    return match
-
-
-def _is(kind: type[Any]) -> Callable[[ConversationEvent], bool]:
-    return lambda e: isinstance(e, kind)
-
-
-def _after(rec: Recorder, kind: type[Any]) -> list[ConversationEvent]:
-    """The events after the last one of ``kind``."""
-    index = max(i for i, e in enumerate(rec.events) if isinstance(e, kind))
-    return rec.events[index + 1 :]
-
-
-def _errors(rec: Recorder) -> list[str]:
-    return [e.payload.message for e in rec.of_type(Realtime) if isinstance(e.payload, ErrorEvent)]
-
-
-def _items(record: RealtimeSessionRecord) -> list[tuple[str | None, str]]:
-    """(event_id, text) of each message item the session received."""
-    return [
-        (m.get("event_id"), m["item"]["content"][0]["text"])
-        for m in record.received
-        if m["type"] == "conversation.item.create" and m["item"]["type"] == "message"
-    ]
-
-
-async def _ask(mgr: ConversationManager, text: str) -> None:
-    await mgr.text_in(text)
-    await mgr.request_response()
 
 
 # -- the session cap ------------------------------------------------------------------
@@ -205,10 +161,6 @@ async def test_a_drop_mid_answer_reopens_and_the_question_is_answered(
     assert reconnect_ms < 5_000  # loopback: the measured figure is in the bench
 
 
-def _turn_done(event: ConversationEvent) -> bool:
-    return isinstance(event, Realtime) and isinstance(event.payload, TurnDone)
-
-
 async def test_text_typed_while_reconnecting_goes_to_the_new_session_after_the_history(
     emulator_factory: EmulatorFactory, manager_factory: Factory
 ) -> None:
@@ -262,41 +214,6 @@ async def test_a_drop_during_a_handoff_still_delivers_the_agents_result(
     assert "still working on a task" in update
     await rec.wait_for(_turn_done, TIMEOUT)
     assert _errors(rec) == []
-
-
-# -- rotation before the cap ----------------------------------------------------------
-
-
-async def test_rotation_waits_for_the_end_of_the_answer(
-    emulator_factory: EmulatorFactory, manager_factory: Factory
-) -> None:
-    emu = await emulator_factory(audio_realtime=True)  # the answer is spoken in real time
-    settings = make_settings(emu.base_url, rotate_after_s=0.3, **FAST_RETRIES)
-    mgr, rec = manager_factory(settings)
-    await mgr.start()
-    await rec.wait_for(_is(Started))
-    # ~0.6 s spoken as a tone, ~3 s by espeak-ng: within the 5 s deadline either way.
-    await _ask(mgr, "please tell me a story about a cat")  # well before 0.3 s
-    reconnecting = await rec.wait_for(_is(Reconnecting), TIMEOUT)
-    assert isinstance(reconnecting, Reconnecting) and reconnecting.cause == "rotation"
-    # Not mid-sentence: the answer was whole, its turn over, before the rotation...
-    before = rec.events[: rec.events.index(reconnecting)]
-    assert any(_answer("please tell me a story about a cat")(e) for e in before)
-    assert _turn_done(before[-1])
-    # ...and it was still being spoken when the renewal became due (0.3 s): it waited.
-    audio_ms = sum(
-        len(base64.b64decode(e.payload.frame.data)) / 48
-        for e in before
-        if isinstance(e, Realtime) and isinstance(e.payload, AudioOut)
-    )
-    assert audio_ms >= 500
-    first = emu.sessions[0]
-    await first.wait_closed()
-    assert "response.cancel" not in first.received_types
-    assert first.sent_types[-1] == "response.done"
-    await rec.wait_for(_is(Reconnected), TIMEOUT)
-    await emu.wait_for_sessions(2)
-    assert not any(m["type"] == "response.create" for m in emu.sessions[1].received)
 
 
 # -- failures -------------------------------------------------------------------------
@@ -359,49 +276,3 @@ async def test_close_during_a_reconnect_leaks_no_socket_or_task(
     ]
     assert leftover == []
     assert rec.of_type(Reconnected) == [] and _errors(rec) == []
-
-
-async def test_without_reconnect_the_cap_ends_the_conversation_with_the_servers_words(
-    emulator_factory: EmulatorFactory, manager_factory: Factory
-) -> None:
-    emu = await emulator_factory(max_session_s=0.3)
-    mgr, rec = manager_factory(make_settings(emu.base_url, reconnect_max_retries=0))
-    await mgr.start()
-    assert await rec.wait_for(_is(Closed), TIMEOUT) == Closed("error")
-    assert _errors(rec) == ["Your session hit the maximum duration of 0.3 seconds."]
-
-
-# -- WebRTC ---------------------------------------------------------------------------
-
-
-async def test_webrtc_ends_at_the_cap_and_says_how_to_keep_going(
-    emulator_factory: EmulatorFactory, manager_factory: Factory, offer: str
-) -> None:
-    emu = await emulator_factory(max_session_s=0.5)
-    mgr, rec = manager_factory(webrtc_settings(emu.base_url))
-    await mgr.start(start_params(offer))
-    closed = await rec.wait_for(_is(Closed), TIMEOUT)
-    assert closed == Closed("error")
-    [message] = _errors(rec)
-    assert message.startswith("the realtime call ended: the server ended the session at its")
-    assert "Your session hit the maximum duration of 0.5 seconds." in message
-    assert "--transport websocket" in message
-    assert rec.of_type(Reconnecting) == []
-    await emu.wait_for_calls(1)
-    assert emu.calls[0].call_id is not None
-
-
-async def test_webrtc_sideband_closed_by_the_server_ends_with_the_reason(
-    emulator_factory: EmulatorFactory, manager_factory: Factory, offer: str
-) -> None:
-    emu = await emulator_factory()
-    mgr, rec = manager_factory(webrtc_settings(emu.base_url))
-    await mgr.start(start_params(offer))
-    await emu.wait_for_sessions(1)
-    await emu.sessions[0].wait_for_type("session.update")  # joined
-    await emu.sessions[0].close(1000)
-    closed = await rec.wait_for(_is(Closed), TIMEOUT)
-    assert closed == Closed("transport_closed"), _errors(rec)
-    [message] = _errors(rec)
-    assert message.startswith("the realtime call ended: the server closed the connection")
-    assert "--transport websocket" in message

@@ -15,12 +15,10 @@ from realtalk.conversation import (
     StartParams,
     WebSocketTransport,
 )
-from realtalk.conversation._runtime import ConversationRuntime
+from realtalk.conversation._runtime import AgentOrder, ConversationRuntime
 from realtalk.protocol import (
     FRAME_TOO_DEEP,
-    CancelDelegation,
     ConversationCore,
-    Delegate,
     EndReason,
     ErrorEvent,
     Mode,
@@ -45,7 +43,7 @@ class _Pump:
     async def emit(self, event: ConversationEvent) -> None:
         self.events.append(event)
 
-    async def route(self, runtime: ConversationRuntime, order: Delegate | CancelDelegation) -> None:
+    async def route(self, runtime: ConversationRuntime, order: AgentOrder) -> None:
         raise AssertionError(f"unexpected agent order {order!r}")
 
     async def on_end(self, runtime: ConversationRuntime, reason: EndReason) -> None:

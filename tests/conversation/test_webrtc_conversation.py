@@ -24,6 +24,7 @@ from realtalk.conversation import (
 )
 from realtalk.emulator import Emulator
 from realtalk.protocol import (
+    ANSWER_APPROVAL_TOOL,
     BACKGROUND_AGENT_TOOL,
     CANCEL_AGENT_TOOL,
     REMAIN_SILENT_TOOL,
@@ -101,7 +102,12 @@ async def test_webrtc_start_posts_generated_session(
             "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"},
         },
         # The reference's two tools, then realtalk's own.
-        "tools": [BACKGROUND_AGENT_TOOL, REMAIN_SILENT_TOOL, CANCEL_AGENT_TOOL],
+        "tools": [
+            BACKGROUND_AGENT_TOOL,
+            REMAIN_SILENT_TOOL,
+            CANCEL_AGENT_TOOL,
+            ANSWER_APPROVAL_TOOL,
+        ],
         "tool_choice": "auto",
     }
     assert call.body == multipart(offer, expected_session)

@@ -1,27 +1,21 @@
-"""Conversation manager over WebSocket against the emulator (reference 9.5)."""
+"""Conversation manager over WebSocket against the emulator (reference 9.5).
+
+The opened session's settings are test_websocket_session_config.py's, barge-in
+test_websocket_barge_in.py's.
+"""
 
 from __future__ import annotations
 
-import base64
 import logging
 import socket
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from realtalk import ConversationNotRunningError
-from realtalk.conversation import (
-    Closed,
-    ConversationEvent,
-    ConversationManager,
-    Realtime,
-    Started,
-    StartParams,
-)
+from realtalk.conversation import Closed, Realtime, Started, StartParams
 from realtalk.emulator import Emulator, EmulatorOptions
 from realtalk.protocol import (
-    DEFAULT_BACKEND_PROMPT,
     AudioFrame,
     ErrorEvent,
     OutputModality,
@@ -30,30 +24,8 @@ from realtalk.protocol import (
     Version,
 )
 
-from .conftest import Recorder, make_settings
-
-Factory = Callable[..., tuple[ConversationManager, Recorder]]
-
-
-def _is_started(e: ConversationEvent) -> bool:
-    return isinstance(e, Started)
-
-
-def _is_closed(e: ConversationEvent) -> bool:
-    return isinstance(e, Closed)
-
-
-def _errors(rec: Recorder) -> list[str]:
-    return [e.payload.message for e in rec.of_type(Realtime) if isinstance(e.payload, ErrorEvent)]
-
-
-def _silence_b64(ms: int = 20) -> str:
-    return base64.b64encode(bytes(24 * 2 * ms)).decode()
-
-
-async def _session_update(emulator: Emulator, index: int = 0) -> dict[str, Any]:
-    record = emulator.sessions[index]
-    return await record.wait_for_message(lambda m: m.get("type") == "session.update")
+from ._ws_support import Factory, _errors, _is_closed, _is_started, _session_update, _silence_b64
+from .conftest import make_settings
 
 
 async def test_conversation_start_audio_text_close_round_trip(
@@ -86,24 +58,6 @@ async def test_conversation_start_audio_text_close_round_trip(
     await mgr.close()
     closed = await rec.wait_for(_is_closed)
     assert closed == Closed("requested")
-
-
-async def test_conversation_start_defaults_to_v2_and_gpt_realtime_1_5(
-    emulator: Emulator, manager_factory: Factory
-) -> None:
-    mgr, rec = manager_factory(make_settings(emulator.base_url))
-    await mgr.start()
-    started = await rec.wait_for(_is_started)
-    assert isinstance(started, Started) and started.version is Version.V2
-    await emulator.wait_for_sessions(1)
-    assert emulator.sessions[0].path_qs == "/v1/realtime?model=gpt-realtime-1.5"
-    assert "openai-alpha" not in {k.lower() for k in emulator.sessions[0].headers}
-    update = await _session_update(emulator)
-    assert update["session"]["audio"]["output"]["voice"] == "marin"
-    names = [t["name"] for t in update["session"]["tools"]]
-    assert names == ["background_agent", "remain_silent", "cancel_background_agent"]
-    # The server's session.updated comes back as a typed event.
-    await rec.wait_for(lambda e: isinstance(e, Realtime) and isinstance(e.payload, SessionUpdated))
 
 
 async def test_v2_text_is_prefixed_and_append_only(
@@ -229,79 +183,6 @@ async def test_second_start_replaces_runtime(emulator: Emulator, manager_factory
     assert rec.of_type(Closed) == []  # the replaced conversation emits no Closed
 
 
-async def test_uses_realtime_ws_base_url_override(manager_factory: Factory) -> None:
-    async with (
-        Emulator(EmulatorOptions(audio_realtime=False)) as api,
-        Emulator(EmulatorOptions(audio_realtime=False)) as realtime,
-    ):
-        await api.start()
-        await realtime.start()
-        settings = make_settings(api.base_url, realtime_ws_base_url=realtime.base_url)
-        mgr, rec = manager_factory(settings)
-        await mgr.start()
-        await rec.wait_for(_is_started)
-        await realtime.wait_for_sessions(1)
-        assert api.sessions == []
-
-
-async def test_default_backend_prompt_and_startup_context(
-    emulator: Emulator, manager_factory: Factory
-) -> None:
-    mgr, rec = manager_factory(make_settings(emulator.base_url, startup_context="CTX"))
-    await mgr.start()
-    await rec.wait_for(_is_started)
-    update = await _session_update(emulator)
-    assert update["session"]["instructions"] == DEFAULT_BACKEND_PROMPT + "\n\nCTX"
-
-
-@pytest.mark.parametrize("prompt", [None, ""])
-async def test_null_or_empty_prompt_gives_empty_instructions(
-    emulator: Emulator, manager_factory: Factory, prompt: str | None
-) -> None:
-    mgr, rec = manager_factory(make_settings(emulator.base_url))
-    await mgr.start(StartParams(prompt=prompt))
-    await rec.wait_for(_is_started)
-    update = await _session_update(emulator)
-    assert update["session"]["instructions"] == ""
-
-
-async def test_config_backend_prompt_beats_start_prompt(
-    emulator: Emulator, manager_factory: Factory
-) -> None:
-    settings = make_settings(emulator.base_url, backend_prompt="from config", startup_context="")
-    mgr, rec = manager_factory(settings)
-    await mgr.start(StartParams(prompt="from request"))
-    await rec.wait_for(_is_started)
-    update = await _session_update(emulator)
-    assert update["session"]["instructions"] == "from config"
-
-
-async def test_generated_startup_context_is_bounded(
-    emulator: Emulator, manager_factory: Factory, tmp_path: Any
-) -> None:
-    for i in range(50):
-        (tmp_path / f"file_{i}.txt").write_text("x")
-    settings = make_settings(emulator.base_url, startup_context=None)
-    mgr, rec = manager_factory(settings, workspace=tmp_path)
-    await mgr.start(StartParams(prompt="P"))
-    await rec.wait_for(_is_started)
-    instructions = (await _session_update(emulator))["session"]["instructions"]
-    assert instructions.startswith("P\n\n<startup_context>")
-    assert "file_0.txt" in instructions and "more)" in instructions
-    assert len(instructions) <= 20_500
-
-
-async def test_explicit_and_configured_voice(emulator: Emulator, manager_factory: Factory) -> None:
-    mgr, rec = manager_factory(make_settings(emulator.base_url, voice="cedar"))
-    await mgr.start()
-    await rec.wait_for(_is_started)
-    assert (await _session_update(emulator))["session"]["audio"]["output"]["voice"] == "cedar"
-    await mgr.start(StartParams(voice="sage"))
-    await emulator.wait_for_sessions(2)
-    update = await _session_update(emulator, 1)
-    assert update["session"]["audio"]["output"]["voice"] == "sage"
-
-
 async def test_server_error_event_closes_with_error(
     emulator: Emulator, manager_factory: Factory
 ) -> None:
@@ -379,97 +260,6 @@ async def test_malformed_json_is_ignored_and_reading_continues(manager_factory: 
             lambda e: isinstance(e, Realtime) and isinstance(e.payload, SessionUpdated)
         )
         assert mgr.running and _errors(rec) == []
-
-
-class _Player:
-    """A playback clock that has played a fixed amount of each item."""
-
-    def __init__(self, played: dict[str, float]) -> None:
-        self.played = played
-        self.asked: list[str] = []
-
-    def played_ms(self, item_id: str) -> float | None:
-        self.asked.append(item_id)
-        return self.played.get(item_id)
-
-
-async def _barge_in(record: Any, assistant_item: str, chunks: int) -> dict[str, Any]:
-    pcm = base64.b64encode(bytes(24 * 2 * 100)).decode()  # 100 ms
-    await record.send_event({"type": "response.created", "response": {"id": "resp_a"}})
-    for _ in range(chunks):
-        await record.send_event(
-            {"type": "response.output_audio.delta", "item_id": assistant_item, "delta": pcm}
-        )
-    # As the real API does it: speech_started names the *new user* item.
-    await record.send_event(
-        {"type": "input_audio_buffer.speech_started", "audio_start_ms": 900, "item_id": "item_u2"}
-    )
-    truncate: dict[str, Any] = await record.wait_for_message(
-        lambda m: m.get("type") == "conversation.item.truncate"
-    )
-    return truncate
-
-
-async def test_v2_barge_in_truncates_the_playing_item_at_the_players_position(
-    emulator: Emulator, manager_factory: Factory
-) -> None:
-    player = _Player({"item_a": 120.0})
-    mgr, rec = manager_factory(make_settings(emulator.base_url), playback=player)
-    await mgr.start()
-    await rec.wait_for(_is_started)
-    truncate = await _barge_in(emulator.sessions[0], "item_a", 3)
-    assert player.asked == ["item_a"]
-    assert truncate == {
-        "type": "conversation.item.truncate",
-        "item_id": "item_a",
-        "content_index": 0,
-        "audio_end_ms": 120,
-        "event_id": "realtalk_truncate_1",
-    }
-
-
-async def test_v2_barge_in_without_a_player_uses_the_wall_clock_clamped_to_received_audio(
-    emulator: Emulator, manager_factory: Factory
-) -> None:
-    mgr, rec = manager_factory(make_settings(emulator.base_url))
-    await mgr.start()
-    await rec.wait_for(_is_started)
-    record = emulator.sessions[0]
-    truncate = await _barge_in(record, "item_b", 3)
-    assert truncate["item_id"] == "item_b"
-    # Wall time since the first delta: a few ms here, never more than the 300 ms received.
-    assert 0 <= truncate["audio_end_ms"] < 300
-    # The emulator acknowledged it; the conversation goes on.
-    await record.wait_for_sent(lambda e: e.get("type") == "conversation.item.truncated")
-    assert mgr.running
-
-
-async def test_a_refused_truncate_does_not_end_the_conversation(
-    emulator: Emulator, manager_factory: Factory, caplog: pytest.LogCaptureFixture
-) -> None:
-    mgr, rec = manager_factory(make_settings(emulator.base_url), playback=_Player({"x": 0.0}))
-    await mgr.start()
-    await rec.wait_for(_is_started)
-    record = emulator.sessions[0]
-    with caplog.at_level(logging.WARNING, logger="realtalk"):
-        truncate = await _barge_in(record, "x", 1)
-        # What the real API answers for a position past the item's audio (wire facts 1).
-        await record.send_event(
-            {
-                "type": "error",
-                "error": {
-                    "type": "invalid_request_error",
-                    "code": "invalid_value",
-                    "message": "Audio content of 0ms is already shorter than 1ms",
-                    "event_id": truncate["event_id"],
-                },
-            }
-        )
-        await mgr.text_in("still here")
-        await record.wait_for_message(lambda m: m.get("type") == "conversation.item.create")
-    assert mgr.running and rec.of_type(Closed) == []
-    assert _errors(rec) == []
-    assert "the server refused a truncate" in caplog.text
 
 
 async def test_startup_logs_elapsed_fields(

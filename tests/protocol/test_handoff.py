@@ -1,4 +1,7 @@
-"""Delegation text (reference 4.2, tests 9.4) and the handoff state (4.3, 4.4)."""
+"""The handoff state (reference 4.3, 4.4): its table, exhaustively, and how v2 and v1
+answer requests, progress, completion and failure. Delegation text is
+test_delegation_text.py's, cancelling test_handoff_cancel.py's.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,6 @@ import pytest
 
 from realtalk.protocol import (
     AGENT_FINAL_MESSAGE_LABEL,
-    CANCEL_ACK,
-    CANCELLED_OUTPUT,
-    CANCELLED_SPEECH,
     COMPLETION_ACK,
     HANDOFF_OUTPUT_LIMIT,
     HANDOFF_TRANSITIONS,
@@ -19,169 +19,14 @@ from realtalk.protocol import (
     HandoffEffect,
     HandoffInput,
     HandoffPhase,
-    HandoffRequested,
     HandoffState,
     NoopRequested,
     RequestCreate,
     SendMessage,
-    TranscriptEntry,
     Version,
-    delegation_input,
-    delegation_text,
-    handoff_request_text,
-    truncate_output,
-    wrap_delegation,
 )
 
-HELLO = (TranscriptEntry("user", "hello"), TranscriptEntry("assistant", "hi there"))
-
-
-def handoff(
-    input_transcript: str = "",
-    active_transcript: tuple[TranscriptEntry, ...] = (),
-    handoff_id: str = "handoff_1",
-) -> HandoffRequested:
-    return HandoffRequested(
-        handoff_id=handoff_id,
-        item_id="item_1",
-        input_transcript=input_transcript,
-        active_transcript=active_transcript,
-    )
-
-
-def function_call_output(call_id: str, output: str) -> SendMessage:
-    return SendMessage(
-        {
-            "type": "conversation.item.create",
-            "item": {"type": "function_call_output", "call_id": call_id, "output": output},
-        }
-    )
-
-
-def backend_item(text: str) -> SendMessage:
-    return SendMessage(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        }
-    )
-
-
-def handoff_append(handoff_id: str, output_text: str) -> SendMessage:
-    return SendMessage(
-        {
-            "type": "conversation.handoff.append",
-            "handoff_id": handoff_id,
-            "output_text": output_text,
-        }
-    )
-
-
-# --- constants -------------------------------------------------------------------------
-
-
-def test_wire_constants_are_byte_exact() -> None:
-    assert STEERING_ACK == "This was sent to steer the previous background agent task."
-    assert COMPLETION_ACK == (
-        "Background agent finished. Use the preceding [BACKEND] messages as the result."
-    )
-    assert AGENT_FINAL_MESSAGE_LABEL == '"Agent Final Message":\n\n'
-
-
-# --- input selection and delegation text (9.4) -----------------------------------------
-
-
-def test_prefers_handoff_input_transcript_over_active_transcript() -> None:
-    assert handoff_request_text(handoff("ignored", HELLO)) == "ignored"
-
-
-def test_extracts_text_from_handoff_request_active_transcript_if_input_missing() -> None:
-    event = handoff("", (TranscriptEntry("user", "hello"),))
-    assert handoff_request_text(event) == "user: hello"
-
-
-def test_extracts_text_from_handoff_request_input_transcript_if_messages_missing() -> None:
-    assert handoff_request_text(handoff("ignored")) == "ignored"
-
-
-def test_ignores_empty_handoff_request_input_transcript() -> None:
-    assert handoff_request_text(handoff("")) is None
-    assert delegation_text(handoff("")) is None
-
-
-def test_whitespace_only_input_counts_as_empty() -> None:
-    assert handoff_request_text(handoff("  \n", HELLO)) == "user: hello\nassistant: hi there"
-    assert delegation_text(handoff(" \t")) is None
-
-
-def test_wraps_handoff_with_transcript_delta() -> None:
-    assert delegation_text(handoff("delegate this", HELLO)) == (
-        "<realtime_delegation>\n  <input>delegate this</input>\n"
-        "  <transcript_delta>user: hello\nassistant: hi there</transcript_delta>\n"
-        "</realtime_delegation>"
-    )
-
-
-def test_wraps_handoff_without_transcript_delta() -> None:
-    assert delegation_text(handoff("delegate this")) == (
-        "<realtime_delegation>\n  <input>delegate this</input>\n</realtime_delegation>"
-    )
-
-
-def test_wraps_handoff_from_transcript_when_input_missing() -> None:
-    event = handoff("", (TranscriptEntry("user", "a<b"),))
-    assert delegation_text(event) == (
-        "<realtime_delegation>\n  <input>user: a&lt;b</input>\n"
-        "  <transcript_delta>user: a&lt;b</transcript_delta>\n</realtime_delegation>"
-    )
-
-
-def test_wraps_realtime_delegation_input() -> None:
-    assert wrap_delegation("hello") == (
-        "<realtime_delegation>\n  <input>hello</input>\n</realtime_delegation>"
-    )
-
-
-def test_wraps_realtime_delegation_input_with_xml_escaping() -> None:
-    assert wrap_delegation("use a < b && c > d", "saw <that>") == (
-        "<realtime_delegation>\n  <input>use a &lt; b &amp;&amp; c &gt; d</input>\n"
-        "  <transcript_delta>saw &lt;that&gt;</transcript_delta>\n</realtime_delegation>"
-    )
-
-
-def test_wraps_realtime_delegation_input_with_xml_escaping_without_transcript() -> None:
-    assert wrap_delegation("use a < b && c > d", None) == (
-        "<realtime_delegation>\n  <input>use a &lt; b &amp;&amp; c &gt; d</input>\n"
-        "</realtime_delegation>"
-    )
-
-
-def test_xml_escaping_order_and_quotes_untouched() -> None:
-    text = wrap_delegation("&lt; \"q\" 'a'")
-    assert "<input>&amp;lt; \"q\" 'a'</input>" in text
-
-
-# --- truncation --------------------------------------------------------------------------
-
-
-def test_truncate_output_keeps_short_text() -> None:
-    text = "x" * HANDOFF_OUTPUT_LIMIT
-    assert truncate_output(text) == text
-
-
-@pytest.mark.parametrize("length", [HANDOFF_OUTPUT_LIMIT + 1, 5_000, 123_456])
-def test_truncate_output_keeps_head_within_limit(length: int) -> None:
-    text = "HEAD" + "y" * (length - 4)
-    out = truncate_output(text)
-    assert len(out) <= HANDOFF_OUTPUT_LIMIT
-    assert out.startswith("HEAD")
-    assert "tokens truncated" in out
-    assert len(out) > HANDOFF_OUTPUT_LIMIT - 40  # the head is as long as the marker allows
-
+from ._handoff_support import backend_item, function_call_output, handoff, handoff_append
 
 # --- the table ---------------------------------------------------------------------------
 
@@ -413,132 +258,3 @@ def test_v1_failure_is_spoken() -> None:
     assert state.agent_failed("timed out") == [
         handoff_append("h1", AGENT_FINAL_MESSAGE_LABEL + "The background agent failed: timed out")
     ]
-
-
-# --- cancelling (realtalk's extension) ---------------------------------------------------
-
-
-def test_v2_cancel_answers_the_handoff_and_asks_for_a_response() -> None:
-    state = HandoffState(Version.V2)
-    state.on_handoff_requested(handoff("run the tests", handoff_id="call_1"))
-    state.agent_message("running the tests")
-    cancelled, actions = state.cancel()
-    assert cancelled
-    assert actions == [
-        function_call_output("call_1", CANCELLED_OUTPUT),
-        RequestCreate("handoff cancelled"),
-    ]
-    assert state.phase is HandoffPhase.IDLE and state.active_handoff_id is None
-    assert state.stale_ends == 1
-
-
-def test_the_models_cancel_call_is_answered_after_the_handoff() -> None:
-    state = HandoffState(Version.V2)
-    state.on_handoff_requested(handoff("run the tests", handoff_id="call_1"))
-    cancelled, actions = state.cancel("call_cancel")
-    assert cancelled
-    assert actions == [
-        function_call_output("call_1", CANCELLED_OUTPUT),
-        function_call_output("call_cancel", CANCEL_ACK),
-        RequestCreate("handoff cancelled"),
-    ]
-
-
-def test_cancel_with_nothing_running() -> None:
-    state = HandoffState(Version.V2)
-    assert state.cancel() == (False, [])  # a key: nothing to send
-    cancelled, actions = state.cancel("call_cancel")  # the model's call is still answered
-    assert not cancelled
-    assert actions == [
-        function_call_output(
-            "call_cancel", "No background agent task was running; nothing was cancelled."
-        ),
-        RequestCreate("handoff cancelled"),
-    ]
-    assert state.stale_ends == 0
-
-
-def test_v1_cancel_is_a_spoken_append() -> None:
-    state = HandoffState(Version.V1)
-    state.on_handoff_requested(handoff("run the tests", handoff_id="handoff_7"))
-    cancelled, actions = state.cancel("ignored_on_v1")
-    assert cancelled
-    assert actions == [
-        SendMessage(
-            {
-                "type": "conversation.handoff.append",
-                "handoff_id": "handoff_7",
-                "output_text": CANCELLED_SPEECH,
-            }
-        )
-    ]
-
-
-@pytest.mark.parametrize("end", ["complete", "failed", "stopped"])
-def test_the_cancelled_tasks_events_are_dropped_until_its_end(end: str) -> None:
-    state = HandoffState(Version.V2)
-    state.on_handoff_requested(handoff("run the tests", handoff_id="call_1"))
-    state.cancel()
-    # A new delegation before the cancelled task's end arrived.
-    assert state.on_handoff_requested(handoff("lint it", handoff_id="call_2")) == []
-    assert state.agent_message("still running the tests") == []  # the old task's
-    ending = {
-        "complete": state.agent_complete,
-        "failed": lambda: state.agent_failed("boom"),
-        "stopped": state.agent_stopped,
-    }[end]
-    assert ending() == []  # the old task's end: dropped, the new handoff untouched
-    assert state.stale_ends == 0 and state.active_handoff_id == "call_2"
-    assert state.agent_message("lint is clean") == [backend_item("[BACKEND] lint is clean")]
-    assert state.agent_complete() == [
-        function_call_output("call_2", COMPLETION_ACK),
-        RequestCreate("handoff"),
-    ]
-
-
-def test_a_task_stopped_from_elsewhere_cancels_its_handoff() -> None:
-    # e.g. an app-server client's turn/interrupt: the agent ends the task as
-    # interrupted without a cancel from the conversation.
-    state = HandoffState(Version.V2)
-    state.on_handoff_requested(handoff("run the tests", handoff_id="call_1"))
-    assert state.agent_stopped() == [
-        function_call_output("call_1", CANCELLED_OUTPUT),
-        RequestCreate("handoff cancelled"),
-    ]
-    assert state.stale_ends == 0
-    assert state.agent_stopped() == []  # nothing left to stop
-
-
-@pytest.mark.parametrize(
-    ("text", "delta"),
-    [("hello", None), ("use a < b && c > d", "saw <that>\nand more"), ("</input> inside", "x")],
-)
-def test_delegation_input_unwraps_what_wrap_delegation_built(text: str, delta: str | None) -> None:
-    assert delegation_input(wrap_delegation(text, delta)) == text
-
-
-def test_delegation_input_leaves_other_text_alone() -> None:
-    for text in ("plain words", "<realtime_delegation>half", "x <input>y</input>"):
-        assert delegation_input(text) == text
-
-
-def test_cancelling_a_task_of_an_earlier_session_is_a_backend_note() -> None:
-    # After a reconnect the task's call does not exist in the new session.
-    state = HandoffState(Version.V2)
-    state.adopt(HandoffPhase.ACTIVE_WITH_OUTPUT, stale_ends=0)
-    cancelled, actions = state.cancel()
-    assert cancelled
-    assert actions == [
-        backend_item(f"[BACKEND] {CANCELLED_OUTPUT}"),
-        RequestCreate("handoff cancelled"),
-    ]
-    assert not state.adopted and not state.active and state.stale_ends == 1
-    assert state.agent_stopped() == []  # its interrupted end, dropped
-
-
-def test_stale_ends_carry_over_to_a_new_session() -> None:
-    state = HandoffState(Version.V2)
-    state.adopt(HandoffPhase.IDLE, stale_ends=1)
-    assert state.agent_message("a late line of the cancelled task") == []
-    assert state.agent_complete() == []
-    assert state.stale_ends == 0

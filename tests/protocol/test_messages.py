@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from realtalk.protocol import (
+    ANSWER_APPROVAL_DESCRIPTION,
     BACKGROUND_AGENT_TOOL,
     CANCEL_AGENT_DESCRIPTION,
     Mode,
@@ -97,7 +98,7 @@ def test_realtime_v2_session_update_includes_background_agent_tool_and_handoff_o
                         "additionalProperties": False,
                     },
                 },
-                # realtalk's own tool, after the reference's two (byte for byte above).
+                # realtalk's own tools, after the reference's two (byte for byte above).
                 {
                     "type": "function",
                     "name": "cancel_background_agent",
@@ -105,6 +106,26 @@ def test_realtime_v2_session_update_includes_background_agent_tool_and_handoff_o
                     "parameters": {
                         "type": "object",
                         "properties": {},
+                        "additionalProperties": False,
+                    },
+                },
+                {
+                    "type": "function",
+                    "name": "answer_approval",
+                    "description": ANSWER_APPROVAL_DESCRIPTION,
+                    "parameters": {
+                        "type": "object",
+                        "properties": {
+                            "approved": {
+                                "type": "boolean",
+                                "description": "true: the user said yes; false: the user said no.",
+                            },
+                            "request_id": {
+                                "type": "string",
+                                "description": "The request_id of the question being answered.",
+                            },
+                        },
+                        "required": ["approved"],
                         "additionalProperties": False,
                     },
                 },

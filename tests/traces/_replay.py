@@ -23,7 +23,9 @@ Every other line is one step. Inputs go into the core:
   ``{"cancel_delegation": true}`` (the person cancels the running delegation).
 * ``{"agent": "message", "text": "..."}``, ``{"agent": "complete"}``,
   ``{"agent": "failed", "text": "..."}``, ``{"agent": "stopped"}`` (the task ended
-  interrupted).
+  interrupted), ``{"agent": "asks", "id": "appr_1", "question": "May I ...?"}`` (an
+  approval question waits for the user), ``{"agent": "resolved", "id": "appr_1",
+  "approved": false}`` (the agent says the question was answered, or timed out).
 * ``{"clock": 1.25}`` sets the time (seconds) the next inputs happen at;
   ``{"played": {"item_1": 340}}`` what the player reports it has played (ms);
   ``{"send_failed": "why"}`` the message the I/O layer last sent failed.
@@ -40,6 +42,8 @@ Expectations check what the core produced since the previous input, in order:
   compared on the keys given (so ``{"emit": {"kind": "audio_out"}}`` matches any
   audio); ``{"delegate": "..."}`` the next text handed to the background agent;
   ``{"cancel": true}`` the next output is the order to stop the agent's task;
+  ``{"answer": {"request_id": "appr_1", "approved": true}}`` the next output hands
+  the user's answer to the agent's question;
 * ``{"end": "error"}`` / ``{"end": null}`` the conversation's end reason now;
   ``{"lost": {"cause": "session_expired", "detail": "..."}}`` why the session ended
   (``SessionLost``; ``null``: it did not).
@@ -60,6 +64,7 @@ from typing import Any
 import msgspec
 
 from realtalk.protocol import (
+    ApprovalAnswer,
     AudioFrame,
     CancelDelegation,
     ConversationCore,
@@ -110,6 +115,8 @@ def _event_json(output: object) -> dict[str, Any]:
         return {"delegate": output.text}
     if isinstance(output, CancelDelegation):
         return {"cancel": True}
+    if isinstance(output, ApprovalAnswer):
+        return {"answer": {"request_id": output.request_id, "approved": output.approved}}
     encoded = json.loads(msgspec.json.encode(output))
     assert isinstance(encoded, dict)
     return encoded
@@ -209,6 +216,10 @@ class Replay:
             core.agent_complete()
         elif key == "agent" and value == "stopped":
             core.agent_stopped()
+        elif key == "agent" and value == "asks":
+            core.agent_question(step["id"], step["question"])
+        elif key == "agent" and value == "resolved":
+            core.agent_question_resolved(step["id"], approved=bool(step["approved"]))
         elif key == "clock":
             self.now = float(value)
         elif key == "played":
@@ -242,7 +253,8 @@ def _expect_send(replay: Replay, value: Any, step: dict[str, Any]) -> None:
 
 
 def _expect_output(replay: Replay, value: Any, step: dict[str, Any]) -> None:
-    expected = {key: value} if (key := next(iter(step))) in ("delegate", "cancel") else value
+    key = next(iter(step))
+    expected = {key: value} if key in ("delegate", "cancel", "answer") else value
     if not replay.shown:
         raise replay.fail(f"expected output {expected}, nothing was produced")
     actual = _event_json(replay.shown.pop(0))
@@ -269,6 +281,7 @@ _EXPECTATIONS = {
     "emit": _expect_output,
     "delegate": _expect_output,
     "cancel": _expect_output,
+    "answer": _expect_output,
     "end": _expect_end,
 }
 
@@ -302,7 +315,7 @@ def draft(path: Path) -> str:
         out.extend(json.dumps({"send": _brief_send(message)}) for message in run.sent)
         for output in run.shown:
             encoded = _event_json(output)
-            plain = "delegate" in encoded or "cancel" in encoded
+            plain = bool({"delegate", "cancel", "answer"} & set(encoded))
             out.append(json.dumps(encoded if plain else {"emit": _brief(encoded)}))
         run.sent.clear()
         run.shown.clear()

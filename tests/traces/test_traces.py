@@ -40,6 +40,9 @@ def test_there_are_traces_for_every_scenario() -> None:
         "v2_refused_restored_item_is_survived",
         "v2_interrupt_key_cancels_and_cuts",
         "webrtc_interrupt_key_clears_the_output_buffer",
+        "v2_agent_question_is_answered_yes",
+        "v2_agent_question_dies_with_a_cancelled_task",
+        "v2_agent_question_times_out",
     }
     assert required <= names
     sources = {load(path)[0]["source"].split(":")[0] for path in ALL}

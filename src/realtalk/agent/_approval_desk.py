@@ -56,7 +56,7 @@ class ApprovalDesk:
             "agent asks for approval",
             extra={"approval_id": request.id, "kind": request.kind, "reason": request.reason},
         )
-        await self._emit(ApprovalRequested(request))
+        await self._emit(ApprovalRequested(request, awaits_answer=self._approver is None))
         decision = ApprovalDecision.DECLINE
         try:
             if self._approver is not None:

@@ -22,6 +22,12 @@
   when the network is off (only a loopback interface is left); ``--proc /proc``;
   ``--chdir``; ``--`` and the command. Rules whose path does not exist are
   skipped (bwrap would create mount points on the host).
+* **Background children.** No ``--as-pid-1``: bwrap's own init is PID 1 in the
+  sandbox's PID namespace. It reaps orphans while the command runs, and when the
+  command exits the namespace goes down with it, so a child it left running
+  (``sleep 30 &``, even in its own session or deaf to SIGHUP/SIGTERM) dies at once
+  and a command returns at its exit. ``--die-with-parent`` takes the sandbox down
+  if the agent itself dies (tests/agent/test_sandbox_background.py).
 """
 
 from __future__ import annotations

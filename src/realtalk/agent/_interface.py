@@ -135,9 +135,16 @@ class PatchApplied(_AgentEvent, frozen=True, tag="patch_applied"):
 
 
 class ApprovalRequested(_AgentEvent, frozen=True, tag="approval_requested"):
-    """The agent waits for the user's answer to ``request`` (see the module docs)."""
+    """The agent waits for the user's answer to ``request`` (see the module docs).
+
+    ``awaits_answer``: the answer must come through
+    :meth:`ApprovingAgent.answer_approval` (the agent has no approver of its own), so a
+    consumer that can ask the user (a voice conversation) should; False: the agent's
+    approver is asking, the event is for display.
+    """
 
     request: ApprovalRequest
+    awaits_answer: bool = False
 
 
 class ApprovalResolved(_AgentEvent, frozen=True, tag="approval_resolved"):

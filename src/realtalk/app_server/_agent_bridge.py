@@ -6,15 +6,10 @@ A thread owns one agent (the built-in ``ResponsesAgent``). Both the client
 
 * It *is* the conversation's :class:`~realtalk.agent.BackgroundAgent`: the
   conversation manager submits handoffs to it and reads its events.
-* Every agent task is a turn. ``submit`` while the agent is idle starts a turn
-  (``turn/started`` + a ``userMessage`` item); while busy it steers the running
-  turn. An assistant message becomes ``item/started`` -> one
-  ``item/agentMessage/delta`` per streamed piece (:class:`AssistantDelta`; an
-  agent that does not stream gets one delta with the whole text) -> exactly one
-  ``item/completed`` carrying the full, authoritative text. A message the task
-  never finished (interrupt, failure) is completed with the text streamed so far.
-  The task's end becomes ``turn/completed`` (``completed``; ``interrupted``; or
-  ``failed`` after an ``error`` notification).
+* Every agent task is a turn. ``submit`` while the agent is idle starts a turn;
+  while busy it steers the running turn. What a turn shows (its items: the task,
+  messages, commands with their output, patches) and how it ends is told by its
+  :class:`~realtalk.app_server._turn_report.TurnReport` (``_turn_report.py``).
 * ``interrupt_turn`` (``turn/interrupt``) answers the request, then asks an
   :class:`InterruptibleAgent` (the built-in one) to stop its task: the agent keeps
   its thread, so the next turn sees the earlier history; its ``TaskFailed`` becomes
@@ -28,8 +23,9 @@ A thread owns one agent (the built-in ``ResponsesAgent``). Both the client
 
 Events reach the conversation only once it reads :meth:`events` (a conversation
 that never started must not stall turns); that queue holds
-:data:`FORWARD_QUEUE_SIZE` events and applies back-pressure when full. Deltas are
-not forwarded: the conversation uses whole messages.
+:data:`FORWARD_QUEUE_SIZE` events and applies back-pressure when full. Deltas
+(message pieces, command output) are not forwarded: the conversation uses whole
+messages and results.
 """
 
 from __future__ import annotations
@@ -37,13 +33,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shlex
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
-
-import msgspec
 
 from realtalk._errors import AgentError
 from realtalk.agent import (
@@ -53,6 +45,7 @@ from realtalk.agent import (
     AssistantMessage,
     BackgroundAgent,
     CommandFinished,
+    CommandOutput,
     CommandStarted,
     InterruptibleAgent,
     PatchApplied,
@@ -60,25 +53,8 @@ from realtalk.agent import (
     TaskComplete,
     TaskFailed,
 )
-from realtalk.app_server._api import (
-    AgentMessageDeltaNotification,
-    AgentMessageItem,
-    CommandExecutionItem,
-    ErrorNotification,
-    FileChangeItem,
-    FileUpdateChange,
-    ItemCompletedNotification,
-    ItemStartedNotification,
-    TextInput,
-    ThreadItem,
-    Turn,
-    TurnCompletedNotification,
-    TurnError,
-    TurnStartedNotification,
-    TurnStatus,
-    UserMessageItem,
-)
-from realtalk.app_server._methods import NotificationMethod
+from realtalk.app_server._api import Turn
+from realtalk.app_server._turn_report import Emit, TurnReport, new_id
 
 __all__ = ["FORWARD_QUEUE_SIZE", "INTERRUPT_TIMEOUT_S", "AgentBridge", "Emit", "TurnConflictError"]
 
@@ -88,43 +64,9 @@ FORWARD_QUEUE_SIZE: Final = 64
 INTERRUPT_TIMEOUT_S: Final = 15.0
 """Longest wait for an interrupted turn to end before the agent is replaced."""
 
-Emit = Callable[[NotificationMethod, msgspec.Struct], Awaitable[None]]
-"""Sends one notification (method, params) to the thread's client."""
-
 
 class TurnConflictError(AgentError):
     """A turn request does not fit the thread's current turn."""
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:16]}"
-
-
-class _OpenMessage:
-    """An ``agentMessage`` item that was started and is not completed yet."""
-
-    def __init__(self, item_id: str) -> None:
-        self.id = item_id
-        self.pieces: list[str] = []
-
-
-class _TurnState:
-    def __init__(self, turn_id: str) -> None:
-        self.id = turn_id
-        self.items: list[ThreadItem] = []
-        self.message: _OpenMessage | None = None
-        self.interrupted = False
-        self.ended = asyncio.Event()
-        self.started_tools: dict[str, str] = {}
-        """call id -> cwd of the commands started and not finished yet."""
-
-    def snapshot(self, status: TurnStatus, error: str | None = None) -> Turn:
-        return Turn(
-            id=self.id,
-            status=status,
-            items=list(self.items),
-            error=None if error is None else TurnError(message=error),
-        )
 
 
 class AgentBridge:
@@ -135,7 +77,7 @@ class AgentBridge:
         self._factory = factory
         self._emit = emit
         self._agent = factory()
-        self._turns: deque[_TurnState] = deque()
+        self._turns: deque[TurnReport] = deque()
         self._lock = asyncio.Lock()
         # Held while the pump turns one agent event into notifications, so that an
         # interrupt can answer before the turn it interrupts is reported complete.
@@ -215,7 +157,7 @@ class AgentBridge:
                     f"({self._turns[-1].id}); use turn/steer or turn/interrupt"
                 )
             self._check_open()
-            turn_id = _new_id("turn")
+            turn_id = new_id("turn")
             await respond(Turn(id=turn_id, status="inProgress"))
             await self._submit(text, turn_id=turn_id)
             return Turn(id=turn_id, status="inProgress")
@@ -271,7 +213,7 @@ class AgentBridge:
             await self._stop_turn(turn)
             return True
 
-    async def _stop_turn(self, turn: _TurnState) -> None:
+    async def _stop_turn(self, turn: TurnReport) -> None:
         agent = self._agent
         if isinstance(agent, InterruptibleAgent):
             await agent.interrupt()
@@ -301,22 +243,9 @@ class AgentBridge:
         await self._agent.submit(text)
         if not starts:
             return
-        turn = _TurnState(turn_id or _new_id("turn"))
+        turn = TurnReport(self._thread_id, turn_id or new_id("turn"), self._emit)
         self._turns.append(turn)
-        await self._emit(
-            NotificationMethod.TURN_STARTED,
-            TurnStartedNotification(thread_id=self._thread_id, turn=turn.snapshot("inProgress")),
-        )
-        item = UserMessageItem(id=_new_id("item"), content=[TextInput(text=text)])
-        turn.items.append(item)
-        await self._emit(
-            NotificationMethod.ITEM_STARTED,
-            ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
-        )
-        await self._emit(
-            NotificationMethod.ITEM_COMPLETED,
-            ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
-        )
+        await turn.start(text)
 
     async def _replace_agent(self) -> None:
         """Close the agent, end its turns as interrupted, and start a fresh agent."""
@@ -324,7 +253,7 @@ class AgentBridge:
         await self._agent.aclose()
         ended = bool(self._turns)
         while self._turns:
-            await self._end_turn(self._turns.popleft(), "interrupted")
+            await self._turns.popleft().end("interrupted")
         if ended:  # the conversation's handoff ends with the task
             await self._forward_event(TaskFailed(INTERRUPTED_MESSAGE))
         self._agent = self._factory()
@@ -344,7 +273,7 @@ class AgentBridge:
             async for event in agent.events():
                 async with self._gate:
                     await self._on_event(event)
-                if not isinstance(event, AssistantDelta):
+                if not isinstance(event, AssistantDelta | CommandOutput):
                     await self._forward_event(event)
         except Exception:  # the pump must not die silently: log, and leave turns to aclose
             logger.exception(
@@ -354,128 +283,29 @@ class AgentBridge:
     async def _on_event(self, event: AgentEvent) -> None:
         turn = self._turns[0] if self._turns else None
         if turn is None:
-            if not isinstance(event, AssistantDelta):
+            if not isinstance(event, AssistantDelta | CommandOutput):
                 logger.warning(
                     "background agent event outside any turn",
                     extra={"thread_id": self._thread_id},
                 )
         elif isinstance(event, AssistantDelta):
-            await self._emit_delta(turn, event.text)
+            await turn.message_delta(event.text)
         elif isinstance(event, AssistantMessage):
-            await self._complete_message(turn, event.text)
+            await turn.complete_message(event.text)
+        elif isinstance(event, CommandOutput):
+            await turn.output(event)
         elif isinstance(event, CommandStarted | CommandFinished | PatchApplied):
-            await self._tool_item(turn, event)
+            await turn.tool(event)
         elif not isinstance(event, TaskComplete | TaskFailed):
             pass  # approval questions are asked by the thread's approver
-        elif isinstance(event, TaskComplete):
-            self._turns.popleft()
-            await self._end_turn(turn, "completed")
-        elif turn.interrupted:
-            self._turns.popleft()
-            await self._end_turn(turn, "interrupted")
         else:
             self._turns.popleft()
-            await self._emit(
-                NotificationMethod.ERROR,
-                ErrorNotification(
-                    thread_id=self._thread_id,
-                    turn_id=turn.id,
-                    error=TurnError(message=event.message),
-                ),
-            )
-            await self._end_turn(turn, "failed", event.message)
-
-    async def _tool_item(
-        self, turn: _TurnState, event: CommandStarted | CommandFinished | PatchApplied
-    ) -> None:
-        """``item/started`` / ``item/completed`` for a command or a patch (id: the call id)."""
-        item: CommandExecutionItem | FileChangeItem
-        if isinstance(event, CommandStarted):
-            item = CommandExecutionItem(
-                id=event.call_id,
-                command=shlex.join(event.command),
-                cwd=event.cwd,
-                status="inProgress",
-            )
-            turn.started_tools[event.call_id] = event.cwd
-            await self._emit(
-                NotificationMethod.ITEM_STARTED,
-                ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
-            )
-            return
-        if isinstance(event, CommandFinished):
-            item = CommandExecutionItem(
-                id=event.call_id,
-                command=shlex.join(event.command),
-                cwd=turn.started_tools.get(event.call_id, ""),
-                status=event.status,
-                aggregated_output=event.output,
-                exit_code=event.exit_code,
-            )
-        else:
-            changes = [FileUpdateChange(path=c.path, kind=c.kind) for c in event.changes]
-            item = FileChangeItem(id=event.call_id, changes=changes, status=event.status)
-        if event.call_id not in turn.started_tools:  # declined or refused before it started
-            await self._emit(
-                NotificationMethod.ITEM_STARTED,
-                ItemStartedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
-            )
-        turn.started_tools.pop(event.call_id, None)
-        turn.items.append(item)
-        await self._emit(
-            NotificationMethod.ITEM_COMPLETED,
-            ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=item),
-        )
-
-    async def _emit_delta(self, turn: _TurnState, text: str) -> None:
-        if not text:
-            return
-        message = turn.message
-        if message is None:
-            message = turn.message = _OpenMessage(_new_id("item"))
-            await self._emit(
-                NotificationMethod.ITEM_STARTED,
-                ItemStartedNotification(
-                    thread_id=self._thread_id,
-                    turn_id=turn.id,
-                    item=AgentMessageItem(id=message.id, text=""),
-                ),
-            )
-        message.pieces.append(text)
-        await self._emit(
-            NotificationMethod.AGENT_MESSAGE_DELTA,
-            AgentMessageDeltaNotification(
-                thread_id=self._thread_id, turn_id=turn.id, item_id=message.id, delta=text
-            ),
-        )
-
-    async def _complete_message(self, turn: _TurnState, text: str | None = None) -> None:
-        """Complete the open message with ``text`` (None: with what was streamed)."""
-        if turn.message is None:
-            if not text:
-                return
-            await self._emit_delta(turn, text)  # the agent did not stream this one
-        message = turn.message
-        assert message is not None
-        turn.message = None
-        done = AgentMessageItem(
-            id=message.id, text="".join(message.pieces) if text is None else text
-        )
-        turn.items.append(done)
-        await self._emit(
-            NotificationMethod.ITEM_COMPLETED,
-            ItemCompletedNotification(thread_id=self._thread_id, turn_id=turn.id, item=done),
-        )
-
-    async def _end_turn(
-        self, turn: _TurnState, status: TurnStatus, error: str | None = None
-    ) -> None:
-        await self._complete_message(turn)
-        await self._emit(
-            NotificationMethod.TURN_COMPLETED,
-            TurnCompletedNotification(thread_id=self._thread_id, turn=turn.snapshot(status, error)),
-        )
-        turn.ended.set()
+            if isinstance(event, TaskComplete):
+                await turn.end("completed")
+            elif turn.interrupted:
+                await turn.end("interrupted")
+            else:
+                await turn.fail(event.message)
 
     async def _forward_event(self, event: AgentEvent) -> None:
         if self._attached and not self._closed:

@@ -6,26 +6,51 @@ decodes with these types, the client decodes with them, and
 ``generate-json-schema`` derives the JSON Schema from them, so the three cannot
 drift apart.
 
-Unknown fields in params are ignored (forward compatibility). ``prompt`` of
-``thread/realtime/start`` keeps absent (``UNSET``: default prompt) apart from
-``null`` (no backend prompt).
+Unknown fields in params are ignored (forward compatibility). The tool items and
+approval requests are in ``_api_tools.py``, the experimental realtime methods in
+``_api_realtime.py``; this module names them all.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
+from realtalk.app_server._api_base import Camel
+from realtalk.app_server._api_realtime import (
+    RealtimeAudioChunk,
+    RealtimeTransport,
+    RealtimeTransportWebrtc,
+    RealtimeTransportWebsocket,
+    RealtimeVoices,
+    ThreadRealtimeAppendAudioParams,
+    ThreadRealtimeAppendTextParams,
+    ThreadRealtimeCancelHandoffParams,
+    ThreadRealtimeCancelHandoffResult,
+    ThreadRealtimeClosedNotification,
+    ThreadRealtimeErrorNotification,
+    ThreadRealtimeItemAddedNotification,
+    ThreadRealtimeListVoicesResult,
+    ThreadRealtimeOutputAudioDeltaNotification,
+    ThreadRealtimeReconnectedNotification,
+    ThreadRealtimeRequestResponseParams,
+    ThreadRealtimeSdpNotification,
+    ThreadRealtimeStartedNotification,
+    ThreadRealtimeStartParams,
+    ThreadRealtimeStopParams,
+    ThreadRealtimeTranscriptDeltaNotification,
+    ThreadRealtimeTranscriptDoneNotification,
+)
 from realtalk.app_server._api_tools import (
     CommandExecutionItem,
+    CommandExecutionOutputDeltaNotification,
     CommandExecutionRequestApprovalParams,
     FileChangeItem,
     FileChangeRequestApprovalParams,
     FileUpdateChange,
     ServerRequestResolvedNotification,
 )
-from realtalk.protocol import Mode, OutputModality, Version
 
 __all__ = [
     "AgentMessageDeltaNotification",
@@ -33,6 +58,7 @@ __all__ = [
     "ApprovalPolicyName",
     "ClientInfo",
     "CommandExecutionItem",
+    "CommandExecutionOutputDeltaNotification",
     "CommandExecutionRequestApprovalParams",
     "EmptyParams",
     "EmptyResult",
@@ -104,38 +130,34 @@ __all__ = [
 ]
 
 
-class _Camel(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
-    pass
-
-
-class EmptyParams(_Camel, frozen=True):
+class EmptyParams(Camel, frozen=True):
     """No params (``{}`` or absent)."""
 
 
-class EmptyResult(_Camel, frozen=True):
+class EmptyResult(Camel, frozen=True):
     """The result ``{}``."""
 
 
 # -- initialize -----------------------------------------------------------------------
 
 
-class ClientInfo(_Camel, frozen=True):
+class ClientInfo(Camel, frozen=True):
     name: str
     title: str | None = None
     version: str | None = None
 
 
-class InitializeCapabilities(_Camel, frozen=True):
+class InitializeCapabilities(Camel, frozen=True):
     experimental_api: bool = False
     opt_out_notification_methods: list[str] | None = None
 
 
-class InitializeParams(_Camel, frozen=True):
+class InitializeParams(Camel, frozen=True):
     client_info: ClientInfo
     capabilities: InitializeCapabilities | None = None
 
 
-class InitializeResult(_Camel, frozen=True):
+class InitializeResult(Camel, frozen=True):
     user_agent: str
     platform_family: str
     platform_os: str
@@ -149,7 +171,7 @@ ApprovalPolicyName = Literal["never", "onRequest", "untrusted", "unlessTrusted"]
 """``unlessTrusted`` is the reference's older spelling of ``untrusted``."""
 
 
-class ThreadStartParams(_Camel, frozen=True):
+class ThreadStartParams(Camel, frozen=True):
     model: str | None = None
     cwd: str | None = None
     base_instructions: str | None = None
@@ -166,12 +188,12 @@ class TextInput(msgspec.Struct, frozen=True, tag_field="type", tag="text"):
 UserInput = TextInput
 
 
-class UserMessageItem(_Camel, frozen=True, tag_field="type", tag="userMessage"):
+class UserMessageItem(Camel, frozen=True, tag_field="type", tag="userMessage"):
     id: str
     content: list[UserInput]
 
 
-class AgentMessageItem(_Camel, frozen=True, tag_field="type", tag="agentMessage"):
+class AgentMessageItem(Camel, frozen=True, tag_field="type", tag="agentMessage"):
     id: str
     text: str
 
@@ -181,26 +203,26 @@ ThreadItem = UserMessageItem | AgentMessageItem | CommandExecutionItem | FileCha
 TurnStatus = Literal["inProgress", "completed", "interrupted", "failed"]
 
 
-class TurnError(_Camel, frozen=True):
+class TurnError(Camel, frozen=True):
     message: str
 
 
-class Turn(_Camel, frozen=True):
+class Turn(Camel, frozen=True):
     id: str
     status: TurnStatus
     items: list[ThreadItem] = msgspec.field(default_factory=list)
     error: TurnError | None = None
 
 
-class ThreadStatusNotLoaded(_Camel, frozen=True, tag_field="type", tag="notLoaded"):
+class ThreadStatusNotLoaded(Camel, frozen=True, tag_field="type", tag="notLoaded"):
     """Stored, not loaded in this app-server."""
 
 
-class ThreadStatusIdle(_Camel, frozen=True, tag_field="type", tag="idle"):
+class ThreadStatusIdle(Camel, frozen=True, tag_field="type", tag="idle"):
     """Loaded, no turn running."""
 
 
-class ThreadStatusActive(_Camel, frozen=True, tag_field="type", tag="active"):
+class ThreadStatusActive(Camel, frozen=True, tag_field="type", tag="active"):
     """Loaded, a turn is running."""
 
     active_flags: list[str] = msgspec.field(default_factory=list)
@@ -209,7 +231,7 @@ class ThreadStatusActive(_Camel, frozen=True, tag_field="type", tag="active"):
 ThreadStatus = ThreadStatusNotLoaded | ThreadStatusIdle | ThreadStatusActive
 
 
-class Thread(_Camel, frozen=True):
+class Thread(Camel, frozen=True):
     id: str
     preview: str
     """The thread's first user message (shortened); "" until there is one."""
@@ -226,7 +248,7 @@ class Thread(_Camel, frozen=True):
     """Filled by ``thread/resume`` and ``thread/unarchive``; empty elsewhere."""
 
 
-class ThreadStartResult(_Camel, frozen=True):
+class ThreadStartResult(Camel, frozen=True):
     thread: Thread
     model: str
     model_provider: str
@@ -235,7 +257,7 @@ class ThreadStartResult(_Camel, frozen=True):
     sandbox: SandboxModeName = "workspaceWrite"
 
 
-class ThreadResumeParams(_Camel, frozen=True):
+class ThreadResumeParams(Camel, frozen=True):
     """Load a stored thread; the other fields override what it was started with."""
 
     thread_id: str
@@ -247,7 +269,7 @@ class ThreadResumeParams(_Camel, frozen=True):
     sandbox: SandboxModeName | None = None
 
 
-class ThreadResumeResult(_Camel, frozen=True):
+class ThreadResumeResult(Camel, frozen=True):
     thread: Thread
     model: str
     model_provider: str
@@ -259,7 +281,7 @@ class ThreadResumeResult(_Camel, frozen=True):
 ThreadSortKey = Literal["created_at", "updated_at"]
 
 
-class ThreadListParams(_Camel, frozen=True):
+class ThreadListParams(Camel, frozen=True):
     cursor: str | None = None
     """Opaque, from the previous page's ``nextCursor``; absent for the first page."""
     limit: int | None = None
@@ -276,224 +298,91 @@ class ThreadListParams(_Camel, frozen=True):
     """Only threads whose preview contains this text (case-sensitive)."""
 
 
-class ThreadListResult(_Camel, frozen=True):
+class ThreadListResult(Camel, frozen=True):
     data: list[Thread]
     next_cursor: str | None
     """Pass as ``cursor`` for the next page; null on the last page."""
 
 
-class ThreadArchiveParams(_Camel, frozen=True):
+class ThreadArchiveParams(Camel, frozen=True):
     thread_id: str
 
 
-class ThreadUnarchiveParams(_Camel, frozen=True):
+class ThreadUnarchiveParams(Camel, frozen=True):
     thread_id: str
 
 
-class ThreadUnarchiveResult(_Camel, frozen=True):
+class ThreadUnarchiveResult(Camel, frozen=True):
     thread: Thread
 
 
-class ThreadArchivedNotification(_Camel, frozen=True):
+class ThreadArchivedNotification(Camel, frozen=True):
     thread_id: str
 
 
-class ThreadUnarchivedNotification(_Camel, frozen=True):
+class ThreadUnarchivedNotification(Camel, frozen=True):
     thread_id: str
 
 
-class TurnStartParams(_Camel, frozen=True):
+class TurnStartParams(Camel, frozen=True):
     thread_id: str
     input: list[UserInput]
 
 
-class TurnStartResult(_Camel, frozen=True):
+class TurnStartResult(Camel, frozen=True):
     turn: Turn
 
 
-class TurnInterruptParams(_Camel, frozen=True):
+class TurnInterruptParams(Camel, frozen=True):
     thread_id: str
     turn_id: str
 
 
-class TurnSteerParams(_Camel, frozen=True):
+class TurnSteerParams(Camel, frozen=True):
     thread_id: str
     input: list[UserInput]
     expected_turn_id: str
 
 
-class TurnSteerResult(_Camel, frozen=True):
+class TurnSteerResult(Camel, frozen=True):
     turn_id: str
 
 
-class ThreadStartedNotification(_Camel, frozen=True):
+class ThreadStartedNotification(Camel, frozen=True):
     thread: Thread
 
 
-class TurnStartedNotification(_Camel, frozen=True):
+class TurnStartedNotification(Camel, frozen=True):
     thread_id: str
     turn: Turn
 
 
-class TurnCompletedNotification(_Camel, frozen=True):
+class TurnCompletedNotification(Camel, frozen=True):
     thread_id: str
     turn: Turn
 
 
-class ItemStartedNotification(_Camel, frozen=True):
+class ItemStartedNotification(Camel, frozen=True):
     thread_id: str
     turn_id: str
     item: ThreadItem
 
 
-class ItemCompletedNotification(_Camel, frozen=True):
+class ItemCompletedNotification(Camel, frozen=True):
     thread_id: str
     turn_id: str
     item: ThreadItem
 
 
-class AgentMessageDeltaNotification(_Camel, frozen=True):
+class AgentMessageDeltaNotification(Camel, frozen=True):
     thread_id: str
     turn_id: str
     item_id: str
     delta: str
 
 
-class ErrorNotification(_Camel, frozen=True):
+class ErrorNotification(Camel, frozen=True):
     thread_id: str
     turn_id: str
     error: TurnError
     will_retry: bool = False
-
-
-# -- realtime (experimental) ---------------------------------------------------------------
-
-
-class RealtimeTransportWebsocket(msgspec.Struct, frozen=True, tag_field="type", tag="websocket"):
-    pass
-
-
-class RealtimeTransportWebrtc(msgspec.Struct, frozen=True, tag_field="type", tag="webrtc"):
-    sdp: str
-
-
-RealtimeTransport = RealtimeTransportWebsocket | RealtimeTransportWebrtc
-
-
-class ThreadRealtimeStartParams(_Camel, frozen=True):
-    thread_id: str
-    output_modality: OutputModality
-    prompt: str | None | msgspec.UnsetType = msgspec.UNSET
-    realtime_session_id: str | None = None
-    transport: RealtimeTransport | None = None
-    voice: str | None = None
-    version: Version | None = None
-    mode: Mode | None = None
-    model: str | None = None
-
-
-class RealtimeAudioChunk(_Camel, frozen=True, omit_defaults=True):
-    data: str
-    sample_rate: int
-    num_channels: int
-    samples_per_channel: int | None = None
-    item_id: str | None = None
-
-
-class ThreadRealtimeAppendAudioParams(_Camel, frozen=True):
-    thread_id: str
-    audio: RealtimeAudioChunk
-
-
-class ThreadRealtimeAppendTextParams(_Camel, frozen=True):
-    thread_id: str
-    text: str
-
-
-class ThreadRealtimeStopParams(_Camel, frozen=True):
-    thread_id: str
-
-
-class ThreadRealtimeRequestResponseParams(_Camel, frozen=True):
-    """Ask the model to answer what was appended so far (``appendText`` never does)."""
-
-    thread_id: str
-
-
-class ThreadRealtimeCancelHandoffParams(_Camel, frozen=True):
-    """Cancel the task the conversation delegated to the agent (realtalk extension)."""
-
-    thread_id: str
-
-
-class ThreadRealtimeCancelHandoffResult(_Camel, frozen=True):
-    """``cancelled``: a delegation was running (the model is told; the agent stops)."""
-
-    cancelled: bool
-
-
-class RealtimeVoices(_Camel, frozen=True):
-    v1: list[str]
-    v2: list[str]
-    default_v1: str
-    default_v2: str
-
-
-class ThreadRealtimeListVoicesResult(_Camel, frozen=True):
-    voices: RealtimeVoices
-
-
-class ThreadRealtimeStartedNotification(_Camel, frozen=True):
-    thread_id: str
-    realtime_session_id: str | None
-    version: Version
-
-
-class ThreadRealtimeSdpNotification(_Camel, frozen=True):
-    thread_id: str
-    sdp: str
-
-
-class ThreadRealtimeItemAddedNotification(_Camel, frozen=True):
-    thread_id: str
-    item: dict[str, Any]
-
-
-class ThreadRealtimeTranscriptDeltaNotification(_Camel, frozen=True):
-    thread_id: str
-    role: Literal["user", "assistant"]
-    delta: str
-
-
-class ThreadRealtimeTranscriptDoneNotification(_Camel, frozen=True):
-    thread_id: str
-    role: Literal["user", "assistant"]
-    text: str
-
-
-class ThreadRealtimeOutputAudioDeltaNotification(_Camel, frozen=True):
-    thread_id: str
-    audio: RealtimeAudioChunk
-
-
-class ThreadRealtimeErrorNotification(_Camel, frozen=True):
-    thread_id: str
-    message: str
-
-
-class ThreadRealtimeReconnectedNotification(_Camel, frozen=True):
-    """A new realtime session continues the thread's conversation, its history restored
-    (the old one ended: ``cause`` is ``session_expired``, ``closed``, ``read_error``,
-    ``send_failed`` or ``rotation``)."""
-
-    thread_id: str
-    cause: str
-    attempts: int
-    restored_items: int
-    folded_items: int
-    elapsed_ms: float
-
-
-class ThreadRealtimeClosedNotification(_Camel, frozen=True):
-    thread_id: str
-    reason: str | None = None

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-import msgspec
+from realtalk.app_server._api_base import Camel
 
 __all__ = [
     "CommandExecutionItem",
+    "CommandExecutionOutputDeltaNotification",
     "CommandExecutionRequestApprovalParams",
     "FileChangeItem",
     "FileChangeRequestApprovalParams",
@@ -20,14 +21,10 @@ __all__ = [
 ]
 
 
-class _Camel(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
-    pass
-
-
 ToolItemStatus = Literal["inProgress", "completed", "failed", "declined"]
 
 
-class CommandExecutionItem(_Camel, frozen=True, tag_field="type", tag="commandExecution"):
+class CommandExecutionItem(Camel, frozen=True, tag_field="type", tag="commandExecution"):
     id: str
     command: str
     cwd: str
@@ -36,12 +33,23 @@ class CommandExecutionItem(_Camel, frozen=True, tag_field="type", tag="commandEx
     exit_code: int | None = None
 
 
-class FileUpdateChange(_Camel, frozen=True):
+class CommandExecutionOutputDeltaNotification(Camel, frozen=True):
+    """New output of the running command ``item_id`` (whole lines, scrubbed; best effort:
+    lines that scroll past faster than the stream may be missing). The command's
+    ``item/completed`` carries its whole (capped) ``aggregatedOutput``."""
+
+    thread_id: str
+    turn_id: str
+    item_id: str
+    delta: str
+
+
+class FileUpdateChange(Camel, frozen=True):
     path: str
     kind: Literal["add", "update", "delete"]
 
 
-class FileChangeItem(_Camel, frozen=True, tag_field="type", tag="fileChange"):
+class FileChangeItem(Camel, frozen=True, tag_field="type", tag="fileChange"):
     id: str
     changes: list[FileUpdateChange]
     status: ToolItemStatus
@@ -50,7 +58,7 @@ class FileChangeItem(_Camel, frozen=True, tag_field="type", tag="fileChange"):
 # -- approvals (server -> client requests) ------------------------------------------------
 
 
-class CommandExecutionRequestApprovalParams(_Camel, frozen=True, omit_defaults=True):
+class CommandExecutionRequestApprovalParams(Camel, frozen=True, omit_defaults=True):
     thread_id: str
     turn_id: str
     item_id: str
@@ -60,7 +68,7 @@ class CommandExecutionRequestApprovalParams(_Camel, frozen=True, omit_defaults=T
     cwd: str | None = None
 
 
-class FileChangeRequestApprovalParams(_Camel, frozen=True, omit_defaults=True):
+class FileChangeRequestApprovalParams(Camel, frozen=True, omit_defaults=True):
     thread_id: str
     turn_id: str
     item_id: str
@@ -68,6 +76,6 @@ class FileChangeRequestApprovalParams(_Camel, frozen=True, omit_defaults=True):
     grant_root: str | None = None
 
 
-class ServerRequestResolvedNotification(_Camel, frozen=True):
+class ServerRequestResolvedNotification(Camel, frozen=True):
     thread_id: str
     request_id: str | int

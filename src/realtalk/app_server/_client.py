@@ -15,7 +15,8 @@ each to ``on_notification`` if given. Server messages that answer no pending
 request (errors with a null id, say) are kept in :attr:`Client.unmatched`.
 Server-to-client requests (approval questions) are kept in
 :attr:`Client.server_requests` and handed to ``on_server_request`` if given;
-answer them with :meth:`Client.respond`.
+answer them with :meth:`Client.respond`. (What it received, and the waits on it, are
+its :class:`~realtalk.app_server._client_inbox.Inbox`.)
 ``tap`` (if given) sees every frame as ``tap("in"|"out", bytes)``, e.g. for a log.
 """
 
@@ -26,15 +27,15 @@ import contextlib
 import itertools
 import logging
 import sys
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, NamedTuple, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 import msgspec
 
 from realtalk._errors import ProtocolError, RealtalkError, TransportClosedError, TransportError
 from realtalk.app_server._client_api import TypedCalls
+from realtalk.app_server._client_inbox import Inbox, Notification, ServerRequest
 from realtalk.app_server._links import Link, ProcessLink, WebSocketLink
 from realtalk.app_server._methods import NOTIFICATIONS, notification_method
 from realtalk.protocol import (
@@ -86,22 +87,7 @@ class RequestTimeoutError(TransportError, TimeoutError):
     """A request got no answer in time (still a TimeoutError for older callers)."""
 
 
-class ServerRequest(NamedTuple):
-    """A request the server sent us (``params`` decoded as plain JSON)."""
-
-    id: str | int
-    method: str
-    params: Any
-
-
-class Notification(NamedTuple):
-    """One server notification; ``params`` is the typed struct (or the raw value)."""
-
-    method: str
-    params: Any
-
-
-class Client(TypedCalls):
+class Client(Inbox, TypedCalls):
     """JSON-RPC client of ``realtalk app-server`` (use :meth:`spawn` or :meth:`connect`)."""
 
     def __init__(
@@ -112,19 +98,16 @@ class Client(TypedCalls):
         tap: Tap | None = None,
         on_server_request: Callable[[ServerRequest], None] | None = None,
     ) -> None:
+        super().__init__(
+            on_notification=on_notification,
+            max_kept=max_kept,
+            on_server_request=on_server_request,
+        )
         self._tap = tap
-        self._on_server_request = on_server_request
-        self.server_requests: list[ServerRequest] = []
         self._link: Link | None = None
         self._reader: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[str, asyncio.Future[msgspec.Raw]]] = {}
-        self._on_notification = on_notification
-        self._kept: deque[Notification] = deque(maxlen=max(0, max_kept))
-        self._dropped = 0
-        self._change: asyncio.Future[None] | None = None
-        self.unmatched: list[RpcErrorObject] = []
-        self.closed = asyncio.Event()
         self.process: asyncio.subprocess.Process | None = None
 
     # -- connecting --------------------------------------------------------------------
@@ -213,13 +196,7 @@ class Client(TypedCalls):
             self._notify(self._decode_notification(message))
         elif isinstance(message, IncomingRequest):
             params = msgspec.json.decode(message.params) if message.params is not None else None
-            request = ServerRequest(message.id, message.method, params)
-            self.server_requests.append(request)
-            if self._on_server_request is not None:
-                try:
-                    self._on_server_request(request)
-                except Exception:  # the caller's bug must not end the connection
-                    logger.exception("on_server_request failed for %s", message.method)
+            self._server_request(ServerRequest(message.id, message.method, params))
         else:
             # An error with a null id parses as a failure here: keep its error.
             orphan = _null_id_error(data)
@@ -239,16 +216,6 @@ class Client(TypedCalls):
                 logger.warning("notification %s does not match its schema: %s", message.method, exc)
         return Notification(message.method, msgspec.json.decode(raw))
 
-    def _notify(self, notification: Notification) -> None:
-        if self._kept.maxlen is not None and len(self._kept) == self._kept.maxlen:
-            self._dropped += 1
-        self._kept.append(notification)
-        if self._on_notification is not None:
-            try:
-                self._on_notification(notification)
-            except Exception:  # the caller's bug must not end the connection
-                logger.exception("on_notification failed for %s", notification.method)
-
     async def _on_closed(self) -> None:
         self.closed.set()
         for method, future in self._pending.values():
@@ -260,75 +227,6 @@ class Client(TypedCalls):
                 )
         self._pending.clear()
         self._signal()
-
-    def _signal(self) -> None:
-        change, self._change = self._change, None
-        if change is not None and not change.done():
-            change.set_result(None)
-
-    async def _next_change(self) -> None:
-        """Wait until the next message (shared by all waiters; no cost when nobody waits)."""
-        if self._change is None:
-            self._change = asyncio.get_running_loop().create_future()
-        await asyncio.shield(self._change)
-
-    # -- notifications -----------------------------------------------------------------
-
-    @property
-    def notification_count(self) -> int:
-        """Notifications received so far (a cursor for :meth:`wait_for`)."""
-        return self._dropped + len(self._kept)
-
-    def notifications(self, method: str | None = None, *, start: int = 0) -> list[Notification]:
-        """Kept notifications from cursor ``start`` on (optionally one method)."""
-        skip = max(0, start - self._dropped)
-        return [n for n in list(self._kept)[skip:] if method is None or n.method == method]
-
-    async def wait_for(
-        self,
-        method: str,
-        where: Callable[[Any], bool] | None = None,
-        *,
-        start: int = 0,
-        timeout: float = 10.0,
-    ) -> Notification:
-        """The first notification ``method`` (whose params satisfy ``where``) from ``start``."""
-        async with asyncio.timeout(timeout):
-            while True:
-                for n in self.notifications(method, start=start):
-                    if where is None or where(n.params):
-                        return n
-                if self.closed.is_set():
-                    raise TransportClosedError(f"connection closed while waiting for {method}")
-                await self._next_change()
-
-    async def wait_for_count(
-        self,
-        method: str,
-        count: int,
-        where: Callable[[Any], bool] | None = None,
-        *,
-        start: int = 0,
-        timeout: float = 10.0,
-    ) -> list[Notification]:
-        """The first ``count`` notifications ``method`` (matching ``where``) from ``start``."""
-
-        def matching() -> list[Notification]:
-            found = self.notifications(method, start=start)
-            return [n for n in found if where is None or where(n.params)]
-
-        async with asyncio.timeout(timeout):
-            while len(found := matching()) < count:
-                if self.closed.is_set():
-                    raise TransportClosedError(f"connection closed while waiting for {method}")
-                await self._next_change()
-            return found[:count]
-
-    async def wait_for_unmatched(self, count: int = 1, *, timeout: float = 10.0) -> None:
-        """Wait until ``count`` messages answered no pending request."""
-        async with asyncio.timeout(timeout):
-            while len(self.unmatched) < count and not self.closed.is_set():
-                await self._next_change()
 
     # -- requests ----------------------------------------------------------------------
 
@@ -343,19 +241,6 @@ class Client(TypedCalls):
     async def respond(self, request_id: str | int, result: Any) -> None:
         """Answer a server-to-client request."""
         await self.send_raw(encode_response(request_id, result))
-
-    async def wait_for_server_request(
-        self, method: str, *, start: int = 0, timeout: float = 10.0
-    ) -> ServerRequest:
-        """The first server request ``method`` from index ``start`` of :attr:`server_requests`."""
-        async with asyncio.timeout(timeout):
-            while True:
-                for request in self.server_requests[start:]:
-                    if request.method == method:
-                        return request
-                if self.closed.is_set():
-                    raise TransportClosedError(f"connection closed while waiting for {method}")
-                await self._next_change()
 
     async def notify(self, method: str, params: Any = None) -> None:
         await self.send_raw(encode_notification(method, params))

@@ -3,6 +3,7 @@
 Pure mapping, no I/O. Events without a row in the table (``SessionUpdated``,
 ``ResponseCreated``, ``ResponseDone``, ``ConversationItemDone``, ``NoopRequested``,
 ``CancelRequested`` (its function-call item and the interrupted turn say it),
+``AnswerApprovalRequested`` (its function-call item says it),
 and agent activity, which the turn notifications cover) map to None. realtalk adds
 ``Reconnected`` -> ``thread/realtime/reconnected`` (a new realtime session continues the
 conversation); ``Reconnecting`` has no notification (``reconnected`` or ``error`` and

@@ -21,6 +21,7 @@ import msgspec
 
 from realtalk.app_server._api import (
     AgentMessageDeltaNotification,
+    CommandExecutionOutputDeltaNotification,
     CommandExecutionRequestApprovalParams,
     EmptyParams,
     EmptyResult,
@@ -120,6 +121,7 @@ class NotificationMethod(StrEnum):
     ITEM_STARTED = "item/started"
     ITEM_COMPLETED = "item/completed"
     AGENT_MESSAGE_DELTA = "item/agentMessage/delta"
+    COMMAND_OUTPUT_DELTA = "item/commandExecution/outputDelta"
     ERROR = "error"
     REALTIME_STARTED = "thread/realtime/started"
     REALTIME_SDP = "thread/realtime/sdp"
@@ -210,6 +212,7 @@ NOTIFICATIONS: Final[dict[NotificationMethod, NotificationSpec]] = {
     _N.ITEM_STARTED: NotificationSpec(ItemStartedNotification),
     _N.ITEM_COMPLETED: NotificationSpec(ItemCompletedNotification),
     _N.AGENT_MESSAGE_DELTA: NotificationSpec(AgentMessageDeltaNotification),
+    _N.COMMAND_OUTPUT_DELTA: NotificationSpec(CommandExecutionOutputDeltaNotification),
     _N.ERROR: NotificationSpec(ErrorNotification),
     _N.REALTIME_STARTED: NotificationSpec(ThreadRealtimeStartedNotification, experimental=True),
     _N.REALTIME_SDP: NotificationSpec(ThreadRealtimeSdpNotification, experimental=True),

@@ -4,15 +4,22 @@ The conversation reads the agent's single event stream and passes on only what t
 realtime model needs (messages, the end of a task). A console also wants the tools
 at work (``CommandStarted``, ``CommandOutput``, ``PatchApplied`` ...): :class:`TappedAgent`
 wraps the agent, hands each event to ``tap`` (synchronously, in order) and then to the
-conversation, and forwards everything else - ``interrupt`` included, so cancelling the
-running task works through the wrapper.
+conversation, and forwards everything else - ``interrupt`` and ``answer_approval``
+included, so cancelling the running task and answering its questions work through
+the wrapper.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
-from realtalk.agent import AgentEvent, BackgroundAgent, InterruptibleAgent
+from realtalk.agent import (
+    AgentEvent,
+    ApprovalDecision,
+    ApprovingAgent,
+    BackgroundAgent,
+    InterruptibleAgent,
+)
 
 __all__ = ["AgentTap", "TappedAgent"]
 
@@ -43,6 +50,18 @@ class TappedAgent:
         if isinstance(self.agent, InterruptibleAgent):
             return await self.agent.interrupt()
         return False
+
+    def answer_approval(self, request_id: str, decision: ApprovalDecision) -> bool:
+        """Answer the agent's question (False: not waiting, or the agent takes none)."""
+        if isinstance(self.agent, ApprovingAgent):
+            return self.agent.answer_approval(request_id, decision)
+        return False
+
+    @property
+    def pending_approvals(self) -> list[str]:
+        if isinstance(self.agent, ApprovingAgent):
+            return self.agent.pending_approvals
+        return []
 
     async def aclose(self) -> None:
         await self.agent.aclose()

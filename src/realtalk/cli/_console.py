@@ -42,7 +42,15 @@ from realtalk._errors import RealtalkError
 from realtalk.agent import AgentEvent
 from realtalk.cli._console_view import AgentPanel, StatusLine, one_line
 from realtalk.cli._render import Renderer, safe_text
-from realtalk.conversation import AgentActivity, Closed, ConversationEvent, Realtime, Started
+from realtalk.conversation import (
+    AgentActivity,
+    Closed,
+    ConversationEvent,
+    Realtime,
+    Reconnected,
+    Reconnecting,
+    Started,
+)
 from realtalk.protocol import (
     AudioOut,
     ErrorEvent,
@@ -287,6 +295,11 @@ class TalkConsole(App[None]):
             status.session = event.realtime_session_id or ""
         elif isinstance(event, Closed):
             status.connection = f"closed ({event.reason})"
+        elif isinstance(event, Reconnecting):
+            status.connection = f"reconnecting ({event.cause})"
+        elif isinstance(event, Reconnected):
+            status.connection = "connected"
+            status.reconnects += 1
         elif isinstance(event, AgentActivity):
             self._agent_activity(event)
         elif isinstance(event, Realtime):

@@ -23,6 +23,8 @@ from rich.text import Text
 
 from realtalk.agent import (
     AgentEvent,
+    ApprovalRequested,
+    ApprovalResolved,
     CommandFinished,
     CommandOutput,
     CommandStarted,
@@ -87,6 +89,8 @@ class AgentPanel:
     last_command: str = ""  # the last finished command and its result
     commands: int = 0
     patches: list[str] = field(default_factory=list)
+    question: tuple[str, str] | None = None  # (request id, question) waiting for an answer
+    answered: str = ""  # the last question's answer ("approved: ..." / "declined: ...")
 
     @property
     def busy(self) -> bool:
@@ -99,7 +103,7 @@ class AgentPanel:
             return
         self.task, self.started, self.ended, self.outcome = text, self.clock(), None, ""
         self.command, self.last_command, self.commands = None, "", 0
-        self.patches = []
+        self.patches, self.question, self.answered = [], None, ""
 
     def event(self, event: AgentEvent) -> None:
         """One event of the agent's stream (tools, and the task's end)."""
@@ -116,6 +120,13 @@ class AgentPanel:
         elif isinstance(event, PatchApplied):
             changed = ", ".join(f"{c.kind} {c.path}" for c in event.changes) or "no files"
             self.patches.append(f"{changed} ({event.status})")
+        elif isinstance(event, ApprovalRequested):
+            self.question = (event.request.id, event.request.question)
+        elif isinstance(event, ApprovalResolved):
+            if self.question is not None and self.question[0] == event.request_id:
+                verdict = "approved" if event.decision.approved else "declined"
+                self.answered = f"{verdict}: {self.question[1]}"
+                self.question = None
         elif isinstance(event, TaskComplete | TaskFailed):
             self.finished("done" if isinstance(event, TaskComplete) else event.message)
 
@@ -123,6 +134,7 @@ class AgentPanel:
         if self.started is not None and self.ended is None:
             self.ended = self.clock()
         self.command = None
+        self.question = None  # a question dies with its task
         self.outcome = outcome
 
     def render(self) -> Text:
@@ -142,6 +154,11 @@ class AgentPanel:
             if self.outcome != "done":
                 out.append(f": {one_line(self.outcome, 80)}", style="red")
         out.append(f"  task: {one_line(self.task, 90)}\n")
+        if self.question is not None:
+            out.append("  ? waiting for your answer: ", style="bold yellow")
+            out.append(f"{one_line(self.question[1], 90)} (say or type yes or no)\n")
+        elif self.answered:
+            out.append(f"  answer: {one_line(self.answered, 90)}\n", style="dim")
         if self.command is not None:
             out.append("  $ ", style="bold green")
             out.append(one_line(shlex.join(self.command.argv), 80))

@@ -28,6 +28,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         offline=True,
         events_jsonl=args.events_jsonl,
         fast_emulator_audio=True,
+        ask_person=False,  # scripted lines: nobody answers the agent's questions
     ) as runtime:
         await runtime.start()
         for line in DEMO_LINES:

@@ -1,12 +1,17 @@
 """``realtalk exec "PROMPT"``: the built-in coding agent alone, no realtime session.
 
 It streams what the agent does to stdout — commands (and the sandbox they ran
-in), their output, patches, approval questions with their answers, and the final
-message — as text, or with ``--json`` as JSON lines (reference 6 shapes:
+in), their output as it comes, patches, approval questions with their answers, and
+the final message — as text, or with ``--json`` as JSON lines (reference 6 shapes:
 ``thread.started``, ``turn.started``, ``item.started`` / ``item.completed`` with
 ``command_execution``, ``file_change`` and ``agent_message`` items,
-``turn.completed`` or ``turn.failed``; plus ``approval`` lines). Exit 0 when the
-task completed, 1 when it failed.
+``turn.completed`` or ``turn.failed``; plus realtalk's ``approval`` lines and
+``item.output_delta`` lines, ``{"item_id", "delta"}``, with a running command's new
+output, as the app-server's ``item/commandExecution/outputDelta``). In text a
+command's output stands indented under it, as it comes; the streamed lines are best
+effort (lines that scroll past faster than ten times a second may be missing), so
+when they are not the whole output, the whole (capped) output follows when the
+command ends. Exit 0 when the task completed, 1 when it failed.
 
 Without an API key and a base URL (or with ``--offline``) it runs against the
 in-process emulator's scripted Responses model. Approval questions cannot be
@@ -39,6 +44,7 @@ from realtalk.agent import (
     ApprovalResolved,
     AssistantMessage,
     CommandFinished,
+    CommandOutput,
     CommandStarted,
     ModelClient,
     ModelClientOptions,
@@ -57,6 +63,8 @@ __all__ = ["EXEC_INSTRUCTIONS", "add_exec_arguments", "run_exec"]
 logger = logging.getLogger(__name__)
 
 OFFLINE_API_KEY = "offline-emulator-key"
+INDENT = "  "
+"""A command's output stands under it, indented by this."""
 
 EXEC_INSTRUCTIONS = """\
 You are a coding agent working in the user's workspace, without a conversation: do the
@@ -157,6 +165,8 @@ class _Printer:
         self._json = json_lines
         self._questions: dict[str, str] = {}
         self._items = 0
+        self._streamed: dict[str, list[str]] = {}
+        """call id -> the output lines shown while the command ran."""
 
     def _line(self, text: str) -> None:
         self._out.write(scrub(text) + "\n")
@@ -179,12 +189,24 @@ class _Printer:
         else:
             self._show_text(event)
 
+    def _indented(self, text: str) -> None:
+        for line in text.split("\n"):
+            self._line(INDENT + line if line else "")
+
     def _show_text(self, event: AgentEvent) -> None:
         if isinstance(event, CommandStarted):
             self._line(f"$ {shlex.join(event.command)}    [sandbox: {event.sandbox}]")
+        elif isinstance(event, CommandOutput):
+            self._streamed.setdefault(event.call_id, []).extend(event.text.split("\n"))
+            self._indented(event.text)
         elif isinstance(event, CommandFinished):
-            if event.output:
-                self._line(event.output.rstrip("\n"))
+            output = event.output.rstrip("\n")
+            streamed = self._streamed.pop(event.call_id, None)
+            if streamed is not None and output and streamed != scrub(output).split("\n"):
+                self._line(f"{INDENT}[the whole output, as the model got it:]")
+                self._indented(output)
+            elif streamed is None and output:
+                self._indented(output)
             code = "declined" if event.status == "declined" else f"exit {event.exit_code}"
             self._line(f"[{code}]")
         elif isinstance(event, PatchApplied):
@@ -206,6 +228,9 @@ class _Printer:
             item = {"id": event.call_id, "type": "command_execution"}
             item |= {"command": shlex.join(event.command), "sandbox": event.sandbox}
             self._item("item.started", item | {"status": "in_progress"})
+        elif isinstance(event, CommandOutput):
+            delta = {"type": "item.output_delta", "item_id": event.call_id}
+            self._event(delta | {"delta": event.text + "\n"})
         elif isinstance(event, CommandFinished):
             item = {"id": event.call_id, "type": "command_execution"}
             item |= {"command": shlex.join(event.command), "aggregated_output": event.output}

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import os
+import select
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -221,6 +222,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         return await run_emulator_from_args(args)
     if args.command == "talk":
+        _refuse_talk_without_key(args)
         from realtalk.cli._talk import run_talk
 
         return await _until_terminated(run_talk(args))
@@ -243,6 +245,25 @@ async def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)  # pragma: no cover - argparse enforces choices
 
 
+def _refuse_talk_without_key(args: argparse.Namespace) -> None:
+    """``talk`` on the real-API path without ``OPENAI_API_KEY``: refuse at once, naming it.
+
+    Before the conversation's modules are imported and before any connection. Talking
+    through a running app-server (``--app-server ws://...``) uses that server's key.
+
+    Raises:
+        ConfigError: No key, and a base URL (not the offline emulator) is in force.
+    """
+    if getattr(args, "list_devices", False) or args.app_server not in (None, "stdio"):
+        return
+    from realtalk.cli._offline import require_api_key
+    from realtalk.cli._settings import resolve_cli_settings
+
+    settings, offline = resolve_cli_settings(args)
+    if not offline:
+        require_api_key(settings)
+
+
 async def _started(args: argparse.Namespace) -> int:
     """The command, with the garbage collector back on once its modules are loaded."""
     _collect_again()
@@ -256,6 +277,29 @@ def _collect_again() -> None:
     if not gc.isenabled():
         gc.freeze()
         gc.enable()
+
+
+_SIGPIPE_EXIT = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
+
+
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe whose reader closed it; stdout then points to /dev/null.
+
+    A pipe with no reader polls as an error. Pointing the descriptor at /dev/null lets
+    the interpreter's last flush succeed instead of raising again at exit.
+    """
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, 0)
+        gone = any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+    if gone:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return gone
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -303,6 +347,8 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"realtalk: error: timed out{detail}", file=sys.stderr)
         return 1
     except OSError as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():
+            return _SIGPIPE_EXIT  # e.g. `realtalk exec ... | head`: not an error to report
         message = describe_tls_failure(exc) or str(exc)
         print(f"realtalk: error: {scrub(message)}", file=sys.stderr)
         return 1

@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from realtalk._config import DEFAULT_API_BASE_URL, Settings
 from realtalk._errors import ConfigError
-from realtalk.emulator import Emulator, EmulatorOptions
+
+if TYPE_CHECKING:  # the emulator (aiohttp, ...) is imported only when it runs
+    from realtalk.emulator import EmulatorOptions
 
 __all__ = [
     "OFFLINE_API_KEY",
@@ -79,6 +82,8 @@ async def embedded_emulator(
 
     ``announce`` gets the one line that says so (:func:`offline_notice`).
     """
+    from realtalk.emulator import Emulator, EmulatorOptions
+
     emulator = Emulator(options or EmulatorOptions(audio_realtime=True))
     try:
         base = await emulator.start()

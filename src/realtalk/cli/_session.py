@@ -14,7 +14,6 @@ import contextlib
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -22,17 +21,8 @@ import msgspec
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError, RealtalkError
-from realtalk.agent import (
-    ApprovalDecision,
-    BackgroundAgent,
-    CommandAgent,
-    ModelClient,
-    ModelClientOptions,
-    ResponsesAgent,
-    fixed_approver,
-    report_sandbox,
-    safety_from_settings,
-)
+from realtalk.agent import BackgroundAgent
+from realtalk.cli._agent_build import ready_agent
 from realtalk.cli._agent_tap import AgentTap, TappedAgent
 from realtalk.cli._device import AudioPlayback, is_quiet
 from realtalk.cli._jsonl import EventLog
@@ -87,6 +77,7 @@ class TalkRuntime:
         agent: BackgroundAgent | None = None,
         playback: AudioPlayback | None = None,
         agent_tap: AgentTap | None = None,
+        ask_person: bool = True,
     ) -> None:
         self.settings = settings
         self.playback = playback  # e.g. the local speaker (``--speaker``)
@@ -99,6 +90,7 @@ class TalkRuntime:
         self._fast = fast_emulator_audio
         self._agent = agent
         self._agent_tap = agent_tap  # a console sees the agent's tools at work
+        self._ask_person = ask_person  # someone can answer the agent's questions
         self.emulator: Emulator | None = None
         self.manager: ConversationManager | None = None
         self.tracker = TurnTracker()
@@ -178,13 +170,10 @@ class TalkRuntime:
             self.peer = WebRtcPeer(
                 loopback_only=self.offline, on_audio=self._on_peer_audio, on_event=self._on_dc_event
             )
-        agent = self._agent if self._agent is not None else build_agent(settings)
+        agent = await ready_agent(
+            self._agent, settings, self.renderer.error, ask_person=self._ask_person
+        )
         self._agent = agent
-        if isinstance(agent, ResponsesAgent):
-            await report_sandbox(agent, Path(settings.workspace or "."), self.renderer.error)
-            # Warm the agent's model connection now so the first delegation does not
-            # pay the handshake (best effort, never raises).
-            await agent.start()
         # Barge-in truncates the answer where the person stopped hearing it: the speaker
         # knows, else the --audio-out virtual speaker (WebSocket only; see _outputs).
         clock = self._speaker if self._speaker is not None else self._virtual
@@ -406,46 +395,3 @@ class TalkRuntime:
         if self._webrtc_import is not None:  # a thread: it ends with its import
             await asyncio.gather(self._webrtc_import, return_exceptions=True)
         close_outputs(self._log, self._audio, self._virtual)
-
-
-AGENT_INSTRUCTIONS = """\
-You are the background coding agent behind a voice conversation. The requests you get
-were spoken by a person and relayed by a realtime voice model inside a
-<realtime_delegation> block (their words, plus what was said since the last request).
-Do the work with your tools: run commands with `shell` (argv form), read files with
-`read_file` and edit them with `apply_patch`, inside the workspace; commands run in a
-sandbox without network. Then answer in a few short plain sentences that can be
-read aloud: what you did and what you found. No markdown tables or long code listings.
-If a later message steers the task, adjust the current work rather than starting over."""
-
-
-def build_agent(settings: Settings) -> BackgroundAgent:
-    """The configured background agent: a command when set, else the built-in agent."""
-    workspace = Path(settings.workspace) if settings.workspace else Path.cwd()
-    if settings.agent_command:
-        return CommandAgent(
-            list(settings.agent_command),
-            input_mode=settings.agent_input,
-            timeout=settings.agent_timeout_s,
-            cwd=workspace,
-        )
-    client = ModelClient(
-        settings.base_url,
-        api_key=settings.api_key or "",
-        options=ModelClientOptions(
-            workspace=workspace, connect_timeout_s=settings.connect_timeout_s
-        ),
-    )
-    return ResponsesAgent(
-        client,
-        workspace=workspace,
-        model=settings.agent_model,
-        instructions=AGENT_INSTRUCTIONS,
-        enable_shell=settings.agent_enable_shell,
-        safety=safety_from_settings(settings),
-        # Voice approvals (the model asks, the user answers yes/no) are not wired into
-        # the conversation yet: until then a question is declined at once, with a clear
-        # output for the agent, instead of waiting for an answer that cannot come.
-        approver=fixed_approver(ApprovalDecision.DECLINE),
-        task_timeout_s=settings.agent_timeout_s,
-    )

@@ -68,6 +68,8 @@ async def run_talk(args: argparse.Namespace) -> int:
             and local.mic is None
             and not args.audio_out
             and pcm is None,
+            # Scripted input alone (--text, --audio-in): nobody can answer a question.
+            ask_person=local.mic is not None or not (args.audio_in or args.text),
         ) as runtime,
     ):
         if local.speaker is not None:  # only the WebRTC track paces the model's audio

@@ -12,7 +12,8 @@ A typed line is ``appendText`` (append-only by design) followed by
 ``--audio-in`` and ``--mic`` send 20 ms ``appendAudio`` frames (the server's VAD
 takes turns); the model's ``outputAudio/delta`` goes to ``--audio-out`` and the
 speaker, which a ``speech_started`` item clears (barge-in). See
-:mod:`._remote_events` for how the end of a turn is detected.
+:mod:`._remote_events` for how the end of a turn is detected, and :mod:`._remote_link`
+for how the app-server is reached (connected or spawned).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from types import TracebackType
 from typing import Any, Final
 
 import realtalk
-from realtalk._errors import ConfigError, ConnectError, HandshakeError, RealtalkError
+from realtalk._errors import ConfigError, ConnectError, RealtalkError
 from realtalk.app_server import (
     TOKEN_ENV,
     Client,
@@ -38,12 +39,10 @@ from realtalk.app_server import (
     NotificationMethod,
     RealtimeAudioChunk,
     RealtimeTransportWebsocket,
-    default_server_command,
 )
 from realtalk.cli._audio_pipe import AudioPipe
 from realtalk.cli._device import AudioPlayback
 from realtalk.cli._jsonl import EventLog
-from realtalk.cli._offline import OFFLINE_API_KEY, offline_notice
 from realtalk.cli._outputs import SafePlayback, WavSink, close_outputs
 from realtalk.cli._remote_events import (
     CONNECTION_LOST,
@@ -54,11 +53,11 @@ from realtalk.cli._remote_events import (
     parse_app_server_target,
     realtime_options,
 )
+from realtalk.cli._remote_link import connect_app_server, one_line, spawn_app_server
 from realtalk.cli._render import Renderer
-from realtalk.cli._settings import resolve_cli_settings
 from realtalk.cli._talk_audio import AudioOptions, LocalAudio, run_mic, run_typed, stdin_lines
 from realtalk.cli._turns import wait_for_turn
-from realtalk.emulator import Emulator, EmulatorOptions
+from realtalk.emulator import Emulator
 from realtalk.transports import PCM24K_RATE, read_wav_pcm24k, stream_pcm24k
 
 __all__ = ["RemoteTalk", "run_talk_remote"]
@@ -71,10 +70,6 @@ START_TIMEOUT_S: Final = 30.0
 CONNECT_TIMEOUT_S: Final = 10.0
 """Longest wait to connect to a running app-server (``--connect-timeout`` overrides it)."""
 STOP_TIMEOUT_S: Final = 5.0
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 class RemoteTalk:
@@ -132,21 +127,13 @@ class RemoteTalk:
     async def connect(
         self, url: str, token: str | None, *, open_timeout: float = CONNECT_TIMEOUT_S
     ) -> None:
-        try:
-            self.client = await Client.connect(
-                url,
-                token=token,
-                on_notification=self._on_notification,
-                tap=self._tap,
-                open_timeout=open_timeout,
-            )
-        except HandshakeError as exc:
-            hint = ""
-            if exc.status in (401, 403):
-                hint = f" (check --app-server-token or ${TOKEN_ENV})"
-            raise ConnectError(_one_line(str(exc)) + hint) from exc
-        except ConnectError as exc:
-            raise ConnectError(_one_line(str(exc))) from exc
+        self.client = await connect_app_server(
+            url,
+            token,
+            on_notification=self._on_notification,
+            tap=self._tap,
+            open_timeout=open_timeout,
+        )
         self._watch_connection()
 
     def _watch_connection(self) -> None:
@@ -162,27 +149,8 @@ class RemoteTalk:
 
     async def spawn(self, args: argparse.Namespace) -> None:
         """``--app-server stdio``: run ``realtalk app-server`` as a child process."""
-        _, offline = resolve_cli_settings(args)
-        env = dict(os.environ)
-        if args.base_url:
-            env["OPENAI_BASE_URL"] = args.base_url
-        if args.ws_base_url:
-            env["REALTALK_WS_BASE_URL"] = args.ws_base_url
-        if args.connect_timeout:
-            env["REALTALK_CONNECT_TIMEOUT_S"] = str(args.connect_timeout)
-        if offline:
-            self.emulator = Emulator(EmulatorOptions(audio_realtime=True))
-            base = await self.emulator.start()
-            self.renderer.info(offline_notice(base))
-            env.update(OPENAI_BASE_URL=base, OPENAI_API_KEY=OFFLINE_API_KEY)
-            env.pop("REALTALK_WS_BASE_URL", None)
-        command = default_server_command()
-        if args.config:
-            command += ["--config", args.config]
-        if args.verbose:
-            command.append("-v")
-        self.client = await Client.spawn(
-            command, env=env, on_notification=self._on_notification, tap=self._tap
+        self.client, self.emulator = await spawn_app_server(
+            args, on_notification=self._on_notification, tap=self._tap, announce=self.renderer.info
         )
         self._watch_connection()
 
@@ -258,7 +226,7 @@ class RemoteTalk:
         if not self.tracker.started.is_set():
             errors = self.tracker.errors
             message = errors[-1] if errors else "no answer from the app-server"
-            raise RealtalkError(f"could not start the conversation: {_one_line(message)}")
+            raise RealtalkError(f"could not start the conversation: {one_line(message)}")
 
     async def say(self, text: str, *, timeout: float) -> None:
         """Append a typed line, ask for a response, wait until the turn is over."""
@@ -290,7 +258,7 @@ class RemoteTalk:
     def end_error(self) -> str | None:
         if self.tracker.closed not in ("error", CONNECTION_LOST):
             return None
-        return _one_line(self.tracker.errors[-1]) if self.tracker.errors else "unknown error"
+        return one_line(self.tracker.errors[-1]) if self.tracker.errors else "unknown error"
 
     async def send_line(self, text: str) -> None:
         client, thread_id = self._require()
@@ -346,7 +314,7 @@ class RemoteTalk:
             except TimeoutError:
                 if tracker.idle.is_set():
                     return
-        detail = f": {_one_line(tracker.errors[-1])}" if tracker.errors else ""
+        detail = f": {one_line(tracker.errors[-1])}" if tracker.errors else ""
         raise RealtalkError(f"the conversation ended ({tracker.closed}){detail}")
 
     async def stop(self) -> None:

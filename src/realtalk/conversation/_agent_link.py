@@ -12,6 +12,15 @@ Two tasks, owned here and cancelled by :meth:`AgentLink.aclose`:
   realtime session replaces a lost one, an event waits for the new core (``deliver``),
   so a task's result is never handed to a session that is gone.
 
+Approval questions: an agent that waits for the user's answer
+(``ApprovalRequested(awaits_answer=True)``, an :class:`ApprovingAgent`) has its question
+handed to the core (the
+model asks it; ``ApprovalResolved`` closes it there), and the core's
+:class:`~realtalk.protocol.ApprovalAnswer` comes back through :meth:`AgentLink.answer`
+(``ApprovingAgent.answer_approval``; a question no longer waiting is logged, never
+fatal). Questions asked by the agent's own approver (an app-server client, ``exec``
+flags) are not put to the voice.
+
 Agent failures of any kind are spoken back (``AgentActivity("failed")`` and the
 handoff's failure output), never swallowed and never fatal to the conversation. A
 task that ends interrupted (``INTERRUPTED_MESSAGE``) is reported as
@@ -27,14 +36,19 @@ from collections.abc import Awaitable, Callable
 
 from realtalk.agent import (
     INTERRUPTED_MESSAGE,
+    ApprovalDecision,
+    ApprovalRequested,
+    ApprovalResolved,
+    ApprovingAgent,
     AssistantMessage,
     BackgroundAgent,
     InterruptibleAgent,
     TaskComplete,
     TaskFailed,
 )
-from realtalk.conversation._runtime import ConversationRuntime
+from realtalk.conversation._runtime import AgentOrder, ConversationRuntime
 from realtalk.conversation._types import AgentActivity, ConversationEvent
+from realtalk.protocol import ApprovalAnswer, Delegate
 
 __all__ = ["SUBMISSION_QUEUE_SIZE", "AgentLink"]
 
@@ -90,6 +104,15 @@ class AgentLink:
             self._submit_task = asyncio.ensure_future(self._submitter(agent))
             self._submit_task.set_name(f"realtalk-agent-submit-{self._name}")
 
+    async def route(self, runtime: ConversationRuntime, order: AgentOrder) -> None:
+        """Carry out one order of the core (see :data:`AgentOrder`)."""
+        if isinstance(order, Delegate):
+            await self.delegate(runtime, order.text)
+        elif isinstance(order, ApprovalAnswer):
+            self.answer(order.request_id, approved=order.approved)
+        else:
+            await self.cancel(runtime)
+
     async def delegate(self, runtime: ConversationRuntime, text: str) -> None:
         """Hand ``text`` to the agent (start or steer) without waiting for it."""
         await self._emit(AgentActivity("submitted", text))
@@ -105,6 +128,27 @@ class AgentLink:
         if self.agent is None:
             return
         await runtime.put_until_stopped(self._submissions, _STOP)
+
+    def answer(self, request_id: str, *, approved: bool) -> bool:
+        """Give the agent the user's answer to its question ``request_id`` (no waiting).
+
+        False (logged) when the agent cannot take answers or the question no longer
+        waits (answered meanwhile, timed out, or its task ended).
+        """
+        agent = self.agent
+        decision = ApprovalDecision.ACCEPT if approved else ApprovalDecision.DECLINE
+        if not isinstance(agent, ApprovingAgent):
+            logger.warning("an approval answer for an agent that takes none was dropped")
+            return False
+        taken = agent.answer_approval(request_id, decision)
+        log = logger.info if taken else logger.warning
+        log(
+            "approval answer handed to the agent"
+            if taken
+            else "approval answer came too late: the question no longer waits",
+            extra={"approval_id": request_id, "decision": decision.value},
+        )
+        return taken
 
     async def aclose(self) -> None:
         """Cancel and await both tasks (the agent itself belongs to the caller)."""
@@ -164,6 +208,23 @@ class AgentLink:
                 await self._deliver(lambda runtime: runtime.agent_stopped())
             elif isinstance(event, TaskFailed):
                 await self._failed(event.message)
+            elif isinstance(event, ApprovalRequested) and self._answerable(agent, event):
+                await self._question(event)
+            elif isinstance(event, ApprovalResolved):
+                await self._resolved(event)
+
+    @staticmethod
+    def _answerable(agent: BackgroundAgent, event: ApprovalRequested) -> bool:
+        """The agent waits for this answer, and takes answers (``answer_approval``)."""
+        return event.awaits_answer and isinstance(agent, ApprovingAgent)
+
+    async def _question(self, event: ApprovalRequested) -> None:
+        request = event.request
+        await self._deliver(lambda runtime: runtime.agent_question(request.id, request.question))
+
+    async def _resolved(self, event: ApprovalResolved) -> None:
+        rid, approved = event.request_id, event.decision.approved
+        await self._deliver(lambda runtime: runtime.agent_question_resolved(rid, approved=approved))
 
     async def _message(self, text: str) -> None:
         await self._deliver(lambda runtime: runtime.agent_message(text))

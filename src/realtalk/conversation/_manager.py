@@ -47,7 +47,6 @@ from realtalk.conversation._types import (
 from realtalk.protocol import (
     AudioFrame,
     ConversationCore,
-    Delegate,
     EndReason,
     ErrorEvent,
     Media,
@@ -288,10 +287,7 @@ class ConversationManager:
     async def _route_handoff(self, runtime: ConversationRuntime, order: AgentOrder) -> None:
         # The link's submitter hands it over: the reader never waits for the agent,
         # so audio and transcripts keep flowing however slow the agent is to accept.
-        if isinstance(order, Delegate):
-            await self._agent_link.delegate(runtime, order.text)
-        else:
-            await self._agent_link.cancel(runtime)
+        await self._agent_link.route(runtime, order)
 
     # ---------------------------------------------------------------- inputs
 

@@ -5,8 +5,8 @@ module only moves things, with two tasks owned here (``stop`` cancels and awaits
 
 * ``reader`` - (WebRTC: joins the sideband first) reads server events, feeds each to
   the core and emits what the core says to emit, in order, straight to the
-  subscribers (a :class:`Delegate` or :class:`CancelDelegation` goes to the agent
-  link first);
+  subscribers (a :class:`Delegate`, :class:`CancelDelegation` or
+  :class:`ApprovalAnswer` goes to the agent link);
 * ``writer`` - sends what the core queued (input audio and text, agent output,
   acknowledgements, ``response.create``, truncation), in the core's order;
 * ``rotate`` (when the session is to be renewed before the server's cap) - tells the
@@ -32,6 +32,7 @@ from typing import Any
 from realtalk._errors import RealtalkError
 from realtalk.conversation._types import ConversationEvent, Realtime
 from realtalk.protocol import (
+    ApprovalAnswer,
     AudioFrame,
     CancelDelegation,
     ConversationCore,
@@ -49,10 +50,11 @@ CONTROL_QUEUE_SIZE = 64
 
 Connector = Callable[[], Awaitable[RealtimeConnection]]
 Emit = Callable[[ConversationEvent], Awaitable[None]]
-AgentOrder = Delegate | CancelDelegation
-"""What the core asks of the background agent: start or steer a task, or stop it."""
+AgentOrder = Delegate | CancelDelegation | ApprovalAnswer
+"""What the core asks of the background agent: start or steer a task, stop it, or take
+the user's answer to its question."""
 Route = Callable[["ConversationRuntime", AgentOrder], Awaitable[None]]
-_AGENT_ORDERS = (Delegate, CancelDelegation)
+_AGENT_ORDERS = (Delegate, CancelDelegation, ApprovalAnswer)
 OnEnd = Callable[["ConversationRuntime", EndReason], Awaitable[None]]
 
 
@@ -180,6 +182,14 @@ class ConversationRuntime:
 
     async def agent_stopped(self) -> bool:
         return await self._control(lambda core: core.agent_stopped())
+
+    async def agent_question(self, request_id: str, question: str) -> bool:
+        return await self._control(lambda core: core.agent_question(request_id, question))
+
+    async def agent_question_resolved(self, request_id: str, *, approved: bool) -> bool:
+        return await self._control(
+            lambda core: core.agent_question_resolved(request_id, approved=approved)
+        )
 
     async def cancel_delegation(self) -> bool | None:
         """Cancel the running delegation; None once stopped, else whether one ran."""

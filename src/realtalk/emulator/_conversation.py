@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from realtalk.emulator._script import (
+    ANSWER_APPROVAL_TOOL,
     BACKEND_PREFIX,
     BACKGROUND_AGENT_TOOL,
     USER_PREFIX,
     InputKind,
     LastInput,
+    Question,
+    approval_question,
 )
 from realtalk.emulator._wire import IdFactory
 
@@ -49,12 +52,7 @@ class Conversation:
                 break
             if item.get("type") != "message" or item.get("role") != "user":
                 continue
-            parts = item.get("content")
-            text = "".join(
-                str(part.get("text") or part.get("transcript") or "")
-                for part in (parts if isinstance(parts, list) else [])
-                if isinstance(part, dict)
-            )
+            text = _text(item)
             if text.strip() and not text.startswith(BACKEND_PREFIX):
                 said.append(text.removeprefix(USER_PREFIX))
         return tuple(said)
@@ -81,6 +79,20 @@ class Conversation:
             and item.get("call_id") not in answered
             for item in self.items.values()
         )
+
+    def pending_question(self) -> Question | None:
+        """The agent's approval question waiting for the user (rule 1a): the latest
+        ``[BACKEND] `` question with no ``answer_approval`` call after it, while a
+        delegation runs."""
+        question: Question | None = None
+        for item in self.items.values():
+            if item.get("type") == "function_call" and item.get("name") == ANSWER_APPROVAL_TOOL:
+                question = None
+            elif item.get("type") == "message" and item.get("role") == "user":
+                asked = approval_question(_text(item))
+                if asked is not None:
+                    question = asked
+        return question if question is not None and self.delegating() else None
 
     def remember(self, item: JsonDict) -> None:
         """Keep a model output item (so later tool outputs and retrieves can find it)."""
@@ -187,3 +199,13 @@ class Conversation:
                 "item_id",
             )
         return {"type": "conversation.item.retrieved", "item": item}
+
+
+def _text(item: JsonDict) -> str:
+    """A message item's text (its text parts and transcripts, joined)."""
+    parts = item.get("content")
+    return "".join(
+        str(part.get("text") or part.get("transcript") or "")
+        for part in (parts if isinstance(parts, list) else [])
+        if isinstance(part, dict)
+    )

@@ -1,7 +1,10 @@
 """The scripted model's rules: what the emulator answers to what (pure, no I/O).
 
-This module is the one place that defines the emulator's model, for both the realtime
-API and the Responses API. Everything is deterministic.
+This module is the one place that documents the emulator's model, for both the realtime
+API and the Responses API. Everything is deterministic. The code is split by
+responsibility: declared tools and calls (:mod:`._script_tools`), what is said
+(:mod:`._script_say`), the realtime response plan (:mod:`._script_realtime`); the
+Responses answer and the speech helpers are here.
 
 Tools
 -----
@@ -21,13 +24,24 @@ Arguments are built to satisfy the tool's ``parameters`` JSON Schema
 the right type, and the first string property gets the *text value*: the first quoted
 value in the user's words (``"..."``, ``'...'`` or ``“...”``), or, for
 ``background_agent``, the user's words themselves. A ``shell`` tool called for a
-backticked command gets ``{"command": <argv>}``.
+backticked command gets ``{"command": <argv>}``; when the command needs the network
+(``curl``, ``wget``, ``pip install``, ``npm install``, ``git clone``, also as
+``python -m pip install``, or the user's words say "needs the network") and the tool
+declares ``sandbox_permissions``, also ``"sandbox_permissions": "require_escalated"``
+and ``"justification": "It needs the network."`` (so a sandboxed agent asks the user).
 
 Rules, for the latest user text (``[USER] `` prefix stripped; realtime audio turns
 count as text through their transcript):
 
 1. contains "stay silent" (any case): realtime v2 calls ``remain_silent`` if
    declared; v1 produces nothing at all.
+1a. while the agent's approval question waits (a ``[BACKEND] `` message "... asks
+   for approval (request_id X): <question>" with no ``answer_approval`` call after
+   it, during a delegation), a yes or no — "yes", "yes please", "yeah", "sure", "ok",
+   "go ahead", "do it" / "no", "nope", "don't", "do not" (any case, at the start) —
+   calls ``answer_approval`` if declared, with ``{"approved": true|false}`` (and the
+   ``request_id`` when the tool declares it). v1 has no tools: its model never
+   answers questions.
 1b. while a delegation runs (a ``background_agent`` call has no output yet), a
    request to stop it — "stop", "cancel", "cancel that", "stop it", "never mind",
    "abort", ... (any case, an "agent," or "please" in front allowed) — calls
@@ -64,12 +78,14 @@ A rule whose tool is not declared (or not allowed) is skipped. Other inputs:
 * Responses, the input ends with ``function_call_output`` items: one message
   quoting each output, ``I ran `<argv>`. It printed: <output>`` for ``shell``, else
   ``The <name> tool returned: <output>``. No user message at all: ``You said nothing.``
-* realtime, a user message starting with ``[BACKEND] ``: ``The agent says: <rest>``.
+* realtime, a user message starting with ``[BACKEND] ``: ``The agent says: <rest>``;
+  an approval question (see 1a): the question itself (``May I run `…`? It needs the
+  network.``).
 * realtime ``function_call_output`` of a ``background_agent`` (or unknown) call:
   ``The agent says: <latest [BACKEND] text since the model last called
   background_agent>``, or ``Okay.`` when there was none — unless the output starts
   with "Cancelled": then ``The background task was cancelled.``; of
-  ``cancel_background_agent``: the output itself; of any other tool:
+  ``cancel_background_agent`` or ``answer_approval``: the output itself; of any other tool:
   ``The <name> tool returned: <output>``.
 * realtime, nothing new since the last response: ``How can I help?``.
 * realtime v1 ``conversation.handoff.append``: the model says ``output_text`` verbatim.
@@ -82,38 +98,71 @@ else ``(speech X.Xs)`` with the turn's duration rounded to 0.1 s.
 
 from __future__ import annotations
 
-import enum
-import re
-import shlex
-from typing import Any, Final, NamedTuple
+from typing import Final
 
-import msgspec
-
-from realtalk.emulator._schema_args import arguments_for
+from realtalk.emulator._script_realtime import (
+    ANSWER_APPROVAL_TOOL,
+    BACKEND_PREFIX,
+    BACKGROUND_AGENT_TOOL,
+    CANCEL_AGENT_TOOL,
+    CANCELLED_SAID,
+    FALLBACK_ACK,
+    GREETING,
+    REMAIN_SILENT_TOOL,
+    STILL_WORKING,
+    USER_PREFIX,
+    InputKind,
+    LastInput,
+    Plan,
+    PlanKind,
+    Question,
+    approval_question,
+    plan_response,
+    strip_user_prefix,
+    yes_or_no,
+)
+from realtalk.emulator._script_say import delegated_input, output_sentence, said
+from realtalk.emulator._script_tools import (
+    APPLY_PATCH_TOOL,
+    ESCALATION_JUSTIFICATION,
+    SHELL_TOOL,
+    Declared,
+    ToolCall,
+    ToolSpec,
+    choose_calls,
+    declared_tools,
+    needs_network,
+    patch_in,
+)
 
 __all__ = [
+    "ANSWER_APPROVAL_TOOL",
+    "APPLY_PATCH_TOOL",
     "BACKEND_PREFIX",
     "BACKGROUND_AGENT_TOOL",
-    "CANCEL_AGENT_TOOL",
     "CANCELLED_SAID",
+    "CANCEL_AGENT_TOOL",
+    "ESCALATION_JUSTIFICATION",
     "FALLBACK_ACK",
-    "STILL_WORKING",
     "GREETING",
     "NOTHING_SAID",
-    "APPLY_PATCH_TOOL",
     "REMAIN_SILENT_TOOL",
     "SHELL_TOOL",
+    "STILL_WORKING",
     "USER_PREFIX",
     "Declared",
     "InputKind",
     "LastInput",
     "Plan",
     "PlanKind",
+    "Question",
     "ToolCall",
     "ToolSpec",
+    "approval_question",
     "choose_calls",
     "declared_tools",
     "delegated_input",
+    "needs_network",
     "output_sentence",
     "patch_in",
     "plan_response",
@@ -121,243 +170,10 @@ __all__ = [
     "split_words",
     "strip_user_prefix",
     "transcript_for_turn",
+    "yes_or_no",
 ]
 
-JsonDict = dict[str, Any]
-
-USER_PREFIX: Final = "[USER] "
-BACKEND_PREFIX: Final = "[BACKEND] "
-FALLBACK_ACK: Final = "Okay."
-GREETING: Final = "How can I help?"
 NOTHING_SAID: Final = "You said nothing."
-BACKGROUND_AGENT_TOOL: Final = "background_agent"
-REMAIN_SILENT_TOOL: Final = "remain_silent"
-CANCEL_AGENT_TOOL: Final = "cancel_background_agent"
-CANCELLED_SAID: Final = "The background task was cancelled."
-STILL_WORKING: Final = "The agent is still working on it."
-_CANCEL_PHRASES: Final = frozenset(
-    {
-        "stop",
-        "stop it",
-        "stop that",
-        "stop the task",
-        "stop the agent",
-        "cancel",
-        "cancel it",
-        "cancel that",
-        "cancel the task",
-        "never mind",
-        "nevermind",
-        "abort",
-    }
-)
-SHELL_TOOL: Final = "shell"
-APPLY_PATCH_TOOL: Final = "apply_patch"
-_PATCH_BEGIN: Final = "*** Begin Patch"
-_PATCH_END: Final = "*** End Patch"
-_MAX_ECHO: Final = 1000
-_COMMAND: Final = re.compile(r"`([^`\n]+)`")
-_DELEGATION: Final = re.compile(
-    r"^\s*<realtime_delegation>\s*<input>(.*?)</input>.*</realtime_delegation>\s*$", re.DOTALL
-)
-_XML_ENTITIES: Final = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
-_QUOTED: Final = re.compile(r'"([^"\n]+)"|(?<!\w)\'([^\'\n]+)\'(?!\w)|“([^”\n]+)”')
-
-
-# -- declared tools ------------------------------------------------------------------
-
-
-class ToolSpec(NamedTuple):
-    """One declared function tool."""
-
-    name: str
-    parameters: Any
-
-
-class Declared(NamedTuple):
-    """What the client declared for one response: tools, tool choice, instructions."""
-
-    tools: tuple[ToolSpec, ...] = ()
-    choice: str = "auto"
-    """``auto``, ``none``, ``required`` or ``function`` (then :attr:`forced` names it)."""
-    forced: str | None = None
-    parallel: bool = True
-    instructions: str = ""
-
-    def tool(self, name: str) -> ToolSpec | None:
-        """The declared tool ``name`` if the tool choice allows calling it."""
-        if self.choice == "none" or (self.forced is not None and self.forced != name):
-            return None
-        return next((t for t in self.tools if t.name == name), None)
-
-
-def _function_specs(tools: Any) -> list[ToolSpec]:
-    specs: list[ToolSpec] = []
-    for tool in tools if isinstance(tools, list) else []:
-        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
-            continue
-        nested = tool.get("function")
-        body: JsonDict = nested if isinstance(nested, dict) else tool
-        name = body.get("name")
-        if isinstance(name, str) and name and all(s.name != name for s in specs):
-            specs.append(ToolSpec(name, body.get("parameters")))
-    return specs
-
-
-def declared_tools(
-    tools: Any, tool_choice: Any = "auto", *, parallel: Any = True, instructions: Any = ""
-) -> Declared:
-    """Read the client's declarations (lenient: malformed parts are ignored)."""
-    specs = _function_specs(tools)
-    choice, forced = "auto", None
-    if tool_choice in ("none", "required"):
-        choice = tool_choice
-    elif isinstance(tool_choice, dict):
-        kind = tool_choice.get("type")
-        if kind == "function" and isinstance(tool_choice.get("name"), str):
-            choice, forced = "function", tool_choice["name"]
-        elif kind == "allowed_tools":
-            allowed = {n.name for n in _function_specs(tool_choice.get("tools"))}
-            specs = [s for s in specs if s.name in allowed]
-            choice = "required" if tool_choice.get("mode") == "required" else "auto"
-    return Declared(
-        tools=tuple(specs),
-        choice=choice,
-        forced=forced,
-        parallel=parallel is not False,
-        instructions=instructions if isinstance(instructions, str) else "",
-    )
-
-
-class ToolCall(NamedTuple):
-    """A call the model makes: tool name and JSON ``arguments``."""
-
-    name: str
-    arguments: str
-
-
-def _quoted_value(text: str) -> str | None:
-    match = _QUOTED.search(text)
-    if match is None:
-        return None
-    return next(group for group in match.groups() if group is not None)
-
-
-def _argv(text: str) -> list[str]:
-    match = _COMMAND.search(text)
-    if match is None:
-        return []
-    try:
-        return shlex.split(match.group(1))
-    except ValueError:
-        return []
-
-
-def patch_in(text: str) -> str | None:
-    """The first ``*** Begin Patch`` ... ``*** End Patch`` block of ``text``, if any."""
-    start = text.find(_PATCH_BEGIN)
-    end = text.find(_PATCH_END, start)
-    if start < 0 or end < 0:
-        return None
-    return text[start : end + len(_PATCH_END)] + "\n"
-
-
-def _call(tool: ToolSpec, text: str, *, words: str | None = None) -> ToolCall:
-    argv = _argv(text) if tool.name == SHELL_TOOL else []
-    args = arguments_for(tool.parameters, text=words if words is not None else _quoted_value(text))
-    if argv:
-        args["command"] = argv
-    return ToolCall(tool.name, msgspec.json.encode(args).decode())
-
-
-def _named(text: str, declared: Declared) -> list[ToolSpec]:
-    found: list[tuple[int, ToolSpec]] = []
-    for tool in declared.tools:
-        match = re.search(rf"(?<![\w-]){re.escape(tool.name)}(?![\w-])", text, re.IGNORECASE)
-        if match is not None and declared.tool(tool.name) is not None:
-            found.append((match.start(), tool))
-    return [tool for _, tool in sorted(found, key=lambda pair: pair[0])]
-
-
-def choose_calls(text: str, declared: Declared, *, max_calls: int) -> list[ToolCall]:
-    """Rules 3-5: the tool calls the latest user ``text`` asks for (may be empty)."""
-    if declared.choice == "none":
-        return []
-    named = _named(text, declared)
-    if named:
-        return [_call(tool, text) for tool in named[: max_calls if declared.parallel else 1]]
-    shell = declared.tool(SHELL_TOOL)
-    if shell is not None and _argv(text):
-        return [_call(shell, text)]
-    patch, apply_patch = patch_in(text), declared.tool(APPLY_PATCH_TOOL)
-    if patch is not None and apply_patch is not None:
-        return [ToolCall(APPLY_PATCH_TOOL, msgspec.json.encode({"input": patch}).decode())]
-    if declared.forced is not None:
-        forced = declared.tool(declared.forced)
-        return [_call(forced, text)] if forced is not None else []
-    if declared.choice == "required" and declared.tools:
-        return [_call(declared.tools[0], text)]
-    return []
-
-
-def _said(text: str, declared: Declared, earlier: tuple[str, ...] | None = None) -> str:
-    """Rules 6-8: what the model says to ``text`` (``earlier``: realtime only, rule 7)."""
-    lowered = text.lower()
-    if "your instructions" in lowered:
-        if declared.instructions.strip():
-            return f"My instructions are: {declared.instructions.strip()[:_MAX_ECHO]}"
-        return "I have no instructions."
-    if earlier is not None and "what did i say" in lowered:
-        return _quote_earlier(earlier)
-    return f"You said: {text[:_MAX_ECHO]}"
-
-
-def _quote_earlier(earlier: tuple[str, ...]) -> str:
-    quoted: list[str] = []
-    used = 0
-    for said in reversed(earlier):
-        piece = f'"{said}"'
-        if quoted and used + len(piece) > _MAX_ECHO:
-            break
-        quoted.append(piece[:_MAX_ECHO])
-        used += len(piece) + 2
-    if not quoted:
-        return "You have not said anything before."
-    return "Before this you said: " + "; ".join(reversed(quoted)) + "."
-
-
-def output_sentence(name: str, output: str, *, arguments: str = "") -> str:
-    """How the model quotes one tool output."""
-    text = _tool_text(output)
-    if name == SHELL_TOOL:
-        return f"I ran `{_command_of(arguments)}`. It printed: {text}"
-    return f"The {name} tool returned: {text}" if name else f"The tool returned: {text}"
-
-
-def _command_of(arguments: str) -> str:
-    try:
-        args = msgspec.json.decode(arguments)
-    except msgspec.DecodeError:
-        return arguments
-    argv = args.get("command") if isinstance(args, dict) else None
-    if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
-        return shlex.join(argv)
-    return arguments
-
-
-def _tool_text(output: str) -> str:
-    """The interesting part of a tool output (after ``Output:`` when present)."""
-    _, marker, rest = output.partition("Output:\n")
-    text = (rest if marker else output).strip()
-    return text[:_MAX_ECHO] if text else "(no output)"
-
-
-def delegated_input(text: str) -> str:
-    """The ``<input>`` of a ``<realtime_delegation>`` block, decoded; else ``text`` as is."""
-    match = _DELEGATION.match(text)
-    if match is None:
-        return text
-    return re.sub("&(?:lt|gt|quot|apos|amp);", lambda m: _XML_ENTITIES[m.group()], match.group(1))
 
 
 def responses_answer(text: str | None, declared: Declared) -> list[ToolCall] | str:
@@ -366,123 +182,7 @@ def responses_answer(text: str | None, declared: Declared) -> list[ToolCall] | s
         return NOTHING_SAID
     text = delegated_input(text)
     calls = choose_calls(text, declared, max_calls=len(declared.tools) or 1)
-    return calls if calls else _said(text, declared)
-
-
-# -- realtime ------------------------------------------------------------------------
-
-
-class InputKind(enum.Enum):
-    NONE = "none"
-    USER_TEXT = "user_text"
-    BACKEND_TEXT = "backend_text"
-    TOOL_OUTPUT = "tool_output"
-
-
-class LastInput(NamedTuple):
-    kind: InputKind
-    text: str = ""
-    item_id: str = ""
-    tool: str = ""
-    """TOOL_OUTPUT: the name of the called tool, when the call is known."""
-
-
-class PlanKind(enum.Enum):
-    SPEAK = "speak"
-    CALL_TOOL = "call_tool"  # v2 function call
-    HANDOFF = "handoff"  # v1 conversation.handoff.requested
-    NOTHING = "nothing"
-
-
-class Plan(NamedTuple):
-    kind: PlanKind
-    text: str = ""  # SPEAK: what to say; HANDOFF: input transcript
-    tool_name: str = ""
-    arguments: str = ""
-
-
-def strip_user_prefix(text: str) -> str:
-    return text.removeprefix(USER_PREFIX)
-
-
-def _wants_handoff(text: str) -> bool:
-    lowered = text.strip().lower()
-    return lowered.startswith("agent,") or "ask the agent" in lowered
-
-
-def _wants_cancel(text: str) -> bool:
-    words = text.strip().lower().rstrip(".!")
-    for lead in ("agent,", "please", "ok,", "okay,"):
-        words = words.removeprefix(lead).strip()
-    return words.removesuffix(" please").strip(" ,") in _CANCEL_PHRASES
-
-
-def _plan_user_text(
-    text: str, declared: Declared, *, v1: bool, earlier: tuple[str, ...], delegating: bool
-) -> Plan:
-    if "stay silent" in text.lower():
-        if v1:
-            return Plan(PlanKind.NOTHING)
-        silent = declared.tool(REMAIN_SILENT_TOOL)
-        if silent is not None:
-            call = _call(silent, text)
-            return Plan(PlanKind.CALL_TOOL, tool_name=call.name, arguments=call.arguments)
-    cancel = declared.tool(CANCEL_AGENT_TOOL)
-    if delegating and not v1 and cancel is not None and _wants_cancel(text):
-        call = _call(cancel, text)
-        return Plan(PlanKind.CALL_TOOL, tool_name=call.name, arguments=call.arguments)
-    if _wants_handoff(text):
-        if v1:
-            return Plan(PlanKind.HANDOFF, text=text)
-        agent = declared.tool(BACKGROUND_AGENT_TOOL)
-        if agent is not None:
-            call = _call(agent, text, words=text)
-            return Plan(PlanKind.CALL_TOOL, tool_name=call.name, arguments=call.arguments)
-    calls = [] if v1 else choose_calls(text, declared, max_calls=1)
-    if calls:
-        return Plan(PlanKind.CALL_TOOL, tool_name=calls[0].name, arguments=calls[0].arguments)
-    said = _said(text, declared, earlier)
-    if delegating:
-        said = f"{said}{'' if said.endswith(('.', '!', '?')) else '.'} {STILL_WORKING}"
-    return Plan(PlanKind.SPEAK, text=said)
-
-
-def plan_response(
-    last: LastInput,
-    backend_since_handoff: str | None,
-    *,
-    v1: bool,
-    declared: Declared | None = None,
-    earlier: tuple[str, ...] = (),
-    delegating: bool = False,
-) -> Plan:
-    """Decide the next realtime response from the latest input (see the module rules).
-
-    ``earlier``: the user messages before the latest input (rule 7), oldest first.
-    ``delegating``: a ``background_agent`` call has no output yet (a task runs).
-    """
-    declared = declared or Declared()
-    if last.kind is InputKind.USER_TEXT:
-        return _plan_user_text(
-            strip_user_prefix(last.text),
-            declared,
-            v1=v1,
-            earlier=earlier,
-            delegating=delegating,
-        )
-    if last.kind is InputKind.BACKEND_TEXT:
-        return Plan(PlanKind.SPEAK, text=f"The agent says: {last.text}")
-    if last.kind is InputKind.TOOL_OUTPUT:
-        if last.tool == CANCEL_AGENT_TOOL:
-            return Plan(PlanKind.SPEAK, text=last.text.strip() or CANCELLED_SAID)
-        if last.tool != REMAIN_SILENT_TOOL and last.text.lower().startswith("cancelled"):
-            return Plan(PlanKind.SPEAK, text=CANCELLED_SAID)
-        if last.tool and last.tool not in (BACKGROUND_AGENT_TOOL, REMAIN_SILENT_TOOL):
-            return Plan(PlanKind.SPEAK, text=output_sentence(last.tool, last.text))
-        if backend_since_handoff:
-            return Plan(PlanKind.SPEAK, text=f"The agent says: {backend_since_handoff}")
-        return Plan(PlanKind.SPEAK, text=FALLBACK_ACK)
-    return Plan(PlanKind.SPEAK, text=GREETING)
+    return calls if calls else said(text, declared)
 
 
 # -- speech --------------------------------------------------------------------------

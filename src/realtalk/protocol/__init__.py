@@ -51,6 +51,7 @@ from realtalk.protocol._codec import (
 )
 from realtalk.protocol._conversation import (
     AUDIO_OUTBOX_LIMIT,
+    ApprovalAnswer,
     CancelDelegation,
     ConversationCore,
     Delegate,
@@ -67,6 +68,7 @@ from realtalk.protocol._delegation import (
     wrap_delegation,
 )
 from realtalk.protocol._events import (
+    AnswerApprovalRequested,
     AudioFrame,
     AudioOut,
     CancelRequested,
@@ -137,6 +139,11 @@ from realtalk.protocol._jsonrpc import (
     parse_message,
 )
 from realtalk.protocol._playback import PlaybackClock
+from realtalk.protocol._questions import (
+    QUESTION_TRANSITIONS,
+    PendingQuestion,
+    yes_or_no,
+)
 from realtalk.protocol._response_queue import (
     ACTIVE_RESPONSE_ERROR_CODE,
     ACTIVE_RESPONSE_RACE_PREFIX,
@@ -164,6 +171,9 @@ from realtalk.protocol._restore import (
     restored_instructions,
 )
 from realtalk.protocol._session import (
+    ANSWER_APPROVAL_DESCRIPTION,
+    ANSWER_APPROVAL_TOOL,
+    ANSWER_APPROVAL_TOOL_NAME,
     BACKGROUND_AGENT_DESCRIPTION,
     BACKGROUND_AGENT_TOOL,
     BACKGROUND_AGENT_TOOL_NAME,
@@ -202,6 +212,14 @@ from realtalk.protocol._url import (
 )
 
 __all__ = [
+    "ANSWER_APPROVAL_DESCRIPTION",
+    "ANSWER_APPROVAL_TOOL",
+    "ANSWER_APPROVAL_TOOL_NAME",
+    "AnswerApprovalRequested",
+    "ApprovalAnswer",
+    "PendingQuestion",
+    "QUESTION_TRANSITIONS",
+    "yes_or_no",
     "ACTIVE_RESPONSE_ERROR_CODE",
     "ACTIVE_RESPONSE_RACE_PREFIX",
     "AGENT_FINAL_MESSAGE_LABEL",

@@ -8,8 +8,9 @@ outcome of a send, and the time — and answers with two queues the I/O layer dr
 * :meth:`next_message` — client messages to send, in order (JSON objects);
 * :meth:`next_output` — what to show: the normalised :class:`RealtimeEvent` s (plus
   :class:`TurnStarted` / :class:`TurnDone`), :class:`Delegate` requests (hand this
-  text to the background agent, *before* showing the handoff event) and
-  :class:`CancelDelegation` (stop the agent's running task).
+  text to the background agent, *before* showing the handoff event),
+  :class:`CancelDelegation` (stop the agent's running task) and
+  :class:`ApprovalAnswer` (give the agent the user's answer to its question).
 
 Once :attr:`end_reason` is set the conversation is over: the I/O layer emits what is
 left in the outputs, then ``Closed(end_reason)``, and closes the socket.
@@ -38,6 +39,11 @@ Cancelling the running delegation (the model's ``cancel_background_agent`` call,
 :meth:`ConversationCore.cancel_delegation`) answers it at once and outputs
 :class:`CancelDelegation` (see :mod:`._handoff`).
 
+The agent's approval questions (:meth:`agent_question`) are put to the model, and the
+model's ``answer_approval`` call (v1: a yes/no handoff request) comes back as
+:class:`ApprovalAnswer`; the table and every edge (late answers, no question, a cancel
+or a new session while one waits) are in :mod:`._questions`.
+
 Where each decision lives: the class is composed of one part per side, all over one
 :class:`CoreState` (:mod:`._core_state`: every attribute, the shared moves and the
 ends): the server's events and which errors are survived (:mod:`._core_events`), the
@@ -57,6 +63,7 @@ from typing import Any
 from realtalk.protocol._core_events import ServerEvents
 from realtalk.protocol._core_sessions import SessionEnds
 from realtalk.protocol._core_state import (
+    ApprovalAnswer,
     CancelDelegation,
     Delegate,
     EndReason,
@@ -70,6 +77,7 @@ from realtalk.protocol._restore import ConversationSnapshot
 
 __all__ = [
     "AUDIO_OUTBOX_LIMIT",
+    "ApprovalAnswer",
     "CancelDelegation",
     "ConversationCore",
     "ConversationSnapshot",
@@ -142,6 +150,7 @@ class ConversationCore(ServerEvents, SessionEnds):
             handoff_phase=self._handoff.phase,
             answer_owed=self._answers.owes_answer,
             stale_ends=self._handoff.stale_ends,
+            question=self._questions.pending,
         )
 
     # ------------------------------------------------------------- server side

@@ -19,6 +19,7 @@ from realtalk.protocol._codec import FRAME_TOO_DEEP
 from realtalk.protocol._core_delegation import Delegation
 from realtalk.protocol._core_input import UserInput
 from realtalk.protocol._events import (
+    AnswerApprovalRequested,
     AudioOut,
     CancelRequested,
     ConversationItemAdded,
@@ -71,6 +72,7 @@ class ServerEvents(UserInput, Delegation):
             HandoffRequested: self._on_handoff,
             NoopRequested: self._on_noop,
             CancelRequested: self._on_cancel_requested,
+            AnswerApprovalRequested: self._on_answer_approval,
             ErrorEvent: self._on_error,
             SessionUpdated: self._on_session_updated,
         }

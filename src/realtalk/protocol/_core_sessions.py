@@ -45,6 +45,7 @@ class SessionEnds(CoreState):
             self._send(message, "restored history")
         self._replayed = Replayed(plan.messages)
         self._handoff.adopt(snapshot.handoff_phase, snapshot.stale_ends)
+        self._questions.adopt(snapshot.question)
         self._answers.carry(busy=snapshot.busy)
         if plan.respond:
             self._request_create("restored turn")

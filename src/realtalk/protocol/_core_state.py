@@ -23,12 +23,14 @@ from realtalk.protocol._handoff import HandoffState
 from realtalk.protocol._history import History
 from realtalk.protocol._outbox import AUDIO_OUTBOX_LIMIT, Outbox
 from realtalk.protocol._playback import AssistantAudio, PlaybackClock
+from realtalk.protocol._questions import ApprovalAnswer, QuestionState
 from realtalk.protocol._restore import LossCause, Replayed, Rotation, SessionLost
 from realtalk.protocol._transcript import TranscriptAccumulator
 
 __all__ = [
     "CREATE",
     "TRUNCATE",
+    "ApprovalAnswer",
     "CancelDelegation",
     "CoreState",
     "Delegate",
@@ -72,7 +74,7 @@ class CancelDelegation:
     """
 
 
-Output = RealtimeEvent | Delegate | CancelDelegation
+Output = RealtimeEvent | Delegate | CancelDelegation | ApprovalAnswer
 
 
 class CoreState:
@@ -102,6 +104,7 @@ class CoreState:
         self._parser = ServerEventParser(version)
         self._transcript = TranscriptAccumulator()
         self._handoff = HandoffState(version)
+        self._questions = QuestionState(version)
         self._answers = Answers()
         self._audio = AssistantAudio()
         self._outbox = Outbox(audio_limit)

@@ -15,6 +15,7 @@ import msgspec
 
 __all__ = [
     "AudioFrame",
+    "AnswerApprovalRequested",
     "AudioOut",
     "CancelRequested",
     "ConversationItemAdded",
@@ -177,6 +178,17 @@ class CancelRequested(_Event, frozen=True, tag="cancel_requested"):
     item_id: str
 
 
+class AnswerApprovalRequested(_Event, frozen=True, tag="answer_approval_requested"):
+    """The model called ``answer_approval`` (realtalk's extension, v2): the user's yes/no
+    to the background agent's question. ``approved`` is None when the arguments did not
+    say (not a boolean); ``request_id`` is None when the model left it out."""
+
+    call_id: str
+    item_id: str
+    approved: bool | None = None
+    request_id: str | None = None
+
+
 class ErrorEvent(_Event, frozen=True, tag="error"):
     """A server ``error`` event, a transport failure or a local failure.
 
@@ -220,6 +232,7 @@ RealtimeEvent = (
     | HandoffRequested
     | NoopRequested
     | CancelRequested
+    | AnswerApprovalRequested
     | ErrorEvent
     | TurnStarted
     | TurnDone

@@ -45,6 +45,7 @@ from realtalk.protocol._delegation import truncate_output
 from realtalk.protocol._events import Mode, TranscriptEntry, Version
 from realtalk.protocol._handoff import HandoffPhase
 from realtalk.protocol._history import HistoryEntry
+from realtalk.protocol._questions import PendingQuestion
 
 __all__ = [
     "DIGEST_BUDGET_CHARS",
@@ -118,6 +119,8 @@ class ConversationSnapshot:
     """A question was not answered yet, or its answer was still being given."""
     stale_ends: int = 0
     """Cancelled agent tasks whose end is still to come (their events are dropped)."""
+    question: PendingQuestion | None = None
+    """The agent's approval question still waiting for the user's answer."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,9 @@ __all__ = [
     "CANCEL_AGENT_DESCRIPTION",
     "CANCEL_AGENT_TOOL",
     "CANCEL_AGENT_TOOL_NAME",
+    "ANSWER_APPROVAL_DESCRIPTION",
+    "ANSWER_APPROVAL_TOOL",
+    "ANSWER_APPROVAL_TOOL_NAME",
     "DEFAULT_BACKEND_PROMPT",
     "DEFAULT_REALTIME_MODEL",
     "INPUT_TRANSCRIPTION_MODEL",
@@ -53,6 +56,8 @@ BACKGROUND_AGENT_TOOL_NAME: Final = "background_agent"
 REMAIN_SILENT_TOOL_NAME: Final = "remain_silent"
 CANCEL_AGENT_TOOL_NAME: Final = "cancel_background_agent"
 """realtalk's own tool (not in the reference): the user stops the running agent task."""
+ANSWER_APPROVAL_TOOL_NAME: Final = "answer_approval"
+"""realtalk's own tool (not in the reference): the user's yes/no to the agent's question."""
 
 # Wire payload: compared byte for byte by the reference's WebRTC test. Do not reflow.
 BACKGROUND_AGENT_DESCRIPTION: Final = (
@@ -77,6 +82,14 @@ CANCEL_AGENT_DESCRIPTION: Final = (
     "never mind). The task is stopped at once and its result is discarded; then tell the "
     "user it was cancelled. Do not call it when no background task is running, and do not "
     "use it to change a task: use background_agent to steer it instead."
+)
+
+ANSWER_APPROVAL_DESCRIPTION: Final = (
+    "Pass the user's answer to the background agent's approval question. When a [BACKEND] "
+    "message says the agent asks for approval, ask the user that question; when they "
+    "answer, call this with approved true for yes (yes, sure, go ahead) or false for no "
+    "(no, don't), and request_id from that message. Only call it with the user's own "
+    "answer, never on your own; if the answer is unclear, ask again."
 )
 
 BACKGROUND_AGENT_TOOL: Final[dict[str, Any]] = {
@@ -107,6 +120,27 @@ CANCEL_AGENT_TOOL: Final[dict[str, Any]] = {
     "name": CANCEL_AGENT_TOOL_NAME,
     "description": CANCEL_AGENT_DESCRIPTION,
     "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
+}
+
+ANSWER_APPROVAL_TOOL: Final[dict[str, Any]] = {
+    "type": "function",
+    "name": ANSWER_APPROVAL_TOOL_NAME,
+    "description": ANSWER_APPROVAL_DESCRIPTION,
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "approved": {
+                "type": "boolean",
+                "description": "true: the user said yes; false: the user said no.",
+            },
+            "request_id": {
+                "type": "string",
+                "description": "The request_id of the question being answered.",
+            },
+        },
+        "required": ["approved"],
+        "additionalProperties": False,
+    },
 }
 
 V1_VOICES: Final = ("juniper", "maple", "spruce", "ember", "vale", "breeze", "arbor", "sol", "cove")
@@ -140,6 +174,8 @@ How to work:
 background_agent tool. Pass the user's own words; do not rephrase or summarise them.
 - If the agent is already busy, a new request steers the current task; say so briefly.
 - If the user asks to stop or cancel what the agent is doing, call cancel_background_agent.
+- When the agent asks for approval, ask the user its question in one sentence and pass \
+their yes or no with answer_approval. Never answer it yourself.
 - Never pretend to have done work yourself, and never promise work for later without \
 calling background_agent so it is actually queued.
 - Messages starting with [BACKEND] are updates and results from the agent. Tell the user \
@@ -283,11 +319,12 @@ def _v2_conversational_payload(config: SessionConfig) -> dict[str, Any]:
             },
         },
         # Deep copies: callers may mutate the payload; the module constants must not change.
-        # The reference's two tools, then ours (cancel_background_agent).
+        # The reference's two tools, then ours (cancel_background_agent, answer_approval).
         "tools": [
             copy.deepcopy(BACKGROUND_AGENT_TOOL),
             copy.deepcopy(REMAIN_SILENT_TOOL),
             copy.deepcopy(CANCEL_AGENT_TOOL),
+            copy.deepcopy(ANSWER_APPROVAL_TOOL),
         ],
         "tool_choice": TOOL_CHOICE,
     }

@@ -17,7 +17,6 @@ from typing import Any, Final
 
 import msgspec
 
-from realtalk.protocol._depth import too_deep
 from realtalk.protocol._events import (
     AudioFrame,
     AudioOut,
@@ -43,10 +42,12 @@ from realtalk.protocol._events import (
     Version,
 )
 from realtalk.protocol._session import (
+    ANSWER_APPROVAL_TOOL_NAME,
     BACKGROUND_AGENT_TOOL_NAME,
     CANCEL_AGENT_TOOL_NAME,
     REMAIN_SILENT_TOOL_NAME,
 )
+from realtalk.protocol._tool_args import approval_answer, handoff_input
 
 __all__ = ["CARRIES_JSON", "DECODERS", "KNOWN_TYPES", "Wire"]
 
@@ -54,10 +55,14 @@ _U16_MAX: Final = 0xFFFF
 _U32_MAX: Final = 0xFFFF_FFFF
 _V2_DEFAULT_SAMPLE_RATE: Final = 24000
 _V2_DEFAULT_CHANNELS: Final = 1
-_TOOL_ARGUMENT_KEYS: Final = ("input_transcript", "input", "text", "prompt", "query")
 _UNSET: Final = msgspec.UNSET
 _HANDOFF_TOOLS: Final = frozenset(
-    {BACKGROUND_AGENT_TOOL_NAME, REMAIN_SILENT_TOOL_NAME, CANCEL_AGENT_TOOL_NAME}
+    {
+        BACKGROUND_AGENT_TOOL_NAME,
+        REMAIN_SILENT_TOOL_NAME,
+        CANCEL_AGENT_TOOL_NAME,
+        ANSWER_APPROVAL_TOOL_NAME,
+    }
 )
 
 
@@ -79,24 +84,6 @@ def _response_id(response: Any, response_id: Any) -> str | None:
         if found is not None:
             return found
     return _str(response_id)
-
-
-def _handoff_input(arguments: str) -> str:
-    """Pick the delegated text out of a ``background_agent`` call's ``arguments``."""
-    if not arguments:
-        return ""
-    if too_deep(arguments):
-        return arguments
-    try:
-        parsed = msgspec.json.decode(arguments)
-    except ValueError:
-        return arguments
-    if type(parsed) is dict:
-        for key in _TOOL_ARGUMENT_KEYS:
-            value = parsed.get(key)
-            if type(value) is str and value.strip():
-                return value.strip()
-    return arguments
 
 
 # --- wire structs ----------------------------------------------------------------------
@@ -284,7 +271,9 @@ class _V2ItemDone(Wire, tag="conversation.item.done"):
                 if name == CANCEL_AGENT_TOOL_NAME:
                     return CancelRequested(call_id, item_id)
                 arguments = _str(item.get("arguments")) or ""
-                return HandoffRequested(call_id, item_id, _handoff_input(arguments))
+                if name == ANSWER_APPROVAL_TOOL_NAME:
+                    return approval_answer(call_id, item_id, arguments)
+                return HandoffRequested(call_id, item_id, handoff_input(arguments))
         return None if item_id is None else ConversationItemDone(item_id)
 
 

@@ -340,7 +340,17 @@ async function stopTalking() {
 }
 
 function cancelTurn(turnId) {
-  return guarded(() => app.rpc.request("turn/interrupt", { threadId: app.threadId, turnId }));
+  // A delegation of the running conversation is cancelled there, so the model is told at
+  // once and says so (thread/realtime/cancelHandoff); a turn with no conversation running
+  // (or none delegated) is interrupted.
+  return guarded(async () => {
+    if (app.running) {
+      const params = { threadId: app.threadId };
+      const result = await app.rpc.request("thread/realtime/cancelHandoff", params);
+      if (result.cancelled) return;
+    }
+    await app.rpc.request("turn/interrupt", { threadId: app.threadId, turnId });
+  });
 }
 
 // -- start-up ----------------------------------------------------------------------------
