@@ -167,6 +167,7 @@ async def test_without_bwrap_commands_are_refused_with_the_startup_reason(
     reason = "bubblewrap (bwrap) was not found on PATH; install bubblewrap"
     assert f"realtalk: warning: the agent's commands will be refused: {reason}" in run.stderr
     assert f"sandbox unavailable: {reason}" in run.stdout
+    assert "[failed]" in run.stdout and "None" not in run.stdout  # no exit code: never ran
     assert not (ws / "made.txt").exists()
     log = log_file(tmp_path).read_text()
     assert "available=False" in log and "command refused: no sandbox" in log

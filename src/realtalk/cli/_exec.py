@@ -207,7 +207,7 @@ class _Printer:
                 self._indented(output)
             elif streamed is None and output:
                 self._indented(output)
-            code = "declined" if event.status == "declined" else f"exit {event.exit_code}"
+            code = f"exit {event.exit_code}" if event.exit_code is not None else event.status
             self._line(f"[{code}]")
         elif isinstance(event, PatchApplied):
             changes = ", ".join(f"{c.kind} {c.path}" for c in event.changes) or "no files"
