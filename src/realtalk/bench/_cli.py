@@ -67,7 +67,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--quick", action="store_true", help="one voice and speed")
         if name == "peer":
             p.add_argument("--rounds", type=count_arg, default=20)
-            p.add_argument("--words", type=count_arg, default=300, help="length of the long answer")
+            p.add_argument(
+                "--words", type=count_arg, default=2000, help="length of the long answer"
+            )
         if name == "reconnect":
             p.add_argument("--rounds", type=count_arg, default=5)
             p.add_argument("--turns", type=non_negative_arg, default=4)

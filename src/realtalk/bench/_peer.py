@@ -7,9 +7,12 @@ one run, turn about, so drift on a busy machine hits both alike:
 * **first delta**: the user's text is handed to the client (``text_in`` then
   ``request_response`` / ``send_message``) until the application holds the answer's first output delta
   (audio or transcript); a short answer, repeated ``rounds`` times per client;
-* **deltas per second**: a long answer (``words`` words spoken, several thousand
-  20 ms audio deltas), from its first audio delta to its end as the application sees
-  them, best of five per client; the client process's CPU per delta comes with it.
+* **deltas per second**: a long answer (``words`` words spoken, by default 2,000: some
+  21,000 20 ms audio deltas), from its first audio delta to its end as the application
+  sees them, best of five per client; the client process's CPU per delta comes with
+  it. At 300 words a fast client drained the answer in ~16 ms, and one scheduler
+  hiccup moved the ratio between 3.8 and 5.6 in one session; at 2,000 words (~100 ms
+  for realtalk) it stayed within 4.9-5.1.
 
 Every answer's text is synthesised once before anything is measured (the emulator
 caches its speech), so both clients get the same bytes at the same cost. openai-agents
@@ -189,7 +192,7 @@ def _require_agents() -> None:
         raise ConfigError(_AGENTS_MISSING) from None
 
 
-async def bench_peer(rounds: int = 20, words: int = 300) -> dict[str, Any]:
+async def bench_peer(rounds: int = 20, words: int = 2000) -> dict[str, Any]:
     """Run the comparison (see the module docs); returns the JSON-ready report."""
     if rounds < 1 or words < 1:
         raise ValueError("rounds and words must be >= 1")
