@@ -95,10 +95,10 @@ ABORTED_OUTPUT: Final = "aborted: the user interrupted the task before this tool
 """The ``function_call_output`` recorded for a call an interrupt cut short."""
 
 FAILED_OUTPUT: Final = "aborted: the task failed before this tool call finished"
+"""The ``function_call_output`` recorded for a call left open by a failed turn."""
 
 STOPPED_OUTPUT: Final = "aborted: the session ended before this tool call finished"
 """The ``function_call_output`` given, at start, to a call of ``history`` that has none."""
-"""The ``function_call_output`` recorded for a call left open by a failed turn."""
 
 
 class _Turn:
