@@ -4,7 +4,6 @@ agent's event-stream questions (ApprovalRequested -> answer_approval)."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from realtalk.agent._interface import AgentEvent
 from realtalk.agent._tools import ApprovalCancelledError, ToolRunner
 from realtalk.protocol.responses import FunctionCall
 
+from .._sandboxed_python import SANDBOXED_PYTHON
 from ._responses_support import agent_at, responses_server, until_done
 
 
@@ -79,7 +79,7 @@ async def port() -> AsyncIterator[int]:
 
 def fetch(port: int) -> list[str]:
     code = f"import socket;print(socket.create_connection(('127.0.0.1',{port}),5).recv(9).decode())"
-    return [sys.executable, "-c", code]
+    return [SANDBOXED_PYTHON, "-c", code]
 
 
 async def test_on_request_escalation_is_asked_and_runs_outside_the_sandbox(

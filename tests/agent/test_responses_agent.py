@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 
 import msgspec
@@ -27,6 +26,7 @@ from realtalk.emulator import ResponsesEmulator, ResponsesOptions
 from realtalk.emulator._responses import scripted_reply
 from realtalk.protocol.responses import FunctionCall, message_text, user_message
 
+from .._sandboxed_python import SANDBOXED_PYTHON
 from ._responses_support import (
     API_KEY,
     SHELL_TOOL,
@@ -211,7 +211,7 @@ async def test_shell_timeout_kills_the_command(tmp_path: Path) -> None:
 
 async def test_shell_output_is_capped(tmp_path: Path) -> None:
     code = "import sys; sys.stdout.write('x' * 5000)"
-    out = await runner(tmp_path, output_cap_bytes=100).run(shell(sys.executable, "-c", code))
+    out = await runner(tmp_path, output_cap_bytes=100).run(shell(SANDBOXED_PYTHON, "-c", code))
     assert out.startswith("Exit code: 0\n")
     assert "x" * 100 + "\n[output truncated: 4900 more bytes]" in out
 

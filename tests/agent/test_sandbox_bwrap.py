@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +18,8 @@ from realtalk.agent import SafetyOptions, SandboxMode, SandboxPolicy
 from realtalk.agent._bwrap import bwrap_argv, reset_sandbox_cache, sandbox_status
 from realtalk.agent._process import ProcessResult, run_process
 from realtalk.agent._shell import CommandSandbox
+
+from .._sandboxed_python import SANDBOXED_PYTHON
 
 CANARY = "sk-canary-0123456789abcdefABCDEF"
 
@@ -138,7 +139,7 @@ def _connect_argv(port: int) -> list[str]:
         f"s=socket.create_connection(('127.0.0.1',{port}),timeout=5)\n"
         "sys.stdout.write(s.recv(16).decode())"
     )
-    return [sys.executable, "-c", code]
+    return [SANDBOXED_PYTHON, "-c", code]
 
 
 async def test_network_is_off_unless_allowed(tmp_path: Path, host_listener: int) -> None:

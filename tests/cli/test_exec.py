@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from .._sandboxed_python import SANDBOXED_PYTHON
 from ._run import Run, log_file, run_realtalk
 
 CANARY = "sk-canary-REALTALK-0123456789abcdef"
@@ -147,7 +147,7 @@ async def listener() -> AsyncIterator[int]:
 
 async def test_network_fails_unless_allowed(tmp_path: Path, ws: Path, listener: int) -> None:
     code = f"import socket; print(socket.create_connection(('127.0.0.1', {listener}), 5).recv(20))"
-    prompt = f'run `{sys.executable} -c "{code}"`'
+    prompt = f'run `{SANDBOXED_PYTHON} -c "{code}"`'
     run = await exec_(tmp_path, ws, prompt)
     assert "ConnectionRefusedError" in run.stdout and "hello-from-host" not in run.stdout
     config = tmp_path / "config.toml"
