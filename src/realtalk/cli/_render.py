@@ -32,7 +32,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def safe_text(text: str) -> str:
-    """Escape control characters from the server before they reach a terminal."""
+    """Escape control characters from the server before they reach a terminal.
+
+    A carriage return shows what a terminal would have shown: the text after it, on its
+    line (a command's progress meter, such as curl's, keeps only its last state), and a
+    CR before a line end or at the end is dropped.
+    """
+    if "\r" in text:
+        text = "\n".join(line.rstrip("\r").rpartition("\r")[2] for line in text.split("\n"))
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
