@@ -28,10 +28,8 @@ Behaviour:
 * **Failures.** A tool that raises (it should not) gives the model an
   ``error: <Type>: <message>`` output. A turn that fails in any other way answers
   its open calls with :data:`FAILED_OUTPUT`, so the thread stays valid too.
-* **Steering.** ``submit`` while busy queues the text; it is appended to the thread
-  as a user message right before the running turn's next request (a turn that was
-  about to end makes one more request for it). At most ``max_pending`` texts wait;
-  beyond that a text is merged into the last waiting one, so nothing is lost.
+* **Steering.** ``submit`` while busy steers the running turn (see ``_agent_thread``);
+  a turn that was about to end makes one more request for it.
 * **Ordering.** A new turn starts only after the previous one has emitted its final
   event, so events of two turns never interleave.
 * **Ownership.** The agent owns ``client``: :meth:`aclose` cancels the running turn
@@ -44,12 +42,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from realtalk._errors import AgentError, ConfigError, RealtalkError, TransportClosedError
+from realtalk._errors import AgentError, ConfigError, RealtalkError
+from realtalk.agent._agent_thread import (
+    ABORTED_OUTPUT,
+    FAILED_OUTPUT,
+    STOPPED_OUTPUT,
+    AgentThread,
+)
 from realtalk.agent._approval import ApprovalDecision, Approver
 from realtalk.agent._approval_desk import ApprovalDesk
 from realtalk.agent._bwrap import SandboxStatus
@@ -57,28 +60,22 @@ from realtalk.agent._interface import (
     AGENT_EVENT_TYPES,
     INTERRUPTED_MESSAGE,
     AgentEvent,
-    AssistantDelta,
     AssistantMessage,
     TaskComplete,
     TaskFailed,
 )
 from realtalk.agent._model_client import ModelClient
-from realtalk.agent._model_session import ModelClientSession, Prompt, StreamRetry
+from realtalk.agent._model_session import ModelClientSession, Prompt
 from realtalk.agent._shell import SafetyOptions
-from realtalk.agent._text_deltas import TextDeltaFilter
+from realtalk.agent._text_deltas import stream_response
 from realtalk.agent._tools import ApprovalCancelledError, ToolRunner
 from realtalk.protocol.responses import (
-    ERR_STREAM_CLOSED,
     FunctionCall,
     Item,
-    OutputItemDone,
-    OutputTextDelta,
-    ResponseCompleted,
     as_function_call,
     function_call_output,
     history_item,
     message_text,
-    user_message,
 )
 
 __all__ = ["ABORTED_OUTPUT", "FAILED_OUTPUT", "STOPPED_OUTPUT", "ResponsesAgent"]
@@ -90,15 +87,6 @@ _MAX_FAILURE_CHARS: Final = 200
 _INTERRUPT_TIMEOUT_S: Final = 10.0
 """Longest wait in :meth:`ResponsesAgent.interrupt` for the turn to stop (a tool's
 process group is killed at once; reaping it is bounded by the tool runner)."""
-
-ABORTED_OUTPUT: Final = "aborted: the user interrupted the task before this tool call finished"
-"""The ``function_call_output`` recorded for a call an interrupt cut short."""
-
-FAILED_OUTPUT: Final = "aborted: the task failed before this tool call finished"
-"""The ``function_call_output`` recorded for a call left open by a failed turn."""
-
-STOPPED_OUTPUT: Final = "aborted: the session ended before this tool call finished"
-"""The ``function_call_output`` given, at start, to a call of ``history`` that has none."""
 
 
 class _Turn:
@@ -187,10 +175,7 @@ class ResponsesAgent:
             emit=self._emit,
         )
         self._max_requests = max_requests_per_turn
-        self._max_pending = max_pending
-        self._history: list[Item] = list(history)
-        self._answer_open_calls(STOPPED_OUTPUT)  # an earlier session may have stopped mid-call
-        self._steers: deque[str] = deque()
+        self._thread = AgentThread(history, max_pending=max_pending)
         self._events: asyncio.Queue[AgentEvent | object] = asyncio.Queue(maxsize=events_maxsize)
         self._turns: set[asyncio.Task[None]] = set()
         self._last_turn: asyncio.Task[None] | None = None
@@ -207,7 +192,7 @@ class ResponsesAgent:
     @property
     def history(self) -> list[Item]:
         """A copy of the thread's items."""
-        return list(self._history)
+        return self._thread.items
 
     @property
     def safety(self) -> SafetyOptions:
@@ -239,16 +224,13 @@ class ResponsesAgent:
         if self._closing:
             raise AgentError("the background agent is closed; start a new conversation")
         if self._busy:
-            if len(self._steers) >= self._max_pending:
-                self._steers[-1] = f"{self._steers[-1]}\n\n{text}"
-            else:
-                self._steers.append(text)
+            self._thread.steer(text)
             logger.info("background agent busy; text will steer the running turn")
             return
         self._busy = True
         # The previous turn appends nothing once it is no longer busy, so the input
         # can join the thread now (an interrupt before the turn runs keeps it).
-        self._history.append(user_message(text))
+        self._thread.add_user_text(text)
         turn = _Turn()
         task = asyncio.create_task(
             self._run_turn(turn, self._last_turn), name="realtalk-responses-agent-turn"
@@ -305,7 +287,7 @@ class ResponsesAgent:
         """
         if not self._closing:
             self._closing = True
-            self._steers.clear()
+            self._thread.drop_steers()
             stopping = self._current.task if self._current and self._current.interrupted else None
             for task in list(self._turns):
                 if task is not stopping:  # an interrupted turn was cancelled already
@@ -348,21 +330,21 @@ class ResponsesAgent:
                     f"the task took longer than its limit of {self._task_timeout_s:g} s "
                     "([agent] timeout_s) and was stopped"
                 )
-            self._answer_open_calls(FAILED_OUTPUT)
+            self._thread.answer_open_calls(FAILED_OUTPUT)
         except asyncio.CancelledError:
             if not turn.interrupted or self._closing:
                 raise
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()  # the interrupt is handled here; the task ends normally
-            self._answer_open_calls(ABORTED_OUTPUT)
+            self._thread.answer_open_calls(ABORTED_OUTPUT)
         except RealtalkError as exc:
             reason = _short(str(exc))
-            self._answer_open_calls(FAILED_OUTPUT)
+            self._thread.answer_open_calls(FAILED_OUTPUT)
         except Exception as exc:
             logger.exception("background agent turn crashed")
             reason = _short(f"internal error ({type(exc).__name__})")
-            self._answer_open_calls(FAILED_OUTPUT)
+            self._thread.answer_open_calls(FAILED_OUTPUT)
         if not turn.settled.is_set():
             self._finish(turn)
         if turn.interrupted:
@@ -376,20 +358,20 @@ class ResponsesAgent:
 
     async def _loop(self, session: ModelClientSession, turn: _Turn) -> None:
         for _ in range(self._max_requests):
-            self._take_steers()
+            self._thread.take_steers()
             prompt = Prompt(
                 model=self._model,
                 instructions=self._instructions,
-                input=list(self._history),
+                input=self._thread.items,
                 tools=self._tools.specs(),
             )
-            items = await self._request(session, prompt)
+            items = await stream_response(session, prompt, self._emit)
             # The whole response joins the thread before anything is awaited, so an
             # interrupt never leaves half of it behind.
             replies: list[str] = []
             calls: list[FunctionCall] = []
             for item in items:
-                self._history.append(history_item(item))
+                self._thread.append(history_item(item))
                 reply = message_text(item, role="assistant")
                 if reply:
                     replies.append(reply)
@@ -401,8 +383,8 @@ class ResponsesAgent:
             for call in calls:
                 logger.info("background agent runs a tool", extra={"tool": call.name})
                 output = await self._run_tool(call)
-                self._history.append(function_call_output(call.call_id, output))
-            if not calls and not self._steers:
+                self._thread.append(function_call_output(call.call_id, output))
+            if not calls and not self._thread.steering:
                 # Decided with no await since the check, so a later submit starts a new turn.
                 self._finish(turn)
                 return
@@ -418,44 +400,9 @@ class ResponsesAgent:
             logger.exception("background agent tool raised", extra={"tool": call.name})
             return f"error: {type(exc).__name__}: {exc}"
 
-    async def _request(self, session: ModelClientSession, prompt: Prompt) -> list[Item]:
-        """Run one request, streaming its text as deltas; return its output items."""
-        items: list[Item] = []
-        deltas = TextDeltaFilter()
-        async with contextlib.aclosing(session.stream(prompt)) as events:
-            async for event in events:
-                if isinstance(event, OutputTextDelta):
-                    piece = deltas.feed(event.output_index, event.delta)
-                    if piece:
-                        await self._emit(AssistantDelta(piece))
-                elif isinstance(event, OutputItemDone):
-                    items.append(event.item)
-                elif isinstance(event, StreamRetry):
-                    items.clear()
-                    deltas.retry()
-                elif isinstance(event, ResponseCompleted):
-                    return items
-        raise TransportClosedError(ERR_STREAM_CLOSED)
-
-    def _take_steers(self) -> None:
-        while self._steers:
-            self._history.append(user_message(self._steers.popleft()))
-
-    def _answer_open_calls(self, output: str) -> None:
-        """Give every function call without an output ``output``."""
-        answered = {
-            item.get("call_id")
-            for item in self._history
-            if item.get("type") == "function_call_output"
-        }
-        for item in list(self._history):
-            call = as_function_call(item)
-            if call is not None and call.call_id not in answered:
-                self._history.append(function_call_output(call.call_id, output))
-
     def _finish(self, turn: _Turn) -> None:
         """Mark the agent idle; texts that arrived too late stay in the thread."""
-        self._take_steers()
+        self._thread.take_steers()
         self._busy = False
         turn.settled.set()
 

@@ -1,6 +1,8 @@
-"""Which ``response.output_text.delta`` pieces of one request the agent passes on.
+"""One request of the built-in agent: its output items, and the text deltas passed on.
 
-Pure bookkeeping (no I/O), fed with the text deltas of one request in order:
+:func:`stream_response` runs one request and returns its output items, passing text
+pieces on as :class:`AssistantDelta` events as they stream. Which pieces, is pure
+bookkeeping (:class:`TextDeltaFilter`, no I/O), fed with the text deltas in order:
 
 * Only the first output item that streams text is passed on: the deltas a consumer
   sees before the next ``AssistantMessage`` must belong to that one message. Later
@@ -13,7 +15,47 @@ Pure bookkeeping (no I/O), fed with the text deltas of one request in order:
 
 from __future__ import annotations
 
-__all__ = ["TextDeltaFilter"]
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from realtalk._errors import TransportClosedError
+from realtalk.agent._interface import AgentEvent, AssistantDelta
+from realtalk.agent._model_session import ModelClientSession, Prompt, StreamRetry
+from realtalk.protocol.responses import (
+    ERR_STREAM_CLOSED,
+    Item,
+    OutputItemDone,
+    OutputTextDelta,
+    ResponseCompleted,
+)
+
+__all__ = ["TextDeltaFilter", "stream_response"]
+
+
+async def stream_response(
+    session: ModelClientSession, prompt: Prompt, emit: Callable[[AgentEvent], Awaitable[None]]
+) -> list[Item]:
+    """Run one request, emitting its text as deltas; return its output items.
+
+    A retried request (``StreamRetry``) starts its items again; a stream that ends
+    before ``response.completed`` is a :class:`TransportClosedError`.
+    """
+    items: list[Item] = []
+    deltas = TextDeltaFilter()
+    async with contextlib.aclosing(session.stream(prompt)) as events:
+        async for event in events:
+            if isinstance(event, OutputTextDelta):
+                piece = deltas.feed(event.output_index, event.delta)
+                if piece:
+                    await emit(AssistantDelta(piece))
+            elif isinstance(event, OutputItemDone):
+                items.append(event.item)
+            elif isinstance(event, StreamRetry):
+                items.clear()
+                deltas.retry()
+            elif isinstance(event, ResponseCompleted):
+                return items
+    raise TransportClosedError(ERR_STREAM_CLOSED)
 
 
 class TextDeltaFilter:
