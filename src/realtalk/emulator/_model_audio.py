@@ -7,6 +7,7 @@ named here; VAD is :mod:`realtalk.emulator._audio`, the buffer and its items
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 from typing import Any
@@ -23,8 +24,11 @@ __all__ = ["AudioTurns"]
 JsonDict = dict[str, Any]
 
 
-class AudioTurns:
-    """Input audio handling of the scripted model (see the module docstring)."""
+class AudioTurns(abc.ABC):
+    """Input audio handling of the scripted model (see the module docstring).
+
+    The abstract methods are what it needs of its host, :class:`ScriptedModel`.
+    """
 
     version: SessionVersion
     mode: SessionMode
@@ -35,9 +39,10 @@ class AudioTurns:
     _conversation: Conversation
     _responder: Responder
 
-    async def _emit(self, event: JsonDict) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _emit(self, event: JsonDict) -> None: ...
 
+    @abc.abstractmethod
     async def _error(
         self,
         message: str,
@@ -46,17 +51,16 @@ class AudioTurns:
         param: str | None,
         event: JsonDict,
         error_type: str = "invalid_request_error",
-    ) -> None:
-        raise NotImplementedError
+    ) -> None: ...
 
-    def _turn_detection(self) -> JsonDict | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _turn_detection(self) -> JsonDict | None: ...
 
-    def _detection_flag(self, name: str) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _detection_flag(self, name: str) -> bool: ...
 
-    async def _respond(self, event: JsonDict) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _respond(self, event: JsonDict) -> None: ...
 
     async def feed_input_audio(self, pcm: bytes) -> None:
         """Raw PCM16 24 kHz mono input (e.g. a WebRTC track), same path as ``append``."""
