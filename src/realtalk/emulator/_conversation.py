@@ -37,8 +37,52 @@ class Conversation:
     def __init__(self, ids: IdFactory) -> None:
         self._ids = ids
         self.items: dict[str, JsonDict] = {}
+        """Every item, in conversation order. Change it only through this class: what
+        the next response needs is indexed as items arrive (below), so answering stays
+        O(1) in the conversation's length instead of rescanning every item."""
         self.last_input = LastInput(InputKind.NONE)
         self.backend_since_handoff: str | None = None
+        self._reindex()
+
+    def _reindex(self) -> None:
+        """Rebuild the indexes from ``items`` (after a delete or a replaced item: rare)."""
+        self._user_texts: dict[str, str] = {}  # user message id -> its text, in order
+        self._call_names: dict[str | None, str] = {}  # call_id -> its latest call's tool
+        self._agent_calls: set[str | None] = set()  # background_agent call ids
+        self._answered: set[str | None] = set()  # call ids with a function_call_output
+        self._question: Question | None = None  # the latest unanswered approval question
+        for item in self.items.values():
+            self._index(item)
+
+    def _index(self, item: JsonDict) -> None:
+        kind = item.get("type")
+        call_id = item.get("call_id")
+        call_id = call_id if isinstance(call_id, str) else None  # client JSON: any type
+        if kind == "message":
+            if item.get("role") == "user":
+                text = _text(item)
+                self._user_texts[item["id"]] = text
+                asked = approval_question(text)
+                if asked is not None:
+                    self._question = asked
+        elif kind == "function_call":
+            name = item.get("name")
+            self._call_names[call_id] = name if isinstance(name, str) else ""
+            if name == BACKGROUND_AGENT_TOOL:
+                self._agent_calls.add(call_id)
+            elif name == ANSWER_APPROVAL_TOOL:
+                self._question = None
+        elif kind == "function_call_output":
+            self._answered.add(call_id)
+
+    def _put(self, item_id: str, item: JsonDict) -> None:
+        """Store ``item`` (a new id goes last; a known id keeps its place)."""
+        known = self.items.get(item_id)
+        self.items[item_id] = item
+        if known is None:
+            self._index(item)
+        elif known is not item:
+            self._reindex()
 
     def last_item_id(self) -> str | None:
         return next(reversed(self.items), None)
@@ -47,13 +91,12 @@ class Conversation:
         """What the user said before ``item_id`` (typed text and transcripts; ``[USER] ``
         stripped, ``[BACKEND] `` updates left out), oldest first."""
         said: list[str] = []
-        for key, item in self.items.items():
+        texts = self._user_texts
+        for key in self.items:
             if key == item_id:
                 break
-            if item.get("type") != "message" or item.get("role") != "user":
-                continue
-            text = _text(item)
-            if text.strip() and not text.startswith(BACKEND_PREFIX):
+            text = texts.get(key)
+            if text is not None and text.strip() and not text.startswith(BACKEND_PREFIX):
                 said.append(text.removeprefix(USER_PREFIX))
         return tuple(said)
 
@@ -68,47 +111,26 @@ class Conversation:
 
     def delegating(self) -> bool:
         """A ``background_agent`` call has no ``function_call_output`` yet (a task runs)."""
-        answered = {
-            item.get("call_id")
-            for item in self.items.values()
-            if item.get("type") == "function_call_output"
-        }
-        return any(
-            item.get("type") == "function_call"
-            and item.get("name") == BACKGROUND_AGENT_TOOL
-            and item.get("call_id") not in answered
-            for item in self.items.values()
-        )
+        return not self._agent_calls <= self._answered
 
     def pending_question(self) -> Question | None:
         """The agent's approval question waiting for the user (rule 1a): the latest
         ``[BACKEND] `` question with no ``answer_approval`` call after it, while a
         delegation runs."""
-        question: Question | None = None
-        for item in self.items.values():
-            if item.get("type") == "function_call" and item.get("name") == ANSWER_APPROVAL_TOOL:
-                question = None
-            elif item.get("type") == "message" and item.get("role") == "user":
-                asked = approval_question(_text(item))
-                if asked is not None:
-                    question = asked
+        question = self._question
         return question if question is not None and self.delegating() else None
 
     def remember(self, item: JsonDict) -> None:
         """Keep a model output item (so later tool outputs and retrieves can find it)."""
         item_id = item.get("id")
         if isinstance(item_id, str):
-            self.items[item_id] = item
+            self._put(item_id, item)
 
     def _tool_name(self, call_id: Any) -> str:
-        for item in reversed(self.items.values()):
-            if item.get("type") == "function_call" and item.get("call_id") == call_id:
-                name = item.get("name")
-                return name if isinstance(name, str) else ""
-        return ""
+        return self._call_names.get(call_id if isinstance(call_id, str) else None, "")
 
     def add_audio_item(self, item: JsonDict, transcript: str, *, track_input: bool) -> None:
-        self.items[item["id"]] = item
+        self._put(item["id"], item)
         if track_input:
             self.last_input = LastInput(InputKind.USER_TEXT, transcript, item["id"])
 
@@ -139,7 +161,7 @@ class Conversation:
         item_id = given_id if isinstance(given_id, str) and given_id else self._ids.next("item")
         stored = {**item, "id": item_id, "object": "realtime.item", "status": "completed"}
         previous = self.last_item_id()
-        self.items[item_id] = stored
+        self._put(item_id, stored)
         if item_type == "function_call_output":
             self.last_input = LastInput(
                 InputKind.TOOL_OUTPUT,
@@ -188,6 +210,7 @@ class Conversation:
             return ItemError(
                 f"Item with item_id not found: {item_id}", "item_delete_invalid_item_id", "item_id"
             )
+        self._reindex()
         return {"type": "conversation.item.deleted", "item_id": item_id}
 
     def retrieve(self, item_id: Any) -> JsonDict | ItemError:
