@@ -12,13 +12,13 @@ barge-in, ``client_cancelled`` for ``response.cancel``).
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from realtalk.emulator._audio import CHUNK_BYTES, CHUNK_MS, TONE_CHUNK
+from realtalk.emulator._audio import CHUNK_BYTES, CHUNK_MS
 from realtalk.emulator._script import split_words
 from realtalk.emulator._tts import SpeechSynthesizer
+from realtalk.emulator._voice import Voice, speech_chunk_count, split_chunks, tone, voice_for
 from realtalk.emulator._wire import (
     IdFactory,
     assistant_item,
@@ -39,9 +39,6 @@ JsonDict = dict[str, Any]
 Emit = Callable[[JsonDict], Awaitable[None]]
 AudioSink = Callable[[bytes], Awaitable[None]]
 
-_BASE_CHUNKS: Final = 10  # 200 ms
-_CHUNKS_PER_WORD: Final = 2  # 40 ms per word
-_MAX_CHUNKS: Final = 150  # 3 s
 # Real-time pacing sends this much audio ahead of its play time, so a paced consumer
 # (the WebRTC track) never runs dry between two timer wake-ups.
 _LEAD_CHUNKS: Final = 3  # 60 ms
@@ -49,29 +46,6 @@ _LEAD_CHUNKS: Final = 3  # 60 ms
 # events of one loop turn go out in one write (see _connection), so a client can be
 # fed faster than it reads, and a cancel still gets in within ~0.2 s of audio.
 _FAST_CHUNKS_PER_TURN: Final = 10
-
-
-def speech_chunk_count(text: str) -> int:
-    """Tone fallback: 20 ms chunks for ``text`` (200 ms + 40 ms per word, max 3 s)."""
-    return min(_MAX_CHUNKS, _BASE_CHUNKS + _CHUNKS_PER_WORD * len(text.split()))
-
-
-def base64_chunks(chunks: list[bytes]) -> list[str]:
-    """Each chunk in base64: one encode for the whole answer, then slices (a 20 ms chunk
-    is 960 bytes, a multiple of 3, so its base64 starts on a 4-character boundary)."""
-    if CHUNK_BYTES % 3 or any(len(chunk) != CHUNK_BYTES for chunk in chunks):
-        return [base64.b64encode(chunk).decode("ascii") for chunk in chunks]
-    encoded = base64.b64encode(b"".join(chunks)).decode("ascii")
-    step = CHUNK_BYTES // 3 * 4
-    return [encoded[i : i + step] for i in range(0, len(encoded), step)]
-
-
-def split_chunks(pcm: bytes) -> list[bytes]:
-    """Cut pcm24k into 20 ms chunks; the last one is padded with silence."""
-    chunks = [pcm[i : i + CHUNK_BYTES] for i in range(0, len(pcm), CHUNK_BYTES)]
-    if chunks and len(chunks[-1]) < CHUNK_BYTES:
-        chunks[-1] = chunks[-1].ljust(CHUNK_BYTES, b"\x00")
-    return chunks
 
 
 class _Cancelled(Exception):
@@ -251,18 +225,18 @@ class ResponseWriter:
                 {"type": "output_audio_buffer.stopped", "response_id": resp.response_id}
             )
 
-    async def _voice(self, resp: ActiveResponse, text: str) -> list[bytes]:
-        """The answer's audio in 20 ms chunks: speech when a TTS is installed, else the tone."""
+    async def _voice(self, resp: ActiveResponse, text: str) -> Voice:
+        """The answer's audio: speech when a TTS is installed, else the tone."""
         pcm = None
         if self._synthesizer is not None:
             pcm = await self._synthesizer.synthesize(text, resp.voice)
             resp.check()
         if pcm:
-            return split_chunks(pcm)
-        return [TONE_CHUNK] * speech_chunk_count(text)
+            return voice_for(text, resp.voice, pcm)
+        return tone(speech_chunk_count(text))
 
     async def _stream_audio(
-        self, resp: ActiveResponse, fields: JsonDict, words: list[str], chunks: list[bytes]
+        self, resp: ActiveResponse, fields: JsonDict, words: list[str], voice: Voice
     ) -> None:
         loop = asyncio.get_running_loop()
         if self._audio_sink is not None:
@@ -271,11 +245,13 @@ class ResponseWriter:
             )
             resp.audio_started = True
         # Spread the transcript pieces evenly over the audio chunks.
-        count = len(chunks)
+        count = voice.count
         words_at: list[list[str]] = [[] for _ in range(count)]
         for i, word in enumerate(words):
             words_at[i * count // len(words)].append(word)
-        deltas = None if self._audio_sink is not None else base64_chunks(chunks)
+        sink = self._audio_sink is not None
+        chunks = voice.chunks if sink else [b""] * count
+        deltas = [""] * count if sink else voice.deltas
         start = loop.time() - _LEAD_CHUNKS * CHUNK_MS / 1000
         for index, chunk in enumerate(chunks):
             if self._realtime:
@@ -284,7 +260,7 @@ class ResponseWriter:
                 await resp.pause(0)  # lets the reader in (a cancel, a barge-in)
             else:
                 resp.check()
-            await self._audio_chunk(resp, fields, chunk, deltas[index] if deltas else "")
+            await self._audio_chunk(resp, fields, chunk, deltas[index])
             for word in words_at[index]:
                 if self._v1:
                     event: JsonDict = {
