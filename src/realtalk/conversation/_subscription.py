@@ -36,6 +36,10 @@ class Subscription:
         self._room: deque[asyncio.Future[None]] = deque()  # emitters waiting for room
         self._closed = False
 
+    def __len__(self) -> int:
+        """Events delivered and not yet read."""
+        return len(self._events)
+
     def offer(self, event: ConversationEvent) -> bool:
         """Deliver one event if there is room (or drop it once closed); False: ``put`` it."""
         if self._closed:
