@@ -207,12 +207,14 @@ def test_peer() -> None:
         "openai_agents",
         "deltas_per_s_ratio",
         "first_delta_ratio",
+        "cpu_per_delta_ratio",
     }
     for side in (report["realtalk"], report["openai_agents"]):
         assert side["audio_deltas"] > 0 and side["transcript_deltas"] > 0
         assert side["deltas_per_s"] >= side["deltas_per_s_median"] > 0
         assert side["first_delta_ms_median"] > 0
     assert report["deltas_per_s_ratio"] > 0 and report["first_delta_ratio"] > 0
+    assert report["cpu_per_delta_ratio"] > 0
 
 
 def test_peer_without_openai_agents_says_what_to_install() -> None:
