@@ -25,8 +25,8 @@ BASE: Final = frozenset(
     {"realtalk", "_errors", "_logging", "_wslog", "_signals", "_argtypes", "_secrets", "_loop"}
 )
 """Shared helpers (the root package re-exports the error tree): no client logic."""
-CLIENT_BASE: Final = BASE | {"_proxy", "_boundary"}
-"""Plus the client's connection helpers: proxy settings and exception mapping."""
+CLIENT_BASE: Final = BASE | {"_proxy", "_boundary", "_ws_connect"}
+"""Plus the client's connection helpers: proxy settings, exception mapping, WebSocket connect."""
 
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     # the ground floor
@@ -41,6 +41,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     "_logfile": BASE,
     "_proxy": BASE,
     "_boundary": BASE | {"_proxy", "tls"},
+    "_ws_connect": BASE | {"_proxy", "_boundary", "tls"},
     "_config": BASE | {"protocol"},
     # protocol <- transports <- conversation <- app_server / cli
     "protocol": BASE,

@@ -109,13 +109,3 @@ def test_connect_rules_explain_a_certificate_failure() -> None:
         "TLS certificate verification failed for h.example: self-signed certificate."
     )
     assert mapped.__cause__ is error
-
-
-def test_connect_rules_hide_a_refused_proxy_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://user:s3cret@[bad")
-    mapped = _connect(ValueError("bad proxy http://user:s3cret@[bad"))
-    assert isinstance(mapped, ConnectError)
-    assert "HTTPS_PROXY" in str(mapped) and "s3cret" not in str(mapped)
-    assert mapped.__cause__ is None and mapped.__suppress_context__
-    # With proxy=False (aiohttp: realtalk resolves the proxy itself) it is not blamed.
-    assert "proxy" not in str(_connect(OSError("x"), proxy=False)).lower()

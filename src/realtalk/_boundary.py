@@ -3,14 +3,14 @@
 :func:`map_exceptions` is httpcore's helper of that name, with two changes. A rule's
 converter builds the whole error, since our messages say what failed and what to
 do, not only which class. And a converter may decline (return None) so that the
-next rule gets its turn: a ``ValueError`` is a proxy problem only while a proxy is
+next rule gets its turn: a connection failure is the proxy's only while a proxy is
 set. The first rule that converts wins, and the result is raised ``from`` the
 original; realtalk's own errors, cancellation and anything no rule converts pass
 through unchanged.
 
 :func:`connect_rules` are the rules every outbound connection shares (WebSocket or
-HTTP, realtime, Responses, calls or app-server), so a timeout, a certificate, a
-proxy setting or a refused connection reads the same wherever it happens.
+HTTP, realtime, Responses, calls or app-server), so a timeout, a certificate or a
+refused connection reads the same wherever it happens.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from realtalk._errors import ConnectError, RealtalkError
-from realtalk._proxy import proxy_setup_error
 from realtalk.tls import describe_tls_failure
 
 __all__ = [
     "CONNECT_TIMEOUT_SETTING",
+    "DEFAULT_HINT",
     "Redacted",
     "Rule",
     "connect_rules",
@@ -84,7 +84,6 @@ def connect_rules(
     network: tuple[type[BaseException], ...],
     host: str | None = None,
     hint: str = DEFAULT_HINT,
-    proxy: bool = True,
     setting: str | None = None,
 ) -> tuple[Rule, ...]:
     """The rules of one connection attempt to ``peer``, in this order.
@@ -92,8 +91,6 @@ def connect_rules(
     * a timeout: ``timed out after {timeout_s}s ({setting}) waiting for {peer}``;
     * a certificate that failed verification, however wrapped: the TLS hint
       (:func:`realtalk.tls.describe_tls_failure`, naming ``host``);
-    * with ``proxy``, a proxy setting that ``websockets`` refused: the proxy hint,
-      raised from None (the refused setting may hold credentials);
     * one of the ``network`` failures: ``could not connect to {peer}: {reason}; {hint}``,
       with the operating system's reason rather than the library's rendering.
 
@@ -101,10 +98,9 @@ def connect_rules(
         peer: Who was contacted, e.g. ``"the model server at api.openai.com"``.
         timeout_s: The limit that a ``TimeoutError`` means was reached.
         network: The library's connection failures (e.g. ``OSError``,
-            ``aiohttp.ClientError``, ``websockets.InvalidHandshake``).
+            ``aiohttp.ClientError``).
         host: The host contacted, for the TLS hint.
         hint: What to do about a failed connection.
-        proxy: Whether the library reads the proxy settings itself (``websockets``).
         setting: The setting that holds ``timeout_s``, named in the timeout error so the
             user knows what to raise (e.g. :data:`CONNECT_TIMEOUT_SETTING`).
     """
@@ -124,22 +120,10 @@ def connect_rules(
         message = describe_tls_failure(exc, host=host)
         return None if message is None else ConnectError(message)
 
-    def proxy_setting(exc: BaseException) -> Redacted | None:
-        problem = proxy_setup_error(exc)
-        return (
-            None
-            if problem is None
-            else Redacted(ConnectError(f"could not connect to {peer}: {problem}"))
-        )
-
     def failed(exc: BaseException) -> ConnectError:
         return ConnectError(f"could not connect to {peer}: {failure_reason(exc)}; {hint}")
 
-    rules: list[Rule] = [(TimeoutError, timed_out), (Exception, tls)]
-    if proxy:
-        rules.append((Exception, proxy_setting))
-    rules.append((network, failed))
-    return tuple(rules)
+    return ((TimeoutError, timed_out), (Exception, tls), (network, failed))
 
 
 def failure_reason(exc: BaseException) -> str:

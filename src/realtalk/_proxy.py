@@ -3,8 +3,8 @@
 realtalk's aiohttp requests resolve their proxy here instead of ``trust_env=True``:
 that also reads ``~/.netrc`` and, when it holds an entry for the API host, makes
 aiohttp refuse our ``Authorization`` header with a ``ValueError`` (and it costs two
-thread hops per request). The WebSocket connections (``websockets``) read the same
-variables themselves.
+thread hops per request). The WebSocket connections (``realtalk._ws_connect``, also
+aiohttp) resolve theirs here too.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ __all__ = [
     "EnvProxy",
     "env_proxy",
     "proxy_for_request",
-    "proxy_setup_error",
 ]
 
 
@@ -84,22 +83,3 @@ def proxy_for_request(
         headers.update(proxy.headers)
         return proxy.url, None
     return proxy.url, proxy.headers
-
-
-def proxy_setup_error(exc: BaseException) -> str | None:
-    """A safe message when ``websockets`` rejected the proxy configuration, else None.
-
-    A ``ValueError`` counts only while a proxy variable is set: without one it is about
-    something else (e.g. a host name that is not valid IDNA) and the caller reports it.
-
-    ``websockets`` reads the proxy variables itself; its ``InvalidProxy`` repeats the
-    proxy URL, credentials included, so the message here never quotes it.
-    """
-    from websockets.exceptions import InvalidProxy
-
-    configured = any(key != "no" for key in urllib.request.getproxies())
-    if isinstance(exc, InvalidProxy) or (isinstance(exc, ValueError) and configured):
-        return f"the proxy setting is not a usable proxy URL; {PROXY_SETTING_HINT}"
-    if isinstance(exc, ImportError):
-        return f"the configured proxy needs a package that is not installed ({exc}); {PROXY_SETTING_HINT}"
-    return None

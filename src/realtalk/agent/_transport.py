@@ -276,7 +276,6 @@ async def http_stream(
             hint=_HINT,
             setting=CONNECT_TIMEOUT_SETTING,
             network=(aiohttp.ClientError, OSError),
-            proxy=False,  # resolved here, from realtalk._proxy
         ),
         # aiohttp's own refusals (e.g. a header value it will not send): not retryable.
         (ValueError, lambda exc: ConfigError(f"invalid request to {_peer(url)}: {exc}")),

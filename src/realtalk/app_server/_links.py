@@ -7,13 +7,12 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from aiohttp import ClientError, WSMsgType
 
-from realtalk._boundary import connect_rules, hostname, map_exceptions
-from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
+from realtalk._boundary import hostname
+from realtalk._errors import ConnectError, HandshakeError, TransportClosedError
 from realtalk._secrets import scrub
-from realtalk._wslog import WS_CLIENT_LOGGER
+from realtalk._ws_connect import WebSocket, open_websocket, redact_url
 
 __all__ = ["READ_LIMIT", "Link", "ProcessLink", "WebSocketLink"]
 
@@ -22,6 +21,8 @@ logger = logging.getLogger(__name__)
 READ_LIMIT: Final = 64 * 1024 * 1024
 """Largest message the client accepts."""
 _CLOSE_TIMEOUT_S: Final = 5.0
+_LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+_CLOSED: Final = "the app-server connection is closed"
 
 OnMessage = Callable[[bytes | str], Awaitable[None]]
 
@@ -39,59 +40,61 @@ class Link(Protocol):
 
 
 class WebSocketLink:
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
+    def __init__(self, socket: WebSocket) -> None:
+        self.socket = socket
 
     @classmethod
     async def open(
         cls, url: str, *, token: str | None, origin: str | None, open_timeout: float
     ) -> WebSocketLink:
-        """Connect (no compression); refusals become :class:`HandshakeError`."""
-        headers = {"Authorization": f"Bearer {token}"} if token else None
-        host = hostname(url) or ""
-        with map_exceptions(
-            (InvalidURI, lambda exc: ConfigError(f"invalid app-server URL {url}: {exc}")),
-            (InvalidStatus, _refusal),
-            *connect_rules(
-                f"the app-server at {url}",
-                timeout_s=open_timeout,
-                host=host,
-                hint="check the URL and that the app-server is running",
-                network=(OSError, InvalidHandshake, ValueError),
-            ),
-        ):
-            ws = await connect(
-                url,
-                additional_headers=headers,
-                origin=origin,  # type: ignore[arg-type]
-                compression=None,
-                max_size=READ_LIMIT,
-                open_timeout=open_timeout,
-                proxy=None if host in ("127.0.0.1", "localhost", "::1") else True,
-                logger=WS_CLIENT_LOGGER,  # websockets logs headers at DEBUG: redact the token
-            )
-        return cls(ws)
+        """Connect (no compression); refusals become :class:`HandshakeError`.
+
+        Raises:
+            ConfigError: The URL is not a valid ws/wss URL.
+            HandshakeError: The app-server answered the upgrade with an HTTP error.
+            ConnectError: It could not be reached (refused, DNS, TLS, proxy, timeout).
+        """
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        socket = await open_websocket(
+            url,
+            headers,
+            name="app-server",
+            peer=f"the app-server at {redact_url(url)}",
+            refused=_refusal,
+            timeout_s=open_timeout,
+            max_message_bytes=READ_LIMIT,
+            hint="check the URL and that the app-server is running",
+            origin=origin,
+            # A local app-server is never reached through a proxy.
+            use_proxy=(hostname(url) or "") not in _LOOPBACK,
+            close_timeout_s=_CLOSE_TIMEOUT_S,
+        )
+        return cls(socket)
 
     async def send(self, data: bytes) -> None:
+        ws = self.socket.ws
+        if ws.closed:
+            raise TransportClosedError(_CLOSED)
         try:
-            await self.ws.send(data.decode())
-        except ConnectionClosed as exc:
-            raise TransportClosedError("the app-server connection is closed") from exc
+            await ws.send_frame(data, WSMsgType.TEXT)
+        except (ClientError, ConnectionError, RuntimeError) as exc:
+            raise TransportClosedError(_CLOSED) from exc
 
     async def receive(self, on_message: OnMessage) -> None:
-        try:
-            async for message in self.ws:
-                await on_message(message)
-        except ConnectionClosed:
-            pass
+        receive = self.socket.ws.receive
+        while True:
+            message = await receive()
+            if message.type is WSMsgType.TEXT or message.type is WSMsgType.BINARY:
+                await on_message(message.data)
+            else:  # a close frame, the end of the stream or a protocol error
+                return
 
     async def close(self) -> None:
-        await self.ws.close()
+        await self.socket.aclose()
 
 
-def _refusal(exc: InvalidStatus) -> HandshakeError:
-    status = exc.response.status_code
-    body = scrub(exc.response.body.decode("utf-8", "replace")) if exc.response.body else ""
+def _refusal(status: int, raw: bytes) -> HandshakeError:
+    body = scrub(raw.decode("utf-8", "replace")) if raw else ""
     return HandshakeError(
         f"the app-server refused the connection (HTTP {status}): {body.strip()}",
         status=status,

@@ -130,7 +130,6 @@ async def create_call(
             timeout_s=timeout,
             host=hostname(request.url),
             network=(aiohttp.ClientError, OSError),
-            proxy=False,  # resolved here, from realtalk._proxy
             setting=CONNECT_TIMEOUT_SETTING,
         ),
         # aiohttp's own refusals (a host that is not valid IDNA, a control character in

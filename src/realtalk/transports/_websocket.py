@@ -7,39 +7,26 @@ WebSocket (chosen with numbers: see README, Benchmarks): its C frame reader answ
 pings and queues inbound frames, so a ``send`` never waits for a ``next_event`` and
 vice versa. Text frames are read as bytes and parsed without a decode-to-str copy.
 
-aiohttp discards the body of a refused upgrade (``ws_connect`` raises with the status
-only); we show that body to users ("HTTP 401: Incorrect API key"), so the session's
-response class reads it before aiohttp closes the response (:class:`_RefusalReader`).
-Proxies come from the environment (``realtalk._proxy``, as for every aiohttp request)
-and TLS from ``realtalk.tls``.
+The socket is opened by ``realtalk._ws_connect``, the connect path every realtalk
+WebSocket client shares: the refused upgrade's body shown to users ("HTTP 401:
+Incorrect API key"), proxies from the environment, TLS from ``realtalk.tls``, redacted
+handshake logs and typed errors.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-import aiohttp
 import msgspec
-from aiohttp import WSMsgType
+from aiohttp import ClientError, WSMsgType
 
-from realtalk._boundary import (
-    CONNECT_TIMEOUT_SETTING,
-    Redacted,
-    connect_rules,
-    failure_reason,
-    hostname,
-    map_exceptions,
-)
-from realtalk._errors import ConfigError, ConnectError, HandshakeError, TransportClosedError
-from realtalk._proxy import PROXY_SETTING_HINT, proxy_for_request
+from realtalk._boundary import CONNECT_TIMEOUT_SETTING
+from realtalk._errors import HandshakeError, TransportClosedError
 from realtalk._secrets import scrub
-from realtalk._wslog import redact_headers
+from realtalk._ws_connect import WebSocket, open_websocket, redact_url
 from realtalk.protocol import RealtimeEvent, ServerEventParser, encode
-from realtalk.tls import ssl_for_url
 
 __all__ = ["RealtimeConnection", "WireTap", "connect_realtime"]
 
@@ -50,41 +37,8 @@ WireTap = Callable[[str, bytes], None]
 
 _CLOSED_MESSAGE: Final = "realtime websocket connection is closed"
 _MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
-_PING_INTERVAL_S: Final = 20.0
 _CLOSE_TIMEOUT_S: Final = 2.0
-_REFUSAL_BODY_LIMIT: Final = 64 * 1024
-_USER_AGENT: Final = "realtalk/0.1"
 _ENDED: Final = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
-
-_refusal_body: contextvars.ContextVar[bytes | None] = contextvars.ContextVar(
-    "realtalk_refusal_body", default=None
-)
-
-
-class _RefusalReader(aiohttp.ClientResponse):
-    """Reads the body of a refused upgrade before ``ws_connect`` drops it.
-
-    ``start`` runs in the task that called ``ws_connect``, so the body reaches the
-    caller through a context variable (set in that task's context).
-    """
-
-    async def start(self, connection: Any) -> aiohttp.ClientResponse:
-        response = await super().start(connection)
-        if self.status != 101:
-            try:
-                body = await self.content.read(_REFUSAL_BODY_LIMIT)
-            except (aiohttp.ClientError, OSError, ValueError):
-                body = b""
-            _refusal_body.set(body)
-        return response
-
-
-def _redact_url(url: str) -> str:
-    # URLs carry no credentials in realtalk, but strip userinfo defensively.
-    if "@" in url.split("?", 1)[0]:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 class RealtimeConnection:
@@ -92,15 +46,14 @@ class RealtimeConnection:
 
     def __init__(
         self,
-        ws: aiohttp.ClientWebSocketResponse[Literal[False]],
-        session: aiohttp.ClientSession,
+        socket: WebSocket,
         parser: ServerEventParser,
         *,
         url: str,
         tap: WireTap | None = None,
     ) -> None:
-        self._ws = ws
-        self._session = session
+        self._socket = socket
+        self._ws = socket.ws
         self._parser = parser
         self._tap = tap
         self._ended = False
@@ -116,7 +69,7 @@ class RealtimeConnection:
 
     @property
     def response_headers(self) -> Mapping[str, str]:
-        return dict(self._ws._response.headers)
+        return dict(self._socket.response_headers)
 
     async def send(self, message: Mapping[str, Any]) -> None:
         """Send one client message as a compact JSON text frame.
@@ -134,7 +87,7 @@ class RealtimeConnection:
             raise TransportClosedError(f"{_CLOSED_MESSAGE}: {ws.close_code or 'no close code'}")
         try:
             await ws.send_frame(data, WSMsgType.TEXT)
-        except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
+        except (ClientError, ConnectionError, RuntimeError) as exc:
             raise TransportClosedError(f"{_CLOSED_MESSAGE}: {exc}") from exc
 
     async def next_event(self) -> RealtimeEvent | None:
@@ -179,16 +132,7 @@ class RealtimeConnection:
         if self._closed:
             return
         self._closed = True
-        try:
-            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await self._ws.close()
-        except (TimeoutError, OSError, aiohttp.ClientError):
-            self._drop()
-        except BaseException:  # cancelled mid-close: a later aclose() returns at once
-            self._drop()
-            raise
-        finally:
-            await self._session.close()
+        await self._socket.aclose()
 
     def _observe(self, direction: str, data: bytes) -> None:
         """Feed the wire tap; a tap that fails (e.g. a full disk) is dropped, not fatal."""
@@ -199,34 +143,10 @@ class RealtimeConnection:
             logger.exception("the wire tap failed; no more wire events will be recorded")
             self._tap = None
 
-    def _drop(self) -> None:
-        response = self._ws._response
-        connection = response.connection
-        transport = None if connection is None else connection.transport
-        if transport is not None:
-            transport.abort()
-        response.close()
-
     def abort(self) -> None:
         """Drop the socket without a close frame (used when a conversation is replaced)."""
         self._closed = True
-        self._drop()
-        # The session holds nothing else: its connector pools no connection, so it is
-        # detached rather than closed (closing is a coroutine, this is not).
-        self._session.detach()
-
-
-def _ws_proxy(url: str, headers: dict[str, str]) -> tuple[str | None, dict[str, str] | None]:
-    """The environment's proxy for a ws/wss URL (looked up as http/https)."""
-    scheme, sep, rest = url.partition("://")
-    http_url = {"ws": "http", "wss": "https"}.get(scheme.lower(), scheme) + sep + rest
-    proxy, proxy_headers = proxy_for_request(http_url, headers)
-    if proxy is not None and not proxy.lower().startswith(("http://", "https://")):
-        raise ConfigError(
-            f"the proxy setting asks for {proxy.split('://', 1)[0]}, which the realtime "
-            f"WebSocket cannot use; {PROXY_SETTING_HINT}"
-        )
-    return proxy, proxy_headers
+        self._socket.abort()
 
 
 async def connect_realtime(
@@ -245,93 +165,25 @@ async def connect_realtime(
             scrubbed and cut to 500 characters, is in the message and ``body``).
         ConnectError: the server could not be reached (refused, DNS, TLS, proxy, timeout).
     """
-    shown = _redact_url(url)
-    peer = f"the realtime server at {shown}"
+    shown = redact_url(url)
     logger.info("connecting realtime websocket: %s", shown)
-    request_headers = {"User-Agent": _USER_AGENT, **headers}
-    try:
-        proxy, proxy_headers = _ws_proxy(url, request_headers)
-    except ConfigError as exc:  # its text names the variable, never its value
-        raise ConnectError(f"could not connect to {peer}: {exc}") from None
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug(
-            "realtime websocket handshake: GET %s %s", shown, redact_headers(request_headers)
-        )
-    ssl_context = ssl_for_url(url)
-    session = aiohttp.ClientSession(
-        response_class=_RefusalReader, timeout=aiohttp.ClientTimeout(total=None)
+    socket = await open_websocket(
+        url,
+        headers,
+        name="realtime",
+        peer=f"the realtime server at {shown}",
+        refused=lambda status, raw: _refusal(status, raw, shown),
+        timeout_s=open_timeout,
+        max_message_bytes=_MAX_MESSAGE_BYTES,
+        setting=CONNECT_TIMEOUT_SETTING,
+        close_timeout_s=_CLOSE_TIMEOUT_S,
     )
-    if hasattr(session, "_retry_connection"):
-        # aiohttp silently repeats a GET whose connection dropped before the answer; the
-        # caller's retry policy (backoff, attempt counts) owns that decision here.
-        session._retry_connection = False
-    token = _refusal_body.set(None)
-    try:
-        with map_exceptions(
-            (aiohttp.InvalidURL, lambda exc: ConfigError(f"invalid realtime URL {shown}: {exc}")),
-            (
-                aiohttp.WSServerHandshakeError,
-                lambda exc: _refusal(exc.status, _refusal_body.get(), shown),
-            ),
-            (
-                (aiohttp.ClientConnectorError, aiohttp.ClientHttpProxyError),
-                lambda exc: _proxy_failure(exc, proxy, peer),
-            ),
-            *connect_rules(
-                peer,
-                timeout_s=open_timeout,
-                host=hostname(url),
-                network=(aiohttp.ClientError, OSError, ValueError),
-                proxy=False,  # resolved above, from realtalk._proxy
-                setting=CONNECT_TIMEOUT_SETTING,
-            ),
-        ):
-            async with asyncio.timeout(open_timeout):
-                ws = await session.ws_connect(
-                    url,
-                    headers=request_headers,
-                    ssl=ssl_context if ssl_context is not None else True,
-                    proxy=proxy,
-                    proxy_headers=proxy_headers,
-                    heartbeat=_PING_INTERVAL_S,
-                    autoping=True,
-                    max_msg_size=_MAX_MESSAGE_BYTES,
-                    compress=0,
-                    decode_text=False,
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_TIMEOUT_S),
-                )
-    except BaseException:
-        await session.close()
-        raise
-    finally:
-        _refusal_body.reset(token)
     logger.info("realtime websocket connected", extra={"ws_url": shown})
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("realtime websocket 101 headers: %s", redact_headers(ws._response.headers))
-    return RealtimeConnection(ws, session, parser, url=shown, tap=tap)
+    return RealtimeConnection(socket, parser, url=shown, tap=tap)
 
 
-def _proxy_failure(exc: Exception, proxy: str | None, peer: str) -> Redacted | None:
-    """With a proxy set, a failed connection is the proxy's (a certificate is not)."""
-    if proxy is None or isinstance(exc, aiohttp.ClientSSLError):
-        return None
-    reason = (
-        f"the proxy answered HTTP {exc.status}"
-        if isinstance(exc, aiohttp.ClientHttpProxyError)
-        else failure_reason(exc)
-    )
-    return Redacted(
-        ConnectError(
-            f"could not connect to {peer} through the proxy {proxy}: {reason}; "
-            + PROXY_SETTING_HINT
-        )
-    )
-
-
-def _refusal(status: int, raw: bytes | None, shown: str) -> HandshakeError | ConnectError:
-    if status == 101:  # switched protocols, but not to a valid WebSocket
-        return ConnectError(f"realtime websocket handshake with {shown} failed: bad upgrade")
-    body = scrub((raw or b"").decode("utf-8", "replace")[:500])
+def _refusal(status: int, raw: bytes, shown: str) -> HandshakeError:
+    body = scrub(raw.decode("utf-8", "replace")[:500])
     return HandshakeError(
         f"realtime server refused the connection to {shown} with HTTP {status}"
         + (f": {_error_message(body)}" if body else ""),
