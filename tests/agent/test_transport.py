@@ -67,7 +67,7 @@ async def run(
     try:
         return [e async for e in ws_stream(ws, b'{"type":"response.create"}', idle_timeout_s=idle)]
     finally:
-        await ws.close()
+        await ws.aclose()
 
 
 async def test_unknown_events_are_ignored_and_completed_ends_the_stream() -> None:
@@ -104,6 +104,36 @@ async def test_close_by_server_before_completed() -> None:
     async with ws_server(behaviour) as url:
         with pytest.raises(TransportClosedError, match=f"^{ERR_CLOSED_BY_SERVER}$"):
             await run(url)
+
+
+async def test_a_socket_the_server_closed_after_a_response_is_not_reused() -> None:
+    # The client reads nothing between requests: the server's close frame waits unread
+    # in the socket's queue, and the socket must not be taken for the next request.
+    closed = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(timeout=0.1)  # how long close() waits for the answer
+        await ws.prepare(request)
+        await ws.receive()
+        await ws.send_str(COMPLETED)
+        await ws.close()
+        closed.set()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/v1/responses", handler)
+    async with serve_app(app) as origin:
+        url = origin.replace("http://", "ws://") + "/v1/responses"
+        ws = await connect_websocket(url, {}, None, connect_timeout_s=5, max_message_bytes=1024)
+        try:
+            assert ws.reusable
+            events = [e async for e in ws_stream(ws, b"{}", idle_timeout_s=5)]
+            assert isinstance(events[-1], ResponseCompleted)
+            async with asyncio.timeout(5):
+                await closed.wait()
+            assert not ws.reusable
+        finally:
+            await ws.aclose()
 
 
 async def test_idle_timeout() -> None:

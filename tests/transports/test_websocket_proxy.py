@@ -1,4 +1,4 @@
-"""The realtime WebSocket through a real HTTP CONNECT proxy on loopback, over wss.
+"""The realtime and Responses WebSockets through a real HTTP CONNECT proxy on loopback, over wss.
 
 The proxy is a small asyncio tunnel: it reads ``CONNECT host:port``, records the
 request, answers 200 and pipes bytes both ways; TLS runs end to end through it, so the
@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from realtalk import ConnectError
+from realtalk.agent import ModelClient, ModelClientOptions, Prompt
 from realtalk.emulator import Emulator, EmulatorOptions
 from realtalk.protocol import ServerEventParser, SessionUpdated, Version
+from realtalk.protocol.responses import user_message
 from realtalk.tls import reset_cache
 from realtalk.transports import connect_realtime
 
@@ -111,3 +113,28 @@ async def test_a_proxy_that_refuses_the_tunnel_is_a_connect_error_naming_the_set
     assert "the proxy answered HTTP 403" in message
     assert "HTTPS_PROXY" in message
     assert "s3cret" not in message
+
+
+async def test_the_responses_websocket_goes_through_the_https_proxy(
+    proxy: ConnectProxy, tls_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:s3cret@127.0.0.1:{proxy.port}")
+    client = ModelClient(
+        tls_emulator.base_url,
+        api_key="sk-proxied",
+        options=ModelClientOptions(stream_max_retries=0),
+    )
+    try:
+        async with asyncio.timeout(TIMEOUT), client.new_session() as session:
+            result = await session.complete(
+                Prompt(model="agent-model", instructions="be brief", input=[user_message("hi")])
+            )
+    finally:
+        await client.aclose()
+    assert result.response_id
+    assert tls_emulator.responses.stats.websocket_requests == 1  # no fallback to HTTP
+    [request] = proxy.requests
+    assert request[0] == f"CONNECT {tls_emulator.base_url.split('/')[2]} HTTP/1.1"
+    credentials = base64.b64encode(b"alice:s3cret").decode()
+    assert f"Proxy-Authorization: Basic {credentials}" in request
+    assert not any("sk-proxied" in line for line in request)

@@ -26,10 +26,10 @@ import uuid
 from typing import Final
 
 import aiohttp
-from websockets.asyncio.client import ClientConnection
 
 from realtalk._errors import AgentError, RealtalkError
 from realtalk._secrets import register_secret
+from realtalk._ws_connect import WebSocket
 from realtalk.agent._model_options import ModelClientOptions
 from realtalk.agent._model_session import ModelClientSession, Warmed
 from realtalk.agent._transport import TurnStateCell, connect_websocket, is_upgrade_required
@@ -170,8 +170,8 @@ class ModelClient:
         finally:
             try:
                 # Cancelled tasks may spawn socket closes while they unwind: loop until
-                # none is left. Close tasks are not cancelled; websockets bounds them
-                # (close timeout). asyncio.wait, unlike gather, never cancels them.
+                # none is left. Close tasks are not cancelled; WebSocket.aclose
+                # bounds them (close timeout). asyncio.wait, unlike gather, never cancels them.
                 while self._tasks:
                     tasks = set(self._tasks)
                     for task in tasks:
@@ -222,13 +222,11 @@ class ModelClient:
         self._clear_preconnect()
         return True
 
-    def _close_later(self, ws: ClientConnection) -> None:
+    def _close_later(self, ws: WebSocket) -> None:
         """Close ``ws`` in an owned background task (callers may be synchronous)."""
         self._own(asyncio.create_task(_close_quietly(ws), name=_CLOSE_TASK))
 
-    async def _connect_ws(
-        self, cell: TurnStateCell | None, metadata: str | None
-    ) -> ClientConnection:
+    async def _connect_ws(self, cell: TurnStateCell | None, metadata: str | None) -> WebSocket:
         headers = {OPENAI_BETA_HEADER: self._options.websocket_beta}
         headers.update(self._conversation_headers(cell, metadata))
         return await connect_websocket(
@@ -299,6 +297,6 @@ class ModelClient:
                 self._close_later(out.warmed.connection)
 
 
-async def _close_quietly(ws: ClientConnection) -> None:
+async def _close_quietly(ws: WebSocket) -> None:
     with contextlib.suppress(Exception):
-        await ws.close()
+        await ws.aclose()

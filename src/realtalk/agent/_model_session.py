@@ -29,10 +29,9 @@ from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 import msgspec
-from websockets.asyncio.client import ClientConnection
-from websockets.protocol import State
 
 from realtalk._errors import AgentError, RealtalkError, TransportClosedError
+from realtalk._ws_connect import WebSocket
 from realtalk.agent._model_options import ModelClientOptions
 from realtalk.agent._transport import (
     TurnStateCell,
@@ -111,7 +110,7 @@ def backoff_delay(
 class Warmed(NamedTuple):
     """A preconnected socket and the turn-state token its handshake captured."""
 
-    connection: ClientConnection
+    connection: WebSocket
     turn_state: str | None
 
 
@@ -146,11 +145,9 @@ class SessionHost(Protocol):
 
     def _switch_to_http(self, reason: BaseException) -> bool: ...
 
-    def _close_later(self, ws: ClientConnection) -> None: ...
+    def _close_later(self, ws: WebSocket) -> None: ...
 
-    async def _connect_ws(
-        self, cell: TurnStateCell | None, metadata: str | None
-    ) -> ClientConnection: ...
+    async def _connect_ws(self, cell: TurnStateCell | None, metadata: str | None) -> WebSocket: ...
 
     def _conversation_headers(
         self, cell: TurnStateCell | None, metadata: str | None
@@ -171,7 +168,7 @@ class ModelClientSession:
     def __init__(self, client: SessionHost) -> None:
         self._client = client
         self._turn_state = TurnStateCell()
-        self._ws: ClientConnection | None = None
+        self._ws: WebSocket | None = None
         self._adoption_tried = False
         self._last_input: list[Item] | None = None
         self._last_response_id: str | None = None
@@ -205,12 +202,9 @@ class ModelClientSession:
         ws, self._ws = self._ws, None
         if ws is not None:
             try:
-                await ws.close()
+                await ws.aclose()  # on cancellation it drops the connection itself
             except Exception:  # closing is best effort
                 logger.debug("model session socket close failed", exc_info=True)
-            except BaseException:  # cancelled mid-close: nobody can retry, so drop it now
-                ws.transport.abort()
-                raise
 
     async def complete(self, prompt: Prompt) -> ResponseResult:
         """Run :meth:`stream` to the end and collect the output items."""
@@ -343,7 +337,7 @@ class ModelClientSession:
 
     # -- connection ------------------------------------------------------------------
 
-    async def _websocket(self) -> ClientConnection:
+    async def _websocket(self) -> WebSocket:
         """The turn's socket: adopt the preconnected one, else connect (one path)."""
         client = self._client
         if self._ws is None and not self._adoption_tried:
@@ -361,7 +355,7 @@ class ModelClientSession:
                 logger.debug("turn adopted the preconnected websocket")
         if client.uses_http:
             raise _Switched("switched to HTTP")
-        if self._ws is not None and self._ws.state is State.OPEN:
+        if self._ws is not None and self._ws.reusable:
             return self._ws
         client._clear_preconnect()
         self._drop_ws()

@@ -13,8 +13,7 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Final
 
 import aiohttp
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
+from aiohttp import WSMsgType
 
 from realtalk import tls
 from realtalk._boundary import CONNECT_TIMEOUT_SETTING, connect_rules, hostname, map_exceptions
@@ -28,7 +27,7 @@ from realtalk._errors import (
 )
 from realtalk._proxy import proxy_for_request
 from realtalk._secrets import scrub
-from realtalk._wslog import WS_CLIENT_LOGGER
+from realtalk._ws_connect import WebSocket, open_websocket
 from realtalk.protocol import server_error_message
 from realtalk.protocol.responses import (
     ERR_BINARY_FRAME,
@@ -64,9 +63,6 @@ _CLOSE_TIMEOUT_S: Final = 2.0
 _FATAL_RESPONSE_CODES: Final = frozenset(
     {"context_length_exceeded", "insufficient_quota", "invalid_prompt", "usage_not_included"}
 )
-
-
-_WS_LOGGER: Final = WS_CLIENT_LOGGER
 
 
 class ModelResponseError(AgentError):
@@ -126,9 +122,8 @@ def _peer(url: str) -> str:
     return f"the model server at {hostname(url) or url}"
 
 
-def _ws_refusal(exc: websockets.InvalidStatus) -> HandshakeError:
-    status = exc.response.status_code
-    body = scrub(exc.response.body.decode("utf-8", errors="replace")[:_ERROR_BODY_LIMIT])
+def _ws_refusal(status: int, raw: bytes) -> HandshakeError:
+    body = scrub(raw.decode("utf-8", errors="replace")[:_ERROR_BODY_LIMIT])
     return HandshakeError(
         f"the model server refused the websocket upgrade with HTTP {status}{_said(body)}",
         status=status,
@@ -143,37 +138,27 @@ async def connect_websocket(
     *,
     connect_timeout_s: float,
     max_message_bytes: int,
-) -> ClientConnection:
+) -> WebSocket:
     """Open the Responses WebSocket; capture the turn-state header into ``cell``.
 
     Raises:
         HandshakeError: The server answered the upgrade with an HTTP error.
-        ConnectError: Network, TLS or timeout failure.
+        ConnectError: Network, TLS, proxy or timeout failure.
     """
-    with map_exceptions(
-        (websockets.InvalidStatus, _ws_refusal),
-        *connect_rules(
-            _peer(url),
-            timeout_s=connect_timeout_s,
-            host=hostname(url),
-            hint=_HINT,
-            setting=CONNECT_TIMEOUT_SETTING,
-            network=(OSError, ValueError, websockets.WebSocketException),
-        ),
-    ):
-        ws = await connect(
-            url,
-            additional_headers=dict(headers),
-            compression=None,
-            ssl=tls.ssl_for_url(url),
-            open_timeout=connect_timeout_s,
-            close_timeout=_CLOSE_TIMEOUT_S,
-            max_size=max_message_bytes,
-            user_agent_header="realtalk",
-            logger=_WS_LOGGER,
-        )
-    if cell is not None and ws.response is not None:
-        cell.set_once(ws.response.headers.get(TURN_STATE_HEADER))
+    ws = await open_websocket(
+        url,
+        headers,
+        name="Responses",
+        peer=_peer(url),
+        refused=_ws_refusal,
+        timeout_s=connect_timeout_s,
+        max_message_bytes=max_message_bytes,
+        hint=_HINT,
+        setting=CONNECT_TIMEOUT_SETTING,
+        close_timeout_s=_CLOSE_TIMEOUT_S,
+    )
+    if cell is not None:
+        cell.set_once(ws.response_headers.get(TURN_STATE_HEADER))
     return ws
 
 
@@ -208,7 +193,7 @@ def _check_event(event: ResponsesEvent) -> None:
 
 
 async def ws_stream(
-    ws: ClientConnection, frame: bytes, *, idle_timeout_s: float
+    socket: WebSocket, frame: bytes, *, idle_timeout_s: float
 ) -> AsyncGenerator[ResponsesEvent, None]:
     """Send one request frame and yield its events through ``response.completed``.
 
@@ -218,24 +203,31 @@ async def ws_stream(
         TransportError: Nothing was sent or received within the idle timeout.
         ModelResponseError: The response failed.
     """
+    ws = socket.ws
+    if ws.closed:
+        raise TransportClosedError(ERR_STREAM_CLOSED)
     try:
         async with asyncio.timeout(idle_timeout_s):
-            await ws.send(frame, text=True)
+            await ws.send_frame(frame, WSMsgType.TEXT)
     except TimeoutError as exc:
         raise TransportError("idle timeout sending to websocket") from exc
-    except websockets.ConnectionClosed as exc:
-        raise TransportClosedError(_closed_text(exc)) from exc
+    except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
+        raise TransportClosedError(ERR_STREAM_CLOSED) from exc
     while True:
         try:
             async with asyncio.timeout(idle_timeout_s):
-                message = await ws.recv()
+                message = await ws.receive()
         except TimeoutError as exc:
             raise TransportError(ERR_IDLE_TIMEOUT) from exc
-        except websockets.ConnectionClosed as exc:
-            raise TransportClosedError(_closed_text(exc)) from exc
-        if isinstance(message, bytes):
+        kind = message.type
+        if kind is WSMsgType.TEXT:
+            event = decode_event(message.data)
+        elif kind is WSMsgType.BINARY:
             raise ProtocolError(ERR_BINARY_FRAME)
-        event = decode_event(message)
+        elif kind is WSMsgType.CLOSE:  # the server's close frame
+            raise TransportClosedError(ERR_CLOSED_BY_SERVER)
+        else:  # CLOSING, CLOSED, ERROR: the stream ended without a close frame
+            raise TransportClosedError(ERR_STREAM_CLOSED)
         if event is None:
             logger.debug("ignoring unknown or malformed responses event")
             continue
@@ -243,10 +235,6 @@ async def ws_stream(
         yield event
         if isinstance(event, ResponseCompleted):
             return
-
-
-def _closed_text(exc: websockets.ConnectionClosed) -> str:
-    return ERR_CLOSED_BY_SERVER if exc.rcvd is not None else ERR_STREAM_CLOSED
 
 
 async def http_stream(
