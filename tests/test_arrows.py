@@ -145,6 +145,20 @@ def test_the_rules_forbid_the_arrows_the_issue_names(layer: str, forbidden: str)
     assert forbidden not in ALLOWED[layer]
 
 
+def test_one_websocket_library_in_src() -> None:
+    # Every WebSocket client goes through realtalk._ws_connect (aiohttp); ``websockets``
+    # is a test dependency only.
+    offenders = [
+        f"{path.relative_to(SRC)}:{line} {module}"
+        for path in sorted(SRC.rglob("*.py"))
+        for line, module in _imports(path)
+        if module.split(".")[0] == "websockets"
+    ]
+    assert offenders == []
+    seen = {module.split(".")[0] for path in SRC.rglob("*.py") for _, module in _imports(path)}
+    assert "aiohttp" in seen  # the walk sees third-party imports
+
+
 # -- tests use public names ------------------------------------------------------------
 
 TEST_PRIVATE_IMPORTS: Final = frozenset(

@@ -194,21 +194,24 @@ async def _tts_latency() -> dict[str, float]:
 
 
 async def _first_audio_ws(base_ws: str, text: str) -> float:
-    from websockets.asyncio.client import connect
+    import aiohttp
 
-    async with connect(f"{base_ws}/realtime?model=bench", max_size=None) as ws:
-        await ws.recv()  # session.created
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{base_ws}/realtime?model=bench", max_msg_size=0) as ws,
+    ):
+        await ws.receive_str()  # session.created
         item = {
             "type": "message",
             "role": "user",
             "content": [{"type": "input_text", "text": text}],
         }
-        await ws.send(json.dumps({"type": "conversation.item.create", "item": item}))
-        await ws.send(json.dumps({"type": "response.create"}))
+        await ws.send_str(json.dumps({"type": "conversation.item.create", "item": item}))
+        await ws.send_str(json.dumps({"type": "response.create"}))
         started = time.perf_counter()
         async with asyncio.timeout(30):
             while True:
-                event = json.loads(await ws.recv())
+                event = json.loads(await ws.receive_str())
                 if event["type"] == "response.output_audio.delta":
                     return (time.perf_counter() - started) * 1000
 

@@ -151,10 +151,9 @@ def client_ssl_context(*, environ: Mapping[str, str] = os.environ) -> ssl.SSLCon
 def ssl_for_url(url: str, *, environ: Mapping[str, str] = os.environ) -> ssl.SSLContext | None:
     """Return the shared context for ``https``/``wss`` URLs and None for anything else.
 
-    Made for websockets, whose ``ssl`` argument must be a context for ``wss://`` and None for
-    ``ws://``. With aiohttp pass ``ssl=client_ssl_context()`` on every request instead: it does
-    not accept None, its default (``ssl=True``) builds aiohttp's own context, and the argument
-    is ignored for ``http://``.
+    For aiohttp pass ``ssl=ssl_for_url(url) or True``: aiohttp does not accept None, its
+    default (``ssl=True``) builds aiohttp's own context, and the argument is ignored for
+    ``http://`` and ``ws://``.
     """
     scheme = urlsplit(url).scheme.lower()
     return client_ssl_context(environ=environ) if scheme in _TLS_SCHEMES else None
