@@ -23,7 +23,6 @@ TESTS: Final = ROOT / "tests"
 
 BASE: Final = frozenset(
     {"realtalk", "_errors", "_logging", "_wslog", "_signals", "_argtypes", "_secrets", "_loop"}
-    | {"_gc"}
 )
 """Shared helpers (the root package re-exports the error tree): no client logic."""
 CLIENT_BASE: Final = BASE | {"_proxy", "_boundary", "_ws_connect"}
@@ -39,7 +38,6 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     "_argtypes": frozenset(),
     "_secrets": frozenset(),
     "_loop": frozenset({"_errors"}),
-    "_gc": frozenset(),
     "_logfile": BASE,
     "_proxy": BASE,
     "_boundary": BASE | {"_proxy", "tls"},
