@@ -83,13 +83,6 @@ def add_app_server_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="threads one connection may hold at once (default %(default)s)",
     )
-    parser.add_argument(
-        "--no-gc-freeze",
-        dest="gc_freeze",
-        action="store_false",
-        help="leave live threads' objects to the garbage collector's full collections "
-        "(by default they are frozen out of them once a conversation is up)",
-    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
     sub = parser.add_subparsers(dest="app_server_command")
     schema = sub.add_parser(
@@ -159,9 +152,7 @@ async def run_app_server_from_args(
             )
     store = None if args.ephemeral else await _open_store(_store_path(args.state_dir, settings))
     try:
-        options = AppServerOptions(
-            default_cwd=_default_cwd(args.cwd), store=store, gc_freeze=args.gc_freeze
-        )
+        options = AppServerOptions(default_cwd=_default_cwd(args.cwd), store=store)
         await _report_sandbox(settings.agent_sandbox, options.default_cwd or Path.cwd())
         return await _serve(args, listen, settings, options)
     finally:

@@ -103,9 +103,6 @@ class AppServerOptions:
     agent_factory: AgentFactory = field(default=responses_agent_factory)
     store: ThreadStore | None = None
     """Where threads are stored (the caller opens and closes it); None: in memory only."""
-    gc_freeze: bool = True
-    """Keep live conversations' objects out of full garbage collections
-    (:class:`realtalk._gc.LongLived`): their pauses grow with the number of threads."""
 
 
 class _HasThreadId(Protocol):

@@ -37,7 +37,6 @@ import msgspec
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError, StoreError
-from realtalk._gc import LongLived
 from realtalk.app_server._api import (
     EmptyResult,
     Thread,
@@ -95,11 +94,9 @@ logger = logging.getLogger(__name__)
 class ThreadRegistry:
     """The app-server's thread store and the threads loaded on any of its connections."""
 
-    def __init__(self, store: ThreadStore, *, long_lived: LongLived | None = None) -> None:
+    def __init__(self, store: ThreadStore) -> None:
         self.store = store
         self.loaded: dict[str, ThreadHandle] = {}
-        self.long_lived = long_lived
-        """Freezes live threads' objects out of full collections (None: off)."""
 
     def status(self, thread_id: str) -> ThreadStatus:
         handle = self.loaded.get(thread_id)
@@ -196,7 +193,6 @@ class ThreadLifecycle:
             agent_factory=self.agent_factory,
             call=self.conn.call,
             ephemeral=ephemeral,
-            long_lived=self.registry.long_lived,
         )
 
     def _register(self, handle: ThreadHandle) -> ThreadHandle:
@@ -210,8 +206,6 @@ class ThreadLifecycle:
         if self.registry.loaded.get(handle.id) is handle:
             del self.registry.loaded[handle.id]
         await handle.aclose()
-        if self.registry.long_lived is not None:
-            self.registry.long_lived.released()
 
     def check_room(self, closing: bool) -> None:  # noqa: FBT001 (one obvious flag)
         if closing:

@@ -15,7 +15,6 @@ from aiohttp.web import AppRunner, SockSite
 
 from realtalk._config import Settings
 from realtalk._errors import ConfigError
-from realtalk._gc import LongLived
 from realtalk.app_server._connection import Connection, ConnectionLimits
 from realtalk.app_server._dispatch import AppServerOptions, Dispatcher
 from realtalk.app_server._lifecycle import ThreadRegistry
@@ -77,10 +76,7 @@ class AppServer:
         self.options = options or AppServerOptions()
         self.limits = limits or ConnectionLimits()
         self.connections: set[Connection] = set()
-        self.registry = ThreadRegistry(
-            self.options.store or MemoryThreadStore(),
-            long_lived=LongLived() if self.options.gc_freeze else None,
-        )
+        self.registry = ThreadRegistry(self.options.store or MemoryThreadStore())
         """The thread store and the threads loaded on any connection."""
         self._runner: AppRunner | None = None
         self._url: str | None = None
@@ -215,8 +211,6 @@ class AppServer:
                 _CONNECTIONS_CLOSE_TIMEOUT_S,
             )
         self.connections.clear()
-        if self.registry.long_lived is not None:
-            self.registry.long_lived.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -22,7 +22,6 @@ from typing import Final
 import msgspec
 
 from realtalk._config import Settings
-from realtalk._gc import LongLived
 from realtalk.agent import (
     Approver,
     BackgroundAgent,
@@ -43,7 +42,7 @@ from realtalk.app_server._approvals import ClientApprover, ServerCall
 from realtalk.app_server._mapping import map_event
 from realtalk.app_server._recorder import ThreadRecorder
 from realtalk.app_server._store import Item
-from realtalk.conversation import ConversationManager, Realtime, Started
+from realtalk.conversation import ConversationManager, Realtime
 from realtalk.protocol import InputTranscriptDone, OutputTranscriptDone
 
 __all__ = [
@@ -134,11 +133,8 @@ class ThreadHandle:
         agent_factory: AgentFactory = responses_agent_factory,
         call: ServerCall | None = None,
         ephemeral: bool = False,
-        long_lived: LongLived | None = None,
     ) -> None:
-        """``long_lived``: told when the thread's conversation is up (see realtalk._gc)."""
         self.config = config
-        self._long_lived = long_lived
         self.id = config.thread_id
         self.recorder = recorder
         self.ephemeral = ephemeral
@@ -219,9 +215,7 @@ class ThreadHandle:
 
     async def _pump_events(self) -> None:
         async for event in self._subscription:
-            if isinstance(event, Started) and self._long_lived is not None:
-                self._long_lived.settled()
-            elif isinstance(event, Realtime):
+            if isinstance(event, Realtime):
                 payload = event.payload
                 if isinstance(payload, InputTranscriptDone):
                     self.recorder.transcript("user", payload.text)

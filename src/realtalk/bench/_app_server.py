@@ -44,19 +44,14 @@ _TAG: Final = struct.Struct(">IIx")  # thread index, sequence, pad: 9 bytes = 12
 _TAIL_B64: Final = base64.b64encode(bytes(_FRAME_BYTES - _TAG.size)).decode("ascii")
 _STARTUP_TIMEOUT_S: Final = 60.0
 _DRAIN_TIMEOUT_S: Final = 2.0
-_SETTLE_S: Final = 0.5  # the server's gc freeze runs 0.25 s after the last start
 
 
 def _frame(index: int, seq: int) -> str:
     return base64.b64encode(_TAG.pack(index, seq)).decode("ascii") + _TAIL_B64
 
 
-async def bench_app_server(
-    threads: int = 100, seconds: float = 5.0, *, gc_freeze: bool = True
-) -> dict[str, Any]:
-    """Run the benchmark; ``{"threads", "p50_ms", "p99_ms", "cpu_percent", ...}``.
-
-    ``gc_freeze=False`` runs the app-server with ``--no-gc-freeze``."""
+async def bench_app_server(threads: int = 100, seconds: float = 5.0) -> dict[str, Any]:
+    """Run the benchmark; ``{"threads", "p50_ms", "p99_ms", "cpu_percent", ...}``."""
     python = sys.executable
     async with spawn_ready(
         [python, "-m", "realtalk", "emulator", "--port", "0", "--echo-audio"]
@@ -71,11 +66,8 @@ async def bench_app_server(
             "REALTALK_STARTUP_CONTEXT": "",
         }
         server_argv = [python, "-m", "realtalk.app_server", "--listen", "ws://127.0.0.1:0"]
-        if not gc_freeze:
-            server_argv.append("--no-gc-freeze")
         async with spawn_ready(server_argv, env) as (server_url, server_pid):
-            report = await _measure(server_url, (server_pid, emulator_pid), threads, seconds)
-    return {**report, "gc_freeze": gc_freeze}
+            return await _measure(server_url, (server_pid, emulator_pid), threads, seconds)
 
 
 class _Driver:
@@ -186,9 +178,6 @@ async def _run(
         await driver.call(RequestMethod.REALTIME_START, params)
     async with asyncio.timeout(_STARTUP_TIMEOUT_S):
         await driver.all_started.wait()
-    # Steady state: the server freezes its threads' objects out of full collections
-    # 0.25 s after the last conversation started (realtalk._gc); measure after that.
-    await asyncio.sleep(_SETTLE_S)
     driver.measuring = True
     ws, sent = driver.ws, driver.sent
     slots = [list(enumerate(ids))[k::_SLOTS] for k in range(_SLOTS)]

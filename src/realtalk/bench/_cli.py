@@ -77,11 +77,6 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         if name == "app-server":
             p.add_argument("--threads", type=count_arg, default=100)
             p.add_argument("--seconds", type=seconds_arg, default=5.0)
-            p.add_argument(
-                "--no-gc-freeze",
-                action="store_true",
-                help="run the app-server with --no-gc-freeze (to compare)",
-            )
     for p in (relay, parse):
         p.add_argument("--json", action="store_true", help="print JSON (the only format)")
 
@@ -119,7 +114,7 @@ async def _startup(args: argparse.Namespace) -> dict[str, Any]:
 async def _app_server(args: argparse.Namespace) -> dict[str, Any]:
     from realtalk.bench._app_server import bench_app_server
 
-    return await bench_app_server(args.threads, args.seconds, gc_freeze=not args.no_gc_freeze)
+    return await bench_app_server(args.threads, args.seconds)
 
 
 async def _speech(args: argparse.Namespace) -> dict[str, Any]:
