@@ -157,6 +157,17 @@ class Connection:
             return
         await self._enqueue(encode_notification(method, params))
 
+    def notify_now(self, method: NotificationMethod, params: msgspec.Struct) -> bool:
+        """``notify`` without waiting: False when the outbox is full (``await notify``
+        then, which waits for room and disconnects a client that reads nothing)."""
+        if method in self.opt_out:
+            return True
+        if NOTIFICATIONS[method].experimental and not self.experimental_api:
+            return True
+        if self._out.put_nowait(encode_notification(method, params)):
+            return True
+        return self._closed or self.aborted.is_set()  # dropped, as notify drops it
+
     async def call(
         self, method: str, params: msgspec.Struct, *, timeout: float
     ) -> tuple[RequestId, msgspec.Raw]:

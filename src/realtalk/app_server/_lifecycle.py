@@ -189,6 +189,7 @@ class ThreadLifecycle:
             self.settings,
             config,
             self.conn.notify,
+            emit_now=self.conn.notify_now,
             recorder=recorder,
             agent_factory=self.agent_factory,
             call=self.conn.call,

@@ -40,10 +40,17 @@ from realtalk.app_server._api import (
 )
 from realtalk.app_server._approvals import ClientApprover, ServerCall
 from realtalk.app_server._mapping import map_event
+from realtalk.app_server._methods import NotificationMethod
 from realtalk.app_server._recorder import ThreadRecorder
 from realtalk.app_server._store import Item
-from realtalk.conversation import ConversationManager, Realtime
-from realtalk.protocol import InputTranscriptDone, OutputTranscriptDone
+from realtalk.conversation import ConversationEvent, ConversationManager, Realtime
+from realtalk.protocol import (
+    AudioOut,
+    InputTranscriptDelta,
+    InputTranscriptDone,
+    OutputTranscriptDelta,
+    OutputTranscriptDone,
+)
 
 __all__ = [
     "DEFAULT_AGENT_INSTRUCTIONS",
@@ -59,6 +66,7 @@ logger = logging.getLogger(__name__)
 JOB_QUEUE_SIZE: Final = 256
 """Pending requests per thread (about 5 s of 20 ms audio frames)."""
 _CLOSE_TIMEOUT_S: Final = 10.0
+_STREAMED: Final = (AudioOut, OutputTranscriptDelta, InputTranscriptDelta)
 
 DEFAULT_AGENT_INSTRUCTIONS: Final = (
     "You are a coding agent working in the user's workspace. Use the tools to inspect "
@@ -66,6 +74,8 @@ DEFAULT_AGENT_INSTRUCTIONS: Final = (
 )
 
 Job = Callable[[], Awaitable[None]]
+EmitNow = Callable[[NotificationMethod, msgspec.Struct], bool]
+"""Send a notification without waiting; False: no room now (``Emit`` it instead)."""
 
 
 class ThreadConfig:
@@ -129,6 +139,7 @@ class ThreadHandle:
         config: ThreadConfig,
         emit: Emit,
         *,
+        emit_now: EmitNow | None = None,
         recorder: ThreadRecorder,
         agent_factory: AgentFactory = responses_agent_factory,
         call: ServerCall | None = None,
@@ -136,6 +147,7 @@ class ThreadHandle:
     ) -> None:
         self.config = config
         self.id = config.thread_id
+        self._emit_now = emit_now
         self.recorder = recorder
         self.ephemeral = ephemeral
         emit = recorder.wrap(emit)
@@ -170,7 +182,7 @@ class ThreadHandle:
         )
         self._jobs: asyncio.Queue[Job] = asyncio.Queue(JOB_QUEUE_SIZE)
         self._running = 0
-        self._subscription = self.manager.subscribe()
+        self._subscription = self.manager.subscribe(sink=self._deliver_now)
         self._events = asyncio.create_task(
             self._pump_events(), name=f"realtalk-app-events-{self.id}"
         )
@@ -212,6 +224,20 @@ class ThreadHandle:
                 logger.exception("app-server job failed", extra={"thread_id": self.id})
             finally:
                 self._running = 0
+
+    def _deliver_now(self, event: ConversationEvent) -> bool:
+        """The subscription's fast path: a streaming delta goes to the client's outbox
+        at once, without waking the pump (one task wake-up per delta was a tenth of the
+        app-server's CPU under load). The recorder stores none of these notifications.
+        Anything else, or a full outbox, takes the pump below."""
+        if self._emit_now is None or type(event) is not Realtime:
+            return False
+        if not isinstance(event.payload, _STREAMED):
+            return False
+        notification = map_event(self.id, event)
+        if notification is None:
+            return True
+        return self._emit_now(notification.method, notification.params)
 
     async def _pump_events(self) -> None:
         async for event in self._subscription:

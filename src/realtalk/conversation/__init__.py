@@ -7,6 +7,7 @@
 from realtalk._config import Settings, load_settings
 from realtalk.conversation._context import ThreadHistory, ThreadTurn, build_startup_context
 from realtalk.conversation._manager import ConversationManager, Subscription
+from realtalk.conversation._subscription import Sink
 from realtalk.conversation._types import (
     AgentActivity,
     Closed,
@@ -35,6 +36,7 @@ __all__ = [
     "StartParams",
     "Started",
     "Settings",
+    "Sink",
     "Subscription",
     "ThreadHistory",
     "ThreadTurn",

@@ -33,7 +33,7 @@ from realtalk.conversation._context import ThreadHistory
 from realtalk.conversation._opener import SessionOpener
 from realtalk.conversation._renewal import Reconnector, rotation_window, webrtc_message
 from realtalk.conversation._runtime import AgentOrder, ConversationRuntime
-from realtalk.conversation._subscription import Subscribers, Subscription
+from realtalk.conversation._subscription import Sink, Subscribers, Subscription
 from realtalk.conversation._types import (
     Closed,
     CloseReason,
@@ -101,8 +101,14 @@ class ConversationManager:
 
     # ---------------------------------------------------------------- events
 
-    def subscribe(self) -> Subscription:
-        return self._subscribers.subscribe()
+    def subscribe(self, sink: Sink | None = None) -> Subscription:
+        """A stream of this manager's events (read it, or close it).
+
+        ``sink``: an optional synchronous fast path, called with an event while the
+        reader waits with nothing queued; True means it took the event (the reader never
+        sees it), False queues it for the reader. It must not block or raise.
+        """
+        return self._subscribers.subscribe(sink)
 
     @property
     def running(self) -> bool:

@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator, Callable
 
 from realtalk.conversation._types import ConversationEvent
 
-__all__ = ["SUBSCRIPTION_QUEUE_SIZE", "Subscribers", "Subscription"]
+__all__ = ["SUBSCRIPTION_QUEUE_SIZE", "Sink", "Subscribers", "Subscription"]
 
 SUBSCRIPTION_QUEUE_SIZE = 1024
+
+Sink = Callable[[ConversationEvent], bool]
+"""A subscriber's synchronous fast path: True when it took the event at once."""
 
 
 class Subscription:
@@ -27,10 +30,18 @@ class Subscription:
     """
 
     def __init__(
-        self, subscribers: set[Subscription], *, on_close: Callable[[], None] | None = None
+        self,
+        subscribers: set[Subscription],
+        *,
+        on_close: Callable[[], None] | None = None,
+        sink: Sink | None = None,
     ) -> None:
+        """``sink``: takes an event synchronously while the reader waits with nothing
+        queued (True: taken; False: it is queued for the reader as usual). Events keep
+        their order: once one is queued, the following ones queue behind it."""
         self._subscribers = subscribers
         self._on_close = on_close
+        self._sink = sink
         self._events: deque[ConversationEvent] = deque()
         self._reader: asyncio.Future[None] | None = None  # the consumer waits for events
         self._room: deque[asyncio.Future[None]] = deque()  # emitters waiting for room
@@ -46,10 +57,15 @@ class Subscription:
             return True
         if len(self._events) >= SUBSCRIPTION_QUEUE_SIZE:
             return False
-        self._events.append(event)
         reader = self._reader
-        if reader is not None and not reader.done():
+        if reader is not None and not reader.done():  # parked: nothing in flight
+            sink = self._sink
+            if sink is not None and not self._events and sink(event):
+                return True
+            self._events.append(event)
             reader.set_result(None)
+            return True
+        self._events.append(event)
         return True
 
     async def put(self, event: ConversationEvent) -> None:
@@ -120,8 +136,8 @@ class Subscribers:
         self._subscribers: set[Subscription] = set()
         self._subs: tuple[Subscription, ...] = ()  # a snapshot to iterate per event
 
-    def subscribe(self) -> Subscription:
-        sub = Subscription(self._subscribers, on_close=self._changed)
+    def subscribe(self, sink: Sink | None = None) -> Subscription:
+        sub = Subscription(self._subscribers, on_close=self._changed, sink=sink)
         self._subscribers.add(sub)
         self._changed()
         return sub
