@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realtalk.emulator._conversation import Conversation
+from realtalk.emulator._conversation import Conversation, _text
 from realtalk.emulator._script import (
     ANSWER_APPROVAL_TOOL,
     BACKEND_PREFIX,
@@ -25,15 +25,6 @@ from realtalk.emulator._script import (
 from realtalk.emulator._wire import IdFactory
 
 JsonDict = dict[str, Any]
-
-
-def _text(item: JsonDict) -> str:
-    parts = item.get("content")
-    return "".join(
-        str(part.get("text") or part.get("transcript") or "")
-        for part in (parts if isinstance(parts, list) else [])
-        if isinstance(part, dict)
-    )
 
 
 def _delegating(items: list[JsonDict]) -> bool:

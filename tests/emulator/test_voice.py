@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from realtalk.emulator._audio import CHUNK_BYTES, TONE_CHUNK
-from realtalk.emulator._voice import Voice, split_chunks, tone, voice_for
+from realtalk.emulator._voice import Tone, Voice, split_chunks, voice_for
 
 
 @given(st.binary(min_size=1, max_size=CHUNK_BYTES * 5 + 7))
@@ -22,7 +22,7 @@ def test_deltas_are_each_chunk_in_base64(pcm: bytes) -> None:
 
 
 def test_tone_repeats_one_chunk() -> None:
-    voice = tone(3)
+    voice = Tone(3)
     assert voice.count == 3
     assert voice.chunks == [TONE_CHUNK] * 3
     assert voice.deltas == [base64.b64encode(TONE_CHUNK).decode("ascii")] * 3

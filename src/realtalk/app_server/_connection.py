@@ -150,19 +150,20 @@ class Connection:
     async def fail(self, request_id: RequestId | None, error: RpcErrorObject) -> None:
         await self._enqueue(encode_error(request_id, error))
 
-    async def notify(self, method: NotificationMethod, params: msgspec.Struct) -> None:
+    def _wants(self, method: NotificationMethod) -> bool:
+        """The client gets ``method`` (not opted out; experimental ones only if asked)."""
         if method in self.opt_out:
-            return
-        if NOTIFICATIONS[method].experimental and not self.experimental_api:
-            return
-        await self._enqueue(encode_notification(method, params))
+            return False
+        return self.experimental_api or not NOTIFICATIONS[method].experimental
+
+    async def notify(self, method: NotificationMethod, params: msgspec.Struct) -> None:
+        if self._wants(method):
+            await self._enqueue(encode_notification(method, params))
 
     def notify_now(self, method: NotificationMethod, params: msgspec.Struct) -> bool:
         """``notify`` without waiting: False when the outbox is full (``await notify``
         then, which waits for room and disconnects a client that reads nothing)."""
-        if method in self.opt_out:
-            return True
-        if NOTIFICATIONS[method].experimental and not self.experimental_api:
+        if not self._wants(method):
             return True
         if self._out.put_nowait(encode_notification(method, params)):
             return True

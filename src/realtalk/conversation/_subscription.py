@@ -58,9 +58,11 @@ class Subscription:
         if len(self._events) >= SUBSCRIPTION_QUEUE_SIZE:
             return False
         reader = self._reader
-        if reader is not None and not reader.done():  # parked: nothing in flight
+        if reader is not None and not reader.done():
+            # Parked: it found nothing queued and holds no event in flight, so an event
+            # the sink takes now cannot overtake one the reader has yet to finish.
             sink = self._sink
-            if sink is not None and not self._events and sink(event):
+            if sink is not None and sink(event):
                 return True
             self._events.append(event)
             reader.set_result(None)

@@ -18,7 +18,7 @@ from typing import Any, Final
 from realtalk.emulator._audio import CHUNK_BYTES, CHUNK_MS
 from realtalk.emulator._script import split_words
 from realtalk.emulator._tts import SpeechSynthesizer
-from realtalk.emulator._voice import Voice, speech_chunk_count, split_chunks, tone, voice_for
+from realtalk.emulator._voice import Tone, Voice, speech_chunk_count, split_chunks, voice_for
 from realtalk.emulator._wire import (
     IdFactory,
     assistant_item,
@@ -233,7 +233,7 @@ class ResponseWriter:
             resp.check()
         if pcm:
             return voice_for(text, resp.voice, pcm)
-        return tone(speech_chunk_count(text))
+        return Tone(speech_chunk_count(text))
 
     async def _stream_audio(
         self, resp: ActiveResponse, fields: JsonDict, words: list[str], voice: Voice

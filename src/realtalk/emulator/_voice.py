@@ -8,7 +8,7 @@ from typing import Final
 
 from realtalk.emulator._audio import CHUNK_BYTES, TONE_CHUNK
 
-__all__ = ["Voice", "speech_chunk_count", "split_chunks", "tone", "voice_for"]
+__all__ = ["Tone", "Voice", "speech_chunk_count", "split_chunks", "voice_for"]
 
 _BASE_CHUNKS: Final = 10  # 200 ms
 _CHUNKS_PER_WORD: Final = 2  # 40 ms per word
@@ -54,7 +54,7 @@ class Voice:
 _TONE_DELTA: Final = base64.b64encode(TONE_CHUNK).decode("ascii")
 
 
-class _Tone(Voice):
+class Tone(Voice):
     """The tone fallback: ``count`` copies of one chunk."""
 
     __slots__ = ()
@@ -64,11 +64,6 @@ class _Tone(Voice):
         self.count = count
         self._chunks = [TONE_CHUNK] * count
         self._deltas = [_TONE_DELTA] * count
-
-
-def tone(count: int) -> Voice:
-    """The tone fallback, ``count`` chunks long."""
-    return _Tone(count)
 
 
 _RECENT_VOICES: Final = 4
